@@ -1,0 +1,114 @@
+"""Admin pages: list filters and search on every model; computed fields shown read-only."""
+
+from django.contrib import admin
+
+from .models import KPI, FocusArea, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan, StatusSnapshot, Team
+
+COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
+TRACKED = ("version", "created_at", "updated_at")
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "updated_at")
+    search_fields = ("name", "members__username")
+    filter_horizontal = ("members",)
+    readonly_fields = TRACKED
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "baseline_year", "start_date", "end_date", "status", "score")
+    list_filter = ("status", "baseline_year")
+    search_fields = ("name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = (*COMPUTED, *TRACKED, "data_revision", "computed_revision")
+
+
+@admin.register(FocusArea)
+class FocusAreaAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "plan", "order", "weight", "status", "score")
+    list_filter = ("plan", "status")
+    search_fields = ("code", "name", "description")
+    list_select_related = ("plan",)
+    readonly_fields = (*COMPUTED, *TRACKED)
+
+
+@admin.register(Goal)
+class GoalAdmin(admin.ModelAdmin):
+    list_display = ("code", "title", "focus_area", "owner_team", "weight", "due_date", "status", "score")
+    list_filter = ("plan", "focus_area", "owner_team", "status")
+    search_fields = ("code", "title", "description", "external_id")
+    list_select_related = ("focus_area", "owner_team")
+    readonly_fields = (*COMPUTED, *TRACKED)
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    list_display = ("title", "goal", "owner_team", "due_date", "percent_complete", "state", "status")
+    list_filter = ("plan", "state", "status", "owner_team")
+    search_fields = ("title", "description", "goal__code", "external_id")
+    list_select_related = ("goal", "owner_team")
+    date_hierarchy = "due_date"
+    readonly_fields = (*COMPUTED, *TRACKED)
+
+
+@admin.register(MilestoneUpdate)
+class MilestoneUpdateAdmin(admin.ModelAdmin):
+    list_display = ("milestone", "percent_complete", "state", "author", "created_at")
+    list_filter = ("state",)
+    search_fields = ("milestone__title", "note")
+    list_select_related = ("milestone", "author")
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(KPI)
+class KPIAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "unit",
+        "baseline_value",
+        "target_value",
+        "latest_value",
+        "forecast_value",
+        "status",
+        "stale",
+    )
+    list_filter = ("plan", "direction", "frequency", "status", "stale", "owner_team")
+    search_fields = ("code", "name", "external_id", "source_note")
+    list_select_related = ("goal", "owner_team")
+    readonly_fields = (
+        *COMPUTED,
+        *TRACKED,
+        "forecast_value",
+        "forecast_low",
+        "forecast_high",
+        "latest_value",
+        "latest_date",
+        "stale",
+    )
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(admin.ModelAdmin):
+    list_display = ("kpi", "date", "value", "source", "recorded_by", "recorded_at")
+    list_filter = ("source", "kpi__plan")
+    search_fields = ("kpi__code", "kpi__name", "note", "external_id")
+    list_select_related = ("kpi", "recorded_by")
+    date_hierarchy = "date"
+    readonly_fields = TRACKED
+
+
+@admin.register(MeasurementRevision)
+class MeasurementRevisionAdmin(admin.ModelAdmin):
+    list_display = ("measurement", "previous_value", "value", "author", "created_at")
+    search_fields = ("measurement__kpi__code", "note")
+    list_select_related = ("measurement__kpi", "author")
+
+
+@admin.register(StatusSnapshot)
+class StatusSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("item_type", "item_id", "as_of", "status", "score", "progress", "forecast")
+    list_filter = ("plan", "item_type", "status")
+    date_hierarchy = "as_of"

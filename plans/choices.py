@@ -1,0 +1,50 @@
+"""Every enumeration of the domain. Values of ``Status`` match ``plans.rollup.Status``."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    ACHIEVED = "achieved", _("Achieved")
+    ON_TRACK = "on_track", _("On track")
+    AT_RISK = "at_risk", _("At risk")
+    OFF_TRACK = "off_track", _("Off track")
+    MISSED = "missed", _("Missed")
+    OVERDUE = "overdue", _("Overdue")
+    COMPLETE = "complete", _("Complete")
+    NOT_STARTED = "not_started", _("Not started")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_DATA = "no_data", _("No data")
+
+
+class Direction(models.TextChoices):
+    INCREASE = "increase", _("Increase (higher is better)")
+    DECREASE = "decrease", _("Decrease (lower is better)")
+
+
+class MilestoneState(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    BLOCKED = "blocked", _("Blocked")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Frequency(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+    ANNUAL = "annual", _("Annual")
+
+
+class MeasurementSource(models.TextChoices):
+    MANUAL = "manual", _("Entered by staff")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+
+
+class ItemType(models.TextChoices):
+    PLAN = "plan", _("Plan")
+    FOCUS_AREA = "focus_area", _("Focus area")
+    GOAL = "goal", _("Goal")
+    KPI = "kpi", _("KPI")
+    MILESTONE = "milestone", _("Milestone")

@@ -1,0 +1,10 @@
+"""The demo plan: the 2025 Action Plan for National High-Tech Zones, with illustrative 2025 data."""
+
+import json
+from pathlib import Path
+
+DEMO_PLAN_FILE = Path(__file__).with_name("high_tech_zones_2025.json")
+
+
+def demo_plan_data() -> dict:
+    return json.loads(DEMO_PLAN_FILE.read_text(encoding="utf-8"))

@@ -1,0 +1,66 @@
+"""Abstract building blocks shared by the domain models, and constraint helpers."""
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from plans.choices import Status
+
+__all__ = ["MAX_ABS_VALUE", "Computed", "finite_validators", "Tracked", "finite_check", "positive_weight_check", "weight_field"]
+
+# Larger magnitudes are typing errors, not statistics; the bound also keeps NaN and infinity out,
+# since NaN compares false (SQLite stores it as NULL) and infinity lies beyond it.
+MAX_ABS_VALUE = 1e15
+finite_validators = [MinValueValidator(-MAX_ABS_VALUE), MaxValueValidator(MAX_ABS_VALUE)]
+
+
+def finite_check(field: str, *, name: str, nullable: bool = False) -> models.CheckConstraint:
+    condition = Q(**{f"{field}__gte": -MAX_ABS_VALUE, f"{field}__lte": MAX_ABS_VALUE})
+    if nullable:
+        condition |= Q(**{f"{field}__isnull": True})
+    return models.CheckConstraint(condition=condition, name=name, violation_error_message=_("Value must be finite."))
+
+
+def positive_weight_check(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(weight__gt=0), name=name, violation_error_message=_("Weight must be above zero.")
+    )
+
+
+def weight_field() -> models.DecimalField:
+    return models.DecimalField(
+        _("weight"),
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Relative weight in the parent's roll-up."),
+    )
+
+
+class Tracked(models.Model):
+    """Optimistic-concurrency version and timestamps; (updated_at, id) drives incremental sync."""
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        indexes = [models.Index(fields=["updated_at", "id"], name="%(app_label)s_%(class)s_sync")]
+
+
+class Computed(models.Model):
+    """Status fields written only by the status engine (plans.services.plan_recompute)."""
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, blank=True, editable=False)
+    score = models.FloatField(_("score"), null=True, blank=True, editable=False)
+    progress = models.FloatField(_("progress"), null=True, blank=True, editable=False)
+    computed_at = models.DateTimeField(_("computed at"), null=True, blank=True, editable=False)
+    explanation = models.JSONField(_("explanation"), null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True

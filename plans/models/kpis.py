@@ -1,0 +1,140 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from plans.choices import Direction, Frequency, MeasurementSource
+
+from .base import Computed, Tracked, finite_check, finite_validators, positive_weight_check, weight_field
+from .milestones import fill_from_goal
+from .plans import ExternalRef, Goal, Plan, external_id_unique
+from .teams import Team
+
+__all__ = ["KPI", "Measurement", "MeasurementRevision"]
+
+
+class KPI(Tracked, Computed, ExternalRef):
+    """A key performance indicator: from a baseline value to a target, in a direction, with a forecast."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="kpis", editable=False)
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="kpis", verbose_name=_("goal"))
+    code = models.CharField(_("code"), max_length=32, help_text=_("Unique within the plan."))
+    name = models.CharField(_("name"), max_length=300)
+    unit = models.CharField(_("unit"), max_length=64)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.INCREASE)
+    baseline_value = models.FloatField(_("baseline value"), validators=finite_validators)
+    baseline_date = models.DateField(_("baseline date"))
+    target_value = models.FloatField(_("target value"), validators=finite_validators)
+    target_date = models.DateField(_("target date"))
+    frequency = models.CharField(_("reporting frequency"), max_length=16, choices=Frequency.choices)
+    weight = weight_field()
+    owner_team = models.ForeignKey(
+        Team,
+        on_delete=models.PROTECT,
+        related_name="kpis",
+        blank=True,
+        verbose_name=_("owner team"),
+        help_text=_("Defaults to the goal's owner team."),
+    )
+    source_note = models.TextField(_("source note"), blank=True)
+
+    forecast_value = models.FloatField(_("forecast"), null=True, blank=True, editable=False)
+    forecast_low = models.FloatField(_("forecast low (95%)"), null=True, blank=True, editable=False)
+    forecast_high = models.FloatField(_("forecast high (95%)"), null=True, blank=True, editable=False)
+    latest_value = models.FloatField(_("latest value"), null=True, blank=True, editable=False)
+    latest_date = models.DateField(_("latest date"), null=True, blank=True, editable=False)
+    stale = models.BooleanField(_("stale"), default=False, editable=False)
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("KPI")
+        verbose_name_plural = _("KPIs")
+        ordering = ["plan", "code"]
+        indexes = [
+            *Tracked.Meta.indexes,
+            models.Index(fields=["goal", "code"], name="plans_kpi_goal_code"),
+            models.Index(fields=["owner_team", "code"], name="plans_kpi_team_code"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "code"], name="plans_kpi_unique_code"),
+            models.CheckConstraint(
+                condition=Q(target_date__gt=F("baseline_date")),
+                name="plans_kpi_target_after_baseline",
+                violation_error_message=_("The target date must be after the baseline date."),
+            ),
+            finite_check("baseline_value", name="plans_kpi_baseline_finite"),
+            finite_check("target_value", name="plans_kpi_target_finite"),
+            positive_weight_check("plans_kpi_weight_positive"),
+            external_id_unique("plans_kpi_unique_external_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    def save(self, *args, **kwargs):
+        fill_from_goal(self)
+        super().save(*args, **kwargs)
+
+
+class Measurement(Tracked):
+    """The current value of a KPI on a date from one source; revisions are kept in MeasurementRevision."""
+
+    kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="measurements", verbose_name=_("KPI"))
+    date = models.DateField(_("date"))
+    value = models.FloatField(_("value"), validators=finite_validators)
+    note = models.TextField(_("note"), blank=True)
+    source = models.CharField(
+        _("source"), max_length=16, choices=MeasurementSource.choices, default=MeasurementSource.MANUAL
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    external_id = models.CharField(_("external id"), max_length=128, blank=True)
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+        ordering = ["kpi", "date", "recorded_at"]
+        indexes = [*Tracked.Meta.indexes]
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "date", "source"], name="plans_measurement_unique_per_source"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="plans_measurement_unique_external_id",
+            ),
+            finite_check("value", name="plans_measurement_value_finite"),
+        ]
+
+    def __str__(self):
+        return f"{self.kpi.code} {self.date}: {self.value:g}"
+
+
+class MeasurementRevision(models.Model):
+    """Append-only history of a measurement: every write, with the value it replaced."""
+
+    measurement = models.ForeignKey(
+        Measurement, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("measurement")
+    )
+    previous_value = models.FloatField(_("previous value"), null=True, blank=True)
+    value = models.FloatField(_("value"))
+    note = models.TextField(_("note"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("author")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("measurement revision")
+        verbose_name_plural = _("measurement revisions")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["measurement", "-created_at"], name="plans_msrevision_history")]
+
+    def __str__(self):
+        return f"{self.measurement}: {self.previous_value} -> {self.value}"

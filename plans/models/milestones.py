@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from plans.choices import MilestoneState
+
+from .base import Computed, Tracked, positive_weight_check, weight_field
+from .plans import ExternalRef, Goal, Plan, external_id_unique
+from .teams import Team
+
+__all__ = ["Milestone", "MilestoneUpdate"]
+
+
+class Milestone(Tracked, Computed, ExternalRef):
+    """A dated deliverable of a goal, with progress logged by its owner team."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="milestones", editable=False)
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("goal"))
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    owner_team = models.ForeignKey(
+        Team,
+        on_delete=models.PROTECT,
+        related_name="milestones",
+        blank=True,
+        verbose_name=_("owner team"),
+        help_text=_("Defaults to the goal's owner team."),
+    )
+    start_date = models.DateField(
+        _("start date"), null=True, blank=True, help_text=_("Defaults to the goal's or the plan's start.")
+    )
+    due_date = models.DateField(_("due date"))
+    weight = weight_field()
+    percent_complete = models.PositiveSmallIntegerField(
+        _("percent complete"), default=0, validators=[MaxValueValidator(100)]
+    )
+    state = models.CharField(_("state"), max_length=16, choices=MilestoneState.choices, default=MilestoneState.PLANNED)
+    completed_on = models.DateField(_("completed on"), null=True, blank=True)
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        ordering = ["due_date", "id"]
+        indexes = [
+            *Tracked.Meta.indexes,
+            models.Index(fields=["due_date", "id"], name="plans_milestone_order"),
+            models.Index(fields=["owner_team", "due_date"], name="plans_milestone_team_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent_complete__gte=0, percent_complete__lte=100),
+                name="plans_milestone_percent_range",
+                violation_error_message=_("Percent complete must be between 0 and 100."),
+            ),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True) | Q(due_date__gte=F("start_date")),
+                name="plans_milestone_due_after_start",
+                violation_error_message=_("The due date cannot be before the start date."),
+            ),
+            positive_weight_check("plans_milestone_weight_positive"),
+            external_id_unique("plans_milestone_unique_external_id"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        fill_from_goal(self)
+        super().save(*args, **kwargs)
+
+
+def fill_from_goal(item) -> None:
+    """Derive the denormalised plan and the default owner team of a goal's child."""
+    if item.goal_id and (not item.plan_id or not item.owner_team_id):
+        item.plan_id = item.plan_id or item.goal.plan_id
+        item.owner_team_id = item.owner_team_id or item.goal.owner_team_id
+
+
+class MilestoneUpdate(models.Model):
+    """Append-only log of milestone progress: what changed, from what, by whom and why."""
+
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.CASCADE, related_name="updates", verbose_name=_("milestone")
+    )
+    percent_complete = models.PositiveSmallIntegerField(_("percent complete"), validators=[MaxValueValidator(100)])
+    state = models.CharField(_("state"), max_length=16, choices=MilestoneState.choices)
+    previous_percent_complete = models.PositiveSmallIntegerField(_("previous percent complete"), null=True)
+    previous_state = models.CharField(_("previous state"), max_length=16, choices=MilestoneState.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    evidence_url = models.URLField(_("evidence link"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("author")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("milestone update")
+        verbose_name_plural = _("milestone updates")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["milestone", "-created_at", "-id"], name="plans_msupdate_history"),
+            models.Index(fields=["updated_at", "id"], name="plans_milestoneupdate_sync"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent_complete__gte=0, percent_complete__lte=100),
+                name="plans_msupdate_percent_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.milestone}: {self.percent_complete}% {self.get_state_display()}"

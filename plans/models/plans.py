@@ -1,0 +1,136 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .base import Computed, Tracked, positive_weight_check, weight_field
+from .teams import Team
+
+__all__ = ["FocusArea", "Goal", "Plan"]
+
+
+def external_id_unique(name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["source", "external_id"],
+        condition=~Q(external_id=""),
+        name=name,
+        violation_error_message=_("This external id is already used for this source."),
+    )
+
+
+class ExternalRef(models.Model):
+    """The id an external system (``source``) knows this row by; unique per source when set."""
+
+    source = models.CharField(_("source system"), max_length=64, blank=True)
+    external_id = models.CharField(_("external id"), max_length=128, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Plan(Tracked, Computed):
+    """An action plan: tracked from its baseline year to its end date.
+
+    ``data_revision`` counts committed writes that can change a status; ``computed_revision`` is
+    the revision the last recompute read. A plan needs a recompute while they differ, so a write
+    that could not reach the broker is caught up by the next recompute from any trigger.
+    """
+
+    name = models.CharField(_("name"), max_length=300)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    baseline_year = models.PositiveSmallIntegerField(_("baseline year"))
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    data_revision = models.PositiveBigIntegerField(default=0, editable=False)
+    computed_revision = models.PositiveBigIntegerField(default=0, editable=False)
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["-start_date", "name"]
+        indexes = [*Tracked.Meta.indexes, models.Index(fields=["-start_date", "name"], name="plans_plan_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gt=F("start_date")),
+                name="plans_plan_end_after_start",
+                violation_error_message=_("The end date must be after the start date."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def needs_recompute(self) -> bool:
+        return self.data_revision != self.computed_revision
+
+
+class FocusArea(Tracked, Computed):
+    """A strand of the plan, such as "R&D capability and innovation ecosystem"."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="focus_areas", verbose_name=_("plan"))
+    code = models.CharField(_("code"), max_length=32)
+    name = models.CharField(_("name"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    weight = weight_field()
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("focus area")
+        verbose_name_plural = _("focus areas")
+        ordering = ["plan", "order", "code"]
+        indexes = [*Tracked.Meta.indexes, models.Index(fields=["plan", "order", "code"], name="plans_focusarea_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "code"], name="plans_focusarea_unique_code"),
+            positive_weight_check("plans_focusarea_weight_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class Goal(Tracked, Computed, ExternalRef):
+    """An objective within a focus area, owned by a team, measured by KPIs and milestones."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="goals", editable=False)
+    focus_area = models.ForeignKey(
+        FocusArea, on_delete=models.CASCADE, related_name="goals", verbose_name=_("focus area")
+    )
+    code = models.CharField(_("code"), max_length=32)
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    owner_team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team")
+    )
+    weight = weight_field()
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+
+    class Meta(Tracked.Meta):
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
+        ordering = ["plan", "code"]
+        indexes = [*Tracked.Meta.indexes, models.Index(fields=["focus_area", "code"], name="plans_goal_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "code"], name="plans_goal_unique_code"),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=F("start_date")) | Q(start_date__isnull=True) | Q(due_date__isnull=True),
+                name="plans_goal_due_after_start",
+                violation_error_message=_("The due date cannot be before the start date."),
+            ),
+            positive_weight_check("plans_goal_weight_positive"),
+            external_id_unique("plans_goal_unique_external_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.title}"
+
+    def clean(self):
+        if self.focus_area_id and self.plan_id and self.focus_area.plan_id != self.plan_id:
+            raise ValidationError({"focus_area": _("The focus area belongs to another plan.")})
+
+    def save(self, *args, **kwargs):
+        if self.focus_area_id and not self.plan_id:
+            self.plan_id = self.focus_area.plan_id
+        super().save(*args, **kwargs)

@@ -1,0 +1,33 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from plans.choices import ItemType, Status
+
+from .plans import Plan
+
+__all__ = ["StatusSnapshot"]
+
+
+class StatusSnapshot(models.Model):
+    """An item's computed status as of a date: month ends of the plan and each day a recompute ran."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("plan"))
+    item_type = models.CharField(_("item type"), max_length=16, choices=ItemType.choices)
+    item_id = models.PositiveBigIntegerField(_("item id"))
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    score = models.FloatField(_("score"), null=True, blank=True)
+    progress = models.FloatField(_("progress"), null=True, blank=True)
+    forecast = models.FloatField(_("forecast"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("status snapshot")
+        verbose_name_plural = _("status snapshots")
+        ordering = ["plan", "as_of", "item_type", "item_id"]
+        indexes = [models.Index(fields=["plan", "as_of", "item_type", "item_id"], name="plans_snapshot_plan_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["item_type", "item_id", "as_of"], name="plans_snapshot_unique_item_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.item_type}:{self.item_id} {self.as_of} {self.status}"

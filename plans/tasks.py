@@ -1,0 +1,65 @@
+"""Thin Celery tasks: take ids, call services. Enqueueing is safe when the broker is down."""
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+# Coalescing: a write enqueues a recompute only when none is pending for the plan; the task clears
+# the flag before it reads, so writes landing during a run enqueue exactly one more.
+PENDING_KEY = "plans:recompute-pending:{plan_id}"
+PENDING_TTL = 300
+COALESCE_SECONDS = 2
+
+
+def plan_recompute_enqueue(*, plan_id: int) -> bool:
+    """Ask for a recompute of the plan; returns False when nothing could be enqueued.
+
+    Never raises: a write has already committed and the plan stays marked as needing a recompute
+    (Plan.data_revision), which the next recompute from any trigger catches up.
+    """
+    try:
+        if not cache.add(PENDING_KEY.format(plan_id=plan_id), 1, timeout=PENDING_TTL):
+            return True
+    except Exception:  # cache down: enqueue anyway, the task is idempotent
+        logger.warning("Cache unavailable; enqueueing the recompute of plan %s without coalescing", plan_id)
+    try:
+        plan_recompute_task.apply_async(args=[plan_id], countdown=COALESCE_SECONDS)
+        return True
+    except Exception:
+        logger.exception("Could not enqueue the recompute of plan %s; it stays marked as stale", plan_id)
+        try:
+            cache.delete(PENDING_KEY.format(plan_id=plan_id))
+        except Exception:
+            pass
+        return False
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def plan_recompute_task(self, plan_id: int) -> None:
+    from .recompute import plan_recompute
+
+    try:
+        cache.delete(PENDING_KEY.format(plan_id=plan_id))
+    except Exception:
+        logger.warning("Cache unavailable while clearing the pending flag of plan %s", plan_id)
+    plan_recompute(plan_id=plan_id)
+
+
+@shared_task(acks_late=True)
+def recompute_all_plans() -> None:
+    """Nightly: statuses change as dates pass, so every plan is recomputed and its day snapshotted."""
+    from .models import Plan
+    from .recompute import plan_recompute
+
+    for plan_id in Plan.objects.values_list("id", flat=True):
+        plan_recompute(plan_id=plan_id)

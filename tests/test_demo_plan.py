@@ -1,0 +1,81 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan
+
+pytestmark = pytest.mark.django_db
+
+ARTICLE_BASELINES = {
+    "IC-GDP": (19.3, "trillion yuan"),
+    "IC-GDP-GROWTH": (7.6, "%"),
+    "IC-IAV": (9.8, "trillion yuan"),
+    "IC-IAV-SHARE": (24.1, "%"),
+    "RD-SPEND": (1.2, "trillion yuan"),
+    "RD-GROWTH": (4.3, "%"),
+    "EN-HTE": (33, "%"),
+    "EN-GIANTS": (46, "%"),
+    "EN-UNICORNS": (67, "%"),
+    "RD-PERSONNEL": (25, "%"),
+    "RD-INSTITUTIONS": (35000, "institutions"),
+    "RD-PCT": (50, "%"),
+    "RD-INDEX": (31, "points"),
+}
+
+
+def snapshot():
+    rows = []
+    for model in (Plan, FocusArea, Goal, Milestone, KPI, Measurement):
+        rows.append(sorted(model.objects.values_list("id", "version", "updated_at")))
+    rows.append(sorted(get_user_model().objects.values_list("id", "password")))
+    return rows
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo_plan", verbosity=0)
+    return Plan.objects.get(slug="high-tech-zones-2025")
+
+
+def test_demo_kpis_carry_the_articles_2024_baselines_exactly(demo):
+    kpis = {k.code: k for k in KPI.objects.filter(plan=demo)}
+    assert {code: (kpis[code].baseline_value, kpis[code].unit) for code in ARTICLE_BASELINES} == ARTICLE_BASELINES
+    assert all(str(k.baseline_date) == "2024-12-31" for k in kpis.values())
+
+
+def test_demo_plan_has_the_articles_focus_areas(demo):
+    names = set(demo.focus_areas.values_list("name", flat=True))
+    assert {
+        "R&D capability and innovation ecosystem",
+        "Breakthrough technologies and emerging industries",
+        "Enterprises as the main drivers of innovation",
+        "Future industries",
+        "International R&D partnerships",
+        "Pilot policies and regulatory sandboxes for AI and biotech",
+        "Industrial clustering",
+    } == names
+
+
+def test_demo_milestones_tell_a_mixed_story(demo):
+    states = set(Milestone.objects.filter(plan=demo).values_list("state", flat=True))
+    assert {"done", "in_progress", "blocked", "cancelled", "planned"} <= states
+
+
+def test_demo_data_is_labelled_as_illustrative(demo):
+    assert "illustrative demo data" in demo.description
+    assert all("demo data" in note for note in KPI.objects.values_list("source_note", flat=True))
+
+
+def test_loading_the_demo_plan_twice_changes_nothing(demo):
+    before = snapshot()
+    call_command("load_demo_plan", verbosity=0)
+    assert snapshot() == before
+
+
+def test_demo_users_have_roles_and_teams(demo):
+    User = get_user_model()
+    assert User.objects.get(username="manager").groups.filter(name="manager").exists()
+    staff = User.objects.get(username="staff.rd")
+    assert staff.groups.filter(name="staff").exists()
+    assert list(staff.teams.values_list("name", flat=True)) == ["Department of High-Tech Development"]
+    assert staff.check_password("staff-demo-2025")

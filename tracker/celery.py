@@ -1,0 +1,19 @@
+"""The Celery app: configured from Django settings (CELERY_*), tasks discovered in installed apps."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.local")
+
+app = Celery("tracker")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "recompute-all-plans-nightly": {
+        "task": "plans.tasks.recompute_all_plans",
+        "schedule": crontab(hour=1, minute=5),
+    },
+}
