@@ -1,6 +1,8 @@
 """Shared fixtures. In CI (CI=true) a test whose service is missing fails; elsewhere it is skipped."""
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -59,3 +61,49 @@ def staff(db, team):
 @pytest.fixture
 def other_staff(db, other_team):
     return UserFactory(username="staff-b", role="staff", teams=[other_team])
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = shutil.which("chromium")
+    if not path:
+        service_missing("Debian's chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def page(chromium_path, live_server, monkeypatch):
+    """A Playwright page in headless Debian chromium, against pytest-django's live server."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test itself are safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def sign_in(page, username: str, password: str = "secret-pass-123") -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
