@@ -181,7 +181,9 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
-def _explanation(kind: str, as_of: datetime.date, inputs: dict, values: dict, thresholds: dict, rule: str, summary: str):
+def _explanation(
+    kind: str, as_of: datetime.date, inputs: dict, values: dict, thresholds: dict, rule: str, summary: str
+):
     explanation = {
         "method_version": METHOD_VERSION,
         "kind": kind,
@@ -523,7 +525,9 @@ def kpi_status(
     reasons = _kpi_stale(as_of, tc, target_date, frequency)
     values.update(stale=bool(reasons), stale_reasons=reasons)
     if hold_the_line:
-        return finish(Status.OFF_TRACK, KPI_HOLD_THE_LINE_SCORE, 0.0, "kpi.hold_the_line", stale=bool(reasons), **latest)
+        return finish(
+            Status.OFF_TRACK, KPI_HOLD_THE_LINE_SCORE, 0.0, "kpi.hold_the_line", stale=bool(reasons), **latest
+        )
 
     values.update(_forecast(b0, kept, baseline_date, target_date))
     ratio = (values["forecast"] - b0) / (target - b0)

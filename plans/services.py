@@ -39,6 +39,9 @@ def plan_mark_changed(*, plan_id: int) -> None:
     recompute even when the broker is unreachable; whatever recompute runs next catches up.
     """
     Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1)
+    connection = transaction.get_connection()
+    if any(getattr(callback, "plan_id", None) == plan_id for _, callback, _ in connection.run_on_commit):
+        return  # one recompute per plan per transaction, however many rows it wrote
     from .tasks import plan_recompute_enqueue
 
     # A plain function, not functools.partial: Django 5.2's robust on_commit logs the callback's
@@ -46,12 +49,8 @@ def plan_mark_changed(*, plan_id: int) -> None:
     def enqueue():
         plan_recompute_enqueue(plan_id=plan_id)
 
+    enqueue.plan_id = plan_id
     transaction.on_commit(enqueue, robust=True)
-
-
-def _check_version(item, expected_version: int | None, *, changed_by=None, changed_at=None) -> None:
-    if expected_version is not None and expected_version != item.version:
-        raise StaleVersionError(item, changed_by=changed_by, changed_at=changed_at)
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
         },
     )
     for m in g.get("milestones", []):
-        _, did = _upsert(
+        milestone, did = _upsert(
             Milestone,
             {"goal": goal, "title": m["title"]},
             {
@@ -251,9 +250,31 @@ def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
             },
         )
         changed |= did
+        changed |= _milestone_history_import(milestone, m.get("history", []), recorded_by)
     for k in g.get("kpis", []):
         changed |= _kpi_import(plan, goal, owner, k, recorded_by)
     return changed
+
+
+def _milestone_history_import(milestone, history, author) -> bool:
+    """Back-dated progress log (each entry dated at noon, local time), written once per milestone."""
+    if not history or milestone.updates.exists():
+        return False
+    previous_percent, previous_state = 0, MilestoneState.PLANNED
+    for entry in history:
+        update = MilestoneUpdate.objects.create(
+            milestone=milestone,
+            percent_complete=entry["percent_complete"],
+            state=entry["state"],
+            previous_percent_complete=previous_percent,
+            previous_state=previous_state,
+            note=entry.get("note", ""),
+            author=author,
+        )
+        day = datetime.datetime.combine(_date(entry["date"]), datetime.time(12), timezone.get_current_timezone())
+        MilestoneUpdate.objects.filter(pk=update.pk).update(created_at=day, updated_at=day)
+        previous_percent, previous_state = entry["percent_complete"], entry["state"]
+    return True
 
 
 def _kpi_import(plan, goal, owner, k, recorded_by) -> bool:
@@ -301,3 +322,354 @@ def user_ensure(*, username: str, password: str, role: str, teams=(), **fields):
     for team in teams:
         team.members.add(user)
     return user, created
+
+
+# API writes (plans.api): create, update and delete of goals, milestones, KPIs and measurements.
+# Updates take the version the caller read (``expected_version``) and change nothing when it is stale;
+# deletes leave a Tombstone per deleted row so syncing clients learn about them.
+
+
+def _assign(item, data: dict[str, Any]) -> bool:
+    """Set ``data`` on ``item``; True when a value differs. Foreign keys are compared by id, without a query."""
+    changed = False
+    for name, value in data.items():
+        field = item._meta.get_field(name)
+        if field.is_relation:
+            current, new = getattr(item, field.attname), getattr(value, "pk", value)
+        else:
+            current, new = getattr(item, name), value
+        if current != new:
+            setattr(item, name, value)
+            changed = True
+    return changed
+
+
+def _tombstones_create(resource: str, rows, *, deleted_by=None) -> None:
+    """``rows`` are (id, plan_id, source, external_id) tuples of rows about to be deleted."""
+    from .models import Tombstone
+
+    now = timezone.now()
+    Tombstone.objects.bulk_create(
+        [
+            Tombstone(
+                resource=resource,
+                item_id=item_id,
+                plan_id=plan_id,
+                source=source or "",
+                external_id=external_id or "",
+                deleted_by=deleted_by,
+                deleted_at=now,
+            )
+            for item_id, plan_id, source, external_id in rows
+        ],
+        batch_size=1000,
+    )
+
+
+def _tombstones_for_kpis(kpis, *, deleted_by=None) -> None:
+    _tombstones_create(
+        "measurements",
+        Measurement.objects.filter(kpi__in=kpis).values_list("id", "kpi__plan_id", "source", "external_id"),
+        deleted_by=deleted_by,
+    )
+    _tombstones_create(
+        "kpis", kpis.values_list("id", "plan_id", "source", "external_id"), deleted_by=deleted_by
+    )
+
+
+def _tombstones_for_milestones(milestones, *, deleted_by=None) -> None:
+    _tombstones_create(
+        "milestone-updates",
+        [
+            (item_id, plan_id, "", "")
+            for item_id, plan_id in MilestoneUpdate.objects.filter(milestone__in=milestones).values_list(
+                "id", "milestone__plan_id"
+            )
+        ],
+        deleted_by=deleted_by,
+    )
+    _tombstones_create(
+        "milestones", milestones.values_list("id", "plan_id", "source", "external_id"), deleted_by=deleted_by
+    )
+
+
+@transaction.atomic
+def goal_create(*, data: dict[str, Any]) -> Goal:
+    goal = Goal(**data)
+    goal.plan_id = goal.focus_area.plan_id
+    goal.full_clean()
+    goal.save()
+    plan_mark_changed(plan_id=goal.plan_id)
+    return goal
+
+
+@transaction.atomic
+def goal_update(*, goal: Goal, data: dict[str, Any], expected_version: int | None = None) -> Goal:
+    """Change a goal's own fields; moving it to a focus area of another plan is refused by ``Goal.clean``."""
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    _check_version(goal, expected_version)
+    if not _assign(goal, data):
+        return goal
+    goal.version += 1
+    goal.full_clean()
+    goal.save()
+    plan_mark_changed(plan_id=goal.plan_id)
+    return goal
+
+
+@transaction.atomic
+def goal_delete(*, goal: Goal, expected_version: int | None = None, deleted_by=None) -> None:
+    """Delete a goal with its milestones, KPIs and measurements, leaving a tombstone for each."""
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    _check_version(goal, expected_version)
+    _tombstones_for_kpis(KPI.objects.filter(goal=goal), deleted_by=deleted_by)
+    _tombstones_for_milestones(Milestone.objects.filter(goal=goal), deleted_by=deleted_by)
+    _tombstones_create("goals", [(goal.pk, goal.plan_id, goal.source, goal.external_id)], deleted_by=deleted_by)
+    plan_id = goal.plan_id
+    goal.delete()
+    plan_mark_changed(plan_id=plan_id)
+
+
+def _goal_child_save(item, *, previous_plan_id: int | None = None) -> None:
+    from .models.milestones import fill_from_goal
+
+    if item.goal_id and item.plan_id != item.goal.plan_id:
+        item.plan_id = item.goal.plan_id
+    fill_from_goal(item)
+    item.full_clean()
+    item.save()
+    plan_mark_changed(plan_id=item.plan_id)
+    if previous_plan_id and previous_plan_id != item.plan_id:
+        plan_mark_changed(plan_id=previous_plan_id)
+
+
+@transaction.atomic
+def milestone_create(*, data: dict[str, Any]) -> Milestone:
+    milestone = Milestone(**data)
+    _goal_child_save(milestone)
+    return milestone
+
+
+PROGRESS_FIELDS = ("percent_complete", "state", "completed_on")
+
+
+@transaction.atomic
+def milestone_update(
+    *, milestone: Milestone, data: dict[str, Any], expected_version: int | None = None, author=None
+) -> Milestone:
+    """Change a milestone; a change of progress or state goes through ``milestone_progress_record`` so it is logged."""
+    milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    _check_version(milestone, expected_version)
+    progress = {name: data[name] for name in PROGRESS_FIELDS if name in data}
+    previous_plan_id = milestone.plan_id
+    if _assign(milestone, {name: value for name, value in data.items() if name not in PROGRESS_FIELDS}):
+        milestone.version += 1
+        _goal_child_save(milestone, previous_plan_id=previous_plan_id)
+    percent = progress.get("percent_complete", milestone.percent_complete)
+    state = progress.get("state", milestone.state)
+    completed_on = progress.get("completed_on", milestone.completed_on)
+    if (percent, state, completed_on) != (milestone.percent_complete, milestone.state, milestone.completed_on):
+        milestone_progress_record(
+            milestone=milestone, percent_complete=percent, state=state, completed_on=completed_on, author=author
+        )
+        milestone.refresh_from_db()
+    return milestone
+
+
+@transaction.atomic
+def milestone_delete(*, milestone: Milestone, expected_version: int | None = None, deleted_by=None) -> None:
+    milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    _check_version(milestone, expected_version)
+    _tombstones_for_milestones(Milestone.objects.filter(pk=milestone.pk), deleted_by=deleted_by)
+    plan_id = milestone.plan_id
+    milestone.delete()
+    plan_mark_changed(plan_id=plan_id)
+
+
+@transaction.atomic
+def kpi_create(*, data: dict[str, Any]) -> KPI:
+    kpi = KPI(**data)
+    _goal_child_save(kpi)
+    return kpi
+
+
+@transaction.atomic
+def kpi_update(*, kpi: KPI, data: dict[str, Any], expected_version: int | None = None) -> KPI:
+    kpi = KPI.objects.select_for_update().get(pk=kpi.pk)
+    _check_version(kpi, expected_version)
+    previous_plan_id = kpi.plan_id
+    if _assign(kpi, data):
+        kpi.version += 1
+        _goal_child_save(kpi, previous_plan_id=previous_plan_id)
+    return kpi
+
+
+@transaction.atomic
+def kpi_delete(*, kpi: KPI, expected_version: int | None = None, deleted_by=None) -> None:
+    """Delete a KPI with its measurements, leaving a tombstone for each."""
+    kpi = KPI.objects.select_for_update().get(pk=kpi.pk)
+    _check_version(kpi, expected_version)
+    _tombstones_for_kpis(KPI.objects.filter(pk=kpi.pk), deleted_by=deleted_by)
+    plan_id = kpi.plan_id
+    kpi.delete()
+    plan_mark_changed(plan_id=plan_id)
+
+
+@transaction.atomic
+def measurement_update(
+    *,
+    measurement: Measurement,
+    value: float,
+    note: str | None = None,
+    external_id: str = "",
+    recorded_by=None,
+    expected_version: int | None = None,
+) -> MeasurementResult:
+    """Revise one measurement's value (and note) in place, keeping its KPI, date and source."""
+    current = Measurement.objects.select_for_update().select_related("kpi").get(pk=measurement.pk)
+    _check_version(current, expected_version)
+    return measurement_record(
+        kpi=current.kpi,
+        date=current.date,
+        value=value,
+        note=current.note if note is None else note,
+        source=current.source,
+        recorded_by=recorded_by,
+        external_id=external_id,
+    )
+
+
+@transaction.atomic
+def measurement_delete(*, measurement: Measurement, expected_version: int | None = None, deleted_by=None) -> None:
+    measurement = Measurement.objects.select_for_update().select_related("kpi").get(pk=measurement.pk)
+    _check_version(measurement, expected_version)
+    kpi = measurement.kpi
+    _tombstones_create(
+        "measurements",
+        [(measurement.pk, kpi.plan_id, measurement.source, measurement.external_id)],
+        deleted_by=deleted_by,
+    )
+    measurement.delete()
+    KPI.objects.filter(pk=kpi.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    plan_mark_changed(plan_id=kpi.plan_id)
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    kpi_id: int
+    date: datetime.date
+    value: float
+    note: str = ""
+    external_id: str = ""
+
+
+class MeasurementRowsInvalid(Exception):
+    """Rows of a bulk upsert that cannot be written: ``errors`` maps a row index to {field: [messages]}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        self.errors = errors
+        super().__init__(_("Some rows are invalid; nothing was written."))
+
+
+def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dict[int, dict[str, list[str]]]:
+    errors: dict[int, dict[str, list[str]]] = {}
+    first_by_key: dict[tuple, int] = {}
+    first_by_external_id: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.kpi_id not in kpis:
+            errors.setdefault(index, {})["kpi"] = [str(_("Unknown KPI."))]
+        first = first_by_key.setdefault((row.kpi_id, row.date), index)
+        if first != index:
+            message = _("Row %(row)d already gives this KPI's value on this date.") % {"row": first}
+            errors.setdefault(index, {})["date"] = [str(message)]
+        if row.external_id:
+            first = first_by_external_id.setdefault(row.external_id, index)
+            if first != index:
+                message = _("Row %(row)d already uses this external id.") % {"row": first}
+                errors.setdefault(index, {})["external_id"] = [str(message)]
+    used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
+        "external_id", "kpi_id", "date"
+    )
+    for external_id, kpi_id, date in used:
+        index = first_by_external_id[external_id]
+        if (rows[index].kpi_id, rows[index].date) != (kpi_id, date):
+            errors.setdefault(index, {})["external_id"] = [str(_("This external id is used by another measurement."))]
+    return errors
+
+
+@transaction.atomic
+def measurements_bulk_upsert(
+    *, rows: list[MeasurementRow], source: str = MeasurementSource.API, recorded_by=None
+) -> dict[str, int]:
+    """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
+
+    Raises MeasurementRowsInvalid, writing nothing, when any row is invalid. Rows whose value and note
+    are already stored count as unchanged, so replaying a payload creates nothing. Each affected
+    KPI's version is bumped once and each affected plan marked changed once.
+    """
+    kpi_ids = sorted({row.kpi_id for row in rows})
+    # Locked in id order, like measurement_record locks its KPI, so concurrent writers queue instead of deadlocking.
+    kpis = {
+        kpi.pk: kpi
+        for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only("id", "plan_id")
+    }
+    errors = _bulk_rows_check(rows, kpis, source)
+    if errors:
+        raise MeasurementRowsInvalid(errors)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if not rows:
+        return counts
+    dates = [row.date for row in rows]
+    existing = {
+        (m.kpi_id, m.date): m
+        for m in Measurement.objects.filter(
+            kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
+        )
+    }
+    now = timezone.now()
+    created, updated, previous_values = [], [], []  # previous_values: of the updated rows
+    for row in rows:
+        value = float(row.value)
+        measurement = existing.get((row.kpi_id, row.date))
+        if measurement is None:
+            measurement = Measurement(kpi_id=row.kpi_id, date=row.date, source=source, external_id=row.external_id)
+            created.append(measurement)
+        elif measurement.value == value and measurement.note == row.note:
+            counts["unchanged"] += 1
+            continue
+        else:
+            updated.append(measurement)
+            previous_values.append(measurement.value)
+            measurement.version += 1
+            measurement.updated_at = now
+            measurement.external_id = row.external_id or measurement.external_id
+        measurement.value = value
+        measurement.note = row.note
+        measurement.recorded_by = recorded_by
+        measurement.recorded_at = now
+        # Uniqueness and the finite check were settled above for all rows at once (and the database
+        # constraints stay behind them); validating them here would cost one query per row.
+        measurement.full_clean(exclude={"kpi", "recorded_by"}, validate_unique=False, validate_constraints=False)
+    Measurement.objects.bulk_create(created, batch_size=1000)
+    Measurement.objects.bulk_update(
+        updated,
+        ["value", "note", "version", "recorded_by", "recorded_at", "external_id", "updated_at"],
+        batch_size=1000,
+    )
+    written = created + updated
+    MeasurementRevision.objects.bulk_create(
+        [
+            MeasurementRevision(
+                measurement=m, previous_value=previous, value=m.value, note=m.note, author=recorded_by
+            )
+            for m, previous in zip(written, [None] * len(created) + previous_values, strict=True)
+        ],
+        batch_size=1000,
+    )
+    counts["created"], counts["updated"] = len(created), len(updated)
+    affected = sorted({m.kpi_id for m in written})
+    if affected:
+        KPI.objects.filter(pk__in=affected).update(version=F("version") + 1, updated_at=now)
+    for plan_id in sorted({kpis[kpi_id].plan_id for kpi_id in affected}):
+        plan_mark_changed(plan_id=plan_id)
+    return counts

@@ -1,9 +1,11 @@
 """Thin Celery tasks: take ids, call services. Enqueueing is safe when the broker is down."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -12,6 +14,10 @@ logger = logging.getLogger(__name__)
 PENDING_KEY = "plans:recompute-pending:{plan_id}"
 PENDING_TTL = 300
 COALESCE_SECONDS = 2
+TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OperationalError, InterfaceError)
+# After a failed publish, requests skip the broker for a while instead of each waiting for its timeout.
+BROKER_BACKOFF_SECONDS = 30
+_broker_down_until = 0.0
 
 
 def plan_recompute_enqueue(*, plan_id: int) -> bool:
@@ -20,6 +26,10 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
     Never raises: a write has already committed and the plan stays marked as needing a recompute
     (Plan.data_revision), which the next recompute from any trigger catches up.
     """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.warning("Broker marked down; plan %s stays marked for recompute", plan_id)
+        return False
     try:
         if not cache.add(PENDING_KEY.format(plan_id=plan_id), 1, timeout=PENDING_TTL):
             return True
@@ -30,6 +40,7 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
         return True
     except Exception:
         logger.exception("Could not enqueue the recompute of plan %s; it stays marked as stale", plan_id)
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         try:
             cache.delete(PENDING_KEY.format(plan_id=plan_id))
         except Exception:
@@ -40,10 +51,13 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
 @shared_task(
     bind=True,
     acks_late=True,
-    autoretry_for=(ConnectionError, TimeoutError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
+    retry_backoff_max=300,
     retry_jitter=True,
     max_retries=5,
+    soft_time_limit=240,
+    time_limit=300,
 )
 def plan_recompute_task(self, plan_id: int) -> None:
     from .recompute import plan_recompute
@@ -55,11 +69,15 @@ def plan_recompute_task(self, plan_id: int) -> None:
     plan_recompute(plan_id=plan_id)
 
 
-@shared_task(acks_late=True)
-def recompute_all_plans() -> None:
-    """Nightly: statuses change as dates pass, so every plan is recomputed and its day snapshotted."""
-    from .models import Plan
-    from .recompute import plan_recompute
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def recompute_all_plans() -> int:
+    """Nightly: statuses change as dates pass, so every plan is recomputed and its day snapshotted.
 
-    for plan_id in Plan.objects.values_list("id", flat=True):
-        plan_recompute(plan_id=plan_id)
+    Each plan gets its own task, so one failing plan neither stops the others nor loses its retries.
+    """
+    from .models import Plan
+
+    plan_ids = list(Plan.objects.values_list("id", flat=True))
+    for plan_id in plan_ids:
+        plan_recompute_task.delay(plan_id)
+    return len(plan_ids)

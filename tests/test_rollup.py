@@ -400,9 +400,7 @@ def test_non_finite_measurement_is_rejected():
 
 def test_kpi_summary_is_plain_english_with_rounded_numbers():
     summary = kpi([(D(2025, 6, 30), 70.0)]).explanation["summary"]
-    assert summary == (
-        "Forecast 80.17 by 2025-12-31 covers 101% of the required change; 95% is needed to be on track."
-    )
+    assert summary == ("Forecast 80.17 by 2025-12-31 covers 101% of the required change; 95% is needed to be on track.")
 
 
 # --- milestones -----------------------------------------------------------------------

@@ -37,11 +37,7 @@ def kpi_cases(draw):
 
 
 def latest_kept_index(case) -> int | None:
-    kept = [
-        (m.date, i)
-        for i, m in enumerate(case["measurements"])
-        if case["baseline_date"] < m.date <= case["as_of"]
-    ]
+    kept = [(m.date, i) for i, m in enumerate(case["measurements"]) if case["baseline_date"] < m.date <= case["as_of"]]
     return max(kept)[1] if kept else None
 
 

@@ -1,0 +1,40 @@
+import argparse
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from plans.models import Plan
+from plans.recompute import plan_recompute
+
+
+def iso_date(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {value!r}") from exc
+
+
+class Command(BaseCommand):
+    help = "Recompute statuses, scores, forecasts and snapshots of one plan or all plans."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--plan", metavar="SLUG", help="Only this plan (default: every plan).")
+        parser.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD", help="Compute as of this date (default today).")
+        parser.add_argument("--backfill", action="store_true", help="Rebuild every month-end snapshot of the period.")
+
+    def handle(self, *args, plan=None, as_of=None, backfill=False, verbosity=1, **options):
+        plans = Plan.objects.order_by("pk")
+        if plan:
+            plans = plans.filter(slug=plan)
+            if not plans.exists():
+                raise CommandError(f"No plan with slug {plan!r}.")
+        ids = list(plans.values_list("pk", flat=True))
+        progress = tqdm(ids, desc="Recomputing plans", unit="plan", disable=verbosity == 0 or len(ids) < 2)
+        for plan_id in progress:
+            summary = plan_recompute(plan_id=plan_id, as_of=as_of, backfill=backfill)
+            if summary and verbosity:
+                self.stdout.write(
+                    f"Plan {plan_id}: {summary.items} items as of {summary.as_of}; "
+                    f"{len(summary.month_ends)} month-end snapshots rebuilt."
+                )

@@ -1,0 +1,262 @@
+"""The status engine's write side: recompute a plan from its source rows with ``plans.rollup``.
+
+One recompute loads the whole plan in a fixed number of queries, evaluates every KPI, milestone,
+goal, focus area and the plan in Python, and writes the results with one statement per table
+(``plans.bulk``), whatever the plan's size. Recomputes of one plan are serialised by a
+PostgreSQL advisory lock held for the transaction, so two workers cannot interleave their writes.
+
+History: each recompute writes a StatusSnapshot of every item for its as-of date, and rebuilds
+the month-end snapshots that may have changed since the previous recompute: month ends on or
+after the earliest back-dated measurement written since then, and month ends that passed since
+then. ``plan_backfill`` rebuilds all month ends of the plan's period.
+
+Replaying a past date uses the measurements dated up to it and each milestone's progress as
+logged by then (MilestoneUpdate history; a milestone without history counts with its current
+progress). Target, weight and date changes apply to the whole history once it is rebuilt.
+"""
+
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from . import rollup
+from .bulk import bulk_insert, bulk_set
+from .choices import ItemType
+from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 7_311_001
+COMMON_FIELDS = ["status", "score", "progress", "computed_at", "explanation", "updated_at"]
+KPI_FIELDS = [*COMMON_FIELDS, "forecast_value", "forecast_low", "forecast_high", "latest_value", "latest_date", "stale"]
+HEADLINE = ("status", "score", "progress", "forecast_value", "forecast_low", "forecast_high", "latest_value", "stale")
+
+
+@dataclass
+class PlanData:
+    """Everything a recompute reads, loaded once."""
+
+    plan: Plan
+    focus_areas: list[FocusArea]
+    goals: list[Goal]
+    milestones: list[Milestone]
+    kpis: list[KPI]
+    points: dict[int, list[rollup.MeasurementPoint]] = field(default_factory=dict)
+    history: dict[int, list[tuple]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecomputeSummary:
+    plan_id: int
+    as_of: datetime.date
+    items: int
+    month_ends: tuple[datetime.date, ...]
+
+
+def plan_data_load(plan: Plan) -> PlanData:
+    """Six queries whatever the plan's size."""
+    points = defaultdict(list)
+    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__plan=plan).values_list(
+        "kpi_id", "date", "value", "recorded_at"
+    ):
+        points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
+    history = defaultdict(list)
+    updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("created_at", "id")
+    for row in updates.values_list(
+        "milestone_id", "created_at", "percent_complete", "state", "previous_percent_complete", "previous_state"
+    ):
+        history[row[0]].append(row[1:])
+    return PlanData(
+        plan=plan,
+        focus_areas=list(FocusArea.objects.filter(plan=plan).order_by("order", "code")),
+        goals=list(Goal.objects.filter(plan=plan).order_by("code")),
+        milestones=list(Milestone.objects.filter(plan=plan).order_by("due_date", "id")),
+        kpis=list(KPI.objects.filter(plan=plan).order_by("code")),
+        points=points,
+        history=history,
+    )
+
+
+def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datetime.date, live: bool):
+    """(percent, state) of a milestone at the end of ``day``: its latest logged update by then."""
+    if live or not history:
+        return milestone.percent_complete, milestone.state
+    logged = [row for row in history if timezone.localdate(row[0]) <= day]
+    if logged:
+        return logged[-1][1], logged[-1][2]
+    first = history[0]
+    return (first[3] or 0), (first[4] or "planned")
+
+
+def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
+    """Results of every item at ``as_of`` keyed by (item type, id). Pure computation, no queries."""
+    plan = data.plan
+    results: dict[tuple[str, int], rollup.Result] = {}
+    children = defaultdict(list)
+    goals = {g.pk: g for g in data.goals}
+    for kpi in data.kpis:
+        result = rollup.kpi_status(
+            as_of=as_of,
+            baseline_value=kpi.baseline_value,
+            baseline_date=kpi.baseline_date,
+            target_value=kpi.target_value,
+            target_date=kpi.target_date,
+            direction=kpi.direction,
+            frequency=kpi.frequency,
+            measurements=data.points.get(kpi.pk, ()),
+        )
+        results[(ItemType.KPI, kpi.pk)] = result
+        children[(ItemType.GOAL, kpi.goal_id)].append(_child(f"kpi:{kpi.pk}", f"{kpi.code} {kpi.name}", kpi, result))
+    for milestone in data.milestones:
+        goal = goals[milestone.goal_id]
+        percent, state = milestone_progress_at(milestone, data.history.get(milestone.pk, []), as_of, live)
+        result = rollup.milestone_status(
+            as_of=as_of,
+            start_date=milestone.start_date or goal.start_date or plan.start_date,
+            due_date=milestone.due_date,
+            percent_complete=percent,
+            state=state,
+        )
+        results[(ItemType.MILESTONE, milestone.pk)] = result
+        children[(ItemType.GOAL, goal.pk)].append(_child(f"milestone:{milestone.pk}", milestone.title, milestone, result))
+    for goal in data.goals:
+        result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.GOAL, goal.pk)])
+        results[(ItemType.GOAL, goal.pk)] = result
+        children[(ItemType.FOCUS_AREA, goal.focus_area_id)].append(
+            _child(f"goal:{goal.pk}", f"{goal.code} {goal.title}", goal, result)
+        )
+    for area in data.focus_areas:
+        result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.FOCUS_AREA, area.pk)])
+        results[(ItemType.FOCUS_AREA, area.pk)] = result
+        children[(ItemType.PLAN, plan.pk)].append(_child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result))
+    results[(ItemType.PLAN, plan.pk)] = rollup.rollup_status(as_of=as_of, children=children[(ItemType.PLAN, plan.pk)])
+    return results
+
+
+def _child(key: str, label: str, item, result: rollup.Result) -> rollup.Child:
+    return rollup.Child(
+        key=key, label=label, weight=float(item.weight), status=result.status, score=result.score, progress=result.progress
+    )
+
+
+def _lock(plan_id: int) -> None:
+    """Serialise recomputes of one plan until the transaction ends (SQLite serialises writers anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, plan_id % 2**31])
+
+
+def _apply(item, result: rollup.Result, now, *, kpi: bool) -> None:
+    before = tuple(getattr(item, name, None) for name in HEADLINE)
+    item.status = str(result.status)
+    item.score = result.score
+    item.progress = result.progress
+    item.explanation = result.explanation
+    item.computed_at = now
+    if kpi:
+        item.forecast_value = result.forecast_value
+        item.forecast_low = result.forecast_low
+        item.forecast_high = result.forecast_high
+        item.latest_value = result.latest_value
+        item.latest_date = result.latest_date
+        item.stale = result.stale
+    # Incremental sync sees an item again only when a figure a client shows has changed.
+    if tuple(getattr(item, name, None) for name in HEADLINE) != before:
+        item.updated_at = now
+
+
+def _write_live(data: PlanData, results, now) -> None:
+    for model, items, item_type, fields in (
+        (KPI, data.kpis, ItemType.KPI, KPI_FIELDS),
+        (Milestone, data.milestones, ItemType.MILESTONE, COMMON_FIELDS),
+        (Goal, data.goals, ItemType.GOAL, COMMON_FIELDS),
+        (FocusArea, data.focus_areas, ItemType.FOCUS_AREA, COMMON_FIELDS),
+    ):
+        for item in items:
+            _apply(item, results[(item_type, item.pk)], now, kpi=model is KPI)
+        bulk_set(model, items, fields)
+    plan = data.plan
+    _apply(plan, results[(ItemType.PLAN, plan.pk)], now, kpi=False)
+    bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+
+
+def _snapshots_replace(plan: Plan, by_day: dict[datetime.date, dict]) -> None:
+    if not by_day:
+        return
+    StatusSnapshot.objects.filter(plan=plan, as_of__in=list(by_day)).delete()
+    rows = [
+        StatusSnapshot(
+            plan_id=plan.pk,
+            item_type=item_type,
+            item_id=item_id,
+            as_of=day,
+            status=str(result.status),
+            score=result.score,
+            progress=result.progress,
+            forecast=result.forecast_value,
+        )
+        for day, results in by_day.items()
+        for (item_type, item_id), result in results.items()
+    ]
+    bulk_insert(StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"])
+
+
+def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    """Every month end from ``start``'s month through ``end`` (inclusive when ``end`` is one)."""
+    days = []
+    year, month = start.year, start.month
+    while True:
+        first_next = datetime.date(year + month // 12, month % 12 + 1, 1)
+        last = first_next - datetime.timedelta(days=1)
+        if last > end:
+            return days
+        days.append(last)
+        year, month = first_next.year, first_next.month
+
+
+def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date | None:
+    """Earliest date whose month-end snapshot may have changed since the previous recompute."""
+    if previous is None:
+        return plan.start_date
+    back_dated = Measurement.objects.filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
+    since = timezone.localdate(previous)
+    return min(back_dated, since) if back_dated else since
+
+
+@transaction.atomic
+def plan_recompute(
+    *, plan_id: int, as_of: datetime.date | None = None, snapshot: bool = True, backfill: bool = False
+) -> RecomputeSummary | None:
+    """Recompute one plan as of ``as_of`` (default today) and write statuses, snapshots and history.
+
+    Idempotent: it reads only source rows, so running it twice gives the same statuses. Returns
+    None when the plan no longer exists (a queued task may outlive its plan).
+    """
+    _lock(plan_id)
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        return None
+    today = timezone.localdate()
+    as_of = as_of or today
+    previous = plan.computed_at
+    plan.computed_revision = plan.data_revision
+    data = plan_data_load(plan)
+    results = plan_evaluate(data, as_of, live=as_of >= today)
+    _write_live(data, results, timezone.now())
+    by_day = {as_of: results} if snapshot else {}
+    start = plan.start_date if backfill else _dirty_from(plan, previous)
+    days = [d for d in month_ends(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
+    for day in days:
+        by_day[day] = plan_evaluate(data, day, live=False)
+    _snapshots_replace(plan, by_day)
+    return RecomputeSummary(plan_id=plan.pk, as_of=as_of, items=len(results), month_ends=tuple(days))
+
+
+def plan_backfill(*, plan_id: int) -> RecomputeSummary | None:
+    """Recompute today's statuses and rebuild every month-end snapshot of the plan's period."""
+    return plan_recompute(plan_id=plan_id, backfill=True)

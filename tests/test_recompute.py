@@ -1,0 +1,173 @@
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from plans import services
+from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
+from plans.recompute import month_ends, plan_backfill, plan_recompute
+from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory
+
+pytestmark = pytest.mark.django_db
+JULY_1 = datetime.date(2025, 7, 1)
+
+
+def record(kpi, day, value):
+    return services.measurement_record(kpi=kpi, date=day, value=value)
+
+
+def test_worked_examples_flow_from_source_rows_to_goal_status():
+    goal = GoalFactory()
+    kpi = KPIFactory(goal=goal, weight=2)
+    record(kpi, datetime.date(2025, 6, 30), 70)
+    MilestoneFactory(goal=goal, start_date=datetime.date(2025, 1, 1), due_date=datetime.date(2025, 6, 30))
+    MilestoneFactory(goal=goal, start_date=datetime.date(2025, 9, 1), due_date=datetime.date(2025, 12, 31))
+
+    plan_recompute(plan_id=goal.plan_id, as_of=JULY_1)
+
+    kpi.refresh_from_db()
+    goal.refresh_from_db()
+    assert (kpi.status, round(kpi.score, 4), round(kpi.forecast_value, 4)) == ("on_track", 2.9163, 80.1657)
+    assert (kpi.latest_value, kpi.latest_date) == (70, datetime.date(2025, 6, 30))
+    assert round(goal.score, 4) == round((2 * 2.9163 - 3.75) / 3, 4)
+    assert goal.status == "at_risk"
+    assert goal.explanation["values"]["coverage"] == pytest.approx(0.75)
+
+
+def test_every_item_gets_status_score_and_explanation():
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get()
+    plan_recompute(plan_id=plan.pk)
+    for model in (KPI, Milestone, Goal, FocusArea, Plan):
+        assert not model.objects.filter(status="").exists(), model
+        assert not model.objects.filter(explanation__isnull=True).exists(), model
+    plan.refresh_from_db()
+    assert plan.explanation["method_version"] == 1
+    assert not plan.needs_recompute
+
+
+def test_demo_plan_shows_a_mix_of_statuses():
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get()
+    plan_recompute(plan_id=plan.pk, as_of=datetime.date(2026, 1, 15))
+    kpi_statuses = set(KPI.objects.values_list("status", flat=True))
+    assert {"achieved", "missed", "on_track", "off_track", "at_risk", "no_data"} <= kpi_statuses
+    assert {"complete", "overdue", "cancelled"} <= set(Milestone.objects.values_list("status", flat=True))
+    assert KPI.objects.filter(stale=True).exists()
+
+
+def computed_rows():
+    rows = []
+    for model in (KPI, Milestone, Goal, FocusArea, Plan):
+        rows += list(model.objects.order_by("pk").values("pk", "status", "score", "progress", "explanation"))
+    rows += list(StatusSnapshot.objects.order_by("item_type", "item_id", "as_of").values_list())
+    return [row if isinstance(row, dict) else row[1:] for row in rows]
+
+
+def test_recompute_is_idempotent():
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get()
+    plan_recompute(plan_id=plan.pk, as_of=datetime.date(2025, 9, 15))
+    first = computed_rows()
+    plan_recompute(plan_id=plan.pk, as_of=datetime.date(2025, 9, 15))
+    assert computed_rows() == first
+
+
+def plan_of_size(kpis: int) -> Plan:
+    plan = PlanFactory()
+    goals = [GoalFactory(focus_area=FocusAreaFactory(plan=plan)) for _ in range(3)]
+    for i in range(kpis):
+        goal = goals[i % 3]
+        kpi = KPIFactory(goal=goal)
+        record(kpi, datetime.date(2025, 3, 31), 60 + i % 20)
+        MilestoneFactory(goal=goal, percent_complete=i % 100)
+    return plan
+
+
+def count_queries(plan) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        plan_recompute(plan_id=plan.pk, as_of=JULY_1)
+    return len(ctx.captured_queries)
+
+
+def test_query_count_does_not_grow_with_plan_size():
+    small, large = plan_of_size(10), plan_of_size(1000)
+    assert count_queries(small) == count_queries(large)
+    assert KPI.objects.filter(plan=large).exclude(status="on_track").count() + KPI.objects.filter(
+        plan=large, status="on_track"
+    ).count() == 1000
+    assert not KPI.objects.filter(plan=large, status="").exists()
+
+
+def test_recompute_writes_a_snapshot_for_its_day_and_every_passed_month_end():
+    kpi = KPIFactory()
+    plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
+    days = set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
+    assert days == {datetime.date(2025, 1, 31), datetime.date(2025, 2, 28), datetime.date(2025, 3, 31), datetime.date(2025, 4, 15)}
+
+
+def test_back_dated_measurement_rewrites_the_month_end_snapshots_it_affects():
+    kpi = KPIFactory()
+    plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 8, 15))
+    snapshot = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 5, 31))
+    assert snapshot.status == "no_data"
+
+    record(kpi, datetime.date(2025, 4, 30), 75)
+    plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 8, 16))
+
+    snapshot = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 5, 31))
+    assert snapshot.status == "on_track"
+    march = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 3, 31))
+    assert march.status == "no_data"
+
+
+def test_backfill_rebuilds_all_month_ends_of_the_period():
+    kpi = KPIFactory()
+    plan_backfill(plan_id=kpi.plan_id)
+    days = StatusSnapshot.objects.filter(item_type="plan").values_list("as_of", flat=True)
+    assert set(month_ends(datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))) <= set(days)
+
+
+def test_month_end_replay_uses_milestone_progress_logged_by_then():
+    milestone = MilestoneFactory(start_date=datetime.date(2025, 1, 1), due_date=datetime.date(2025, 12, 31))
+    services.milestone_progress_record(milestone=milestone, percent_complete=100, state="done")
+    from plans.models import MilestoneUpdate
+
+    MilestoneUpdate.objects.update(created_at=datetime.datetime(2025, 6, 15, 12, tzinfo=datetime.UTC))
+    plan_recompute(plan_id=milestone.plan_id, as_of=datetime.date(2025, 7, 10))
+    status_on = dict(
+        StatusSnapshot.objects.filter(item_type="milestone").values_list("as_of", "status")
+    )
+    assert status_on[datetime.date(2025, 5, 31)] == "off_track"
+    assert status_on[datetime.date(2025, 6, 30)] == "complete"
+
+
+def test_recompute_of_a_deleted_plan_does_nothing():
+    assert plan_recompute(plan_id=987654) is None
+
+
+def test_write_marks_plan_until_recomputed():
+    kpi = KPIFactory()
+    plan_recompute(plan_id=kpi.plan_id)
+    record(kpi, datetime.date(2025, 3, 31), 65)
+    assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
+    plan_recompute(plan_id=kpi.plan_id)
+    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
+
+
+def test_recompute_rollups_command_accepts_plan_and_as_of(capsys):
+    kpi = KPIFactory()
+    call_command("recompute_rollups", "--plan", kpi.plan.slug, "--as-of", "2025-07-01")
+    kpi.refresh_from_db()
+    assert kpi.computed_at is not None
+    assert kpi.explanation["as_of"] == "2025-07-01"
+    assert "as of 2025-07-01" in capsys.readouterr().out
+
+
+def test_recompute_rollups_command_rejects_an_unknown_plan():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("recompute_rollups", "--plan", "nope")
