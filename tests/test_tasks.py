@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 
 from plans import services
 from plans.models import KPI, FocusArea, Goal, Measurement, Plan
@@ -38,8 +38,16 @@ def wait_for(condition, timeout=30.0, interval=0.2):
 def celery_worker(requires_postgres, requires_redis, transactional_db):
     """An in-process Celery worker consuming the real Redis broker (emptied first, for isolation)."""
     cache.clear()
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-        yield worker
+
+    def close_thread_connections(**kwargs):
+        connections.close_all()  # the worker thread's own connections, or the test database cannot be dropped
+
+    task_postrun.connect(close_thread_connections, weak=False)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(close_thread_connections)
 
 
 @pytest.fixture
