@@ -9,11 +9,12 @@ import json
 
 from django.db import connection, models
 
+# Subclasses before their bases: DateTimeField is a DateField.
 PG_TYPES = {
     models.CharField: "text",
     models.FloatField: "double precision",
-    models.DateField: "date",
     models.DateTimeField: "timestamptz",
+    models.DateField: "date",
     models.BooleanField: "boolean",
     models.JSONField: "jsonb",
     models.BigAutoField: "bigint",

@@ -19,6 +19,7 @@ import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.db.models import Min
@@ -185,12 +186,10 @@ def _write_live(data: PlanData, results, now) -> None:
     bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
 
 
-def _snapshots_replace(plan: Plan, by_day: dict[datetime.date, dict]) -> None:
-    if not by_day:
-        return
-    StatusSnapshot.objects.filter(plan=plan, as_of__in=list(by_day)).delete()
-    rows = [
-        StatusSnapshot(
+def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
+    """Plain rows, not model instances or full results: a backfill of a national plan makes a great many."""
+    return [
+        SimpleNamespace(
             plan_id=plan.pk,
             item_type=item_type,
             item_id=item_id,
@@ -200,10 +199,14 @@ def _snapshots_replace(plan: Plan, by_day: dict[datetime.date, dict]) -> None:
             progress=result.progress,
             forecast=result.forecast_value,
         )
-        for day, results in by_day.items()
         for (item_type, item_id), result in results.items()
     ]
-    bulk_insert(StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"])
+
+
+def _snapshots_replace(plan: Plan, days: list[datetime.date], rows: list[SimpleNamespace]) -> None:
+    if days:
+        StatusSnapshot.objects.filter(plan=plan, as_of__in=days).delete()
+        bulk_insert(StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"])
 
 
 def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
@@ -248,12 +251,12 @@ def plan_recompute(
     data = plan_data_load(plan)
     results = plan_evaluate(data, as_of, live=as_of >= today)
     _write_live(data, results, timezone.now())
-    by_day = {as_of: results} if snapshot else {}
+    rows = _snapshot_rows(plan, as_of, results) if snapshot else []
     start = plan.start_date if backfill else _dirty_from(plan, previous)
     days = [d for d in month_ends(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
     for day in days:
-        by_day[day] = plan_evaluate(data, day, live=False)
-    _snapshots_replace(plan, by_day)
+        rows += _snapshot_rows(plan, day, plan_evaluate(data, day, live=False))
+    _snapshots_replace(plan, [as_of, *days] if snapshot else days, rows)
     return RecomputeSummary(plan_id=plan.pk, as_of=as_of, items=len(results), month_ends=tuple(days))
 
 

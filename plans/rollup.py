@@ -149,25 +149,6 @@ def _finite(name: str, value) -> float:
     return x
 
 
-def _check_json_ready(obj, path: str = "explanation") -> None:
-    """Raise if the explanation holds anything but finite JSON values (a guard, not a fix)."""
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
-        return
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            raise ValueError(f"{path} is not finite: {obj!r}")
-        return
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _check_json_ready(v, f"{path}.{k}")
-        return
-    if isinstance(obj, list):
-        for i, v in enumerate(obj):
-            _check_json_ready(v, f"{path}[{i}]")
-        return
-    raise TypeError(f"{path} is not JSON-ready: {type(obj).__name__}")
-
-
 def _fmt(x: float) -> str:
     """A number for the summary sentence (display only: stored numbers are never rounded)."""
     if x == 0:
@@ -194,7 +175,8 @@ def _explanation(
         "rule": rule,
         "summary": summary,
     }
-    _check_json_ready(explanation)
+    # No deep scan here (it cost half the method's time at national scale): inputs are checked finite
+    # on entry, and the writers serialise with allow_nan=False, so a non-finite number cannot be stored.
     return explanation
 
 

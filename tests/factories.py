@@ -25,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
     @factory.post_generation
     def teams(self, create, extracted, **kwargs):
@@ -110,3 +110,20 @@ class MeasurementFactory(factory.django.DjangoModelFactory):
     kpi = factory.SubFactory(KPIFactory)
     date = datetime.date(2025, 6, 30)
     value = 70.0
+
+
+def api_token(*, scope: str = "write", team=None, name: str = "external system"):
+    """An API token and its key, made the way create_api_token makes them (only the hash is stored)."""
+    from plans.services import api_token_create
+
+    return api_token_create(name=name, scope=scope, team=team)
+
+
+def api_client(key: str | None = None):
+    """A DRF test client that sends ``Authorization: Token <key>``."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client

@@ -144,6 +144,17 @@ def test_month_end_replay_uses_milestone_progress_logged_by_then():
     assert status_on[datetime.date(2025, 6, 30)] == "complete"
 
 
+def test_computed_at_keeps_its_time_of_day():
+    from django.utils import timezone
+
+    kpi = KPIFactory()
+    before = timezone.now()
+    plan_recompute(plan_id=kpi.plan_id)
+    kpi.refresh_from_db()
+    assert before <= kpi.computed_at <= timezone.now()
+    assert kpi.plan.__class__.objects.get(pk=kpi.plan_id).computed_at == kpi.computed_at
+
+
 def test_recompute_of_a_deleted_plan_does_nothing():
     assert plan_recompute(plan_id=987654) is None
 
@@ -171,3 +182,40 @@ def test_recompute_rollups_command_rejects_an_unknown_plan():
 
     with pytest.raises(CommandError):
         call_command("recompute_rollups", "--plan", "nope")
+
+
+def test_recomputes_of_one_plan_are_serialised(requires_postgres, transactional_db):
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    from plans.recompute import _lock
+
+    kpi = KPIFactory()
+    locked, release, finished = threading.Event(), threading.Event(), []
+
+    def hold_lock():
+        with transaction.atomic():
+            _lock(kpi.plan_id)
+            locked.set()
+            release.wait(10)
+            finished.append(("holder", time.monotonic()))
+        connections.close_all()
+
+    def recompute():
+        plan_recompute(plan_id=kpi.plan_id)
+        finished.append(("recompute", time.monotonic()))
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert locked.wait(10)
+    worker = threading.Thread(target=recompute)
+    worker.start()
+    time.sleep(1)
+    assert finished == []  # blocked behind the holder's lock
+    release.set()
+    holder.join()
+    worker.join()
+    assert [name for name, _ in finished] == ["holder", "recompute"]
