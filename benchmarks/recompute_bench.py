@@ -9,9 +9,9 @@ import argparse
 import datetime
 import os
 import random
+import resource
 import sys
 import time
-import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,15 +40,29 @@ def build(kpis: int, milestones: int, per_kpi: int):
     base, target = datetime.date(2024, 12, 31), datetime.date(2025, 12, 31)
     kpi_rows = KPI.objects.bulk_create(
         KPI(
-            plan=plan, goal=goals[i % 200], owner_team=team, code=f"K{i}", name=f"KPI {i}", unit="%",
-            baseline_value=50, baseline_date=base, target_value=60, target_date=target, frequency="quarterly",
+            plan=plan,
+            goal=goals[i % 200],
+            owner_team=team,
+            code=f"K{i}",
+            name=f"KPI {i}",
+            unit="%",
+            baseline_value=50,
+            baseline_date=base,
+            target_value=60,
+            target_date=target,
+            frequency="quarterly",
         )
         for i in range(kpis)
     )
     Milestone.objects.bulk_create(
         Milestone(
-            plan=plan, goal=goals[i % 200], owner_team=team, title=f"M{i}",
-            due_date=datetime.date(2025, 1 + i % 12, 28), percent_complete=rng.randint(0, 100), state="in_progress",
+            plan=plan,
+            goal=goals[i % 200],
+            owner_team=team,
+            title=f"M{i}",
+            due_date=datetime.date(2025, 1 + i % 12, 28),
+            percent_complete=rng.randint(0, 100),
+            state="in_progress",
         )
         for i in range(milestones)
     )
@@ -73,17 +87,23 @@ def main():
     try:
         t = time.perf_counter()
         plan = build(args.kpis, args.milestones, args.per_kpi)
-        print(f"database: {connection.vendor}; built {args.kpis} KPIs, {args.milestones} milestones, "
-              f"{args.kpis * args.per_kpi} measurements in {time.perf_counter() - t:.1f}s")
-        for label, as_of in (("first recompute (+12 month-end snapshots)", datetime.date(2026, 1, 15)),
-                             ("second recompute (no back-dated data)", datetime.date(2026, 1, 15))):
+        print(
+            f"database: {connection.vendor}; built {args.kpis} KPIs, {args.milestones} milestones, "
+            f"{args.kpis * args.per_kpi} measurements in {time.perf_counter() - t:.1f}s"
+        )
+        for label, as_of in (
+            ("first recompute (+12 month-end snapshots)", datetime.date(2026, 1, 15)),
+            ("second recompute (no back-dated data)", datetime.date(2026, 1, 15)),
+        ):
             t = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 summary = plan_recompute(plan_id=plan.pk, as_of=as_of)
             elapsed = time.perf_counter() - t
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{label}: {elapsed:.2f}s, {len(queries.captured_queries)} queries, "
-                  f"{summary.items} items, {len(summary.month_ends)} month ends, peak RSS so far {peak:.0f} MiB")
+            print(
+                f"{label}: {elapsed:.2f}s, {len(queries.captured_queries)} queries, "
+                f"{summary.items} items, {len(summary.month_ends)} month ends, peak RSS so far {peak:.0f} MiB"
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -124,7 +124,9 @@ def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[t
             state=state,
         )
         results[(ItemType.MILESTONE, milestone.pk)] = result
-        children[(ItemType.GOAL, goal.pk)].append(_child(f"milestone:{milestone.pk}", milestone.title, milestone, result))
+        children[(ItemType.GOAL, goal.pk)].append(
+            _child(f"milestone:{milestone.pk}", milestone.title, milestone, result)
+        )
     for goal in data.goals:
         result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.GOAL, goal.pk)])
         results[(ItemType.GOAL, goal.pk)] = result
@@ -134,14 +136,21 @@ def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[t
     for area in data.focus_areas:
         result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.FOCUS_AREA, area.pk)])
         results[(ItemType.FOCUS_AREA, area.pk)] = result
-        children[(ItemType.PLAN, plan.pk)].append(_child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result))
+        children[(ItemType.PLAN, plan.pk)].append(
+            _child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result)
+        )
     results[(ItemType.PLAN, plan.pk)] = rollup.rollup_status(as_of=as_of, children=children[(ItemType.PLAN, plan.pk)])
     return results
 
 
 def _child(key: str, label: str, item, result: rollup.Result) -> rollup.Child:
     return rollup.Child(
-        key=key, label=label, weight=float(item.weight), status=result.status, score=result.score, progress=result.progress
+        key=key,
+        label=label,
+        weight=float(item.weight),
+        status=result.status,
+        score=result.score,
+        progress=result.progress,
     )
 
 
@@ -206,7 +215,9 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
 def _snapshots_replace(plan: Plan, days: list[datetime.date], rows: list[SimpleNamespace]) -> None:
     if days:
         StatusSnapshot.objects.filter(plan=plan, as_of__in=days).delete()
-        bulk_insert(StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"])
+        bulk_insert(
+            StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"]
+        )
 
 
 def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:

@@ -1,5 +1,6 @@
 """Thin Celery tasks: take ids, call services. Enqueueing is safe when the broker is down."""
 
+import contextlib
 import logging
 import time
 
@@ -41,10 +42,8 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
     except Exception:
         logger.exception("Could not enqueue the recompute of plan %s; it stays marked as stale", plan_id)
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        try:
+        with contextlib.suppress(Exception):
             cache.delete(PENDING_KEY.format(plan_id=plan_id))
-        except Exception:
-            pass
         return False
 
 

@@ -31,9 +31,7 @@ def test_milestone_percent_above_100_is_rejected():
 
 
 def test_milestone_due_before_start_is_rejected():
-    assert_rejected(
-        lambda: MilestoneFactory(start_date=datetime.date(2025, 6, 1), due_date=datetime.date(2025, 5, 1))
-    )
+    assert_rejected(lambda: MilestoneFactory(start_date=datetime.date(2025, 6, 1), due_date=datetime.date(2025, 5, 1)))
 
 
 def test_goal_due_before_start_is_rejected():

@@ -95,9 +95,11 @@ def count_queries(plan) -> int:
 def test_query_count_does_not_grow_with_plan_size():
     small, large = plan_of_size(10), plan_of_size(1000)
     assert count_queries(small) == count_queries(large)
-    assert KPI.objects.filter(plan=large).exclude(status="on_track").count() + KPI.objects.filter(
-        plan=large, status="on_track"
-    ).count() == 1000
+    assert (
+        KPI.objects.filter(plan=large).exclude(status="on_track").count()
+        + KPI.objects.filter(plan=large, status="on_track").count()
+        == 1000
+    )
     assert not KPI.objects.filter(plan=large, status="").exists()
 
 
@@ -105,7 +107,12 @@ def test_recompute_writes_a_snapshot_for_its_day_and_every_passed_month_end():
     kpi = KPIFactory()
     plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
     days = set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
-    assert days == {datetime.date(2025, 1, 31), datetime.date(2025, 2, 28), datetime.date(2025, 3, 31), datetime.date(2025, 4, 15)}
+    assert days == {
+        datetime.date(2025, 1, 31),
+        datetime.date(2025, 2, 28),
+        datetime.date(2025, 3, 31),
+        datetime.date(2025, 4, 15),
+    }
 
 
 def test_back_dated_measurement_rewrites_the_month_end_snapshots_it_affects():
@@ -137,9 +144,7 @@ def test_month_end_replay_uses_milestone_progress_logged_by_then():
 
     MilestoneUpdate.objects.update(created_at=datetime.datetime(2025, 6, 15, 12, tzinfo=datetime.UTC))
     plan_recompute(plan_id=milestone.plan_id, as_of=datetime.date(2025, 7, 10))
-    status_on = dict(
-        StatusSnapshot.objects.filter(item_type="milestone").values_list("as_of", "status")
-    )
+    status_on = dict(StatusSnapshot.objects.filter(item_type="milestone").values_list("as_of", "status"))
     assert status_on[datetime.date(2025, 5, 31)] == "off_track"
     assert status_on[datetime.date(2025, 6, 30)] == "complete"
 

@@ -1,5 +1,6 @@
 """Celery integration: a real worker on Redis, coalescing, and writes that survive a broken broker."""
 
+import contextlib
 import datetime
 import os
 import socket
@@ -142,10 +143,8 @@ def frozen_redis():
     def accept():
         server.settimeout(0.2)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # accept() timed out: look at the stop flag again
                 held.append(server.accept()[0])
-            except OSError:
-                pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()

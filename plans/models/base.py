@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Status
 
-__all__ = ["MAX_ABS_VALUE", "Computed", "finite_validators", "Tracked", "finite_check", "positive_weight_check", "weight_field"]
+__all__ = [
+    "MAX_ABS_VALUE",
+    "Computed",
+    "finite_validators",
+    "Tracked",
+    "finite_check",
+    "positive_weight_check",
+    "weight_field",
+]
 
 # Larger magnitudes are typing errors, not statistics; the bound also keeps NaN and infinity out,
 # since NaN compares false (SQLite stores it as NULL) and infinity lies beyond it.

@@ -100,9 +100,7 @@ class Goal(Tracked, Computed, ExternalRef):
     code = models.CharField(_("code"), max_length=32)
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
-    owner_team = models.ForeignKey(
-        Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team")
-    )
+    owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team"))
     weight = weight_field()
     start_date = models.DateField(_("start date"), null=True, blank=True)
     due_date = models.DateField(_("due date"), null=True, blank=True)
@@ -126,11 +124,11 @@ class Goal(Tracked, Computed, ExternalRef):
     def __str__(self):
         return f"{self.code} {self.title}"
 
-    def clean(self):
-        if self.focus_area_id and self.plan_id and self.focus_area.plan_id != self.plan_id:
-            raise ValidationError({"focus_area": _("The focus area belongs to another plan.")})
-
     def save(self, *args, **kwargs):
         if self.focus_area_id and not self.plan_id:
             self.plan_id = self.focus_area.plan_id
         super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.focus_area_id and self.plan_id and self.focus_area.plan_id != self.plan_id:
+            raise ValidationError({"focus_area": _("The focus area belongs to another plan.")})

@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--plan", metavar="SLUG", help="Only this plan (default: every plan).")
-        parser.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD", help="Compute as of this date (default today).")
+        parser.add_argument(
+            "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="Compute as of this date (default today)."
+        )
         parser.add_argument("--backfill", action="store_true", help="Rebuild every month-end snapshot of the period.")
 
     def handle(self, *args, plan=None, as_of=None, backfill=False, verbosity=1, **options):
