@@ -1,0 +1,235 @@
+"""Staff forms: parse and check input, then call the service that writes it (plans.services).
+
+Both forms carry the item's version; a save based on an older one is refused by the service
+(StaleVersionError) and the form turns that into a conflict the page can show, with the newer values
+and what the user typed kept for a resubmit.
+"""
+
+import math
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .choices import MeasurementSource, MilestoneState
+from .models import KPI, Milestone
+from .models.base import MAX_ABS_VALUE
+
+# What float() accepts but no measurement can be (matched case-insensitively, signs allowed).
+_NON_FINITE = {"nan", "inf", "infinity"}
+
+
+def _is_non_finite_text(value) -> bool:
+    return isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE
+
+
+class FiniteFloatField(forms.FloatField):
+    """A float that is a real, plausible number: no NaN, no infinity, no magnitude beyond MAX_ABS_VALUE."""
+
+    default_error_messages = {
+        "invalid": _("Enter a number, such as 12.5."),
+        "not_finite": _("Enter a real number: “NaN” and infinity are not allowed."),
+        "too_large": _("This number is implausibly large: enter a value between -1e15 and 1e15."),
+    }
+
+    def to_python(self, value):
+        if _is_non_finite_text(value):
+            raise ValidationError(self.error_messages["not_finite"], code="not_finite")
+        value = super().to_python(value)
+        if value is not None and (not math.isfinite(value) or abs(value) > MAX_ABS_VALUE):
+            raise ValidationError(self.error_messages["too_large"], code="too_large")
+        return value
+
+    def validate(self, value):
+        forms.Field.validate(self, value)  # FloatField.validate would re-check finiteness with a vaguer message
+
+
+class PercentField(forms.IntegerField):
+    default_error_messages = {
+        "invalid": _("Enter a whole number from 0 to 100."),
+        "not_finite": _("Enter a whole number from 0 to 100: “NaN” and infinity are not allowed."),
+        "min_value": _("Percent complete cannot be below 0."),
+        "max_value": _("Percent complete cannot be above 100."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=100, **kwargs)
+
+    def to_python(self, value):
+        if _is_non_finite_text(value):
+            raise ValidationError(self.error_messages["not_finite"], code="not_finite")
+        return super().to_python(value)
+
+
+def user_display_name(user) -> str:
+    if user is None:
+        return str(_("someone"))
+    return user.get_full_name() or user.get_username()
+
+
+class VersionedForm(forms.Form):
+    """A form for one item that carries the item's version and reports a stale save as a conflict."""
+
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages={
+            "required": _("The form lost track of the item's version: reload the page and try again."),
+            "invalid": _("The form lost track of the item's version: reload the page and try again."),
+        },
+    )
+    conflict_message = _(
+        "This item was changed by %(name)s at %(time)s since you opened this form. "
+        "Its current values are shown below and your entries are kept: check them and save again."
+    )
+
+    def __init__(self, data=None, *, item, **kwargs):
+        self.item = item
+        self.conflict: services.StaleVersionError | None = None
+        initial = {"version": item.version, **self.initial_from(item), **kwargs.pop("initial", {})}
+        super().__init__(data, initial=initial, **kwargs)
+
+    def initial_from(self, item) -> dict:
+        return {}
+
+    def record(self, *, user):
+        raise NotImplementedError
+
+    def save(self, *, user):
+        """Write through the service; returns its result, or None with form errors (a conflict or a refused write)."""
+        try:
+            return self.record(user=user)
+        except services.StaleVersionError as exc:
+            self.conflict = exc
+            return None
+        except ValidationError as exc:  # the model's own checks: the form should have caught these
+            self.add_error(None, exc.messages)
+            return None
+
+    def rebased(self):
+        """After a conflict: the same input, bound to the newer item and version, with the conflict explained."""
+        current = self.conflict.current
+        data = self.data.copy()
+        data["version"] = str(current.version)
+        form = type(self)(data, item=current)
+        form.conflict = self.conflict
+        form.full_clean()
+        when = self.conflict.changed_at
+        time = formats.date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else "?"
+        form.add_error(
+            None,
+            ValidationError(
+                self.conflict_message,
+                code="stale",
+                params={"name": user_display_name(self.conflict.changed_by), "time": time},
+            ),
+        )
+        return form
+
+
+class MilestoneUpdateForm(VersionedForm):
+    percent_complete = PercentField(label=_("Percent complete"), help_text=_("A whole number from 0 to 100."))
+    state = forms.ChoiceField(label=_("State"), choices=MilestoneState.choices)
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Required when the milestone is blocked or its progress goes down."),
+    )
+    evidence_url = forms.URLField(
+        label=_("Evidence link"),
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=_("A link to a report, minutes or other proof of progress."),
+        error_messages={"invalid": _("Enter a full web address, such as https://example.org/report.pdf.")},
+    )
+
+    def initial_from(self, item: Milestone) -> dict:
+        return {"percent_complete": item.percent_complete, "state": item.state}
+
+    def clean(self):
+        cleaned = super().clean()
+        percent, state, note = cleaned.get("percent_complete"), cleaned.get("state"), cleaned.get("note", "").strip()
+        cleaned["note"] = note
+        if note:
+            return cleaned
+        if state == MilestoneState.BLOCKED:
+            self.add_error("note", _("Explain what blocks the milestone."))
+        elif percent is not None and percent < self.item.percent_complete:
+            self.add_error(
+                "note",
+                _("Explain why progress goes down from %(old)s%% to %(new)s%%.")
+                % {"old": self.item.percent_complete, "new": percent},
+            )
+        return cleaned
+
+    def record(self, *, user):
+        data = self.cleaned_data
+        return services.milestone_progress_record(
+            milestone=self.item,
+            percent_complete=data["percent_complete"],
+            state=data["state"],
+            note=data["note"],
+            evidence_url=data["evidence_url"],
+            author=user,
+            expected_version=data["version"],
+        )
+
+
+class MeasurementForm(VersionedForm):
+    date = forms.DateField(
+        label=_("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        help_text=_("The day the value refers to. A second value for the same day revises the first."),
+        error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")},
+    )
+    value = FiniteFloatField(label=_("Value"))
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The source of the figure, or why it was revised."),
+    )
+
+    def __init__(self, data=None, *, item: KPI, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(data, item=item, **kwargs)
+        self.fields["value"].label = _("Value (%(unit)s)") % {"unit": item.unit}
+        self.fields["value"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
+        self.fields["date"].widget.attrs.update({"min": item.baseline_date.isoformat(), "max": self.today.isoformat()})
+
+    def initial_from(self, item: KPI) -> dict:
+        return {"date": self.today}
+
+    def clean_date(self):
+        date = self.cleaned_data["date"]
+        if date < self.item.baseline_date:
+            raise ValidationError(
+                _("The date cannot be before the KPI's baseline date, %(date)s."),
+                code="before_baseline",
+                params={"date": formats.date_format(self.item.baseline_date, "DATE_FORMAT")},
+            )
+        if date > self.today:
+            raise ValidationError(_("The date cannot be in the future."), code="future")
+        return date
+
+    def clean_note(self):
+        return self.cleaned_data["note"].strip()
+
+    def record(self, *, user):
+        data = self.cleaned_data
+        return services.measurement_record(
+            kpi=self.item,
+            date=data["date"],
+            value=data["value"],
+            note=data["note"],
+            source=MeasurementSource.MANUAL,
+            recorded_by=user,
+            expected_version=data["version"],
+        )

@@ -1,0 +1,415 @@
+"""Staff pages: permissions, conflicts, invalid input, history and query counts (plans/views_work.py)."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from plans import services
+from plans.choices import MilestoneState
+from plans.models import Measurement, MeasurementRevision, MilestoneUpdate
+from plans.roles import MANAGER, STAFF
+from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory, TeamFactory, UserFactory
+
+TODAY = timezone.localdate()
+YESTERDAY = TODAY - datetime.timedelta(days=1)
+
+
+@pytest.fixture
+def milestone(team):
+    return MilestoneFactory(
+        goal__owner_team=team,
+        title="Open the incubator",
+        percent_complete=40,
+        state=MilestoneState.IN_PROGRESS,
+        due_date=TODAY + datetime.timedelta(days=90),
+    )
+
+
+@pytest.fixture
+def kpi(milestone):
+    return KPIFactory(
+        goal=milestone.goal,
+        name="Enterprise R&D spending",
+        unit="trillion yuan",
+        baseline_value=1.2,
+        baseline_date=TODAY - datetime.timedelta(days=365),
+        target_value=1.3,
+        target_date=TODAY + datetime.timedelta(days=180),
+    )
+
+
+def snapshot(milestone, kpi) -> tuple:
+    """Everything a refused or invalid post must leave untouched."""
+    milestone.refresh_from_db()
+    kpi.refresh_from_db()
+    return (
+        milestone.percent_complete,
+        milestone.state,
+        milestone.version,
+        MilestoneUpdate.objects.count(),
+        kpi.version,
+        Measurement.objects.count(),
+        MeasurementRevision.objects.count(),
+    )
+
+
+def milestone_post(milestone, **overrides) -> dict:
+    data = {"version": milestone.version, "percent_complete": 60, "state": MilestoneState.IN_PROGRESS, "note": ""}
+    data.update(overrides)
+    return data
+
+
+def measurement_post(kpi, **overrides) -> dict:
+    data = {"version": kpi.version, "date": YESTERDAY.isoformat(), "value": "1.25", "note": "Q3 estimate"}
+    data.update(overrides)
+    return data
+
+
+# --- permission matrix ----------------------------------------------------------------------
+
+WHO = ["anonymous", "owner_staff", "other_staff", "manager"]
+# (page, method) -> expected status per WHO; 302 for anonymous is the redirect to sign-in.
+MATRIX = {
+    ("milestone_detail", "get"): (302, 200, 200, 200),
+    ("milestone_detail", "post"): (302, 405, 405, 405),
+    ("kpi_detail", "get"): (302, 200, 200, 200),
+    ("kpi_detail", "post"): (302, 405, 405, 405),
+    ("milestone_update", "get"): (302, 200, 403, 200),
+    ("milestone_update", "post"): (302, 302, 403, 302),
+    ("measurement_create", "get"): (302, 200, 403, 200),
+    ("measurement_create", "post"): (302, 302, 403, 302),
+}
+
+
+@pytest.fixture
+def as_user(client, staff, other_staff, manager):
+    def login(who):
+        users = {"owner_staff": staff, "other_staff": other_staff, "manager": manager}
+        if who in users:
+            client.force_login(users[who])
+        return client
+
+    return login
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who_index, who", list(enumerate(WHO)))
+@pytest.mark.parametrize("page, method", list(MATRIX))
+def test_permission_matrix(as_user, milestone, kpi, who_index, who, page, method):
+    client = as_user(who)
+    item = kpi if page.startswith(("kpi", "measurement")) else milestone
+    url = reverse(f"plans:{page}", kwargs={"pk": item.pk})
+    before = snapshot(milestone, kpi)
+    if method == "get":
+        response = client.get(url)
+    else:
+        data = measurement_post(kpi) if page.startswith(("kpi", "measurement")) else milestone_post(milestone)
+        response = client.post(url, data)
+    expected = MATRIX[(page, method)][who_index]
+    assert response.status_code == expected
+    if who == "anonymous":
+        assert response["Location"].startswith("/accounts/login/")
+    writes = page in ("milestone_update", "measurement_create") and method == "post" and who_index in (1, 3)
+    if writes:
+        assert snapshot(milestone, kpi) != before
+    else:
+        assert snapshot(milestone, kpi) == before
+
+
+@pytest.mark.django_db
+def test_forged_post_for_another_teams_milestone_changes_nothing(client, other_staff, milestone, kpi):
+    client.force_login(other_staff)
+    before = snapshot(milestone, kpi)
+    url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
+    response = client.post(url, milestone_post(milestone, percent_complete=100, state=MilestoneState.DONE))
+    assert response.status_code == 403
+    assert snapshot(milestone, kpi) == before
+
+
+@pytest.mark.django_db
+def test_update_links_are_hidden_from_staff_of_another_team(client, other_staff, milestone):
+    client.force_login(other_staff)
+    response = client.get(reverse("plans:milestone_detail", kwargs={"pk": milestone.pk}))
+    assert reverse("plans:milestone_update", kwargs={"pk": milestone.pk}) not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_unknown_item_is_404(client, staff):
+    client.force_login(staff)
+    assert client.get(reverse("plans:milestone_update", kwargs={"pk": 999999})).status_code == 404
+    assert client.get(reverse("plans:kpi_detail", kwargs={"pk": 999999})).status_code == 404
+
+
+# --- successful saves -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_milestone_update_writes_history_and_redirects_with_a_message(client, staff, milestone):
+    client.force_login(staff)
+    url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
+    response = client.post(url, milestone_post(milestone, percent_complete=75, evidence_url="example.org/r.pdf"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("plans:milestone_detail", kwargs={"pk": milestone.pk})
+    update = MilestoneUpdate.objects.get()
+    assert (update.previous_percent_complete, update.percent_complete, update.author) == (40, 75, staff)
+    assert update.evidence_url == "https://example.org/r.pdf"
+    page = client.get(response["Location"]).content.decode()
+    assert "Progress saved: 75% · In progress." in page
+    assert "40%" in page and "75%" in page
+
+
+@pytest.mark.django_db
+def test_measurement_writes_a_revision_shown_in_the_history(client, staff, kpi):
+    client.force_login(staff)
+    url = reverse("plans:measurement_create", kwargs={"pk": kpi.pk})
+    response = client.post(url, measurement_post(kpi), follow=True)
+    revision = MeasurementRevision.objects.get()
+    assert (revision.value, revision.previous_value, revision.author) == (1.25, None, staff)
+    page = response.content.decode()
+    assert "Measurement saved: 1.25 trillion yuan on" in page
+    assert "Q3 estimate" in page
+
+
+@pytest.mark.django_db
+def test_revising_a_measurement_shows_old_and_new_value(client, staff, kpi):
+    client.force_login(staff)
+    url = reverse("plans:measurement_create", kwargs={"pk": kpi.pk})
+    client.post(url, measurement_post(kpi, value="1.25"))
+    kpi.refresh_from_db()
+    client.post(url, measurement_post(kpi, value="1.27", note="Revised by the bureau"))
+    page = client.get(reverse("plans:kpi_detail", kwargs={"pk": kpi.pk})).content.decode()
+    newest, oldest = page.index("Revised by the bureau"), page.index("Q3 estimate")
+    assert newest < oldest  # newest first
+    assert Measurement.objects.get().value == 1.27
+    assert MeasurementRevision.objects.order_by("-id").first().previous_value == 1.25
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """The role groups: a transactional test before this one flushed the rows migration 0002 created."""
+    for name in (STAFF, MANAGER):
+        Group.objects.get_or_create(name=name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_success_message_shows_the_recomputed_status(roles, client, staff, milestone):
+    pytest.importorskip("plans.recompute")
+    client.force_login(staff)
+    url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
+    response = client.post(url, milestone_post(milestone, percent_complete=100, state=MilestoneState.DONE), follow=True)
+    milestone.refresh_from_db()
+    page = response.content.decode()
+    if milestone.plan.needs_recompute:  # REDIS_URL set: the recompute was queued for a worker
+        assert "The status is being recomputed" in page
+    else:
+        assert f"Status: {milestone.get_status_display()}." in page
+
+
+# --- conflicts ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_stale_milestone_form_is_refused_and_keeps_the_typed_values(client, staff, manager, milestone, kpi):
+    manager.first_name, manager.last_name = "Li", "Wei"
+    manager.save()
+    client.force_login(staff)
+    opened_version = milestone.version
+    services.milestone_progress_record(
+        milestone=milestone, percent_complete=70, state=MilestoneState.IN_PROGRESS, note="Fit-out done", author=manager
+    )
+    before = snapshot(milestone, kpi)
+    url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
+    response = client.post(url, milestone_post(milestone, version=opened_version, percent_complete=85, note="Mine"))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "changed by Li Wei at" in page and "since you opened this form" in page
+    assert "<dd>70%</dd>" in page  # the newer value
+    form = response.context["form"]
+    assert form["percent_complete"].value() == "85" and form["note"].value() == "Mine"  # what the user typed
+    assert form["version"].value() == str(opened_version + 1)
+    assert snapshot(milestone, kpi) == before
+    # Resubmitting after seeing the newer values saves.
+    response = client.post(url, milestone_post(milestone, version=opened_version + 1, percent_complete=85))
+    assert response.status_code == 302
+    milestone.refresh_from_db()
+    assert milestone.percent_complete == 85
+
+
+@pytest.mark.django_db
+def test_stale_measurement_form_is_refused_and_shows_the_newer_value(client, staff, other_staff, kpi, milestone):
+    client.force_login(staff)
+    colleague = UserFactory(username="colleague", first_name="Chen", last_name="Jing", teams=[kpi.owner_team])
+    opened_version = kpi.version
+    services.measurement_record(kpi=kpi, date=YESTERDAY, value=1.31, note="From the bureau", recorded_by=colleague)
+    before = snapshot(milestone, kpi)
+    url = reverse("plans:measurement_create", kwargs={"pk": kpi.pk})
+    response = client.post(url, measurement_post(kpi, version=opened_version, value="1.29"))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "changed by Chen Jing at" in page and "since you opened this form" in page
+    assert "1.31" in page and "From the bureau" in page
+    assert response.context["form"]["value"].value() == "1.29"
+    assert snapshot(milestone, kpi) == before
+    assert Measurement.objects.get().value == 1.31
+
+
+# --- invalid input changes nothing ----------------------------------------------------------
+
+MILESTONE_BAD = [
+    ({"percent_complete": "abc"}, "percent_complete", "Enter a whole number from 0 to 100."),
+    ({"percent_complete": "nan"}, "percent_complete", "NaN"),
+    ({"percent_complete": "inf"}, "percent_complete", "infinity"),
+    ({"percent_complete": "-1"}, "percent_complete", "cannot be below 0"),
+    ({"percent_complete": "101"}, "percent_complete", "cannot be above 100"),
+    ({"percent_complete": "50.5"}, "percent_complete", "Enter a whole number from 0 to 100."),
+    ({"percent_complete": ""}, "percent_complete", "This field is required."),
+    ({"state": "finished"}, "state", "Select a valid choice."),
+    ({"state": MilestoneState.BLOCKED}, "note", "Explain what blocks the milestone."),
+    ({"percent_complete": "30"}, "note", "Explain why progress goes down from 40% to 30%."),
+    ({"evidence_url": "not a link"}, "evidence_url", "Enter a full web address"),
+    ({"version": "x"}, "version", "reload the page"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("overrides, field, message", MILESTONE_BAD)
+def test_invalid_milestone_update_changes_nothing(client, staff, milestone, kpi, overrides, field, message):
+    client.force_login(staff)
+    before = snapshot(milestone, kpi)
+    url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
+    response = client.post(url, milestone_post(milestone, **overrides))
+    assert response.status_code == 200
+    assert any(message in str(e) for e in response.context["form"].errors[field])
+    page = response.content.decode()
+    assert 'id="error-summary"' in page
+    if field != "version":
+        assert f'aria-describedby="id_{field}' in page and 'aria-invalid="true"' in page
+    assert snapshot(milestone, kpi) == before
+
+
+MEASUREMENT_BAD = [
+    ({"value": "abc"}, "value", "Enter a number"),
+    ({"value": "NaN"}, "value", "NaN"),
+    ({"value": "inf"}, "value", "infinity"),
+    ({"value": "-Infinity"}, "value", "infinity"),
+    ({"value": "1e16"}, "value", "implausibly large"),
+    ({"value": "-2e15"}, "value", "implausibly large"),
+    ({"value": "1e400"}, "value", "implausibly large"),
+    ({"value": ""}, "value", "This field is required."),
+    ({"date": "2020-01-01"}, "date", "before the KPI's baseline date"),
+    ({"date": (TODAY + datetime.timedelta(days=1)).isoformat()}, "date", "cannot be in the future"),
+    ({"date": "31/12/2025"}, "date", "Enter a date as YYYY-MM-DD."),
+    ({"date": ""}, "date", "This field is required."),
+    ({"version": ""}, "version", "reload the page"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("overrides, field, message", MEASUREMENT_BAD)
+def test_invalid_measurement_changes_nothing(client, staff, milestone, kpi, overrides, field, message):
+    client.force_login(staff)
+    before = snapshot(milestone, kpi)
+    url = reverse("plans:measurement_create", kwargs={"pk": kpi.pk})
+    response = client.post(url, measurement_post(kpi, **overrides))
+    assert response.status_code == 200
+    assert any(message in str(e) for e in response.context["form"].errors[field])
+    assert snapshot(milestone, kpi) == before
+
+
+@pytest.mark.django_db
+def test_measurement_form_shows_the_unit_beside_the_value(client, staff, kpi):
+    client.force_login(staff)
+    page = client.get(reverse("plans:measurement_create", kwargs={"pk": kpi.pk})).content.decode()
+    assert "Value (trillion yuan)" in page
+    assert '<span class="unit" aria-hidden="true">trillion yuan</span>' in page
+
+
+# --- My work --------------------------------------------------------------------------------
+
+
+def days(n: int) -> datetime.date:
+    return TODAY + datetime.timedelta(days=n)
+
+
+def kpi_kwargs(team, **extra):
+    return {
+        "goal__owner_team": team,
+        "baseline_date": days(-400),
+        "target_date": days(200),
+        "frequency": "monthly",
+        **extra,
+    }
+
+
+@pytest.mark.django_db
+def test_my_work_orders_overdue_then_due_soon_then_stale_then_the_rest(client, staff, team):
+    MilestoneFactory(goal__owner_team=team, title="Later milestone", due_date=days(120))
+    fresh = KPIFactory(**kpi_kwargs(team, name="Fresh KPI"))
+    MeasurementFactory(kpi=fresh, date=days(-5))
+    KPIFactory(**kpi_kwargs(team, name="Stale KPI"))
+    MilestoneFactory(goal__owner_team=team, title="Soon milestone", due_date=days(10))
+    MilestoneFactory(goal__owner_team=team, title="Late milestone", due_date=days(-3))
+    MilestoneFactory(goal__owner_team=team, title="Done milestone", due_date=days(-30), state=MilestoneState.DONE)
+    MilestoneFactory(goal__owner_team=TeamFactory(name="Elsewhere"), title="Not mine", due_date=days(-3))
+    client.force_login(staff)
+    response = client.get(reverse("plans:my_work"))
+    page = response.content.decode()
+    order = ["Late milestone", "Soon milestone", "Stale KPI", "Done milestone", "Later milestone", "Fresh KPI"]
+    positions = [page.index(title) for title in order]
+    assert positions == sorted(positions)
+    assert "Not mine" not in page
+    assert "3 days overdue" in page and "in 10 days" in page
+
+
+@pytest.mark.django_db
+def test_my_work_shows_last_update_and_links_to_update(client, staff, team, manager):
+    milestone = MilestoneFactory(goal__owner_team=team, title="Logged milestone", due_date=days(60))
+    manager.first_name, manager.last_name = "Li", "Wei"
+    manager.save()
+    services.milestone_progress_record(milestone=milestone, percent_complete=20, state="in_progress", author=manager)
+    client.force_login(staff)
+    page = client.get(reverse("plans:my_work")).content.decode()
+    assert "Li Wei" in page
+    assert reverse("plans:milestone_update", kwargs={"pk": milestone.pk}) in page
+
+
+def _my_work_data(team, n: int) -> None:
+    for i in range(n):
+        milestone = MilestoneFactory(goal__owner_team=team, due_date=days(i - n // 2))
+        services.milestone_progress_record(
+            milestone=milestone, percent_complete=10, state="in_progress", author=UserFactory()
+        )
+        kpi = KPIFactory(**kpi_kwargs(team, goal=milestone.goal))
+        services.measurement_record(kpi=kpi, date=days(-i - 1), value=70.0, recorded_by=UserFactory())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [1, 12])
+def test_my_work_query_count_does_not_grow_with_the_items(client, staff, team, n, django_assert_max_num_queries):
+    _my_work_data(team, n)
+    client.force_login(staff)
+    # session, user, teams, milestones, KPIs, authors, has_teams
+    with django_assert_max_num_queries(7):
+        response = client.get(reverse("plans:my_work"))
+    assert response.status_code == 200
+    assert len(response.context["sections"]) >= 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [1, 12])
+def test_item_pages_query_count_does_not_grow_with_the_history(
+    client, staff, milestone, kpi, n, django_assert_max_num_queries
+):
+    for i in range(n):
+        author = UserFactory()
+        services.milestone_progress_record(milestone=milestone, percent_complete=i, state="in_progress", author=author)
+        services.measurement_record(kpi=kpi, date=days(-i - 1), value=float(i), recorded_by=author)
+    client.force_login(staff)
+    # session, user, item, history, role check (groups, teams)
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("plans:milestone_detail", kwargs={"pk": milestone.pk})).status_code == 200
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("plans:kpi_detail", kwargs={"pk": kpi.pk})).status_code == 200
