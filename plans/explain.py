@@ -1,0 +1,375 @@
+"""Turn a stored status explanation (``plans.rollup`` JSON) into plain, translatable sentences.
+
+Only reads what the explanation holds: nothing here recomputes a status. Unknown rules or keys
+(an explanation from a later method version) degrade to the stored one-line ``summary``.
+Numbers are rounded for reading only and localised with Django's number formatting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .choices import Frequency, Status
+
+DASH = "—"
+
+
+def fmt_number(value, places: int = 2) -> str:
+    """``10.7413`` -> ``10.74``; ``35000.0`` -> ``35,000``; tiny non-zero values keep 3 significant digits."""
+    if value is None:
+        return DASH
+    x = float(value)
+    if not math.isfinite(x):
+        return DASH
+    if x != 0 and abs(x) < 10**-places:
+        places = min(-math.floor(math.log10(abs(x))) + 2, 12)
+    text = f"{round(x, places):.{places}f}".rstrip("0").rstrip(".")
+    decimals = len(text.partition(".")[2])
+    return number_format(round(x, decimals), decimal_pos=decimals, force_grouping=True)
+
+
+def fmt_percent(share) -> str:
+    """``0.4213`` -> ``42%`` (a share of one, shown as a whole percentage)."""
+    if share is None:
+        return DASH
+    return _("%(number)s%%") % {"number": number_format(round(float(share) * 100), decimal_pos=0)}
+
+
+def status_label(value) -> str:
+    try:
+        return str(Status(value).label)
+    except ValueError:
+        return _("Not computed")
+
+
+@dataclass
+class ChildRow:
+    """One child of a roll-up, as the "Why?" panel lists it."""
+
+    label: str
+    key: str
+    status: str
+    weight: float | None
+    score: float | None
+    pull: float | None
+    included: bool
+    sentence: str
+
+
+@dataclass
+class Explained:
+    sentences: list[str] = field(default_factory=list)
+    children: list[ChildRow] = field(default_factory=list)
+    as_of: str | None = None
+    rule: str = ""
+
+    @property
+    def drags(self) -> list[str]:
+        """Sentences for the children that pull a roll-up's score down, the largest first."""
+        return [c.sentence for c in self.children if c.included and c.pull is not None and c.pull < -0.005]
+
+
+def explain(explanation: dict | None) -> Explained:
+    """Plain sentences (and, for roll-ups, the children with their pull) from a stored explanation."""
+    if not explanation:
+        return Explained(sentences=[_("This item has not been computed yet.")])
+    kind = explanation.get("kind")
+    builder = {"kpi": _kpi, "milestone": _milestone, "rollup": _rollup}.get(kind)
+    try:
+        result = builder(explanation) if builder else None
+    except (KeyError, TypeError, ValueError):
+        result = None
+    if result is None:
+        summary = explanation.get("summary")
+        result = Explained(sentences=[summary] if summary else [_("No explanation is available.")])
+    result.as_of = explanation.get("as_of")
+    result.rule = explanation.get("rule", "")
+    return result
+
+
+def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained:
+    """What a past as-of view can say: the snapshot keeps the outcome, not the reasoning."""
+    if not status:
+        return Explained(sentences=[_("There is no snapshot of this item on %(date)s.") % {"date": as_of}])
+    sentences = [
+        _("On %(date)s the status was “%(status)s”.") % {"date": as_of, "status": status_label(status)},
+    ]
+    if score is not None:
+        sentences.append(_("Score %(score)s on a scale from −5 to +5.") % {"score": fmt_number(score)})
+    if progress is not None:
+        sentences.append(_("Progress was %(progress)s.") % {"progress": fmt_percent(progress)})
+    sentences.append(
+        _("The full reasoning is stored with the current status only: choose “Now” to read it."),
+    )
+    return Explained(sentences=sentences, as_of=str(as_of))
+
+
+# --- KPI ----------------------------------------------------------------------------------
+
+
+def _kpi(e: dict) -> Explained:
+    inputs, values, thresholds, rule = e["inputs"], e["values"], e["thresholds"], e["rule"]
+    target, target_date = fmt_number(inputs["target_value"]), inputs["target_date"]
+    baseline = {"baseline": fmt_number(inputs["baseline_value"]), "baseline_date": inputs["baseline_date"]}
+    latest = {"latest": fmt_number(values.get("latest_value")), "latest_date": values.get("latest_date")}
+    out: list[str] = []
+    if rule == "kpi.no_data":
+        out.append(
+            _(
+                "No figure has been reported after the baseline date (%(baseline_date)s) up to %(as_of)s, "
+                "so there is no status yet."
+            )
+            % {"baseline_date": inputs["baseline_date"], "as_of": e["as_of"]}
+        )
+    elif rule == "kpi.achieved":
+        out.append(
+            _("The latest value, %(latest)s on %(latest_date)s, meets the target of %(target)s.")
+            % {**latest, "target": target}
+        )
+    elif rule == "kpi.missed":
+        out.append(
+            _(
+                "The final figure, %(latest)s on %(latest_date)s, falls short of the target of %(target)s "
+                "due %(target_date)s."
+            )
+            % {**latest, "target": target, "target_date": target_date}
+        )
+    elif rule == "kpi.hold_the_line":
+        out.append(
+            _(
+                "The target of %(target)s asks to hold the line from the baseline %(baseline)s; the latest value, "
+                "%(latest)s on %(latest_date)s, falls short, so the KPI is off track."
+            )
+            % {**latest, **baseline, "target": target}
+        )
+    elif rule == "kpi.ratio":
+        out.append(
+            _(
+                "Forecast %(forecast)s by %(target_date)s covers %(ratio)s of the required change; "
+                "%(needed)s is needed to be on track."
+            )
+            % {
+                "forecast": fmt_number(values["forecast"]),
+                "target_date": target_date,
+                "ratio": fmt_percent(values["ratio"]),
+                "needed": fmt_percent(thresholds["on_track_ratio"]),
+            }
+        )
+        out.append(
+            _("The required change is from %(baseline)s (%(baseline_date)s) to %(target)s (%(target_date)s).")
+            % {**baseline, "target": target, "target_date": target_date}
+        )
+        points = int(values.get("kept_measurements", 0))
+        out.append(
+            ngettext(
+                "The forecast is a straight line fitted through the baseline and %(count)d measurement, "
+                "the latest %(latest)s on %(latest_date)s.",
+                "The forecast is a straight line fitted through the baseline and %(count)d measurements, "
+                "the latest %(latest)s on %(latest_date)s.",
+                points,
+            )
+            % {"count": points, **latest}
+        )
+        if values.get("forecast_low") is not None:
+            out.append(
+                _("The 95%% prediction interval at the target date runs from %(low)s to %(high)s.")
+                % {"low": fmt_number(values["forecast_low"]), "high": fmt_number(values["forecast_high"])}
+            )
+        out.append(
+            _("Below %(on_track)s of the required change a KPI is at risk, and below %(at_risk)s it is off track.")
+            % {
+                "on_track": fmt_percent(thresholds["on_track_ratio"]),
+                "at_risk": fmt_percent(thresholds["at_risk_ratio"]),
+            }
+        )
+    else:
+        return None
+    if values.get("score") is not None:
+        out.append(_("Score %(score)s on a scale from −5 to +5.") % {"score": fmt_number(values["score"])})
+    out.extend(_stale_sentences(values, inputs, thresholds))
+    return Explained(sentences=out)
+
+
+def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
+    reasons = values.get("stale_reasons") or []
+    out = []
+    if "latest_measurement_older_than_frequency" in reasons:
+        try:
+            frequency = str(Frequency(inputs["frequency"]).label).lower()
+        except ValueError:
+            frequency = inputs["frequency"]
+        days = int(values.get("days_since_latest", 0))
+        out.append(
+            ngettext(
+                "The data is stale: the latest figure is %(days)d day old, more than the %(limit)d days "
+                "a %(frequency)s KPI allows.",
+                "The data is stale: the latest figure is %(days)d days old, more than the %(limit)d days "
+                "a %(frequency)s KPI allows.",
+                days,
+            )
+            % {"days": days, "limit": thresholds["stale_after_days"], "frequency": frequency}
+        )
+    if "past_target_date_without_final_figure" in reasons:
+        out.append(
+            _("The target date %(date)s has passed without a final figure; the forecast stands in for it.")
+            % {"date": inputs["target_date"]}
+        )
+    return out
+
+
+# --- milestone ----------------------------------------------------------------------------
+
+
+def _milestone(e: dict) -> Explained:
+    inputs, values, thresholds, rule = e["inputs"], e["values"], e["thresholds"], e["rule"]
+    percent = fmt_percent(inputs["percent_complete"] / 100)
+    if rule == "milestone.cancelled":
+        out = [_("The milestone is cancelled and left out of roll-ups.")]
+    elif rule == "milestone.complete":
+        out = [_("The milestone is complete.")]
+    elif rule == "milestone.not_started":
+        out = [_("The milestone starts on %(date)s and has not started yet.") % {"date": inputs["start_date"]}]
+    elif rule == "milestone.overdue":
+        days = int(values.get("days_overdue", 0))
+        out = [
+            ngettext(
+                "The milestone was due on %(due)s and is %(percent)s complete: %(days)d day late.",
+                "The milestone was due on %(due)s and is %(percent)s complete: %(days)d days late.",
+                days,
+            )
+            % {"due": inputs["due_date"], "percent": percent, "days": days}
+        ]
+    elif rule in ("milestone.spi", "milestone.blocked_cap"):
+        out = [
+            _(
+                "%(percent)s is complete against %(planned)s planned by %(as_of)s (schedule performance "
+                "%(spi)s); %(on_track)s is needed to be on track and %(at_risk)s to be at risk."
+            )
+            % {
+                "percent": percent,
+                "planned": fmt_percent(values["planned_share"]),
+                "as_of": e["as_of"],
+                "spi": fmt_number(values["spi"]),
+                "on_track": fmt_number(thresholds["spi_on_track"]),
+                "at_risk": fmt_number(thresholds["spi_at_risk"]),
+            },
+            _("The planned share is the time elapsed from %(start)s to %(due)s.")
+            % {"start": inputs["start_date"], "due": inputs["due_date"]},
+        ]
+        if rule == "milestone.blocked_cap":
+            out.append(_("The milestone is blocked, so it is at best at risk."))
+    else:
+        return None
+    if values.get("score") is not None:
+        out.append(_("Score %(score)s on a scale from −5 to +5.") % {"score": fmt_number(values["score"])})
+    return Explained(sentences=out)
+
+
+# --- roll-up ------------------------------------------------------------------------------
+
+
+def _child_sentence(row: dict) -> str:
+    label, status = row["label"], status_label(row["status"])
+    if not row.get("included", True):
+        return _("%(label)s (%(status)s) is left out.") % {"label": label, "status": status}
+    if not row.get("scored"):
+        return _("%(label)s (%(status)s) has no score yet and does not count.") % {"label": label, "status": status}
+    pull = row.get("pull") or 0.0
+    params = {"label": label, "status": status, "score": fmt_number(row["score"]), "pull": fmt_number(abs(pull))}
+    if pull < -0.005:
+        return _("%(label)s (%(status)s, score %(score)s) pulls the score down by %(pull)s.") % params
+    if pull > 0.005:
+        return _("%(label)s (%(status)s, score %(score)s) lifts the score by %(pull)s.") % params
+    return _("%(label)s (%(status)s, score %(score)s) sits at the average.") % params
+
+
+def _rollup(e: dict) -> Explained:
+    values, thresholds, rule = e["values"], e["thresholds"], e["rule"]
+    rows = e["inputs"]["children"]
+    children = [
+        ChildRow(
+            label=r["label"],
+            key=r["key"],
+            status=r["status"],
+            weight=r.get("weight"),
+            score=r.get("score"),
+            pull=r.get("pull"),
+            included=r.get("included", True),
+            sentence=_child_sentence(r),
+        )
+        for r in rows
+    ]
+    out: list[str] = []
+    if rule == "rollup.no_data":
+        count = len(rows)
+        out.append(
+            ngettext(
+                "Its %(count)d item has no score yet, so there is no status.",
+                "None of its %(count)d items has a score yet, so there is no status.",
+                count,
+            )
+            % {"count": count}
+        )
+    elif rule == "rollup.all_achieved":
+        out.append(_("Every item that counts is achieved or complete."))
+    elif rule in ("rollup.weighted", "rollup.worst_child_guard"):
+        out.append(
+            _(
+                "The weighted average score of its items is %(score)s on a scale from −5 to +5; "
+                "%(on_track)s or more is on track, %(at_risk)s or more is at risk."
+            )
+            % {
+                "score": fmt_number(values["score"]),
+                "on_track": fmt_number(thresholds["on_track_score"]),
+                "at_risk": fmt_number(thresholds["at_risk_score"]),
+            }
+        )
+        scored, remaining = int(values["scored_count"]), int(values["remaining_count"])
+        if scored < remaining:
+            out.append(
+                ngettext(
+                    "%(scored)d of %(remaining)d item has a score; they carry %(coverage)s of the weight.",
+                    "%(scored)d of %(remaining)d items have a score; they carry %(coverage)s of the weight.",
+                    remaining,
+                )
+                % {"scored": scored, "remaining": remaining, "coverage": fmt_percent(values["coverage"])}
+            )
+        if rule == "rollup.worst_child_guard":
+            out.append(
+                _(
+                    "Off-track, overdue or missed items carry %(share)s of the scored weight; from %(guard)s "
+                    "the status is held at “at risk” even when the average is on track."
+                )
+                % {
+                    "share": fmt_percent(values["worst_child_share"]),
+                    "guard": fmt_percent(thresholds["worst_child_share"]),
+                }
+            )
+        drags = [r for r in rows if r.get("scored") and (r.get("pull") or 0) < -0.005]
+        if drags:
+            worst = drags[0]
+            out.append(
+                _("The largest drag is %(label)s (%(status)s), which pulls the score down by %(pull)s.")
+                % {"label": worst["label"], "status": status_label(worst["status"]), "pull": fmt_number(-worst["pull"])}
+            )
+    else:
+        return None
+    return Explained(sentences=out, children=children)
+
+
+def explain_item(item, as_of) -> Explained:
+    """The "Why?" of a dashboard row: its stored explanation now, its snapshot at a past date.
+
+    ``item`` carries the ``as_of_*`` annotations of the dashboard selectors; ``as_of`` is a date
+    or None.
+    """
+    if as_of is None:
+        return explain(item.explanation)
+    return explain_snapshot(
+        as_of=as_of.isoformat(), status=item.as_of_status, score=item.as_of_score, progress=item.as_of_progress
+    )

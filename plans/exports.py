@@ -1,0 +1,183 @@
+"""The dashboard's KPI and milestone tables as CSV and XLSX (openpyxl).
+
+Each file opens with a few ``label, value`` rows (plan, as-of date, filters, export time, notices),
+then a blank row, the column header and the data. Numbers stay numbers (unrounded) so the file
+can be recomputed; text that a spreadsheet would run as a formula is prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from .explain import status_label
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value):
+    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def meta_rows(*, plan, as_of, filters: list[tuple[str, str]], notice: str = "", table_note: str = "") -> list:
+    rows = [
+        [_("Plan"), plan.name],
+        [_("As of"), as_of.isoformat() if as_of else _("now (current status)")],
+        [_("Filters"), "; ".join(f"{label}: {value}" for label, value in filters) or _("none")],
+        [_("Exported at"), timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")],
+    ]
+    if not as_of and plan.computed_at:
+        rows.append([_("Statuses computed at"), timezone.localtime(plan.computed_at).strftime("%Y-%m-%d %H:%M %Z")])
+    if table_note:
+        rows.append([_("Rows"), table_note])
+    if notice:
+        rows.append([_("Note"), notice])
+    return rows
+
+
+def _percent(share):
+    return None if share is None else round(share * 100, 1)
+
+
+def kpi_table(kpis, *, as_of) -> tuple[list[str], list[list]]:
+    """Header and rows; at a past as-of the interval and stale flag are not kept, so left blank."""
+    header = [
+        _("Code"),
+        _("KPI"),
+        _("Focus area"),
+        _("Goal"),
+        _("Owner team"),
+        _("Unit"),
+        _("Baseline"),
+        _("Baseline date"),
+        _("Latest value"),
+        _("Latest date"),
+        _("Target"),
+        _("Target date"),
+        _("Progress (%)"),
+        _("Forecast"),
+        _("Forecast low (95%)"),
+        _("Forecast high (95%)"),
+        _("Status"),
+        _("Score"),
+        _("Stale"),
+    ]
+    rows = []
+    for k in kpis:
+        past = as_of is not None
+        rows.append(
+            [
+                k.code,
+                k.name,
+                k.goal.focus_area.code,
+                k.goal.code,
+                k.owner_team.name,
+                k.unit,
+                k.baseline_value,
+                k.baseline_date,
+                k.as_of_latest_value,
+                k.as_of_latest_date,
+                k.target_value,
+                k.target_date,
+                _percent(k.as_of_progress),
+                k.as_of_forecast,
+                None if past else k.forecast_low,
+                None if past else k.forecast_high,
+                status_label(k.as_of_status) if k.as_of_status else "",
+                k.as_of_score,
+                None if past else (_("yes") if k.stale else _("no")),
+            ]
+        )
+    return header, rows
+
+
+def milestone_table(milestones) -> tuple[list[str], list[list]]:
+    header = [
+        _("Focus area"),
+        _("Goal"),
+        _("Milestone"),
+        _("Owner team"),
+        _("Start date"),
+        _("Due date"),
+        _("Percent complete"),
+        _("State"),
+        _("Status"),
+        _("Score"),
+        _("Progress (%)"),
+    ]
+    rows = [
+        [
+            m.goal.focus_area.code,
+            m.goal.code,
+            m.title,
+            m.owner_team.name,
+            m.start_date,
+            m.due_date,
+            m.percent_complete,
+            str(m.get_state_display()),
+            status_label(m.as_of_status) if m.as_of_status else "",
+            m.as_of_score,
+            _percent(m.as_of_progress),
+        ]
+        for m in milestones
+    ]
+    return header, rows
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str):
+        return safe_text(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def to_csv(*, meta: list, header: list, rows: list) -> str:
+    """UTF-8 CSV with a byte-order mark, so spreadsheet programs read non-ASCII names right."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    for row in meta:
+        writer.writerow([_csv_cell(c) for c in row])
+    writer.writerow([])
+    writer.writerow([_csv_cell(c) for c in header])
+    for row in rows:
+        writer.writerow([_csv_cell(c) for c in row])
+    return out.getvalue()
+
+
+def to_xlsx(*, title: str, meta: list, header: list, rows: list) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(title)[:31]
+    for row in meta:
+        sheet.append([safe_text(str(c)) for c in row])
+        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
+    sheet.append([])
+    sheet.append([str(c) for c in header])
+    header_row = sheet.max_row
+    for cell in sheet[header_row]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([safe_text(c) for c in row])
+    for index in range(header_row + 1, sheet.max_row + 1):
+        for cell in sheet[index]:
+            if hasattr(cell.value, "year"):
+                cell.number_format = "yyyy-mm-dd"
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    for index, name in enumerate(header, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(name)) + 4))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,322 @@
+"""Manager dashboards: plan overview, drill-down pages, as-of dates and table exports.
+
+Pages read stored statuses only (``plan_recompute`` writes them); a past as-of date reads that
+day's StatusSnapshot rows instead. Every read is a selector issuing a fixed number of queries.
+Both roles see every dashboard; anonymous visitors are sent to sign in.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from . import charts, exports, selectors
+from .choices import ItemType, Status
+from .explain import explain, explain_item, explain_snapshot
+from .filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
+
+KPI_PAGE_SIZE = 25
+GOAL_PAGE_SIZE = 50
+MILESTONE_PAGE_SIZE = 25
+# Shown in the dashboard's milestone table unless the status filter asks for another status.
+ATTENTION_STATUSES = (Status.OVERDUE, Status.OFF_TRACK, Status.AT_RISK)
+DEMO_MARKER = "demo data"
+
+
+@dataclass
+class AsOf:
+    """The date the pages show: None for the stored (current) statuses, or a snapshot date."""
+
+    date: datetime.date | None = None
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    rejected: str = ""
+    month_ends: list[datetime.date] = field(default_factory=list)
+
+    @property
+    def param(self) -> str:
+        return self.date.isoformat() if self.date else ""
+
+    @property
+    def query(self) -> str:
+        """The query string that carries the date into drill-down links."""
+        return f"?as_of={self.param}" if self.date else ""
+
+    @property
+    def label(self) -> str:
+        return date_format(self.date, "DATE_FORMAT") if self.date else _("now")
+
+
+def _as_of(request, plan) -> AsOf:
+    """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
+    dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
+    ends = charts.month_ends(dates, start=plan.start_date, end=plan.end_date)
+    choices = [("", _("Now"))] + [
+        (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
+    ]
+    raw = request.GET.get("as_of", "").strip()
+    if not raw:
+        return AsOf(choices=choices, month_ends=ends)
+    try:
+        day = datetime.date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is None or day not in set(dates):
+        return AsOf(choices=choices, rejected=raw, month_ends=ends)
+    if day.isoformat() not in {value for value, _label in choices}:
+        choices.append((day.isoformat(), date_format(day, "DATE_FORMAT")))
+    return AsOf(date=day, choices=choices, month_ends=ends)
+
+
+def _is_demo(plan) -> bool:
+    return DEMO_MARKER in plan.description.lower()
+
+
+# The nightly recompute refreshes every plan; older statuses than this get a warning banner.
+STATUSES_STALE_AFTER = datetime.timedelta(hours=26)
+
+
+def _base_context(request, plan, as_of: AsOf) -> dict:
+    stale_before = timezone.now() - STATUSES_STALE_AFTER
+    return {"plan": plan, "as_of": as_of, "is_demo": _is_demo(plan), "stale_before": stale_before}
+
+
+def _why(item, as_of: AsOf):
+    return explain_item(item, as_of.date)
+
+
+def dashboard_tables(plan, as_of: AsOf, data):
+    """The filtered KPI and milestone querysets of the dashboard (the exports write the same rows).
+
+    The milestone table lists overdue, off-track and at-risk milestones unless the status filter
+    picks a status, in which case it lists the milestones in that status.
+    """
+    kpi_filter = KPIFilterSet(data, selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), plan=plan)
+    milestone_filter = MilestoneFilterSet(
+        data, selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), plan=plan
+    )
+    milestones = milestone_filter.qs
+    attention_only = not (milestone_filter.form.is_valid() and milestone_filter.form.cleaned_data.get("status"))
+    if attention_only:
+        milestones = milestones.filter(as_of_status__in=ATTENTION_STATUSES)
+    return kpi_filter, milestones, attention_only
+
+
+def _count_text(item_type: str, n: int) -> str:
+    texts = {
+        ItemType.FOCUS_AREA: ngettext("%(count)d focus area", "%(count)d focus areas", n),
+        ItemType.GOAL: ngettext("%(count)d goal", "%(count)d goals", n),
+        ItemType.KPI: ngettext("%(count)d KPI", "%(count)d KPIs", n),
+        ItemType.MILESTONE: ngettext("%(count)d milestone", "%(count)d milestones", n),
+    }
+    return texts.get(item_type, "%(count)d") % {"count": n}
+
+
+def _headline(rows: list[dict]) -> list[dict]:
+    """Status tiles, worst first: items per status and the breakdown by item type."""
+    kinds = [ItemType.FOCUS_AREA, ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE]
+    tiles: dict[str, dict] = {}
+    for row in sorted(rows, key=lambda r: kinds.index(r["item_type"]) if r["item_type"] in kinds else len(kinds)):
+        tile = tiles.setdefault(row["status"] or "", {"status": row["status"] or "", "total": 0, "parts": []})
+        tile["total"] += row["n"]
+        tile["parts"].append(_count_text(row["item_type"], row["n"]))
+    order = [str(s) for s in charts.TREND_ORDER]
+    return sorted(tiles.values(), key=lambda t: order.index(t["status"]) if t["status"] in order else len(order))
+
+
+@login_required
+def plan_dashboard(request, slug):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    data = request.GET
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data)
+    goal_filter = GoalFilterSet(data, selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), plan=plan)
+
+    focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
+    chosen_area = kpi_filter.form.cleaned_data.get("focus_area") if kpi_filter.form.is_valid() else None
+    if chosen_area:
+        focus_areas = focus_areas.filter(pk=chosen_area.pk)
+
+    trend_dates = as_of.month_ends
+    trend_rows = [r for r in selectors.plan_status_trend(plan_id=plan.pk) if r["as_of"] in set(trend_dates)]
+    plan_status, plan_why = plan.status, explain(plan.explanation)
+    if as_of.date:
+        snapshot = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date)
+        plan_status = snapshot.status if snapshot else ""
+        plan_why = explain_snapshot(
+            as_of=as_of.param,
+            status=plan_status,
+            score=snapshot.score if snapshot else None,
+            progress=snapshot.progress if snapshot else None,
+        )
+
+    context = _base_context(request, plan, as_of) | {
+        "plan_status": plan_status,
+        "plan_why": plan_why,
+        "filter_form": kpi_filter.form,
+        "active_filters": kpi_filter.active,
+        "headline": _headline(selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)),
+        "focus_areas": [(fa, _why(fa, as_of)) for fa in focus_areas],
+        "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
+        "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
+        "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
+        "milestones_attention_only": attention_only,
+        "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
+    }
+    return render(request, "plans/dashboard/plan.html", context)
+
+
+@login_required
+def focus_area_detail(request, slug, code):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    focus_area = _get(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date).filter(focus_area=focus_area)
+    kpis = selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal__focus_area=focus_area)
+    context = _base_context(request, plan, as_of) | {
+        "focus_area": focus_area,
+        "why": _why(focus_area, as_of),
+        "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
+        "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
+    }
+    return render(request, "plans/dashboard/focus_area.html", context)
+
+
+@login_required
+def goal_detail(request, slug, code):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    goal = _get(selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    kpis = list(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
+    milestones = list(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
+    measurements = selectors.goal_kpi_measurement_map(goal_id=goal.pk)
+    kpi_rows = [
+        {
+            "kpi": kpi,
+            "chart_id": f"kpi-chart-{kpi.pk}",
+            "chart": charts.kpi_chart(
+                kpi=kpi,
+                measurements=measurements.get(kpi.pk, []),
+                as_of=as_of.date,
+                forecast=kpi.as_of_forecast,
+                compact=True,
+            ),
+        }
+        for kpi in kpis
+    ]
+    context = _base_context(request, plan, as_of) | {
+        "goal": goal,
+        "why": _why(goal, as_of),
+        "kpi_rows": kpi_rows,
+        "timeline": _timeline(plan, goal, milestones, as_of),
+    }
+    return render(request, "plans/dashboard/goal.html", context)
+
+
+def _timeline(plan, goal, milestones, as_of: AsOf) -> dict:
+    """Bars placed as percentages of the plan's period, and the as-of marker."""
+    start, end = plan.start_date, plan.end_date
+    span = max((end - start).days, 1)
+
+    def at(day):
+        return round(min(max((day - start).days / span, 0.0), 1.0) * 100, 2)
+
+    rows = []
+    for m in milestones:
+        begin = m.start_date or goal.start_date or start
+        left = at(begin)
+        # At a past date the snapshot's progress, not today's percentage.
+        done = round((m.as_of_progress or 0) * 100)
+        rows.append(
+            {"milestone": m, "start": begin, "left": left, "width": max(at(m.due_date) - left, 1.0), "done": done}
+        )
+    today = as_of.date or timezone.localdate()
+    ticks, month = [], datetime.date(start.year, start.month, 1)
+    while month <= end:
+        if month >= start:
+            ticks.append({"left": at(month), "label": date_format(month, "M" if span <= 400 else "M Y")})
+        month = datetime.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return {"rows": rows, "marker": at(today) if start <= today <= end else None, "marker_date": today, "ticks": ticks}
+
+
+@login_required
+def kpi_detail(request, slug, code):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    kpi = _get(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    measurements = list(selectors.kpi_measurement_list(kpi_id=kpi.pk))
+    history = selectors.item_snapshot_history(item_type=ItemType.KPI, item_id=kpi.pk)
+    context = _base_context(request, plan, as_of) | {
+        "kpi": kpi,
+        "why": _why(kpi, as_of),
+        "measurements": measurements,
+        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
+        "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
+    }
+    return render(request, "plans/dashboard/kpi.html", context)
+
+
+@login_required
+def milestone_detail(request, slug, pk):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    milestone = _get(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), pk=pk)
+    history = selectors.item_snapshot_history(item_type=ItemType.MILESTONE, item_id=milestone.pk)
+    context = _base_context(request, plan, as_of) | {
+        "milestone": milestone,
+        "why": _why(milestone, as_of),
+        "updates": selectors.milestone_update_list(milestone_id=milestone.pk),
+        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
+    }
+    return render(request, "plans/dashboard/milestone.html", context)
+
+
+@login_required
+def dashboard_export(request, slug, table, fmt):
+    """The dashboard's KPI or milestone table (all pages) as CSV or XLSX, with as-of and filters."""
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = _as_of(request, plan)
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET)
+    if table == "kpis":
+        header, rows = exports.kpi_table(kpi_filter.qs, as_of=as_of.date)
+        title = _("KPIs")
+    elif table == "milestones":
+        header, rows = exports.milestone_table(milestones)
+        title = _("Milestones")
+    else:
+        raise Http404
+    meta = exports.meta_rows(
+        plan=plan,
+        as_of=as_of.date,
+        filters=kpi_filter.active,
+        notice=_("Illustrative demo data.") if _is_demo(plan) else "",
+        table_note=_("Milestones that are overdue, off track or at risk.")
+        if table == "milestones" and attention_only
+        else "",
+    )
+    stem = f"{plan.slug}-{table}-{as_of.param or 'now'}"
+    if fmt == "csv":
+        body, content_type = exports.to_csv(meta=meta, header=header, rows=rows), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body = exports.to_xlsx(title=title, meta=meta, header=header, rows=rows)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise Http404
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    return response
+
+
+def _get(queryset, **lookup):
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist as exc:
+        raise Http404 from exc

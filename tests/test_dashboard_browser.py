@@ -1,0 +1,98 @@
+"""The demo plan's dashboards in a real browser: as-of dates, a KPI chart, its "Why?" panel, axe-core."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from plans.models import Plan
+from plans.recompute import plan_backfill, plan_recompute
+from tests.conftest import ARTIFACTS, sign_in
+
+AXE = Path(settings.BASE_DIR) / "static" / "vendor" / "axe-core" / "axe.min.js"
+SLUG = "high-tech-zones-2025"
+
+
+def axe_violations(page, name: str) -> list[dict]:
+    """Serious and critical axe-core violations on the page; the full report is kept as an artifact."""
+    page.add_script_tag(path=str(AXE))
+    report = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
+                summary: v.nodes.slice(0, 3).map(n => n.failureSummary),
+            }));
+        }"""
+    )
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(report, indent=2))
+    return [v for v in report if v["impact"] in ("serious", "critical")]
+
+
+def wait_for_charts(page) -> None:
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_with_its_why(page):
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get(slug=SLUG)
+    plan_backfill(plan_id=plan.pk)
+    plan_recompute(plan_id=plan.pk)
+
+    sign_in(page, "manager", "manager-demo-2025")
+    page.goto(f"/plans/{SLUG}/")
+    assert page.get_by_role("heading", level=1, name=plan.name).is_visible()
+    assert page.get_by_role("note").filter(has_text="Demo data").is_visible()
+    wait_for_charts(page)
+    assert page.locator("canvas[data-chart='trend']").is_visible()
+    page.screenshot(path=ARTIFACTS / "dashboard-now.png", full_page=True)
+    page.locator("section[aria-labelledby='kpis-heading']").screenshot(path=ARTIFACTS / "dashboard-kpi-table.png")
+    page.locator("section[aria-labelledby='areas-heading']").screenshot(path=ARTIFACTS / "dashboard-focus-areas.png")
+    assert axe_violations(page, "dashboard") == []
+
+    page.get_by_label("As of").select_option("2025-06-30")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**as_of=2025-06-30**")
+    assert page.get_by_text("As it stood on").is_visible()
+    wait_for_charts(page)
+    page.screenshot(path=ARTIFACTS / "dashboard-2025-06-30.png", full_page=True)
+
+    page.get_by_role("link", name="EN-GIANTS", exact=True).click()
+    page.wait_for_url(f"**/plans/{SLUG}/kpis/EN-GIANTS/?as_of=2025-06-30")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("EN-GIANTS")
+    page.get_by_label("As of").select_option("")  # back to now: the selector submits itself
+    page.wait_for_url(f"**/plans/{SLUG}/kpis/EN-GIANTS/?as_of=")
+    wait_for_charts(page)
+    assert page.locator("#kpi-chart").is_visible()
+    why = page.locator(".status-card details.why")
+    why.locator("summary").click()
+    assert why.get_by_text("Forecast").first.is_visible()
+    assert "of the required change" in why.inner_text()
+    page.screenshot(path=ARTIFACTS / "kpi-en-giants.png", full_page=True)
+    assert axe_violations(page, "kpi") == []
+
+    page.goto(f"/plans/{SLUG}/goals/BT-3/")
+    wait_for_charts(page)
+    assert page.get_by_role("heading", name="Milestone timeline").is_visible()
+    page.screenshot(path=ARTIFACTS / "goal-bt-3.png", full_page=True)
+    page.goto(f"/plans/{SLUG}/goals/RD-1/")
+    wait_for_charts(page)
+    page.screenshot(path=ARTIFACTS / "goal-rd-1.png", full_page=True)
+
+    page.goto(f"/plans/{SLUG}/")
+    wait_for_charts(page)
+    page.emulate_media(media="print")
+    page.screenshot(path=ARTIFACTS / "dashboard-print.png", full_page=True)
+    page.emulate_media(media="screen")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/plans/{SLUG}/")
+    wait_for_charts(page)
+    page.screenshot(path=ARTIFACTS / "dashboard-phone.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "dashboard-phone-top.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # tables scroll inside, not the page

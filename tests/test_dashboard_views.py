@@ -1,0 +1,460 @@
+"""Dashboard pages: who sees them, what they show now and at a past as-of date, filters, pagination.
+
+Statuses are set directly on the rows (from real ``plans.rollup`` results) and snapshots are
+created by hand, so these tests read exactly what the pages are meant to read: stored values.
+"""
+
+import datetime
+import json
+import re
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from plans import rollup
+from plans.choices import ItemType, MilestoneState, Status
+from plans.models import KPI, Plan, StatusSnapshot
+from plans.recompute import plan_backfill, plan_recompute
+from tests.factories import (
+    FocusAreaFactory,
+    GoalFactory,
+    KPIFactory,
+    MeasurementFactory,
+    MilestoneFactory,
+    PlanFactory,
+    TeamFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+JUNE = datetime.date(2025, 6, 30)
+MAY = datetime.date(2025, 5, 31)
+AS_OF = datetime.date(2025, 7, 1)
+
+
+def kpi_result(measurements, *, baseline=60.0, target=80.0, as_of=AS_OF) -> rollup.Result:
+    return rollup.kpi_status(
+        as_of=as_of,
+        baseline_value=baseline,
+        baseline_date=datetime.date(2024, 12, 31),
+        target_value=target,
+        target_date=datetime.date(2025, 12, 31),
+        direction="increase",
+        frequency="quarterly",
+        measurements=[rollup.MeasurementPoint(d, v) for d, v in measurements],
+    )
+
+
+def computed(result: rollup.Result, *, kpi: bool = False) -> dict:
+    fields = {
+        "status": str(result.status),
+        "score": result.score,
+        "progress": result.progress,
+        "explanation": result.explanation,
+    }
+    if kpi:
+        fields |= {
+            "forecast_value": result.forecast_value,
+            "forecast_low": result.forecast_low,
+            "forecast_high": result.forecast_high,
+            "latest_value": result.latest_value,
+            "latest_date": result.latest_date,
+            "stale": result.stale,
+        }
+    return fields
+
+
+def snapshot(item, item_type, *, status, as_of=JUNE, score=None, progress=None, forecast=None):
+    plan_id = item.pk if item_type == ItemType.PLAN else item.plan_id
+    return StatusSnapshot.objects.create(
+        plan_id=plan_id,
+        item_type=item_type,
+        item_id=item.pk,
+        as_of=as_of,
+        status=status,
+        score=score,
+        progress=progress,
+        forecast=forecast,
+    )
+
+
+def build_plan(*, goals: int = 2, description: str = "", code_prefix: str = "") -> Plan:
+    """A plan with two focus areas and ``goals`` goals, each with one KPI (two measurements) and one
+    milestone; live statuses set from real rollup results and a snapshot of every item on JUNE."""
+    plan = PlanFactory(description=description, status=Status.AT_RISK, score=1.0, progress=0.5)
+    snapshot(plan, ItemType.PLAN, status=Status.OFF_TRACK, score=-1.0)
+    teams = [TeamFactory(name=f"{code_prefix}Team North"), TeamFactory(name=f"{code_prefix}Team South")]
+    areas = [
+        FocusAreaFactory(plan=plan, code=f"{code_prefix}FA1", name="Innovation", order=1, status=Status.ON_TRACK),
+        FocusAreaFactory(plan=plan, code=f"{code_prefix}FA2", name="Industry", order=2, status=Status.AT_RISK),
+    ]
+    for area in areas:
+        snapshot(area, ItemType.FOCUS_AREA, status=Status.AT_RISK, score=1.0)
+    good = kpi_result([(datetime.date(2025, 3, 31), 65.0), (JUNE, 70.0)])
+    for i in range(goals):
+        area, team = areas[i % 2], teams[i % 2]
+        goal = GoalFactory(
+            focus_area=area, plan=plan, code=f"{code_prefix}G{i:02}", owner_team=team, status=Status.ON_TRACK
+        )
+        snapshot(goal, ItemType.GOAL, status=Status.AT_RISK)
+        kpi = KPIFactory(goal=goal, code=f"{code_prefix}K{i:02}", name=f"KPI number {i}", **computed(good, kpi=True))
+        MeasurementFactory(kpi=kpi, date=datetime.date(2025, 3, 31), value=65.0)
+        MeasurementFactory(kpi=kpi, date=JUNE, value=70.0)
+        MeasurementFactory(kpi=kpi, date=datetime.date(2025, 9, 30), value=74.0)
+        snapshot(kpi, ItemType.KPI, status=Status.OFF_TRACK, score=-2.0, progress=0.25, forecast=66.5)
+        milestone = MilestoneFactory(
+            goal=goal,
+            title=f"Milestone {i}",
+            start_date=datetime.date(2025, 1, 1),
+            due_date=datetime.date(2025, 5, 31),
+            percent_complete=40,
+            state=MilestoneState.IN_PROGRESS,
+            status=Status.OVERDUE,
+            score=-3.75,
+            progress=0.4,
+        )
+        snapshot(milestone, ItemType.MILESTONE, status=Status.ON_TRACK, score=3.75, progress=0.4)
+        snapshot(milestone, ItemType.MILESTONE, status=Status.ON_TRACK, score=3.75, progress=0.3, as_of=MAY)
+    return plan
+
+
+@pytest.fixture
+def plan(db):
+    return build_plan(description="A plan. Targets are illustrative demo data.")
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def dashboard_url(plan, **query):
+    url = reverse("plans:dashboard", args=[plan.slug])
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def text_of(response) -> str:
+    """The page's visible text, with tags stripped and white space collapsed."""
+    html = response.content.decode()
+    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def json_data(response, element_id: str):
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.content.decode())
+    assert match, element_id
+    return json.loads(match.group(1))
+
+
+# --- who sees what ------------------------------------------------------------------------
+
+
+def page_urls(plan):
+    kpi, milestone, goal = KPI.objects.filter(plan=plan).first(), plan.milestones.first(), plan.goals.first()
+    return [
+        reverse("plans:dashboard", args=[plan.slug]),
+        reverse("plans:dashboard_focus_area", args=[plan.slug, goal.focus_area.code]),
+        reverse("plans:dashboard_goal", args=[plan.slug, goal.code]),
+        reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]),
+        reverse("plans:dashboard_milestone", args=[plan.slug, milestone.pk]),
+        reverse("plans:dashboard_export", args=[plan.slug, "kpis", "csv"]),
+        reverse("plans:dashboard_export", args=[plan.slug, "milestones", "xlsx"]),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_from_every_dashboard_page(client, plan):
+    for url in page_urls(plan):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("role", ["manager", "staff"])
+def test_managers_and_staff_both_see_every_dashboard_page(client, plan, role):
+    client.force_login(UserFactory(username=f"viewer-{role}", role=role))
+    for url in page_urls(plan):
+        assert client.get(url).status_code == 200, url
+
+
+def test_home_page_links_each_plan_to_its_dashboard(manager_client, plan):
+    response = manager_client.get("/")
+    assert reverse("plans:dashboard", args=[plan.slug]) in response.content.decode()
+
+
+def test_unknown_plan_item_or_an_item_of_another_plan_is_not_found(manager_client, plan):
+    other = build_plan(goals=1, code_prefix="X")
+    other_kpi = KPI.objects.get(plan=other)
+    assert manager_client.get(reverse("plans:dashboard", args=["nope"])).status_code == 404
+    assert manager_client.get(reverse("plans:dashboard_kpi", args=[plan.slug, other_kpi.code])).status_code == 404
+    assert manager_client.get(reverse("plans:dashboard_goal", args=[plan.slug, "NOPE"])).status_code == 404
+    milestone_url = reverse("plans:dashboard_milestone", args=[plan.slug, other.milestones.get().pk])
+    assert manager_client.get(milestone_url).status_code == 404
+
+
+# --- plan dashboard -----------------------------------------------------------------------
+
+
+def test_dashboard_shows_headline_counts_cards_goals_kpis_and_attention_milestones(manager_client, plan):
+    response = manager_client.get(dashboard_url(plan))
+    text = text_of(response)
+    assert response.status_code == 200
+    # Headline: 2 goals + 2 KPIs on track, 1 focus area on track, 1 at risk, 2 overdue milestones.
+    tiles = {t["status"]: t for t in response.context["headline"]}
+    assert tiles["on_track"]["total"] == 1 + 2 + 2
+    assert tiles["overdue"]["total"] == 2
+    assert "1 focus area" in tiles["on_track"]["parts"] and "2 KPIs" in tiles["on_track"]["parts"]
+    assert "FA1 Innovation" in text and "FA2 Industry" in text
+    assert "G00" in text and "Team North" in text
+    assert "K00" in text and "KPI number 0" in text
+    # Status shown with its word and icon, never by colour alone.
+    assert 'class="status status-overdue"><span class="status-icon" aria-hidden="true"></span>Overdue' in (
+        response.content.decode()
+    )
+    assert "Milestone 0" in text and "Overdue and at-risk milestones" in text
+
+
+def test_kpi_row_shows_baseline_latest_target_progress_forecast_interval_and_stale_marker(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).first()
+    KPI.objects.filter(pk=kpi.pk).update(stale=True)
+    html = manager_client.get(dashboard_url(plan)).content.decode()
+    row = re.search(rf">{kpi.code}</a>.*?</tr>", html, flags=re.S).group(0)
+    row_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+    assert "60" in row_text and "70" in row_text and "2025-06-30" in row_text and "80" in row_text
+    assert f"{kpi.forecast_value:.2f}" in row_text
+    assert f"{kpi.forecast_low:.2f} – {kpi.forecast_high:.2f}" in row_text
+    assert 'aria-valuenow="50"' in row  # (70 - 60) / (80 - 60)
+    assert "Stale" in row_text and "On track" in row_text
+
+
+def test_why_panel_renders_the_explanation_in_plain_words(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).first()
+    text = text_of(manager_client.get(dashboard_url(plan)))
+    forecast = kpi.explanation["values"]["forecast"]
+    ratio = kpi.explanation["values"]["ratio"]
+    assert f"Forecast {forecast:.2f} by 2025-12-31 covers {ratio * 100:.0f}% of the required change" in text
+    assert "95% is needed to be on track" in text
+
+
+def test_demo_notice_shows_on_demo_plans_only(manager_client, plan):
+    assert "Demo data." in text_of(manager_client.get(dashboard_url(plan)))
+    real = build_plan(goals=1, description="A real plan.", code_prefix="R")
+    assert "Demo data." not in text_of(manager_client.get(dashboard_url(real)))
+
+
+def test_status_trend_counts_items_per_status_at_each_month_end(manager_client, plan):
+    trend = json_data(manager_client.get(dashboard_url(plan)), "trend-data")
+    assert trend["labels"] == ["2025-05-31", "2025-06-30"]
+    series = {s["status"]: s["data"] for s in trend["series"]}
+    # June: 2 focus areas + 2 goals at risk, 2 KPIs off track, 2 milestones on track (the plan is left out).
+    assert series["at_risk"] == [0, 4]
+    assert series["off_track"] == [0, 2]
+    assert series["on_track"] == [2, 2]
+    assert [s["label"] for s in trend["series"]][:2] == ["Off track", "At risk"]
+
+
+# --- as of a date -------------------------------------------------------------------------
+
+
+def test_as_of_choices_are_the_month_ends_with_snapshots_and_now(manager_client, plan):
+    snapshot(plan, ItemType.PLAN, status=Status.AT_RISK, as_of=datetime.date(2025, 7, 15))  # not a month end
+    response = manager_client.get(dashboard_url(plan))
+    assert response.context["as_of"].choices == [
+        ("", "Now"),
+        ("2025-06-30", "End of June 2025"),
+        ("2025-05-31", "End of May 2025"),
+    ]
+
+
+def test_past_as_of_reads_statuses_scores_progress_and_forecast_from_snapshots(manager_client, plan):
+    response = manager_client.get(dashboard_url(plan, as_of="2025-06-30"))
+    text = text_of(response)
+    assert "As it stood on" in text
+    kpis = list(response.context["kpis"])
+    assert {k.as_of_status for k in kpis} == {"off_track"}
+    assert {k.as_of_forecast for k in kpis} == {66.5}
+    assert {k.as_of_latest_value for k in kpis} == {70.0}  # the September figure is after the as-of date
+    tiles = {t["status"]: t["total"] for t in response.context["headline"]}
+    assert tiles == {"off_track": 2, "at_risk": 4, "on_track": 2}
+    assert response.context["plan_status"] == "off_track"
+    assert "On 2025-06-30 the status was “Off track”." in text
+    assert "Milestone 0" not in text  # on track in June, so not in the attention table
+
+
+def test_unknown_as_of_date_falls_back_to_now_with_a_notice(manager_client, plan):
+    response = manager_client.get(dashboard_url(plan, as_of="2025-02-30"))
+    assert response.status_code == 200
+    assert response.context["as_of"].date is None
+    assert "There is no snapshot for “2025-02-30”" in text_of(response)
+
+
+def test_drill_down_links_carry_the_as_of_date(manager_client, plan):
+    html = manager_client.get(dashboard_url(plan, as_of="2025-06-30")).content.decode()
+    kpi = KPI.objects.filter(plan=plan).first()
+    assert reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]) + "?as_of=2025-06-30" in html
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+def kpi_codes(response) -> set[str]:
+    return {k.code for k in response.context["kpis"]}
+
+
+def test_filter_by_focus_area_limits_cards_goals_kpis_and_milestones(manager_client):
+    plan = build_plan(goals=4)
+    area = plan.focus_areas.get(code="FA2")
+    response = manager_client.get(dashboard_url(plan, focus_area=area.pk))
+    assert kpi_codes(response) == {"K01", "K03"}
+    assert {g.code for g in response.context["goals"]} == {"G01", "G03"}
+    assert [fa.code for fa, _why in response.context["focus_areas"]] == ["FA2"]
+    assert {m.title for m in response.context["milestones"]} == {"Milestone 1", "Milestone 3"}
+    assert "Focus area: FA2 Industry" in text_of(response)
+
+
+def test_filter_by_owner_team(manager_client):
+    plan = build_plan(goals=4)
+    team = plan.goals.get(code="G00").owner_team
+    response = manager_client.get(dashboard_url(plan, owner_team=team.pk))
+    assert kpi_codes(response) == {"K00", "K02"}
+    assert {g.code for g in response.context["goals"]} == {"G00", "G02"}
+
+
+def test_filter_by_status_now_uses_stored_statuses(manager_client, plan):
+    KPI.objects.filter(code="K01").update(status=Status.AT_RISK)
+    response = manager_client.get(dashboard_url(plan, status="at_risk"))
+    assert kpi_codes(response) == {"K01"}
+    assert response.context["goals"].paginator.count == 0
+
+
+def test_filter_by_status_at_a_past_date_uses_snapshot_statuses(manager_client, plan):
+    response = manager_client.get(dashboard_url(plan, as_of="2025-06-30", status="off_track"))
+    assert kpi_codes(response) == {"K00", "K01"}
+    response = manager_client.get(dashboard_url(plan, as_of="2025-06-30", status="on_track"))
+    assert kpi_codes(response) == set()
+    assert {m.title for m in response.context["milestones"]} == {"Milestone 0", "Milestone 1"}
+
+
+def test_filters_live_in_the_query_string_and_survive_pagination(manager_client):
+    plan = build_plan(goals=30)
+    team = plan.goals.get(code="G00").owner_team
+    response = manager_client.get(dashboard_url(plan, owner_team=team.pk))
+    assert response.context["kpis"].paginator.count == 15
+    response = manager_client.get(dashboard_url(plan, owner_team=team.pk, as_of="2025-06-30"))
+    html = response.content.decode()
+    assert "owner_team" in html and f'value="{team.pk}" selected' in html
+
+
+def test_invalid_filter_value_shows_everything_rather_than_failing(manager_client, plan):
+    response = manager_client.get(dashboard_url(plan, status="bogus", focus_area="999999"))
+    assert response.status_code == 200
+    assert kpi_codes(response) == {"K00", "K01"}
+
+
+def test_long_kpi_table_is_paginated_and_keeps_the_query_string(manager_client):
+    plan = build_plan(goals=30)
+    first = manager_client.get(dashboard_url(plan, as_of="2025-06-30"))
+    assert len(first.context["kpis"]) == 25
+    assert "?as_of=2025-06-30&amp;kpi_page=2" in first.content.decode()
+    second = manager_client.get(dashboard_url(plan, as_of="2025-06-30", kpi_page=2))
+    # Ordered by focus area, then code: FA1 holds the even goals, FA2 the odd ones.
+    assert kpi_codes(second) == {"K21", "K23", "K25", "K27", "K29"}
+
+
+# --- drill-down pages ---------------------------------------------------------------------
+
+
+def test_focus_area_page_lists_its_goals_and_explains_the_roll_up(manager_client, plan):
+    area = plan.focus_areas.get(code="FA1")
+    goal = area.goals.get()
+    children = [
+        rollup.Child(key="goal:1", label="G00 Goal", weight=2, status="on_track", score=2.9163, progress=0.5),
+        rollup.Child(key="goal:2", label="G99 Late goal", weight=1, status="overdue", score=-3.75, progress=0.9),
+    ]
+    result = rollup.rollup_status(as_of=AS_OF, children=children)
+    type(area).objects.filter(pk=area.pk).update(**computed(result))
+    response = manager_client.get(reverse("plans:dashboard_focus_area", args=[plan.slug, area.code]))
+    text = text_of(response)
+    assert goal.code in text and goal.title in text
+    assert "The largest drag is G99 Late goal (Overdue), which pulls the score down by 1.48." in text
+    assert re.search(r"G99 Late goal Overdue 1 -3.75 -1.48", text.replace("\u25b8", ""))
+
+
+def test_goal_page_has_a_milestone_timeline_and_a_small_chart_per_kpi(manager_client, plan):
+    goal = plan.goals.get(code="G00")
+    response = manager_client.get(reverse("plans:dashboard_goal", args=[plan.slug, goal.code]))
+    text = text_of(response)
+    assert "Milestone timeline" in text
+    assert "2025-01-01 → 2025-05-31 · 40% complete" in text
+    kpi = goal.kpis.get()
+    chart = json_data(response, f"kpi-chart-{kpi.pk}")
+    assert chart["compact"] is True
+    assert chart["baseline"] == {"x": "2024-12-31", "y": 60.0}
+    assert [m["y"] for m in chart["measurements"]] == [65.0, 70.0, 74.0]
+
+
+def test_kpi_page_chart_has_baseline_measurements_trajectory_target_forecast_and_band(manager_client, plan):
+    kpi = KPI.objects.get(code="K00")
+    response = manager_client.get(reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]))
+    chart = json_data(response, "kpi-chart-data")
+    assert chart["trajectory"] == [{"x": "2024-12-31", "y": 60.0}, {"x": "2025-12-31", "y": 80.0}]
+    assert chart["target"] == {"x": "2025-12-31", "y": 80.0}
+    assert chart["forecast"][0]["x"] == "2025-06-30"  # from the latest figure the status used
+    assert chart["forecast"][-1]["x"] == "2025-12-31"
+    assert chart["forecast"][-1]["y"] == pytest.approx(kpi.forecast_value)
+    end = chart["band"][-1]
+    assert (end["low"], end["high"]) == (pytest.approx(kpi.forecast_low), pytest.approx(kpi.forecast_high))
+    assert "Forecast" in text_of(response) and "Why?" in text_of(response)
+
+
+def test_kpi_page_at_a_past_date_draws_the_snapshot_forecast_and_leaves_later_figures_out(manager_client, plan):
+    kpi = KPI.objects.get(code="K00")
+    url = reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]) + "?as_of=2025-06-30"
+    response = manager_client.get(url)
+    chart = json_data(response, "kpi-chart-data")
+    assert [m["x"] for m in chart["measurements"]] == ["2025-03-31", "2025-06-30"]
+    assert chart["forecast"] == [{"x": "2025-06-30", "y": 70.0}, {"x": "2025-12-31", "y": 66.5}]
+    assert chart["band"] == []
+    assert "after the as-of date" in text_of(response)
+
+
+def test_milestone_page_explains_its_status_and_lists_its_history(manager_client, plan):
+    milestone = plan.milestones.get(title="Milestone 0")
+    result = rollup.milestone_status(
+        as_of=datetime.date(2025, 9, 30),
+        start_date=datetime.date(2025, 1, 1),
+        due_date=datetime.date(2025, 5, 31),
+        percent_complete=40,
+        state="in_progress",
+    )
+    type(milestone).objects.filter(pk=milestone.pk).update(**computed(result))
+    response = manager_client.get(reverse("plans:dashboard_milestone", args=[plan.slug, milestone.pk]))
+    text = text_of(response)
+    assert "The milestone was due on 2025-05-31 and is 40% complete: 122 days late." in text
+    assert [h.as_of for h in response.context["history"]] == [MAY, JUNE]
+
+
+# --- the real demo plan -------------------------------------------------------------------
+
+
+def test_demo_plan_dashboard_after_backfill_offers_every_month_end_and_explains_itself(manager_client):
+    call_command("load_demo_plan", verbosity=0)
+    demo = Plan.objects.get(slug="high-tech-zones-2025")
+    plan_backfill(plan_id=demo.pk)
+    plan_recompute(plan_id=demo.pk)
+    response = manager_client.get(dashboard_url(demo))
+    text = text_of(response)
+    assert "Demo data." in text
+    month_ends = [datetime.date(2025, m, _month_end(2025, m)).isoformat() for m in range(12, 0, -1)]
+    assert [value for value, _label in response.context["as_of"].choices] == ["", *month_ends]
+    assert response.context["kpis"].paginator.count == 13
+    past = manager_client.get(dashboard_url(demo, as_of="2025-06-30"))
+    assert past.status_code == 200 and "As it stood on" in text_of(past)
+    kpi_page = manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "EN-GIANTS"]))
+    assert "of the required change" in text_of(kpi_page)
+
+
+def _month_end(year: int, month: int) -> int:
+    return ((datetime.date(year + month // 12, month % 12 + 1, 1)) - datetime.timedelta(days=1)).day

@@ -1,0 +1,133 @@
+"""CSV and XLSX exports of the dashboard tables, parsed back and checked."""
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from plans.exports import safe_text
+from plans.models import KPI
+from tests.test_dashboard_views import build_plan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(db):
+    return build_plan(goals=4, description="Illustrative demo data.")
+
+
+def export(client, plan, table, fmt, **query):
+    url = reverse("plans:dashboard_export", args=[plan.slug, table, fmt])
+    return client.get(url, query)
+
+
+def read_csv(response) -> tuple[dict, list[str], list[dict]]:
+    """(meta rows as a dict, header, data rows as dicts) from an exported CSV."""
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    blank = rows.index([])
+    meta = {row[0]: row[1] for row in rows[:blank]}
+    header = rows[blank + 1]
+    return meta, header, [dict(zip(header, row, strict=True)) for row in rows[blank + 2 :]]
+
+
+def read_xlsx(response):
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    blank = next(i for i, r in enumerate(rows) if all(c is None for c in r))
+    meta = {r[0]: r[1] for r in rows[:blank]}
+    header = rows[blank + 1]
+    return sheet, meta, header, [dict(zip(header, r, strict=True)) for r in rows[blank + 2 :]]
+
+
+def test_kpi_csv_has_as_of_filters_and_every_column_of_the_dashboard_table(client, manager, plan):
+    client.force_login(manager)
+    response = export(client, plan, "kpis", "csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="{plan.slug}-kpis-now.csv"'
+    meta, header, rows = read_csv(response)
+    assert meta["Plan"] == plan.name
+    assert meta["As of"] == "now (current status)"
+    assert meta["Filters"] == "none"
+    assert meta["Note"] == "Illustrative demo data."
+    assert header[:6] == ["Code", "KPI", "Focus area", "Goal", "Owner team", "Unit"]
+    assert [r["Code"] for r in rows] == ["K00", "K02", "K01", "K03"]
+    first = rows[0]
+    kpi = KPI.objects.get(code="K00")
+    assert first["Baseline"] == "60.0" and first["Target"] == "80.0" and first["Latest value"] == "70.0"
+    assert first["Latest date"] == "2025-06-30" and first["Target date"] == "2025-12-31"
+    assert float(first["Forecast"]) == pytest.approx(kpi.forecast_value)
+    assert float(first["Forecast low (95%)"]) == pytest.approx(kpi.forecast_low)
+    assert first["Progress (%)"] == "50.0" and first["Status"] == "On track" and first["Stale"] == "no"
+
+
+def test_kpi_csv_at_a_past_date_with_filters_writes_them_into_the_file(client, manager, plan):
+    client.force_login(manager)
+    area = plan.focus_areas.get(code="FA2")
+    response = export(client, plan, "kpis", "csv", as_of="2025-06-30", status="off_track", focus_area=area.pk)
+    assert response["Content-Disposition"].endswith(f'{plan.slug}-kpis-2025-06-30.csv"')
+    meta, _header, rows = read_csv(response)
+    assert meta["As of"] == "2025-06-30"
+    assert meta["Filters"] == "Focus area: FA2 Industry; Status: Off track"
+    assert [r["Code"] for r in rows] == ["K01", "K03"]
+    assert {r["Status"] for r in rows} == {"Off track"}
+    assert {r["Forecast"] for r in rows} == {"66.5"}
+    assert {r["Forecast low (95%)"] for r in rows} == {""}  # snapshots keep no interval
+
+
+def test_milestone_csv_lists_the_attention_table_unless_a_status_is_chosen(client, manager, plan):
+    client.force_login(manager)
+    meta, header, rows = read_csv(export(client, plan, "milestones", "csv"))
+    assert meta["Rows"] == "Milestones that are overdue, off track or at risk."
+    assert header[:3] == ["Focus area", "Goal", "Milestone"]
+    assert [r["Milestone"] for r in rows] == ["Milestone 0", "Milestone 1", "Milestone 2", "Milestone 3"]
+    assert (
+        rows[0]["Due date"] == "2025-05-31" and rows[0]["Status"] == "Overdue" and rows[0]["Percent complete"] == "40"
+    )
+    meta, _header, rows = read_csv(export(client, plan, "milestones", "csv", as_of="2025-06-30", status="on_track"))
+    assert "Rows" not in meta
+    assert meta["Filters"] == "Status: On track"
+    assert {r["Status"] for r in rows} == {"On track"} and len(rows) == 4
+
+
+def test_kpi_xlsx_keeps_numbers_and_dates_typed_and_notes_the_as_of_date(client, manager, plan):
+    client.force_login(manager)
+    team = plan.goals.get(code="G00").owner_team
+    response = export(client, plan, "kpis", "xlsx", as_of="2025-06-30", owner_team=team.pk)
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet, meta, header, rows = read_xlsx(response)
+    assert sheet.title == "KPIs"
+    assert meta["As of"] == "2025-06-30"
+    assert meta["Filters"] == f"Owner team: {team.name}"
+    assert "Code" in header and "Stale" in header
+    assert [r["Code"] for r in rows] == ["K00", "K02"]
+    assert rows[0]["Baseline"] == 60.0 and rows[0]["Forecast"] == 66.5 and rows[0]["Score"] == -2.0
+    assert rows[0]["Target date"] == datetime.datetime(2025, 12, 31)
+    assert rows[0]["Status"] == "Off track"
+
+
+def test_milestone_xlsx_round_trips(client, manager, plan):
+    client.force_login(manager)
+    _sheet, meta, _header, rows = read_xlsx(export(client, plan, "milestones", "xlsx"))
+    assert meta["As of"] == "now (current status)"
+    assert len(rows) == 4 and rows[0]["Percent complete"] == 40
+
+
+def test_text_that_a_spreadsheet_would_run_as_a_formula_is_neutralised(client, manager, plan):
+    KPI.objects.filter(code="K00").update(name='=HYPERLINK("http://evil.example","x")')
+    client.force_login(manager)
+    _meta, _header, rows = read_csv(export(client, plan, "kpis", "csv"))
+    assert rows[0]["KPI"].startswith("'=HYPERLINK")
+    _sheet, _meta, _header, rows = read_xlsx(export(client, plan, "kpis", "xlsx"))
+    assert rows[0]["KPI"].startswith("'=HYPERLINK")
+    assert safe_text(-5.0) == -5.0 and safe_text("-5") == "'-5"
+
+
+def test_unknown_table_or_format_is_not_found(client, manager, plan):
+    client.force_login(manager)
+    assert client.get(f"/plans/{plan.slug}/export/goals.csv").status_code == 404
+    assert client.get(f"/plans/{plan.slug}/export/kpis.pdf").status_code == 404
