@@ -1,8 +1,25 @@
 """Admin pages: list filters and search on every model; computed fields shown read-only."""
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import KPI, FocusArea, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan, StatusSnapshot, Team
+from .models import (
+    KPI,
+    ApiToken,
+    FocusArea,
+    Goal,
+    IdempotencyKey,
+    Measurement,
+    MeasurementRevision,
+    Milestone,
+    MilestoneUpdate,
+    Plan,
+    StatusSnapshot,
+    Team,
+    Tombstone,
+)
 
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
@@ -112,3 +129,40 @@ class StatusSnapshotAdmin(admin.ModelAdmin):
     list_display = ("item_type", "item_id", "as_of", "status", "score", "progress", "forecast")
     list_filter = ("plan", "item_type", "status")
     date_hierarchy = "as_of"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created with ``manage.py create_api_token`` (the key is shown once); here they are revoked."""
+
+    list_display = ("name", "prefix", "scope", "team", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", "team", "revoked_at")
+    search_fields = ("name", "prefix")
+    list_select_related = ("team",)
+    fields = ("name", "prefix", "scope", "team", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, ngettext("%d token revoked.", "%d tokens revoked.", count) % count)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ("actor", "key", "response_status", "created_at")
+    search_fields = ("actor", "key")
+    readonly_fields = ("actor", "key", "request_hash", "response_status", "response_body", "created_at")
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(admin.ModelAdmin):
+    list_display = ("resource", "item_id", "plan_id", "source", "external_id", "deleted_by", "deleted_at")
+    list_filter = ("resource",)
+    search_fields = ("external_id",)
+    date_hierarchy = "deleted_at"
+    readonly_fields = ("resource", "item_id", "plan_id", "source", "external_id", "deleted_by", "deleted_at")

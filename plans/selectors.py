@@ -1,8 +1,15 @@
 """Every non-trivial read, with the eager loading it needs (views and the API call these)."""
 
-from django.db.models import Prefetch, QuerySet
+import datetime
+from dataclasses import dataclass
+from typing import Any
 
-from .models import KPI, FocusArea, Goal, Plan
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from .choices import ItemType, MilestoneState
+from .models import KPI, FocusArea, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan
+from .rollup import STALE_AFTER_DAYS
 
 
 def plan_overview_list() -> QuerySet[Plan]:
@@ -11,3 +18,343 @@ def plan_overview_list() -> QuerySet[Plan]:
     goals = Goal.objects.select_related("owner_team").order_by("code").prefetch_related(Prefetch("kpis", kpis))
     focus_areas = FocusArea.objects.order_by("order", "code").prefetch_related(Prefetch("goals", goals))
     return Plan.objects.prefetch_related(Prefetch("focus_areas", focus_areas))
+
+
+# --- Staff work: "My work", item pages and their history ---------------------------------
+
+# Attention buckets of "My work", in the order the page lists them.
+OVERDUE, DUE_SOON, STALE, OTHER = "overdue", "due_soon", "stale", "other"
+WORK_BUCKETS = (OVERDUE, DUE_SOON, STALE, OTHER)
+DUE_SOON_DAYS = 30
+_CLOSED_STATES = (MilestoneState.DONE, MilestoneState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One row of "My work": a milestone or a KPI with why it needs attention and its last update."""
+
+    kind: str  # ItemType.MILESTONE or ItemType.KPI
+    item: Milestone | KPI
+    bucket: str
+    due: datetime.date
+    days_left: int
+    last_update_at: datetime.datetime | None
+    last_update_by: Any = None  # a user, or None
+
+    @property
+    def is_milestone(self) -> bool:
+        return self.kind == ItemType.MILESTONE
+
+    @property
+    def days_overdue(self) -> int:
+        return max(0, -self.days_left)
+
+
+def kpi_is_stale(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> bool:
+    """No measurement within the KPI's reporting frequency (shared/METHOD.md rule 10's first reason)."""
+    if latest_date is None:
+        return True
+    return (today - latest_date).days > STALE_AFTER_DAYS[kpi.frequency]
+
+
+def _milestone_bucket(milestone: Milestone, today: datetime.date) -> str:
+    if milestone.state in _CLOSED_STATES:
+        return OTHER
+    if milestone.due_date < today:
+        return OVERDUE
+    if (milestone.due_date - today).days <= DUE_SOON_DAYS:
+        return DUE_SOON
+    return OTHER
+
+
+def _kpi_bucket(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> str:
+    if kpi.target_date < today and (latest_date is None or latest_date < kpi.target_date):
+        return OVERDUE  # past the target date without a final figure
+    if today <= kpi.target_date and (kpi.target_date - today).days <= DUE_SOON_DAYS:
+        return DUE_SOON
+    if kpi.target_date >= today and kpi_is_stale(kpi, latest_date, today):
+        return STALE
+    return OTHER
+
+
+def my_work_items(user, today: datetime.date) -> list[WorkItem]:
+    """The milestones and KPIs of the user's teams, most urgent first, in four queries whatever their number.
+
+    Order: overdue, due within 30 days, stale KPIs, then the rest; by due date within each bucket.
+    """
+    teams = list(user.teams.values_list("id", flat=True))
+    last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
+    milestones = (
+        Milestone.objects.filter(owner_team__in=teams)
+        .select_related("goal", "plan", "owner_team")
+        .annotate(
+            last_update_at=Subquery(last_update.values("created_at")[:1]),
+            last_update_author_id=Subquery(last_update.values("author_id")[:1]),
+        )
+    )
+    revisions = MeasurementRevision.objects.filter(measurement__kpi=OuterRef("pk")).order_by("-created_at", "-id")
+    latest = Measurement.objects.filter(kpi=OuterRef("pk")).order_by("-date", "-recorded_at", "-id")
+    kpis = (
+        KPI.objects.filter(owner_team__in=teams)
+        .select_related("goal", "plan", "owner_team")
+        .annotate(
+            measured_on=Subquery(latest.values("date")[:1]),
+            measured_value=Subquery(latest.values("value")[:1]),
+            last_update_at=Subquery(revisions.values("created_at")[:1]),
+            last_update_author_id=Subquery(revisions.values("author_id")[:1]),
+        )
+    )
+    rows = [(ItemType.MILESTONE, m, _milestone_bucket(m, today), m.due_date) for m in milestones] + [
+        (ItemType.KPI, k, _kpi_bucket(k, k.measured_on, today), k.target_date) for k in kpis
+    ]
+    author_ids = {item.last_update_author_id for _, item, _, _ in rows} - {None}
+    authors = get_user_model().objects.in_bulk(author_ids) if author_ids else {}
+    items = [
+        WorkItem(
+            kind, item, bucket, due, (due - today).days, item.last_update_at, authors.get(item.last_update_author_id)
+        )
+        for kind, item, bucket, due in rows
+    ]
+    order = {bucket: i for i, bucket in enumerate(WORK_BUCKETS)}
+    items.sort(key=lambda w: (order[w.bucket], w.due, str(w.item)))
+    return items
+
+
+def milestone_history(milestone: Milestone) -> QuerySet[MilestoneUpdate]:
+    """The milestone's progress updates, newest first, with their authors."""
+    return milestone.updates.select_related("author").order_by("-created_at", "-id")
+
+
+def kpi_history(kpi: KPI) -> QuerySet[MeasurementRevision]:
+    """Every revision of every measurement of the KPI, newest first, with author and measurement."""
+    return (
+        MeasurementRevision.objects.filter(measurement__kpi=kpi)
+        .select_related("author", "measurement")
+        .order_by("-created_at", "-id")
+    )
+
+
+def milestone_for_page(pk: int) -> Milestone:
+    return Milestone.objects.select_related("goal", "plan", "owner_team").get(pk=pk)
+
+
+def kpi_for_page(pk: int) -> KPI:
+    return KPI.objects.select_related("goal", "plan", "owner_team").get(pk=pk)
+
+
+# --- dashboards (plans/views_dashboard.py, plans/exports.py) -----------------------------
+# Every dashboard read below issues one query whatever the plan's size. ``as_of=None`` reads the
+# live computed fields; a date reads that day's StatusSnapshot rows through correlated subqueries,
+# so the same ``as_of_*`` annotations (and the same status filter) serve both cases.
+
+# (OuterRef, Subquery, ItemType, Measurement, Milestone, MilestoneUpdate come from the top of the module.)
+from django.db.models import Count, F, Q, Value  # noqa: E402
+from django.shortcuts import get_object_or_404  # noqa: E402
+
+from .models import StatusSnapshot, Team  # noqa: E402
+
+AS_OF_FIELDS = ("status", "score", "progress")
+
+
+def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False) -> dict:
+    fields = (*AS_OF_FIELDS, "forecast") if forecast else AS_OF_FIELDS
+    if as_of is None:
+        live = {"status": "status", "score": "score", "progress": "progress", "forecast": "forecast_value"}
+        return {f"as_of_{name}": F(live[name]) for name in fields}
+    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of)
+    return {f"as_of_{name}": Subquery(rows.values(name)[:1]) for name in fields}
+
+
+def dashboard_plan_get(*, slug: str) -> Plan:
+    return get_object_or_404(Plan, slug=slug)
+
+
+def plan_snapshot_dates(*, plan_id: int) -> list:
+    """Every date the plan has snapshots for, oldest first."""
+    return list(
+        StatusSnapshot.objects.filter(plan_id=plan_id).order_by("as_of").values_list("as_of", flat=True).distinct()
+    )
+
+
+def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
+    """``[{"item_type", "status", "n"}]`` for focus areas, goals, KPIs and milestones, in one query."""
+    if as_of is not None:
+        return list(
+            StatusSnapshot.objects.filter(plan_id=plan_id, as_of=as_of)
+            .exclude(item_type=ItemType.PLAN)
+            .values("item_type", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    parts = [
+        model.objects.filter(plan_id=plan_id)
+        .values("status")
+        .annotate(item_type=Value(str(item_type)), n=Count("id"))
+        .values("item_type", "status", "n")
+        .order_by()
+        for model, item_type in (
+            (FocusArea, ItemType.FOCUS_AREA),
+            (Goal, ItemType.GOAL),
+            (KPI, ItemType.KPI),
+            (Milestone, ItemType.MILESTONE),
+        )
+    ]
+    return list(parts[0].union(*parts[1:], all=True))
+
+
+def plan_status_trend(*, plan_id: int) -> list[dict]:
+    """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each snapshot date."""
+    return list(
+        StatusSnapshot.objects.filter(plan_id=plan_id)
+        .exclude(item_type=ItemType.PLAN)
+        .values("as_of", "status")
+        .annotate(n=Count("id"))
+        .order_by("as_of", "status")
+    )
+
+
+def plan_snapshot_get(*, plan_id: int, as_of):
+    """The plan's own snapshot row on ``as_of``, or None."""
+    return StatusSnapshot.objects.filter(plan_id=plan_id, item_type=ItemType.PLAN, item_id=plan_id, as_of=as_of).first()
+
+
+def dashboard_focus_area_list(*, plan_id: int, as_of=None) -> QuerySet[FocusArea]:
+    return (
+        FocusArea.objects.filter(plan_id=plan_id)
+        .annotate(**_as_of_annotations(ItemType.FOCUS_AREA, as_of))
+        .order_by("order", "code")
+    )
+
+
+def dashboard_goal_list(*, plan_id: int, as_of=None) -> QuerySet[Goal]:
+    return (
+        Goal.objects.filter(plan_id=plan_id)
+        .select_related("focus_area", "owner_team")
+        .annotate(**_as_of_annotations(ItemType.GOAL, as_of))
+        .order_by("focus_area__order", "focus_area__code", "code")
+    )
+
+
+def dashboard_kpi_list(*, plan_id: int, as_of=None) -> QuerySet[KPI]:
+    """KPIs with ``as_of_*`` status fields and ``as_of_latest_value``/``as_of_latest_date``.
+
+    In the past the latest figure is the newest measurement after the baseline date and on or
+    before ``as_of`` (the rule the status method keeps); now it is the stored ``latest_*``.
+    """
+    if as_of is None:
+        latest = {"as_of_latest_value": F("latest_value"), "as_of_latest_date": F("latest_date")}
+    else:
+        kept = Measurement.objects.filter(
+            kpi_id=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=as_of
+        ).order_by("-date", "-recorded_at", "-id")
+        latest = {
+            "as_of_latest_value": Subquery(kept.values("value")[:1]),
+            "as_of_latest_date": Subquery(kept.values("date")[:1]),
+        }
+    return (
+        KPI.objects.filter(plan_id=plan_id)
+        .select_related("goal__focus_area", "owner_team")
+        .annotate(**_as_of_annotations(ItemType.KPI, as_of, forecast=True), **latest)
+        .order_by("goal__focus_area__order", "goal__focus_area__code", "code")
+    )
+
+
+def dashboard_milestone_list(*, plan_id: int, as_of=None):
+    return (
+        Milestone.objects.filter(plan_id=plan_id)
+        .select_related("goal__focus_area", "owner_team")
+        .annotate(**_as_of_annotations(ItemType.MILESTONE, as_of))
+        .order_by("due_date", "id")
+    )
+
+
+def plan_owner_team_list(*, plan_id: int):
+    """Teams that own a goal, KPI or milestone of the plan (choices of the owner-team filter)."""
+    owns = Q(goals__plan_id=plan_id) | Q(kpis__plan_id=plan_id) | Q(milestones__plan_id=plan_id)
+    return Team.objects.filter(owns).distinct().order_by("name")
+
+
+def kpi_measurement_list(*, kpi_id: int):
+    return Measurement.objects.filter(kpi_id=kpi_id).select_related("recorded_by").order_by("date", "recorded_at")
+
+
+def item_snapshot_history(*, item_type: str, item_id: int) -> list:
+    """An item's snapshots, oldest first."""
+    return list(StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id).order_by("as_of"))
+
+
+def milestone_update_list(*, milestone_id: int, limit: int = 20):
+    return MilestoneUpdate.objects.filter(milestone_id=milestone_id).select_related("author")[:limit]
+
+
+def goal_kpi_measurement_map(*, goal_id: int) -> dict[int, list]:
+    """``{kpi_id: [measurement, ...]}`` for every KPI of a goal, in one query."""
+    grouped: dict[int, list] = {}
+    for m in Measurement.objects.filter(kpi__goal_id=goal_id).order_by("kpi_id", "date", "recorded_at"):
+        grouped.setdefault(m.kpi_id, []).append(m)
+    return grouped
+
+
+# API reads (plans.api). Serializers give related rows as ids, so the lists need no eager loading;
+# the API pages them by (updated_at, id), which the Tracked sync index serves.
+
+
+def api_team_list() -> QuerySet:
+    from .models import Team
+
+    return Team.objects.all()
+
+
+def api_plan_list() -> QuerySet[Plan]:
+    return Plan.objects.all()
+
+
+def api_focus_area_list() -> QuerySet[FocusArea]:
+    return FocusArea.objects.all()
+
+
+def api_goal_list() -> QuerySet[Goal]:
+    return Goal.objects.all()
+
+
+def api_milestone_list() -> QuerySet[Milestone]:
+    return Milestone.objects.all()
+
+
+def api_kpi_list() -> QuerySet[KPI]:
+    return KPI.objects.all()
+
+
+def api_measurement_list() -> QuerySet[Measurement]:
+    """Measurements with their KPI's plan and owner team, which the API shows and checks writes against."""
+    from django.db.models import F
+
+    return Measurement.objects.annotate(plan_id=F("kpi__plan_id"), owner_team_id=F("kpi__owner_team_id"))
+
+
+def api_milestone_update_list() -> QuerySet[MilestoneUpdate]:
+    from django.db.models import F
+
+    return MilestoneUpdate.objects.annotate(
+        plan_id=F("milestone__plan_id"), owner_team_id=F("milestone__owner_team_id")
+    )
+
+
+def api_tombstone_list() -> QuerySet:
+    from .models import Tombstone
+
+    return Tombstone.objects.all()
+
+
+def api_item_by_external_id(model, *, source: str, external_id: str):
+    return model.objects.filter(source=source, external_id=external_id).first()
+
+
+def api_kpis_for_refs(*, ids: set[int], external_ids: set[str]) -> list[tuple[int, str, str, int, int]]:
+    """(id, source, external_id, owner_team_id, plan_id) of the KPIs named by id or by external id, in one query."""
+    from django.db.models import Q
+
+    if not ids and not external_ids:
+        return []
+    condition = Q(pk__in=ids) | Q(external_id__in=external_ids)
+    return list(KPI.objects.filter(condition).values_list("id", "source", "external_id", "owner_team_id", "plan_id"))

@@ -318,7 +318,7 @@ def user_ensure(*, username: str, password: str, role: str, teams=(), **fields):
     if created:
         user.set_password(password)
         user.save(update_fields=["password"])
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     for team in teams:
         team.members.add(user)
     return user, created
@@ -327,6 +327,11 @@ def user_ensure(*, username: str, password: str, role: str, teams=(), **fields):
 # API writes (plans.api): create, update and delete of goals, milestones, KPIs and measurements.
 # Updates take the version the caller read (``expected_version``) and change nothing when it is stale;
 # deletes leave a Tombstone per deleted row so syncing clients learn about them.
+
+
+def _version_check(item, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != item.version:
+        raise StaleVersionError(item, changed_at=item.updated_at)
 
 
 def _assign(item, data: dict[str, Any]) -> bool:
@@ -372,9 +377,7 @@ def _tombstones_for_kpis(kpis, *, deleted_by=None) -> None:
         Measurement.objects.filter(kpi__in=kpis).values_list("id", "kpi__plan_id", "source", "external_id"),
         deleted_by=deleted_by,
     )
-    _tombstones_create(
-        "kpis", kpis.values_list("id", "plan_id", "source", "external_id"), deleted_by=deleted_by
-    )
+    _tombstones_create("kpis", kpis.values_list("id", "plan_id", "source", "external_id"), deleted_by=deleted_by)
 
 
 def _tombstones_for_milestones(milestones, *, deleted_by=None) -> None:
@@ -407,7 +410,7 @@ def goal_create(*, data: dict[str, Any]) -> Goal:
 def goal_update(*, goal: Goal, data: dict[str, Any], expected_version: int | None = None) -> Goal:
     """Change a goal's own fields; moving it to a focus area of another plan is refused by ``Goal.clean``."""
     goal = Goal.objects.select_for_update().get(pk=goal.pk)
-    _check_version(goal, expected_version)
+    _version_check(goal, expected_version)
     if not _assign(goal, data):
         return goal
     goal.version += 1
@@ -421,7 +424,7 @@ def goal_update(*, goal: Goal, data: dict[str, Any], expected_version: int | Non
 def goal_delete(*, goal: Goal, expected_version: int | None = None, deleted_by=None) -> None:
     """Delete a goal with its milestones, KPIs and measurements, leaving a tombstone for each."""
     goal = Goal.objects.select_for_update().get(pk=goal.pk)
-    _check_version(goal, expected_version)
+    _version_check(goal, expected_version)
     _tombstones_for_kpis(KPI.objects.filter(goal=goal), deleted_by=deleted_by)
     _tombstones_for_milestones(Milestone.objects.filter(goal=goal), deleted_by=deleted_by)
     _tombstones_create("goals", [(goal.pk, goal.plan_id, goal.source, goal.external_id)], deleted_by=deleted_by)
@@ -459,7 +462,7 @@ def milestone_update(
 ) -> Milestone:
     """Change a milestone; a change of progress or state goes through ``milestone_progress_record`` so it is logged."""
     milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
-    _check_version(milestone, expected_version)
+    _version_check(milestone, expected_version)
     progress = {name: data[name] for name in PROGRESS_FIELDS if name in data}
     previous_plan_id = milestone.plan_id
     if _assign(milestone, {name: value for name, value in data.items() if name not in PROGRESS_FIELDS}):
@@ -479,7 +482,7 @@ def milestone_update(
 @transaction.atomic
 def milestone_delete(*, milestone: Milestone, expected_version: int | None = None, deleted_by=None) -> None:
     milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
-    _check_version(milestone, expected_version)
+    _version_check(milestone, expected_version)
     _tombstones_for_milestones(Milestone.objects.filter(pk=milestone.pk), deleted_by=deleted_by)
     plan_id = milestone.plan_id
     milestone.delete()
@@ -496,7 +499,7 @@ def kpi_create(*, data: dict[str, Any]) -> KPI:
 @transaction.atomic
 def kpi_update(*, kpi: KPI, data: dict[str, Any], expected_version: int | None = None) -> KPI:
     kpi = KPI.objects.select_for_update().get(pk=kpi.pk)
-    _check_version(kpi, expected_version)
+    _version_check(kpi, expected_version)
     previous_plan_id = kpi.plan_id
     if _assign(kpi, data):
         kpi.version += 1
@@ -508,7 +511,7 @@ def kpi_update(*, kpi: KPI, data: dict[str, Any], expected_version: int | None =
 def kpi_delete(*, kpi: KPI, expected_version: int | None = None, deleted_by=None) -> None:
     """Delete a KPI with its measurements, leaving a tombstone for each."""
     kpi = KPI.objects.select_for_update().get(pk=kpi.pk)
-    _check_version(kpi, expected_version)
+    _version_check(kpi, expected_version)
     _tombstones_for_kpis(KPI.objects.filter(pk=kpi.pk), deleted_by=deleted_by)
     plan_id = kpi.plan_id
     kpi.delete()
@@ -527,7 +530,7 @@ def measurement_update(
 ) -> MeasurementResult:
     """Revise one measurement's value (and note) in place, keeping its KPI, date and source."""
     current = Measurement.objects.select_for_update().select_related("kpi").get(pk=measurement.pk)
-    _check_version(current, expected_version)
+    _version_check(current, expected_version)
     return measurement_record(
         kpi=current.kpi,
         date=current.date,
@@ -542,7 +545,7 @@ def measurement_update(
 @transaction.atomic
 def measurement_delete(*, measurement: Measurement, expected_version: int | None = None, deleted_by=None) -> None:
     measurement = Measurement.objects.select_for_update().select_related("kpi").get(pk=measurement.pk)
-    _check_version(measurement, expected_version)
+    _version_check(measurement, expected_version)
     kpi = measurement.kpi
     _tombstones_create(
         "measurements",
@@ -659,9 +662,7 @@ def measurements_bulk_upsert(
     written = created + updated
     MeasurementRevision.objects.bulk_create(
         [
-            MeasurementRevision(
-                measurement=m, previous_value=previous, value=m.value, note=m.note, author=recorded_by
-            )
+            MeasurementRevision(measurement=m, previous_value=previous, value=m.value, note=m.note, author=recorded_by)
             for m, previous in zip(written, [None] * len(created) + previous_values, strict=True)
         ],
         batch_size=1000,
@@ -673,3 +674,17 @@ def measurements_bulk_upsert(
     for plan_id in sorted({kpis[kpi_id].plan_id for kpi_id in affected}):
         plan_mark_changed(plan_id=plan_id)
     return counts
+
+
+@transaction.atomic
+def api_token_create(*, name: str, scope: str, team: Team | None = None):
+    """Create an API token; returns (token, key). Only the key's SHA-256 is stored, so the key is shown once."""
+    from .models import ApiToken
+    from .models.api import TOKEN_PREFIX_LENGTH
+
+    key = ApiToken.new_key()
+    prefix, key_hash = key[:TOKEN_PREFIX_LENGTH], ApiToken.hash_key(key)
+    token = ApiToken(name=name, scope=scope, team=team, prefix=prefix, key_hash=key_hash)
+    token.full_clean()
+    token.save()
+    return token, key

@@ -1,3 +1,4 @@
+from .api import *  # noqa: F403
 from .kpis import *  # noqa: F403
 from .milestones import *  # noqa: F403
 from .plans import *  # noqa: F403

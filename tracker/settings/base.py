@@ -137,19 +137,45 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "plans.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "plans.api.pagination.SyncCursorPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["plans.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env("API_THROTTLE_RATE", default="1200/minute")},
+    "EXCEPTION_HANDLER": "plans.api.exceptions.api_exception_handler",
+    "STRICT_JSON": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Action Plan Tracker API",
-    "DESCRIPTION": "Plans, KPIs, milestones, measurements and their computed statuses.",
+    "DESCRIPTION": (
+        "Plans, KPIs, milestones, measurements and their computed statuses. Authenticate with "
+        "`Authorization: Token <key>`. Lists page by (updated_at, id): pass `updated_since` and follow `next`; "
+        "deletions are listed at /api/v1/deletions/."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "plans.choices.Status",
+        "MilestoneStateEnum": "plans.choices.MilestoneState",
+        "MeasurementSourceEnum": "plans.choices.MeasurementSource",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,86 @@
+"""``Authorization: Token <key>`` for external systems; keys are looked up by their SHA-256."""
+
+import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from plans.models import ApiToken
+
+# Recording every request's time would turn each read into a write; once a minute is enough to audit.
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+
+class TokenUser:
+    """The caller behind a token: authenticated, but no row in the user table (``pk`` is None)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+
+    def __str__(self):
+        return f"token:{self.token.name}"
+
+    def get_username(self) -> str:
+        return str(self)
+
+
+def api_token(request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+def request_user(request):
+    """The user to record as author of a write: None for tokens."""
+    return request.user if request.user.is_authenticated and request.user.pk is not None else None
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid token header: send 'Token <key>'."))
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
+        token = (
+            ApiToken.objects.filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True)
+            .only("id", "name", "prefix", "scope", "team_id", "last_used_at", "revoked_at")
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        return TokenUser(token), token
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": str(_("Token-based authentication: 'Token <key>' (python manage.py create_api_token).")),
+        }

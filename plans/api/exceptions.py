@@ -1,0 +1,53 @@
+"""API errors beyond DRF's own, and the handler that turns domain exceptions into them (never a 500)."""
+
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler
+
+from plans.services import StaleVersionError
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = _("The item changed since you read it (If-Match does not match its ETag).")
+    default_code = "precondition_failed"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("The request conflicts with a concurrent write; retry it.")
+    default_code = "conflict"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _("This Idempotency-Key was already used with a different request.")
+    default_code = "idempotency_key_reused"
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = as_serializer_error(exc)
+        if NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        exc = exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, StaleVersionError):
+        exc = PreconditionFailed()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict()
+    elif isinstance(exc, DataError):
+        exc = exceptions.ValidationError({"non_field_errors": [_("A value is out of range for its field.")]})
+    return exception_handler(exc, context)

@@ -1,0 +1,290 @@
+"""API representations. One serializer per model where input and output agree; separate ones where not.
+
+Every serializer rejects unknown fields (a typo must not pass silently) and ignores read-only ones:
+computed statuses, versions, timestamps and the denormalised plan are never taken from a client.
+"""
+
+from collections.abc import Mapping
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from plans.choices import MilestoneState, Status
+from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
+from plans.models.base import MAX_ABS_VALUE
+
+MAX_ID = 2**63 - 1
+MAX_TEXT_LENGTH = 10_000
+MAX_BULK_ROWS = 10_000
+COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
+TRACKED = ("version", "created_at", "updated_at")
+
+
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key that is range-checked before the query (SQLite overflows on huge integers)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < int(data) <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(int(data))
+
+
+class StrictMixin:
+    """Unknown fields are errors; read-only fields are known and silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        # TextFields have no length in the database; the API still bounds them.
+        if field_class is serializers.CharField and "max_length" not in kwargs and not kwargs.get("read_only"):
+            kwargs["max_length"] = MAX_TEXT_LENGTH
+        return field_class, kwargs
+
+
+def computed_status():
+    """Blank until the status engine first runs; declared here since DRF drops allow_blank on read-only fields."""
+    return serializers.ChoiceField(choices=Status.choices, allow_blank=True, read_only=True)
+
+
+class TeamSerializer(StrictModelSerializer):
+    class Meta:
+        model = Team
+        fields = ("id", "name", *TRACKED)
+
+
+class PlanSerializer(StrictModelSerializer):
+    status = computed_status()
+
+    class Meta:
+        model = Plan
+        fields = (
+            "id",
+            "name",
+            "slug",
+            "description",
+            "baseline_year",
+            "start_date",
+            "end_date",
+            *COMPUTED,
+            *TRACKED,
+        )
+        read_only_fields = fields
+
+
+class FocusAreaSerializer(StrictModelSerializer):
+    status = computed_status()
+
+    class Meta:
+        model = FocusArea
+        fields = ("id", "plan", "code", "name", "description", "order", "weight", *COMPUTED, *TRACKED)
+        read_only_fields = fields
+
+
+class GoalSerializer(StrictModelSerializer):
+    status = computed_status()
+
+    class Meta:
+        model = Goal
+        fields = (
+            "id",
+            "plan",
+            "focus_area",
+            "code",
+            "title",
+            "description",
+            "owner_team",
+            "weight",
+            "start_date",
+            "due_date",
+            "source",
+            "external_id",
+            *COMPUTED,
+            *TRACKED,
+        )
+        # Uniqueness is checked by the service's full_clean, inside its transaction.
+        validators = []
+
+
+class MilestoneSerializer(StrictModelSerializer):
+    status = computed_status()
+
+    class Meta:
+        model = Milestone
+        fields = (
+            "id",
+            "plan",
+            "goal",
+            "title",
+            "description",
+            "owner_team",
+            "start_date",
+            "due_date",
+            "weight",
+            "percent_complete",
+            "state",
+            "completed_on",
+            "source",
+            "external_id",
+            *COMPUTED,
+            *TRACKED,
+        )
+        validators = []
+
+
+KPI_FORECAST = ("forecast_value", "forecast_low", "forecast_high", "latest_value", "latest_date", "stale")
+
+
+class KPISerializer(StrictModelSerializer):
+    status = computed_status()
+
+    class Meta:
+        model = KPI
+        fields = (
+            "id",
+            "plan",
+            "goal",
+            "code",
+            "name",
+            "unit",
+            "direction",
+            "baseline_value",
+            "baseline_date",
+            "target_value",
+            "target_date",
+            "frequency",
+            "weight",
+            "owner_team",
+            "source_note",
+            "source",
+            "external_id",
+            *KPI_FORECAST,
+            *COMPUTED,
+            *TRACKED,
+        )
+        validators = []
+
+
+def by_external_id(serializer_class):
+    """The same fields, with source and external_id taken from the URL instead of the body."""
+
+    class ByExternalId(serializer_class):
+        class Meta(serializer_class.Meta):
+            read_only_fields = ("source", "external_id")
+
+    ByExternalId.__name__ = f"{serializer_class.__name__.removesuffix('Serializer')}ByExternalIdSerializer"
+    return ByExternalId
+
+
+class MeasurementSerializer(StrictModelSerializer):
+    """Create (upsert on KPI and date, source "api") and read."""
+
+    plan = serializers.IntegerField(source="plan_id", read_only=True)
+    owner_team = serializers.IntegerField(source="owner_team_id", read_only=True)
+
+    class Meta:
+        model = Measurement
+        fields = (
+            "id",
+            "kpi",
+            "plan",
+            "owner_team",
+            "date",
+            "value",
+            "note",
+            "source",
+            "external_id",
+            "recorded_by",
+            "recorded_at",
+            *TRACKED,
+        )
+        read_only_fields = ("source", "recorded_by", "recorded_at")
+        validators = []
+
+
+class MeasurementUpdateSerializer(MeasurementSerializer):
+    """Revise a value in place: the KPI and date of a measurement do not change."""
+
+    class Meta(MeasurementSerializer.Meta):
+        read_only_fields = ("kpi", "date", "source", "recorded_by", "recorded_at")
+
+
+class MilestoneUpdateSerializer(StrictModelSerializer):
+    """A progress report on a milestone; it moves the milestone's percent complete and state."""
+
+    plan = serializers.IntegerField(source="plan_id", read_only=True)
+    owner_team = serializers.IntegerField(source="owner_team_id", read_only=True)
+    completed_on = serializers.DateField(required=False, allow_null=True, write_only=True)
+    previous_state = serializers.ChoiceField(choices=MilestoneState.choices, allow_blank=True, read_only=True)
+
+    class Meta:
+        model = MilestoneUpdate
+        fields = (
+            "id",
+            "milestone",
+            "plan",
+            "owner_team",
+            "percent_complete",
+            "state",
+            "previous_percent_complete",
+            "previous_state",
+            "note",
+            "evidence_url",
+            "completed_on",
+            "author",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("previous_percent_complete", "previous_state", "author")
+
+
+class TombstoneSerializer(StrictModelSerializer):
+    plan = serializers.IntegerField(source="plan_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Tombstone
+        fields = ("id", "resource", "item_id", "plan", "source", "external_id", "deleted_at")
+        read_only_fields = fields
+
+
+class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
+    kpi = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=_("The KPI's id."))
+    kpi_external_id = serializers.CharField(
+        required=False, max_length=128, help_text=_("Instead of kpi: the KPI's external id.")
+    )
+    kpi_source = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("With kpi_external_id, when the same external id is used by several sources."),
+    )
+    date = serializers.DateField()
+    value = serializers.FloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
+    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+
+    def validate(self, attrs):
+        if ("kpi" in attrs) == ("kpi_external_id" in attrs):
+            raise serializers.ValidationError({"kpi": [_("Give either kpi or kpi_external_id.")]})
+        return attrs
+
+
+class BulkMeasurementsSerializer(StrictMixin, serializers.Serializer):
+    measurements = BulkMeasurementRowSerializer(many=True, allow_empty=False, max_length=MAX_BULK_ROWS)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()

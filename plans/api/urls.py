@@ -1,0 +1,19 @@
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "api"
+
+router = DefaultRouter()
+router.include_format_suffixes = False
+router.register("plans", views.PlanViewSet, basename="plan")
+router.register("focus-areas", views.FocusAreaViewSet, basename="focus-area")
+router.register("goals", views.GoalViewSet, basename="goal")
+router.register("milestones", views.MilestoneViewSet, basename="milestone")
+router.register("kpis", views.KPIViewSet, basename="kpi")
+router.register("measurements", views.MeasurementViewSet, basename="measurement")
+router.register("milestone-updates", views.MilestoneUpdateViewSet, basename="milestone-update")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("deletions", views.DeletionViewSet, basename="deletion")
+
+urlpatterns = router.urls

@@ -1,0 +1,410 @@
+"""API viewsets: parse input, check the caller's team, call selectors and services."""
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from plans import selectors, services
+from plans.choices import MeasurementSource
+from plans.models import KPI, Goal, Milestone
+
+from . import filters, serializers
+from .authentication import request_user
+from .bulk import measurements_bulk_rows
+from .conditional import etag_for, if_match_version
+from .exceptions import PayloadTooLarge
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import IdempotentPostMixin
+from .permissions import ApiAccess, ensure_can_write_team
+from .serializers import MAX_ID
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=_("The ETag you read; when the item changed since, nothing is written and the answer is 412."),
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=_("Replays the first response for the same key and body; 422 for the same key with another body."),
+)
+PRECONDITION_FAILED = OpenApiResponse(description=_("If-Match does not match the item's ETag."))
+
+
+def write_schema(serializer_class) -> dict:
+    """Schema of the create, update and delete operations: Idempotency-Key, If-Match and 412."""
+    changed = {200: serializer_class, 412: PRECONDITION_FAILED}
+    return {
+        "create": extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: serializer_class}),
+        "update": extend_schema(parameters=[IF_MATCH], responses=changed),
+        "partial_update": extend_schema(parameters=[IF_MATCH], responses=changed),
+        "destroy": extend_schema(parameters=[IF_MATCH], responses={204: None, 412: PRECONDITION_FAILED}),
+    }
+
+
+class ApiViewMixin(IdempotentPostMixin):
+    """Shared by every API view: access rules, body size limit, Idempotency-Key, keyset pages."""
+
+    permission_classes = [ApiAccess]
+    max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    sync_field = "updated_at"
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body_bytes:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    def get_object(self):
+        # Out-of-range ids overflow SQLite's integers; they name nothing, so 404 before the query.
+        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+            raise NotFound()
+        return super().get_object()
+
+
+class ReadOnlyViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    def retrieve(self, request, *args, **kwargs):
+        item = self.get_object()
+        return Response(self.get_serializer(item).data, headers={"ETag": etag_for(item)})
+
+
+class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
+    # Create, read, update and delete through services, with ETag / If-Match on the detail routes.
+    # Subclasses give selector, create_item, update_item and delete_item; owner_team_id(data, item)
+    # is the team that owns the item once data is written, checked against the caller's teams.
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return self.selector()
+
+    def owner_team_id(self, data, item=None) -> int | None:
+        team = data.get("owner_team")
+        if team is not None:
+            return team.pk
+        if item is not None and "goal" not in data:
+            return item.owner_team_id
+        goal = data.get("goal")
+        return goal.owner_team_id if goal is not None else (item.owner_team_id if item else None)
+
+    def detail_response(self, item, status_code=status.HTTP_200_OK, serializer_class=None):
+        fresh = self.selector().get(pk=item.pk)
+        data = (serializer_class or self.output_serializer_class)(fresh, context=self.get_serializer_context()).data
+        headers = {"ETag": etag_for(fresh)} if hasattr(fresh, "version") else {}
+        return Response(data, status=status_code, headers=headers)
+
+    @property
+    def output_serializer_class(self):
+        return self.serializer_class
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.detail_response(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data))
+        item, created = self.create_item(serializer.validated_data)
+        return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        item = self.get_object()
+        expected_version = if_match_version(request, item)
+        serializer = self.get_serializer(item, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data, item))
+        item = self.update_item(item, serializer.validated_data, expected_version)
+        return self.detail_response(item)
+
+    def destroy(self, request, *args, **kwargs):
+        item = self.get_object()
+        expected_version = if_match_version(request, item)
+        self.delete_item(item, expected_version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def upsert_by_external_id(self, request, model, source: str, external_id: str):
+        """PUT by (source, external_id): update the item with that reference, or create it."""
+        item = selectors.api_item_by_external_id(model, source=source, external_id=external_id)
+        serializer_class = serializers.by_external_id(self.serializer_class)
+        if item is not None:
+            self.check_object_permissions(request, item)
+            expected_version = if_match_version(request, item)
+        serializer = serializer_class(item, data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ensure_can_write_team(request, self.owner_team_id(data, item))
+        if item is None:
+            item, _ = self.create_item({**data, "source": source, "external_id": external_id})
+            return self.detail_response(item, status.HTTP_201_CREATED)
+        return self.detail_response(self.update_item(item, data, expected_version))
+
+
+BY_EXTERNAL_ID = {
+    "methods": ["put"],
+    "detail": False,
+    "url_path": r"by-external-id/(?P<source>[^/]{1,64})/(?P<external_id>[^/]{1,128})",
+    "url_name": "by-external-id",
+}
+
+
+def by_external_id_schema(serializer_class, noun: str):
+    return extend_schema(
+        summary=_("Create or update a %(noun)s by its external id") % {"noun": noun},
+        parameters=[
+            OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, description=_("Source system.")),
+            OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description=_("Its id there.")),
+            IF_MATCH,
+        ],
+        request=serializers.by_external_id(serializer_class),
+        responses={200: serializer_class, 201: serializer_class, 412: PRECONDITION_FAILED},
+    )
+
+
+@extend_schema_view(list=extend_schema(summary=_("Teams")))
+class TeamViewSet(ReadOnlyViewSet):
+    """Teams that own goals, milestones and KPIs."""
+
+    serializer_class = serializers.TeamSerializer
+    filterset_class = filters.TeamFilterSet
+
+    def get_queryset(self):
+        return selectors.api_team_list()
+
+
+class PlanViewSet(ReadOnlyViewSet):
+    """Action plans with their computed status."""
+
+    serializer_class = serializers.PlanSerializer
+    filterset_class = filters.PlanFilterSet
+
+    def get_queryset(self):
+        return selectors.api_plan_list()
+
+
+class FocusAreaViewSet(ReadOnlyViewSet):
+    """Focus areas (strands) of the plans."""
+
+    serializer_class = serializers.FocusAreaSerializer
+    filterset_class = filters.FocusAreaFilterSet
+
+    def get_queryset(self):
+        return selectors.api_focus_area_list()
+
+
+@extend_schema_view(**write_schema(serializers.GoalSerializer))
+class GoalViewSet(TrackedViewSet):
+    """Goals of the focus areas; status, score and progress are computed."""
+
+    serializer_class = serializers.GoalSerializer
+    filterset_class = filters.GoalFilterSet
+
+    def selector(self):
+        return selectors.api_goal_list()
+
+    def create_item(self, data):
+        return services.goal_create(data=data), True
+
+    def update_item(self, item, data, expected_version):
+        return services.goal_update(goal=item, data=data, expected_version=expected_version)
+
+    def delete_item(self, item, expected_version):
+        services.goal_delete(goal=item, expected_version=expected_version, deleted_by=request_user(self.request))
+
+    @by_external_id_schema(serializers.GoalSerializer, _("goal"))
+    @action(**BY_EXTERNAL_ID)
+    def by_external_id(self, request, source, external_id):
+        return self.upsert_by_external_id(request, Goal, source, external_id)
+
+
+@extend_schema_view(**write_schema(serializers.MilestoneSerializer))
+class MilestoneViewSet(TrackedViewSet):
+    """Dated deliverables of the goals; changes of progress are logged as milestone updates."""
+
+    serializer_class = serializers.MilestoneSerializer
+    filterset_class = filters.MilestoneFilterSet
+
+    def selector(self):
+        return selectors.api_milestone_list()
+
+    def create_item(self, data):
+        return services.milestone_create(data=data), True
+
+    def update_item(self, item, data, expected_version):
+        return services.milestone_update(
+            milestone=item, data=data, expected_version=expected_version, author=request_user(self.request)
+        )
+
+    def delete_item(self, item, expected_version):
+        services.milestone_delete(
+            milestone=item, expected_version=expected_version, deleted_by=request_user(self.request)
+        )
+
+    @by_external_id_schema(serializers.MilestoneSerializer, _("milestone"))
+    @action(**BY_EXTERNAL_ID)
+    def by_external_id(self, request, source, external_id):
+        return self.upsert_by_external_id(request, Milestone, source, external_id)
+
+
+@extend_schema_view(**write_schema(serializers.KPISerializer))
+class KPIViewSet(TrackedViewSet):
+    """KPIs with their targets, latest value, forecast and computed status."""
+
+    serializer_class = serializers.KPISerializer
+    filterset_class = filters.KPIFilterSet
+
+    def selector(self):
+        return selectors.api_kpi_list()
+
+    def create_item(self, data):
+        return services.kpi_create(data=data), True
+
+    def update_item(self, item, data, expected_version):
+        return services.kpi_update(kpi=item, data=data, expected_version=expected_version)
+
+    def delete_item(self, item, expected_version):
+        services.kpi_delete(kpi=item, expected_version=expected_version, deleted_by=request_user(self.request))
+
+    @by_external_id_schema(serializers.KPISerializer, _("KPI"))
+    @action(**BY_EXTERNAL_ID)
+    def by_external_id(self, request, source, external_id):
+        return self.upsert_by_external_id(request, KPI, source, external_id)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary=_("Record a KPI value (upsert on KPI and date)"),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: serializers.MeasurementSerializer, 201: serializers.MeasurementSerializer},
+    ),
+    update=extend_schema(
+        parameters=[IF_MATCH],
+        request=serializers.MeasurementUpdateSerializer,
+        responses={200: serializers.MeasurementSerializer, 412: PRECONDITION_FAILED},
+    ),
+    partial_update=extend_schema(
+        parameters=[IF_MATCH],
+        request=serializers.MeasurementUpdateSerializer,
+        responses={200: serializers.MeasurementSerializer, 412: PRECONDITION_FAILED},
+    ),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 412: PRECONDITION_FAILED}),
+)
+class MeasurementViewSet(TrackedViewSet):
+    """Values of the KPIs by date; the API writes them with source 'api'."""
+
+    serializer_class = serializers.MeasurementSerializer
+    filterset_class = filters.MeasurementFilterSet
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return serializers.MeasurementUpdateSerializer
+        return serializers.MeasurementSerializer
+
+    def selector(self):
+        return selectors.api_measurement_list()
+
+    def owner_team_id(self, data, item=None):
+        return data["kpi"].owner_team_id if "kpi" in data else item.owner_team_id
+
+    def create_item(self, data):
+        result = services.measurement_record(
+            kpi=data["kpi"],
+            date=data["date"],
+            value=data["value"],
+            note=data.get("note", ""),
+            external_id=data.get("external_id", ""),
+            source=MeasurementSource.API,
+            recorded_by=request_user(self.request),
+        )
+        return result.measurement, result.outcome == "created"
+
+    def update_item(self, item, data, expected_version):
+        return services.measurement_update(
+            measurement=item,
+            value=data.get("value", item.value),
+            note=data.get("note"),
+            external_id=data.get("external_id", ""),
+            recorded_by=request_user(self.request),
+            expected_version=expected_version,
+        ).measurement
+
+    def delete_item(self, item, expected_version):
+        services.measurement_delete(
+            measurement=item, expected_version=expected_version, deleted_by=request_user(self.request)
+        )
+
+    @extend_schema(
+        summary=_("Create or update up to 10,000 measurements at once, all or nothing"),
+        request=serializers.BulkMeasurementsSerializer,
+        responses={200: serializers.BulkResultSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=16 * 1024 * 1024)
+    def bulk(self, request):
+        serializer = serializers.BulkMeasurementsSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise ValidationError(rows_by_index(serializer.errors))
+        rows = measurements_bulk_rows(request, serializer.validated_data["measurements"])
+        try:
+            counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_user(request))
+        except services.MeasurementRowsInvalid as exc:
+            raise ValidationError({"measurements": {str(i): errors for i, errors in exc.errors.items()}}) from exc
+        return Response(counts)
+
+
+def rows_by_index(errors: dict) -> dict:
+    """DRF lists one entry per row, empty for valid rows; callers want only the bad rows, by index."""
+    rows = errors.get("measurements")
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        errors = {**errors, "measurements": {str(i): row for i, row in enumerate(rows) if row}}
+    return errors
+
+
+@extend_schema_view(create=extend_schema(summary=_("Report milestone progress"), parameters=[IDEMPOTENCY_KEY]))
+class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """The progress log of the milestones (append-only)."""
+
+    serializer_class = serializers.MilestoneUpdateSerializer
+    filterset_class = filters.MilestoneUpdateFilterSet
+
+    def get_queryset(self):
+        return selectors.api_milestone_update_list()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ensure_can_write_team(request, data["milestone"].owner_team_id)
+        update = services.milestone_progress_record(
+            milestone=data["milestone"],
+            percent_complete=data["percent_complete"],
+            state=data["state"],
+            note=data.get("note", ""),
+            evidence_url=data.get("evidence_url", ""),
+            completed_on=data.get("completed_on"),
+            author=request_user(request),
+        )
+        output = self.get_serializer(self.get_queryset().get(pk=update.pk))
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary=_("Deleted items, for incremental sync")))
+class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Items deleted, for clients that sync: filter by updated_since like the other lists."""
+
+    serializer_class = serializers.TombstoneSerializer
+    filterset_class = filters.TombstoneFilterSet
+    sync_field = "deleted_at"
+
+    def get_queryset(self):
+        return selectors.api_tombstone_list()

@@ -1,0 +1,26 @@
+"""Create an API token and print its key once: only its SHA-256 is stored."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from plans.models import ApiTokenScope, Team
+from plans.services import api_token_create
+
+
+class Command(BaseCommand):
+    help = "Create an API token for an external system; the key is printed once and stored hashed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True, help="What the token is for, e.g. 'statistics bureau sync'.")
+        parser.add_argument("--scope", required=True, choices=ApiTokenScope.values)
+        parser.add_argument("--team", help="Team name (or id): the token then writes only this team's items.")
+
+    def handle(self, *args, name, scope, team=None, **options):
+        team_obj = None
+        if team:
+            lookup = {"pk": int(team)} if team.isdigit() else {"name": team}
+            team_obj = Team.objects.filter(**lookup).first()
+            if team_obj is None:
+                raise CommandError(f"No team {team!r}.")
+        token, key = api_token_create(name=name, scope=scope, team=team_obj)
+        self.stderr.write(f"Created API token {token}. Store the key now: it is not shown again.")
+        self.stdout.write(key)

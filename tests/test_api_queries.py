@@ -1,0 +1,72 @@
+"""Query counts of every list endpoint, pinned at two data sizes: the bound must not grow with the data."""
+
+import pytest
+from django.core.cache import cache
+
+from plans.services import goal_delete
+from tests.factories import (
+    GoalFactory,
+    KPIFactory,
+    MeasurementFactory,
+    MilestoneFactory,
+    api_client,
+    api_token,
+)
+
+ROUTES = [
+    "teams",
+    "plans",
+    "focus-areas",
+    "goals",
+    "milestones",
+    "kpis",
+    "measurements",
+    "milestone-updates",
+    "deletions",
+]
+# Token lookup and the page itself.
+MAX_QUERIES = 2
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    cache.clear()
+
+
+def build(size: int) -> None:
+    import datetime
+
+    from plans.services import milestone_progress_record
+
+    for _ in range(size):
+        goal = GoalFactory()
+        kpi = KPIFactory(goal=goal)
+        for month in range(1, 4):
+            MeasurementFactory(kpi=kpi, date=datetime.date(2025, month, 28))
+        milestone = MilestoneFactory(goal=goal)
+        milestone_progress_record(milestone=milestone, percent_complete=50, state="in_progress")
+        doomed = GoalFactory(focus_area=goal.focus_area)
+        KPIFactory(goal=doomed)
+        goal_delete(goal=doomed)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("size", [2, 20])
+def test_list_query_count_does_not_grow_with_the_data(db, route, size, django_assert_max_num_queries):
+    build(size)
+    _, key = api_token(scope="read")
+    client = api_client(key)
+    client.get("/api/v1/teams/")  # records last_used_at, once a minute
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(f"/api/v1/{route}/", {"page_size": 1000})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) >= size
+
+
+@pytest.mark.parametrize("route", ["kpis", "milestones", "measurements"])
+def test_a_signed_in_user_list_costs_the_session_and_user_lookups_more(manager, route, django_assert_max_num_queries):
+    build(5)
+    client = api_client()
+    client.force_login(manager)
+    with django_assert_max_num_queries(MAX_QUERIES + 1):
+        assert client.get(f"/api/v1/{route}/").status_code == 200
