@@ -40,6 +40,10 @@ demo: migrate
 	$(PY) manage.py recompute_rollups --backfill
 
 run: demo
+	@echo ""
+	@echo "Open http://$(HOST):$(PORT)/ and sign in as manager / manager-demo-2025 (dashboards, admin for superusers)"
+	@echo "or as a staff user such as staff.rd / staff-demo-2025 (My work). API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo ""
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "Starting a Celery worker (with beat) on $$REDIS_URL"; \
 	  $(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO --concurrency=2 & \

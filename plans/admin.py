@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import services
 from .models import (
     KPI,
     ApiToken,
@@ -25,6 +26,66 @@ COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
 
 
+class ServiceAdmin(admin.ModelAdmin):
+    """Admin writes go through the services, like every other write: validation, versions, history,
+    tombstones for syncing clients and the plan's recompute."""
+
+    def save_model(self, request, obj, form, change):
+        saved = self.service_save(request, obj, form, change)
+        if saved is not None:
+            obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        self.service_delete(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(request, obj)
+
+    def service_save(self, request, obj, form, change):
+        raise NotImplementedError
+
+    def service_delete(self, request, obj):
+        raise NotImplementedError
+
+
+class StructureAdmin(ServiceAdmin):
+    def service_save(self, request, obj, form, change):
+        services.structure_save(item=obj, is_new=not change)
+
+
+class GoalChildAdmin(ServiceAdmin):
+    """Goals, milestones and KPIs: ``create_service`` / ``update_service`` / ``delete_service`` by name."""
+
+    item_arg = ""
+
+    def service_save(self, request, obj, form, change):
+        model_fields = {f.name for f in obj._meta.concrete_fields}
+        if not change:
+            data = {name: value for name, value in form.cleaned_data.items() if name in model_fields}
+            return getattr(services, f"{self.item_arg}_create")(data=data)
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in model_fields}
+        extra = {"author": request.user} if self.item_arg == "milestone" else {}
+        update = getattr(services, f"{self.item_arg}_update")
+        return update(**{self.item_arg: obj}, data=data, **extra)
+
+    def service_delete(self, request, obj):
+        getattr(services, f"{self.item_arg}_delete")(**{self.item_arg: obj}, deleted_by=request.user)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Logs and derived rows: written only by the services and the status engine."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "updated_at")
@@ -34,25 +95,32 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(StructureAdmin):
     list_display = ("name", "slug", "baseline_year", "start_date", "end_date", "status", "score")
     list_filter = ("status", "baseline_year")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = (*COMPUTED, *TRACKED, "data_revision", "computed_revision")
 
+    def service_delete(self, request, obj):
+        services.plan_delete(plan=obj, deleted_by=request.user)
+
 
 @admin.register(FocusArea)
-class FocusAreaAdmin(admin.ModelAdmin):
+class FocusAreaAdmin(StructureAdmin):
     list_display = ("code", "name", "plan", "order", "weight", "status", "score")
     list_filter = ("plan", "status")
     search_fields = ("code", "name", "description")
     list_select_related = ("plan",)
     readonly_fields = (*COMPUTED, *TRACKED)
 
+    def service_delete(self, request, obj):
+        services.focus_area_delete(focus_area=obj, deleted_by=request.user)
+
 
 @admin.register(Goal)
-class GoalAdmin(admin.ModelAdmin):
+class GoalAdmin(GoalChildAdmin):
+    item_arg = "goal"
     list_display = ("code", "title", "focus_area", "owner_team", "weight", "due_date", "status", "score")
     list_filter = ("plan", "focus_area", "owner_team", "status")
     search_fields = ("code", "title", "description", "external_id")
@@ -61,7 +129,8 @@ class GoalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
+class MilestoneAdmin(GoalChildAdmin):
+    item_arg = "milestone"
     list_display = ("title", "goal", "owner_team", "due_date", "percent_complete", "state", "status")
     list_filter = ("plan", "state", "status", "owner_team")
     search_fields = ("title", "description", "goal__code", "external_id")
@@ -71,7 +140,7 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(MilestoneUpdate)
-class MilestoneUpdateAdmin(admin.ModelAdmin):
+class MilestoneUpdateAdmin(ReadOnlyAdmin):
     list_display = ("milestone", "percent_complete", "state", "author", "created_at")
     list_filter = ("state",)
     search_fields = ("milestone__title", "note")
@@ -80,7 +149,8 @@ class MilestoneUpdateAdmin(admin.ModelAdmin):
 
 
 @admin.register(KPI)
-class KPIAdmin(admin.ModelAdmin):
+class KPIAdmin(GoalChildAdmin):
+    item_arg = "kpi"
     list_display = (
         "code",
         "name",
@@ -108,7 +178,9 @@ class KPIAdmin(admin.ModelAdmin):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(admin.ModelAdmin):
+class MeasurementAdmin(ServiceAdmin):
+    """Measurements are recorded through the staff forms and the API; here a manager may only delete one."""
+
     list_display = ("kpi", "date", "value", "source", "recorded_by", "recorded_at")
     list_filter = ("source", "kpi__plan")
     search_fields = ("kpi__code", "kpi__name", "note", "external_id")
@@ -116,16 +188,25 @@ class MeasurementAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     readonly_fields = TRACKED
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def service_delete(self, request, obj):
+        services.measurement_delete(measurement=obj, deleted_by=request.user)
+
 
 @admin.register(MeasurementRevision)
-class MeasurementRevisionAdmin(admin.ModelAdmin):
+class MeasurementRevisionAdmin(ReadOnlyAdmin):
     list_display = ("measurement", "previous_value", "value", "author", "created_at")
     search_fields = ("measurement__kpi__code", "note")
     list_select_related = ("measurement__kpi", "author")
 
 
 @admin.register(StatusSnapshot)
-class StatusSnapshotAdmin(admin.ModelAdmin):
+class StatusSnapshotAdmin(ReadOnlyAdmin):
     list_display = ("item_type", "item_id", "as_of", "status", "score", "progress", "forecast")
     list_filter = ("plan", "item_type", "status")
     date_hierarchy = "as_of"

@@ -310,14 +310,22 @@ def _kpi_import(plan, goal, owner, k, recorded_by) -> bool:
 
 
 @transaction.atomic
-def user_ensure(*, username: str, password: str, role: str, teams=(), **fields):
-    """Create a user with a role and teams if missing; an existing user keeps its password."""
+def user_ensure(*, username: str, password: str, role: str, teams=(), admin: bool = False, **fields):
+    """Create a user with a role and teams if missing; an existing user keeps its password.
+
+    ``admin`` opens the admin site to the user with every permission on the plans app (its writes
+    go through these services too, see plans/admin.py).
+    """
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
 
     user, created = get_user_model().objects.get_or_create(username=username, defaults=fields)
     if created:
         user.set_password(password)
-        user.save(update_fields=["password"])
+        user.is_staff = admin
+        user.save(update_fields=["password", "is_staff"])
+        if admin:
+            user.user_permissions.add(*Permission.objects.filter(content_type__app_label="plans"))
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     for team in teams:
         team.members.add(user)
@@ -396,6 +404,38 @@ def _tombstones_for_milestones(milestones, *, deleted_by=None) -> None:
     )
 
 
+def _tombstones_for_goals(goals, *, deleted_by=None) -> None:
+    _tombstones_for_kpis(KPI.objects.filter(goal__in=goals), deleted_by=deleted_by)
+    _tombstones_for_milestones(Milestone.objects.filter(goal__in=goals), deleted_by=deleted_by)
+    _tombstones_create("goals", goals.values_list("id", "plan_id", "source", "external_id"), deleted_by=deleted_by)
+
+
+@transaction.atomic
+def structure_save(*, item: Plan | FocusArea, is_new: bool) -> None:
+    """Save a plan or focus area edited by a manager (admin): validated, versioned, recomputed."""
+    if not is_new:
+        item.version = type(item).objects.select_for_update().get(pk=item.pk).version + 1
+    item.full_clean()
+    item.save()
+    plan_mark_changed(plan_id=item.pk if isinstance(item, Plan) else item.plan_id)
+
+
+@transaction.atomic
+def focus_area_delete(*, focus_area: FocusArea, deleted_by=None) -> None:
+    """Delete a focus area with its goals and their children, leaving tombstones for syncing clients."""
+    _tombstones_for_goals(Goal.objects.filter(focus_area=focus_area), deleted_by=deleted_by)
+    plan_id = focus_area.plan_id
+    focus_area.delete()
+    plan_mark_changed(plan_id=plan_id)
+
+
+@transaction.atomic
+def plan_delete(*, plan: Plan, deleted_by=None) -> None:
+    """Delete a whole plan, leaving tombstones for its goals, KPIs, milestones and their rows."""
+    _tombstones_for_goals(Goal.objects.filter(plan=plan), deleted_by=deleted_by)
+    plan.delete()
+
+
 @transaction.atomic
 def goal_create(*, data: dict[str, Any]) -> Goal:
     goal = Goal(**data)
@@ -425,9 +465,7 @@ def goal_delete(*, goal: Goal, expected_version: int | None = None, deleted_by=N
     """Delete a goal with its milestones, KPIs and measurements, leaving a tombstone for each."""
     goal = Goal.objects.select_for_update().get(pk=goal.pk)
     _version_check(goal, expected_version)
-    _tombstones_for_kpis(KPI.objects.filter(goal=goal), deleted_by=deleted_by)
-    _tombstones_for_milestones(Milestone.objects.filter(goal=goal), deleted_by=deleted_by)
-    _tombstones_create("goals", [(goal.pk, goal.plan_id, goal.source, goal.external_id)], deleted_by=deleted_by)
+    _tombstones_for_goals(Goal.objects.filter(pk=goal.pk), deleted_by=deleted_by)
     plan_id = goal.plan_id
     goal.delete()
     plan_mark_changed(plan_id=plan_id)

@@ -20,6 +20,7 @@ class Command(BaseCommand):
                     username=spec["username"],
                     password=spec["password"],
                     role=spec["role"],
+                    admin=spec.get("admin", False),
                     teams=teams,
                     first_name=spec["first_name"],
                     last_name=spec["last_name"],

@@ -1,0 +1,103 @@
+"""The admin site: the demo manager can browse it, and its writes go through the services."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from plans.models import KPI, Goal, Milestone, Plan, Tombstone
+from tests.factories import GoalFactory, KPIFactory, MeasurementFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+def test_demo_manager_sees_the_articles_baselines_in_the_admin(client):
+    call_command("load_demo_plan", verbosity=0)
+    assert client.login(username="manager", password="manager-demo-2025")
+    page = client.get(reverse("admin:plans_kpi_changelist")).content.decode()
+    assert "IC-GDP" in page and "19.3" in page and "35000" in page
+
+
+def kpi_form(kpi, **changes) -> dict:
+    data = {
+        "goal": kpi.goal_id,
+        "code": kpi.code,
+        "name": kpi.name,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "baseline_value": kpi.baseline_value,
+        "baseline_date": kpi.baseline_date,
+        "target_value": kpi.target_value,
+        "target_date": kpi.target_date,
+        "frequency": kpi.frequency,
+        "weight": "1",
+        "owner_team": kpi.owner_team_id,
+        "source_note": "",
+        "source": "",
+        "external_id": "",
+    }
+    return {**data, **changes}
+
+
+def test_changing_a_target_in_the_admin_bumps_the_version_and_marks_the_plan(admin_client):
+    kpi = KPIFactory()
+    response = admin_client.post(reverse("admin:plans_kpi_change", args=[kpi.pk]), kpi_form(kpi, target_value="90"))
+    assert response.status_code == 302
+    kpi.refresh_from_db()
+    assert (kpi.target_value, kpi.version) == (90, 2)
+    assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
+
+
+def test_invalid_admin_edit_changes_nothing(admin_client):
+    kpi = KPIFactory()
+    response = admin_client.post(
+        reverse("admin:plans_kpi_change", args=[kpi.pk]), kpi_form(kpi, target_date=datetime.date(2024, 1, 1))
+    )
+    assert response.status_code == 200
+    kpi.refresh_from_db()
+    assert (kpi.target_date, kpi.version) == (datetime.date(2025, 12, 31), 1)
+
+
+def test_adding_a_milestone_in_the_admin_defaults_its_owner_and_plan(admin_client):
+    goal = GoalFactory()
+    response = admin_client.post(
+        reverse("admin:plans_milestone_add"),
+        {
+            "goal": goal.pk,
+            "title": "New",
+            "due_date": "2025-06-30",
+            "weight": "1",
+            "percent_complete": 0,
+            "state": "planned",
+            "source": "",
+            "external_id": "",
+            "description": "",
+        },
+    )
+    assert response.status_code == 302
+    milestone = Milestone.objects.get(title="New")
+    assert (milestone.owner_team_id, milestone.plan_id) == (goal.owner_team_id, goal.plan_id)
+
+
+def test_deleting_a_goal_in_the_admin_leaves_tombstones(admin_client):
+    kpi = KPIFactory()
+    MeasurementFactory(kpi=kpi)
+    response = admin_client.post(reverse("admin:plans_goal_delete", args=[kpi.goal_id]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Goal.objects.exists() and not KPI.objects.exists()
+    assert set(Tombstone.objects.values_list("resource", flat=True)) == {"goals", "kpis", "measurements"}
+
+
+def test_logs_cannot_be_edited_in_the_admin(admin_client):
+    measurement = MeasurementFactory()
+    assert admin_client.get(reverse("admin:plans_measurement_add")).status_code == 403
+    page = admin_client.get(reverse("admin:plans_measurement_change", args=[measurement.pk])).content.decode()
+    assert 'name="value"' not in page
+    assert admin_client.get(reverse("admin:plans_milestoneupdate_add")).status_code == 403
