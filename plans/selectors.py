@@ -5,10 +5,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.shortcuts import get_object_or_404
 
 from .choices import ItemType, MilestoneState
-from .models import KPI, FocusArea, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan
+from .models import (
+    KPI,
+    FocusArea,
+    Goal,
+    Measurement,
+    MeasurementRevision,
+    Milestone,
+    MilestoneUpdate,
+    Plan,
+    StatusSnapshot,
+    Team,
+    Tombstone,
+)
 from .rollup import STALE_AFTER_DAYS
 
 
@@ -147,11 +160,6 @@ def kpi_for_page(pk: int) -> KPI:
 # live computed fields; a date reads that day's StatusSnapshot rows through correlated subqueries,
 # so the same ``as_of_*`` annotations (and the same status filter) serve both cases.
 
-# (OuterRef, Subquery, ItemType, Measurement, Milestone, MilestoneUpdate come from the top of the module.)
-from django.db.models import Count, F, Q, Value  # noqa: E402
-from django.shortcuts import get_object_or_404  # noqa: E402
-
-from .models import StatusSnapshot, Team  # noqa: E402
 
 AS_OF_FIELDS = ("status", "score", "progress")
 
@@ -300,8 +308,6 @@ def goal_kpi_measurement_map(*, goal_id: int) -> dict[int, list]:
 
 
 def api_team_list() -> QuerySet:
-    from .models import Team
-
     return Team.objects.all()
 
 
@@ -327,22 +333,16 @@ def api_kpi_list() -> QuerySet[KPI]:
 
 def api_measurement_list() -> QuerySet[Measurement]:
     """Measurements with their KPI's plan and owner team, which the API shows and checks writes against."""
-    from django.db.models import F
-
     return Measurement.objects.annotate(plan_id=F("kpi__plan_id"), owner_team_id=F("kpi__owner_team_id"))
 
 
 def api_milestone_update_list() -> QuerySet[MilestoneUpdate]:
-    from django.db.models import F
-
     return MilestoneUpdate.objects.annotate(
         plan_id=F("milestone__plan_id"), owner_team_id=F("milestone__owner_team_id")
     )
 
 
 def api_tombstone_list() -> QuerySet:
-    from .models import Tombstone
-
     return Tombstone.objects.all()
 
 
@@ -352,8 +352,6 @@ def api_item_by_external_id(model, *, source: str, external_id: str):
 
 def api_kpis_for_refs(*, ids: set[int], external_ids: set[str]) -> list[tuple[int, str, str, int, int]]:
     """(id, source, external_id, owner_team_id, plan_id) of the KPIs named by id or by external id, in one query."""
-    from django.db.models import Q
-
     if not ids and not external_ids:
         return []
     condition = Q(pk__in=ids) | Q(external_id__in=external_ids)
