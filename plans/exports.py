@@ -13,6 +13,7 @@ import io
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -158,26 +159,30 @@ def to_csv(*, meta: list, header: list, rows: list) -> str:
 
 
 def to_xlsx(*, title: str, meta: list, header: list, rows: list) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = str(title)[:31]
-    for row in meta:
-        sheet.append([safe_text(str(c)) for c in row])
-        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
-    sheet.append([])
-    sheet.append([str(c) for c in header])
-    header_row = sheet.max_row
-    for cell in sheet[header_row]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([safe_text(c) for c in row])
-    for index in range(header_row + 1, sheet.max_row + 1):
-        for cell in sheet[index]:
-            if hasattr(cell.value, "year"):
-                cell.number_format = "yyyy-mm-dd"
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    """A streaming (write-only) workbook: metadata rows, a bold header, typed cells, frozen header."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(str(title)[:31])
+    bold = Font(bold=True)
+
+    def cell(value, *, font=None):
+        c = WriteOnlyCell(sheet, value=value)
+        if font:
+            c.font = font
+        if hasattr(value, "year"):
+            c.number_format = "yyyy-mm-dd"
+        return c
+
+    header_row = len(meta) + 2
+    sheet.freeze_panes = f"A{header_row + 1}"
     for index, name in enumerate(header, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(name)) + 4))
+    for row in meta:
+        values = [safe_text(str(c)) for c in row]
+        sheet.append([cell(values[0], font=bold), *values[1:]])
+    sheet.append([])
+    sheet.append([cell(str(c), font=bold) for c in header])
+    for row in rows:
+        sheet.append([cell(safe_text(c)) for c in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -278,8 +278,9 @@ def dashboard_milestone_list(*, plan_id: int, as_of=None):
 
 def plan_owner_team_list(*, plan_id: int):
     """Teams that own a goal, KPI or milestone of the plan (choices of the owner-team filter)."""
-    owns = Q(goals__plan_id=plan_id) | Q(kpis__plan_id=plan_id) | Q(milestones__plan_id=plan_id)
-    return Team.objects.filter(owns).distinct().order_by("name")
+    # Semi-joins, not joins: joining goals, KPIs and milestones at once multiplies their rows per team.
+    owners = [model.objects.filter(plan_id=plan_id).values("owner_team_id") for model in (Goal, KPI, Milestone)]
+    return Team.objects.filter(Q(pk__in=owners[0]) | Q(pk__in=owners[1]) | Q(pk__in=owners[2])).order_by("name")
 
 
 def kpi_measurement_list(*, kpi_id: int):
