@@ -68,7 +68,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 messages: install
-	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=benchmarks --ignore=tests
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
