@@ -34,8 +34,12 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
     try:
         if not cache.add(PENDING_KEY.format(plan_id=plan_id), 1, timeout=PENDING_TTL):
             return True
-    except Exception:  # cache down: enqueue anyway, the task is idempotent
-        logger.warning("Cache unavailable; enqueueing the recompute of plan %s without coalescing", plan_id)
+    except Exception:
+        # The cache lives on the broker's Redis (settings.REDIS_URL): if it does not answer within its
+        # short timeout, neither will the broker, so the request does not wait a second time for it.
+        logger.warning("Redis unavailable; plan %s stays marked for recompute", plan_id)
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        return False
     try:
         plan_recompute_task.apply_async(args=[plan_id], countdown=COALESCE_SECONDS)
         return True

@@ -82,6 +82,7 @@ def test_a_burst_of_writes_coalesces_into_a_few_recomputes(celery_worker, task_r
         services.measurement_record(kpi=kpi, date=start + datetime.timedelta(days=i), value=i)
 
     assert wait_for(lambda: not Plan.objects.get(pk=kpi.plan_id).needs_recompute)
+    print(f"300 writes -> {len(task_runs)} recomputes")
     assert 1 <= len(task_runs) <= 5
     assert KPI.objects.get(pk=kpi.pk).latest_value == 299
 
@@ -199,7 +200,8 @@ def test_write_succeeds_when_redis_is_down_and_a_later_recompute_catches_up(
 
     assert result.returncode == 0, result.stderr
     elapsed = float(result.stdout.split("elapsed")[-1])
-    assert elapsed < 15, f"the write waited {elapsed}s for the broker"
+    print(f"{broker} broker: the write took {elapsed}s")
+    assert elapsed < 5, f"the write waited {elapsed}s for the broker"
     assert Measurement.objects.get(kpi=kpi).value == 85
     assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
 
