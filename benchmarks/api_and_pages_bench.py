@@ -39,12 +39,11 @@ def main():
 
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.test.utils import setup_test_environment
 
     from plans.models import KPI
     from plans.recompute import plan_recompute
     from plans.services import api_token_create
-
-    from django.test.utils import setup_test_environment
 
     setup_test_environment()  # allows the test client's host, as in the test suite
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -65,7 +64,7 @@ def main():
             for i in range(args.rows)
         ]
         body = json.dumps({"measurements": rows})
-        for label in ("bulk upsert, first call", "bulk upsert, replay (unchanged)"):
+        for label in ("bulk upsert, first call", "bulk upsert, replay (unchanged)"):  # noqa: B007
             response = timed(
                 f"{label} of {args.rows} rows",
                 lambda: api.post("/api/v1/measurements/bulk/", body, content_type="application/json"),
@@ -87,7 +86,7 @@ def main():
             f"/plans/{plan.slug}/kpis/K1/",
             f"/plans/{plan.slug}/export/kpis.xlsx",
         ):
-            response = timed(f"GET {path}", lambda: web.get(path))
+            response = timed(f"GET {path}", lambda path=path: web.get(path))
             assert response.status_code == 200, (path, response.status_code)
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
