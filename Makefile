@@ -54,6 +54,8 @@ run: demo
 	fi
 
 test: install-dev browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: install
