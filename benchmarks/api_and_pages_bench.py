@@ -64,7 +64,7 @@ def main():
             for i in range(args.rows)
         ]
         body = json.dumps({"measurements": rows})
-        for label in ("bulk upsert, first call", "bulk upsert, replay (unchanged)"):  # noqa: B007
+        for label in ("bulk upsert, first call", "bulk upsert, replay (unchanged)"):
             response = timed(
                 f"{label} of {args.rows} rows",
                 lambda: api.post("/api/v1/measurements/bulk/", body, content_type="application/json"),
