@@ -79,32 +79,63 @@ def milestone_detail(request, pk: int):
     )
 
 
+def _update_page(request, pk, *, loader, history, form_class, template, name, on_saved):
+    """GET shows the form; POST saves through the form's service and redirects with ``on_saved``'s message.
+
+    A stale version is answered 409 with the newer values and the latest history entry, keeping what the
+    user typed (``form.rebased()``); any other invalid post re-renders the form. Nothing is written unless
+    the form is valid and current.
+    """
+    item = _get(loader, pk)
+    ensure_can_update(request.user, item)
+    latest = None
+    if request.method == "POST":
+        form = form_class(request.POST, item=item)
+        if form.is_valid() and (saved := form.save(user=request.user)):
+            level, message = on_saved(item, saved)
+            messages.add_message(request, level, message)
+            return redirect(f"plans:{name}_detail", pk=item.pk)
+        if form.conflict:
+            form = form.rebased()
+            item = _get(loader, pk)
+            latest = history(item).first()
+    else:
+        form = form_class(item=item)
+    context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
+    return render(request, template, context, status=409 if form.conflict else 200)
+
+
+def _progress_saved(milestone, update):
+    summary = _("Progress saved: %(percent)s%% · %(state)s.") % {
+        "percent": update.percent_complete,
+        "state": update.get_state_display(),
+    }
+    return messages.SUCCESS, f"{summary} {_status_phrase(milestone)}"
+
+
+def _measurement_saved(kpi, result):
+    if result.outcome == "unchanged":
+        return messages.INFO, _("Nothing changed: this value was already recorded for that date.")
+    summary = _("Measurement saved: %(value)s %(unit)s on %(date)s.") % {
+        "value": formats.number_format(result.measurement.value, use_l10n=True),
+        "unit": kpi.unit,
+        "date": formats.date_format(result.measurement.date, "DATE_FORMAT"),
+    }
+    return messages.SUCCESS, f"{summary} {_status_phrase(kpi)}"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def milestone_update(request, pk: int):
-    milestone = _get(selectors.milestone_for_page, pk)
-    ensure_can_update(request.user, milestone)
-    latest = None
-    if request.method == "POST":
-        form = MilestoneUpdateForm(request.POST, item=milestone)
-        if form.is_valid() and (update := form.save(user=request.user)):
-            summary = _("Progress saved: %(percent)s%% · %(state)s.") % {
-                "percent": update.percent_complete,
-                "state": update.get_state_display(),
-            }
-            messages.success(request, f"{summary} {_status_phrase(milestone)}")
-            return redirect("plans:milestone_detail", pk=milestone.pk)
-        if form.conflict:
-            form = form.rebased()
-            milestone = _get(selectors.milestone_for_page, pk)
-            latest = selectors.milestone_history(milestone).first()
-    else:
-        form = MilestoneUpdateForm(item=milestone)
-    return render(
+    return _update_page(
         request,
-        "plans/work/milestone_update.html",
-        {"milestone": milestone, "form": form, "conflict": form.conflict, "latest": latest},
-        status=409 if form.conflict else 200,
+        pk,
+        loader=selectors.milestone_for_page,
+        history=selectors.milestone_history,
+        form_class=MilestoneUpdateForm,
+        template="plans/work/milestone_update.html",
+        name="milestone",
+        on_saved=_progress_saved,
     )
 
 
@@ -122,32 +153,13 @@ def kpi_detail(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def measurement_create(request, pk: int):
-    kpi = _get(selectors.kpi_for_page, pk)
-    ensure_can_update(request.user, kpi)
-    latest = None
-    if request.method == "POST":
-        form = MeasurementForm(request.POST, item=kpi)
-        if form.is_valid() and (result := form.save(user=request.user)):
-            measurement = result.measurement
-            if result.outcome == "unchanged":
-                messages.info(request, _("Nothing changed: this value was already recorded for that date."))
-            else:
-                summary = _("Measurement saved: %(value)s %(unit)s on %(date)s.") % {
-                    "value": formats.number_format(measurement.value, use_l10n=True),
-                    "unit": kpi.unit,
-                    "date": formats.date_format(measurement.date, "DATE_FORMAT"),
-                }
-                messages.success(request, f"{summary} {_status_phrase(kpi)}")
-            return redirect("plans:kpi_detail", pk=kpi.pk)
-        if form.conflict:
-            form = form.rebased()
-            kpi = _get(selectors.kpi_for_page, pk)
-            latest = selectors.kpi_history(kpi).first()
-    else:
-        form = MeasurementForm(item=kpi)
-    return render(
+    return _update_page(
         request,
-        "plans/work/measurement_form.html",
-        {"kpi": kpi, "form": form, "conflict": form.conflict, "latest": latest},
-        status=409 if form.conflict else 200,
+        pk,
+        loader=selectors.kpi_for_page,
+        history=selectors.kpi_history,
+        form_class=MeasurementForm,
+        template="plans/work/measurement_form.html",
+        name="kpi",
+        on_saved=_measurement_saved,
     )
