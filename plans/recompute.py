@@ -7,8 +7,8 @@ PostgreSQL advisory lock held for the transaction, so two workers cannot interle
 
 History: each recompute writes a StatusSnapshot of every item for its as-of date, and rebuilds
 the month-end snapshots that may have changed since the previous recompute: month ends on or
-after the earliest back-dated measurement written since then, and month ends that passed since
-then. ``plan_backfill`` rebuilds all month ends of the plan's period.
+after the earliest back-dated measurement or milestone completion written since then, and month
+ends that passed since then. ``plan_backfill`` rebuilds all month ends of the plan's period.
 
 Replaying a past date uses the measurements dated up to it and each milestone's progress as
 logged by then (MilestoneUpdate history; a milestone without history counts with its current
@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from . import rollup
 from .bulk import bulk_insert, bulk_set
-from .choices import ItemType
+from .choices import ItemType, MilestoneState
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,16 @@ def plan_data_load(plan: Plan) -> PlanData:
 
 
 def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datetime.date, live: bool):
-    """(percent, state) of a milestone at the end of ``day``: its latest logged update by then."""
+    """(percent, state) of a milestone at the end of ``day``: its latest logged update by then.
+
+    A completion is back-dated to its ``completed_on`` date: a milestone logged done on 5 July as
+    completed on 20 June counts complete at the June month end.
+    """
     if live or not history:
         return milestone.percent_complete, milestone.state
+    done = milestone.state == MilestoneState.DONE or milestone.percent_complete == 100
+    if done and milestone.completed_on and milestone.completed_on <= day:
+        return 100, MilestoneState.DONE
     logged = [row for row in history if timezone.localdate(row[0]) <= day]
     if logged:
         return logged[-1][1], logged[-1][2]
@@ -237,9 +244,9 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
     """Earliest date whose month-end snapshot may have changed since the previous recompute."""
     if previous is None:
         return plan.start_date
-    back_dated = Measurement.objects.filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
-    since = timezone.localdate(previous)
-    return min(back_dated, since) if back_dated else since
+    measured = Measurement.objects.filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
+    completed = Milestone.objects.filter(plan=plan, updated_at__gt=previous).aggregate(d=Min("completed_on"))["d"]
+    return min(d for d in (measured, completed, timezone.localdate(previous)) if d is not None)
 
 
 @transaction.atomic

@@ -224,3 +224,22 @@ def test_recomputes_of_one_plan_are_serialised(requires_postgres, transactional_
     holder.join()
     worker.join()
     assert [name for name, _ in finished] == ["holder", "recompute"]
+
+
+def test_back_dated_completion_rewrites_the_month_ends_after_it():
+    milestone = MilestoneFactory(start_date=datetime.date(2025, 1, 1), due_date=datetime.date(2025, 12, 31))
+    services.milestone_progress_record(milestone=milestone, percent_complete=40, state="in_progress")
+    from plans.models import MilestoneUpdate
+
+    MilestoneUpdate.objects.update(created_at=datetime.datetime(2025, 3, 10, 12, tzinfo=datetime.UTC))
+    plan_recompute(plan_id=milestone.plan_id, as_of=datetime.date(2025, 7, 10))
+
+    services.milestone_progress_record(
+        milestone=milestone, percent_complete=100, state="done", completed_on=datetime.date(2025, 5, 20)
+    )
+    plan_recompute(plan_id=milestone.plan_id, as_of=datetime.date(2025, 7, 11))
+
+    status_on = dict(StatusSnapshot.objects.filter(item_type="milestone").values_list("as_of", "status"))
+    assert status_on[datetime.date(2025, 4, 30)] != "complete"
+    assert status_on[datetime.date(2025, 5, 31)] == "complete"
+    assert status_on[datetime.date(2025, 6, 30)] == "complete"
