@@ -1,16 +1,36 @@
 """FilterSets for the dashboard tables (focus area, owner team, status), shared with the API.
 
-Pass the plan so the focus-area and team choices are the plan's own. The status filter reads the
+The web pages and the API read the same query string (``?focus_area=3&owner_team=2&status=at_risk``):
+plans.api.filters extends these with its sync, external-id and date-range filters. Pass the plan so
+the focus-area and team choices are the plan's own. The status filter reads the
 ``as_of_status`` annotation when the queryset carries one (dashboard selectors at a past date read
 statuses from snapshots), and the stored ``status`` otherwise, so a plain queryset works too.
 """
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from . import selectors
 from .choices import Status
 from .models import KPI, FocusArea, Goal, Milestone, Team
+from .models.base import MAX_ID
+
+
+class BoundedModelChoiceField(django_filters.fields.ModelChoiceField):
+    """Refuses ids that cannot be a primary key before querying (SQLite overflows on huge integers)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and (not str(value).isdigit() or not 0 < int(value) <= MAX_ID):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)  # the API documents these as ids
+class ItemChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = BoundedModelChoiceField
 
 
 class ItemFilterSet(django_filters.FilterSet):
@@ -18,10 +38,10 @@ class ItemFilterSet(django_filters.FilterSet):
 
     focus_area_path = "goal__focus_area"
 
-    focus_area = django_filters.ModelChoiceFilter(
+    focus_area = ItemChoiceFilter(
         label=_("Focus area"), queryset=FocusArea.objects.none(), method="filter_focus_area", empty_label=_("All")
     )
-    owner_team = django_filters.ModelChoiceFilter(
+    owner_team = ItemChoiceFilter(
         label=_("Owner team"), queryset=Team.objects.none(), field_name="owner_team", empty_label=_("All")
     )
     status = django_filters.ChoiceFilter(

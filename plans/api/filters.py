@@ -6,10 +6,10 @@ import django_filters as filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from plans import filtersets as web
 from plans.choices import MeasurementSource, MilestoneState, Status
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
-
-from .serializers import MAX_ID
+from plans.models.base import MAX_ID
 
 
 class IdFilter(filters.NumberFilter):
@@ -56,8 +56,6 @@ class SyncFilterSet(filters.FilterSet):
 class ExternalRefFilterSet(SyncFilterSet):
     source = filters.CharFilter(max_length=64, label=_("Source system"))
     external_id = filters.CharFilter(max_length=128, label=_("External id"))
-    owner_team = IdFilter(field_name="owner_team", label=_("Owner team"))
-    status = filters.ChoiceFilter(choices=Status.choices, label=_("Status"))
 
 
 class TeamFilterSet(SyncFilterSet):
@@ -84,9 +82,11 @@ class FocusAreaFilterSet(SyncFilterSet):
         fields = ["updated_since", "plan", "status"]
 
 
-class GoalFilterSet(ExternalRefFilterSet):
+# Goals, milestones and KPIs: the dashboards' filters (focus area, owner team, status) plus sync filters.
+
+
+class GoalFilterSet(web.GoalFilterSet, ExternalRefFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
-    focus_area = IdFilter(field_name="focus_area", label=_("Focus area"))
     due_after, due_before = date_range("due_date", _("Due"))
 
     class Meta:
@@ -94,9 +94,8 @@ class GoalFilterSet(ExternalRefFilterSet):
         fields = ["updated_since", "plan", "focus_area", "owner_team", "status", "source", "external_id"]
 
 
-class MilestoneFilterSet(ExternalRefFilterSet):
+class MilestoneFilterSet(web.MilestoneFilterSet, ExternalRefFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
-    focus_area = IdFilter(field_name="goal__focus_area", label=_("Focus area"))
     goal = IdFilter(field_name="goal", label=_("Goal"))
     state = filters.ChoiceFilter(choices=MilestoneState.choices, label=_("State"))
     due_after, due_before = date_range("due_date", _("Due"))
@@ -106,9 +105,8 @@ class MilestoneFilterSet(ExternalRefFilterSet):
         fields = ["updated_since", "plan", "focus_area", "goal", "owner_team", "status", "state"]
 
 
-class KPIFilterSet(ExternalRefFilterSet):
+class KPIFilterSet(web.KPIFilterSet, ExternalRefFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
-    focus_area = IdFilter(field_name="goal__focus_area", label=_("Focus area"))
     goal = IdFilter(field_name="goal", label=_("Goal"))
     stale = filters.BooleanFilter(label=_("Stale"))
     target_after, target_before = date_range("target_date", _("Target date"))

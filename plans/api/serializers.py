@@ -11,9 +11,8 @@ from rest_framework import serializers
 
 from plans.choices import MilestoneState, Status
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
-from plans.models.base import MAX_ABS_VALUE
+from plans.models.base import MAX_ABS_VALUE, MAX_ID
 
-MAX_ID = 2**63 - 1
 MAX_TEXT_LENGTH = 10_000
 MAX_BULK_ROWS = 10_000
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from plans import selectors, services
 from plans.choices import MeasurementSource
 from plans.models import KPI, Goal, Milestone
+from plans.models.base import MAX_ID
 
 from . import filters, serializers
 from .authentication import request_user
@@ -21,7 +22,6 @@ from .exceptions import PayloadTooLarge
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .permissions import ApiAccess, ensure_can_write_team
-from .serializers import MAX_ID
 
 IF_MATCH = OpenApiParameter(
     "If-Match",

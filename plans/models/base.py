@@ -19,6 +19,9 @@ __all__ = [
     "weight_field",
 ]
 
+# The largest primary key (bigint): ids beyond it are refused as input before they reach a query.
+MAX_ID = 2**63 - 1
+
 # Larger magnitudes are typing errors, not statistics; the bound also keeps NaN and infinity out,
 # since NaN compares false (SQLite stores it as NULL) and infinity lies beyond it.
 MAX_ABS_VALUE = 1e15
