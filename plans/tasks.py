@@ -84,3 +84,11 @@ def recompute_all_plans() -> int:
     for plan_id in plan_ids:
         plan_recompute_task.delay(plan_id)
     return len(plan_ids)
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def housekeeping() -> dict[str, int]:
+    """Nightly: expired idempotency keys, old tombstones and old daily snapshots (see settings)."""
+    from .services import housekeeping_run
+
+    return housekeeping_run()

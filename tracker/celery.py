@@ -16,4 +16,8 @@ app.conf.beat_schedule = {
         "task": "plans.tasks.recompute_all_plans",
         "schedule": crontab(hour=1, minute=5),
     },
+    "housekeeping-nightly": {
+        "task": "plans.tasks.housekeeping",
+        "schedule": crontab(hour=2, minute=35),
+    },
 }

@@ -30,6 +30,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class SyncTooOld(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = _("Deletions that old are no longer kept: sync everything again, then continue from now.")
+    default_code = "sync_too_old"
+
+
 class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = _("This Idempotency-Key was already used with a different request.")

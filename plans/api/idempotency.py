@@ -5,7 +5,6 @@ the request runs, so a concurrent retry gets 409 instead of running twice. A req
 server error releases its key so it can be retried.
 """
 
-import datetime
 import hashlib
 import json
 
@@ -22,7 +21,7 @@ from .authentication import api_token
 from .exceptions import Conflict, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
-KEY_LIFETIME = datetime.timedelta(hours=24)
+KEY_LIFETIME = IdempotencyKey.LIFETIME
 MAX_KEY_LENGTH = 255
 
 

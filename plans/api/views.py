@@ -1,6 +1,9 @@
 """API viewsets: parse input, check the caller's team, call selectors and services."""
 
+import datetime
+
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -18,7 +21,7 @@ from . import filters, serializers
 from .authentication import request_user
 from .bulk import measurements_bulk_rows
 from .conditional import etag_for, if_match_version
-from .exceptions import PayloadTooLarge
+from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .permissions import ApiAccess, ensure_can_write_team
@@ -408,3 +411,13 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
     def get_queryset(self):
         return selectors.api_tombstone_list()
+
+    def list(self, request, *args, **kwargs):
+        # Tombstones are kept for TRACKER_TOMBSTONE_RETENTION_DAYS: a client whose last sync is older
+        # would silently miss deletions, so it is told to start over (410) instead.
+        since = filters.TombstoneFilterSet(request.query_params).form
+        if since.is_valid() and since.cleaned_data.get("updated_since"):
+            horizon = timezone.now() - datetime.timedelta(days=settings.TRACKER_TOMBSTONE_RETENTION_DAYS)
+            if since.cleaned_data["updated_since"] < horizon:
+                raise SyncTooOld()
+        return super().list(request, *args, **kwargs)

@@ -1,5 +1,6 @@
 """Access and bookkeeping for the REST API: tokens, idempotency keys and deletion tombstones."""
 
+import datetime
 import hashlib
 import secrets
 
@@ -84,6 +85,8 @@ class IdempotencyKey(models.Model):
     ``actor`` is ``token:<id>`` or ``user:<id>``, so one caller's keys never collide with another's.
     ``response_status`` stays empty while the first request is still running.
     """
+
+    LIFETIME = datetime.timedelta(hours=24)
 
     actor = models.CharField(_("actor"), max_length=64)
     key = models.CharField(_("key"), max_length=255)

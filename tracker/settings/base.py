@@ -136,6 +136,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
+# Housekeeping (plans.tasks.housekeeping, nightly): deletions stay in the sync feed this long, and
+# snapshots of days other than month ends are kept this long (month ends are kept for good).
+TRACKER_TOMBSTONE_RETENTION_DAYS = env.int("TRACKER_TOMBSTONE_RETENTION_DAYS", default=365)
+TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS = env.int("TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS", default=400)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "plans.api.authentication.TokenAuthentication",
