@@ -104,6 +104,13 @@ def main():
                 f"{label}: {elapsed:.2f}s, {len(queries.captured_queries)} queries, "
                 f"{summary.items} items, {len(summary.month_ends)} month ends, peak RSS so far {peak:.0f} MiB"
             )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_total_relation_size('plans_statussnapshot'), count(*) FROM plans_statussnapshot"
+                )
+                size, rows = cursor.fetchone()
+            print(f"status snapshots: {rows} rows, {size / 2**20:.0f} MiB on disk")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

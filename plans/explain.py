@@ -104,7 +104,7 @@ def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained
     if progress is not None:
         sentences.append(_("Progress was %(progress)s.") % {"progress": fmt_percent(progress)})
     sentences.append(
-        _("The full reasoning is stored with the current status only: choose “Now” to read it."),
+        _("The full reasoning is kept for month ends and for the current status."),
     )
     return Explained(sentences=sentences, as_of=str(as_of))
 
@@ -363,13 +363,15 @@ def _rollup(e: dict) -> Explained:
 
 
 def explain_item(item, as_of) -> Explained:
-    """The "Why?" of a dashboard row: its stored explanation now, its snapshot at a past date.
+    """The "Why?" of a dashboard row: its stored explanation now, its month-end snapshot's at a past date.
 
     ``item`` carries the ``as_of_*`` annotations of the dashboard selectors; ``as_of`` is a date
-    or None.
+    or None. A past day without a stored explanation (not a month end) says what the snapshot keeps.
     """
     if as_of is None:
         return explain(item.explanation)
+    if item.as_of_explanation:
+        return explain(item.as_of_explanation)
     return explain_snapshot(
         as_of=as_of.isoformat(), status=item.as_of_status, score=item.as_of_score, progress=item.as_of_progress
     )

@@ -202,8 +202,19 @@ def _write_live(data: PlanData, results, now) -> None:
     bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
 
 
+SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
+
+
+def _is_month_end(day: datetime.date) -> bool:
+    return (day + datetime.timedelta(days=1)).day == 1
+
+
 def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
-    """Plain rows, not model instances or full results: a backfill of a national plan makes a great many."""
+    """Plain rows, not model instances: a backfill of a national plan makes a great many.
+
+    Month ends keep the explanation, so a past "Why?" can be read; other days keep the outcome only.
+    """
+    explain = _is_month_end(day)
     return [
         SimpleNamespace(
             plan_id=plan.pk,
@@ -214,17 +225,10 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
             score=result.score,
             progress=result.progress,
             forecast=result.forecast_value,
+            explanation=result.explanation if explain else None,
         )
         for (item_type, item_id), result in results.items()
     ]
-
-
-def _snapshots_replace(plan: Plan, days: list[datetime.date], rows: list[SimpleNamespace]) -> None:
-    if days:
-        StatusSnapshot.objects.filter(plan=plan, as_of__in=days).delete()
-        bulk_insert(
-            StatusSnapshot, rows, ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast"]
-        )
 
 
 def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
@@ -269,12 +273,15 @@ def plan_recompute(
     data = plan_data_load(plan)
     results = plan_evaluate(data, as_of, live=as_of >= today)
     _write_live(data, results, timezone.now())
-    rows = _snapshot_rows(plan, as_of, results) if snapshot else []
     start = plan.start_date if backfill else _dirty_from(plan, previous)
     days = [d for d in month_ends(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
+    StatusSnapshot.objects.filter(plan=plan, as_of__in=[as_of, *days] if snapshot else days).delete()
+    if snapshot:
+        bulk_insert(StatusSnapshot, _snapshot_rows(plan, as_of, results), SNAPSHOT_FIELDS)
+    # One statement per month end (at most a dozen or so a year, whatever the plan's size), so only one
+    # day's explanations are held in memory at a time.
     for day in days:
-        rows += _snapshot_rows(plan, day, plan_evaluate(data, day, live=False))
-    _snapshots_replace(plan, [as_of, *days] if snapshot else days, rows)
+        bulk_insert(StatusSnapshot, _snapshot_rows(plan, day, plan_evaluate(data, day, live=False)), SNAPSHOT_FIELDS)
     return RecomputeSummary(plan_id=plan.pk, as_of=as_of, items=len(results), month_ends=tuple(days))
 
 

@@ -161,13 +161,19 @@ def kpi_for_page(pk: int) -> KPI:
 # so the same ``as_of_*`` annotations (and the same status filter) serve both cases.
 
 
-AS_OF_FIELDS = ("status", "score", "progress")
+AS_OF_FIELDS = ("status", "score", "progress", "explanation")
 
 
 def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False) -> dict:
     fields = (*AS_OF_FIELDS, "forecast") if forecast else AS_OF_FIELDS
     if as_of is None:
-        live = {"status": "status", "score": "score", "progress": "progress", "forecast": "forecast_value"}
+        live = {
+            "status": "status",
+            "score": "score",
+            "progress": "progress",
+            "explanation": "explanation",
+            "forecast": "forecast_value",
+        }
         return {f"as_of_{name}": F(live[name]) for name in fields}
     rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of)
     return {f"as_of_{name}": Subquery(rows.values(name)[:1]) for name in fields}

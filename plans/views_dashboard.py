@@ -151,12 +151,15 @@ def plan_dashboard(request, slug):
     if as_of.date:
         snapshot = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date)
         plan_status = snapshot.status if snapshot else ""
-        plan_why = explain_snapshot(
-            as_of=as_of.param,
-            status=plan_status,
-            score=snapshot.score if snapshot else None,
-            progress=snapshot.progress if snapshot else None,
-        )
+        if snapshot and snapshot.explanation:
+            plan_why = explain(snapshot.explanation)
+        else:
+            plan_why = explain_snapshot(
+                as_of=as_of.param,
+                status=plan_status,
+                score=snapshot.score if snapshot else None,
+                progress=snapshot.progress if snapshot else None,
+            )
 
     context = _base_context(request, plan, as_of) | {
         "plan_status": plan_status,

@@ -458,3 +458,27 @@ def test_demo_plan_dashboard_after_backfill_offers_every_month_end_and_explains_
 
 def _month_end(year: int, month: int) -> int:
     return ((datetime.date(year + month // 12, month % 12 + 1, 1)) - datetime.timedelta(days=1)).day
+
+
+def test_a_past_month_end_explains_itself_from_its_snapshot(manager_client):
+    call_command("load_demo_plan", verbosity=0)
+    demo = Plan.objects.get(slug="high-tech-zones-2025")
+    plan_backfill(plan_id=demo.pk)
+
+    kpi_page = manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "EN-GIANTS"]) + "?as_of=2025-09-30")
+    text = text_of(kpi_page)
+    assert "of the required change" in text and "2025-09-30" in text
+    assert "kept for month ends" not in text
+
+    dashboard = text_of(manager_client.get(dashboard_url(demo, as_of="2025-06-30")))
+    assert "kept for month ends" not in dashboard
+    assert "2025-06-30" in dashboard
+
+
+def test_month_end_snapshots_keep_explanations_and_other_days_do_not():
+    kpi = KPIFactory()
+    plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 3, 15))
+    month_end = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 2, 28))
+    other_day = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 3, 15))
+    assert month_end.explanation["as_of"] == "2025-02-28"
+    assert other_day.explanation is None

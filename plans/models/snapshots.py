@@ -9,7 +9,11 @@ __all__ = ["StatusSnapshot"]
 
 
 class StatusSnapshot(models.Model):
-    """An item's computed status as of a date: month ends of the plan and each day a recompute ran."""
+    """An item's computed status as of a date: month ends of the plan and each day a recompute ran.
+
+    Month-end rows also keep the full explanation (what the dashboards' "Why?" shows at a past date);
+    daily rows keep only the outcome, which bounds the table's growth.
+    """
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("plan"))
     item_type = models.CharField(_("item type"), max_length=16, choices=ItemType.choices)
@@ -19,6 +23,12 @@ class StatusSnapshot(models.Model):
     score = models.FloatField(_("score"), null=True, blank=True)
     progress = models.FloatField(_("progress"), null=True, blank=True)
     forecast = models.FloatField(_("forecast"), null=True, blank=True)
+    explanation = models.JSONField(
+        _("explanation"),
+        null=True,
+        blank=True,
+        help_text=_("Kept for month ends, so past statuses explain themselves."),
+    )
 
     class Meta:
         verbose_name = _("status snapshot")
