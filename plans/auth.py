@@ -8,6 +8,7 @@ still slows guessing down.
 import hashlib
 import logging
 
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
@@ -31,8 +32,18 @@ def _key(username: str, ip: str) -> str:
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR, not X-Forwarded-For: a client can forge that header to get a fresh budget per request.
-    return (request.META.get("REMOTE_ADDR") or "unknown") if request is not None else "unknown"
+    """The client's address: REMOTE_ADDR, or behind ``TRACKER_NUM_PROXIES`` trusted proxies the address
+    the outermost of them saw. The rest of X-Forwarded-For is client-controlled and never trusted, or a
+    client could forge a fresh budget per request."""
+    if request is None:
+        return "unknown"
+    proxies = settings.TRACKER_NUM_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
+        if addresses:
+            return addresses[-min(proxies, len(addresses))]
+    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def sign_in_locked(username: str, ip: str) -> bool:

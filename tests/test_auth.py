@@ -114,3 +114,19 @@ def test_cache_outage_fails_open(client, user, monkeypatch):
         monkeypatch.setattr(auth.cache, name, down)
     fail(client, auth.FAILURE_LIMIT + 1)
     assert attempt(client, PASSWORD).status_code == 302
+
+
+def test_client_address_ignores_forwarded_for_without_trusted_proxies(rf, settings):
+    from plans.auth import client_ip
+
+    settings.TRACKER_NUM_PROXIES = 0
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "10.0.0.1"
+
+
+def test_client_address_behind_one_trusted_proxy_is_the_one_it_saw(rf, settings):
+    from plans.auth import client_ip
+
+    settings.TRACKER_NUM_PROXIES = 1
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "203.0.113.9"

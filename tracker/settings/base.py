@@ -136,6 +136,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR). Sign-in
+# and API throttling key on the client address this yields.
+TRACKER_NUM_PROXIES = env.int("TRACKER_NUM_PROXIES", default=0)
+
 # Housekeeping (plans.tasks.housekeeping, nightly): deletions stay in the sync feed this long, and
 # snapshots of days other than month ends are kept this long (month ends are kept for good).
 TRACKER_TOMBSTONE_RETENTION_DAYS = env.int("TRACKER_TOMBSTONE_RETENTION_DAYS", default=365)
@@ -158,6 +162,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["plans.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": env("API_THROTTLE_RATE", default="1200/minute")},
+    "NUM_PROXIES": TRACKER_NUM_PROXIES or None,
     "EXCEPTION_HANDLER": "plans.api.exceptions.api_exception_handler",
     "STRICT_JSON": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
