@@ -210,3 +210,22 @@ def test_a_validation_failure_is_replayed_too(client, kpis):
     first = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad")
     assert first.status_code == 400
     assert client.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad").json() == first.json()
+
+
+def test_a_crash_after_the_write_rolls_back_the_write_and_the_key_together(client, kpis, monkeypatch):
+    from plans.api import idempotency
+
+    body = {"measurements": rows_for(kpis[:1], 3)}
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("process died while storing the response")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(idempotency, "idempotency_store", crash)
+        client.raise_request_exception = False
+        assert client.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash").status_code == 500
+    assert not Measurement.objects.exists()
+    assert not IdempotencyKey.objects.exists()
+
+    retry = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash")
+    assert (retry.status_code, retry.json()["created"]) == (200, 3)

@@ -1,8 +1,10 @@
 """``Idempotency-Key`` on POST: the first response is stored and replayed for the same key and body.
 
-Keys belong to the caller (a token or a user), expire after ``KEY_LIFETIME``, and are claimed before
-the request runs, so a concurrent retry gets 409 instead of running twice. A request that ends in a
-server error releases its key so it can be retried.
+Keys belong to the caller (a token or a user) and expire after ``KEY_LIFETIME``. A POST with a key
+runs in one transaction with its claim and its stored response, so the write and the record of it
+commit together or not at all: a crash in between leaves neither, and the retry simply runs. A
+concurrent request with the same key waits on the claim's unique index and then gets 409; a request
+that ends in a server error rolls back, releasing its key.
 """
 
 import hashlib
@@ -59,10 +61,23 @@ def idempotency_claim(*, actor: str, key: str, digest: str) -> IdempotencyKey:
         raise Conflict(_("A request with this Idempotency-Key is still running.")) from exc
 
 
+def idempotency_store(record: IdempotencyKey, response) -> None:
+    """Keep the response to replay; part of the request's transaction, so it commits with the write."""
+    data = getattr(response, "data", None)
+    body = "" if data is None else json.dumps(data, cls=JSONEncoder)
+    IdempotencyKey.objects.filter(pk=record.pk).update(response_status=response.status_code, response_body=body)
+
+
 class IdempotentPostMixin:
     """For API views: honours ``Idempotency-Key`` on every POST."""
 
     _idempotency_record = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and request.headers.get(HEADER):
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -92,11 +107,7 @@ class IdempotentPostMixin:
             if response.status_code >= 500:
                 record.delete()
             else:
-                data = getattr(response, "data", None)
-                body = "" if data is None else json.dumps(data, cls=JSONEncoder)
-                IdempotencyKey.objects.filter(pk=record.pk).update(
-                    response_status=response.status_code, response_body=body
-                )
+                idempotency_store(record, response)
         return response
 
     def _idempotency_release(self) -> None:
