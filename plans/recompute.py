@@ -255,9 +255,17 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
 
 @transaction.atomic
 def plan_recompute(
-    *, plan_id: int, as_of: datetime.date | None = None, snapshot: bool = True, backfill: bool = False
+    *,
+    plan_id: int,
+    as_of: datetime.date | None = None,
+    snapshot: bool = True,
+    backfill: bool = False,
+    progress=None,
 ) -> RecomputeSummary | None:
     """Recompute one plan as of ``as_of`` (default today) and write statuses, snapshots and history.
+
+    ``progress`` is an optional tqdm-like bar (``reset(total=...)``, ``update()``), advanced once per
+    evaluated day, for the command's long runs.
 
     Idempotent: it reads only source rows, so running it twice gives the same statuses. Returns
     None when the plan no longer exists (a queued task may outlive its plan).
@@ -280,8 +288,13 @@ def plan_recompute(
         bulk_insert(StatusSnapshot, _snapshot_rows(plan, as_of, results), SNAPSHOT_FIELDS)
     # One statement per month end (at most a dozen or so a year, whatever the plan's size), so only one
     # day's explanations are held in memory at a time.
+    if progress is not None:
+        progress.reset(total=1 + len(days))
+        progress.update()
     for day in days:
         bulk_insert(StatusSnapshot, _snapshot_rows(plan, day, plan_evaluate(data, day, live=False)), SNAPSHOT_FIELDS)
+        if progress is not None:
+            progress.update()
     return RecomputeSummary(plan_id=plan.pk, as_of=as_of, items=len(results), month_ends=tuple(days))
 
 

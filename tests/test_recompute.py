@@ -243,3 +243,19 @@ def test_back_dated_completion_rewrites_the_month_ends_after_it():
     assert status_on[datetime.date(2025, 4, 30)] != "complete"
     assert status_on[datetime.date(2025, 5, 31)] == "complete"
     assert status_on[datetime.date(2025, 6, 30)] == "complete"
+
+
+def test_progress_advances_once_per_evaluated_day():
+    class Bar:
+        total, done = None, 0
+
+        def reset(self, total):
+            self.total = total
+
+        def update(self, n=1):
+            self.done += n
+
+    kpi = KPIFactory()
+    bar = Bar()
+    summary = plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15), progress=bar)
+    assert bar.total == bar.done == 1 + len(summary.month_ends) == 4

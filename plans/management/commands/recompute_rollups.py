@@ -31,12 +31,14 @@ class Command(BaseCommand):
             plans = plans.filter(slug=plan)
             if not plans.exists():
                 raise CommandError(f"No plan with slug {plan!r}.")
-        ids = list(plans.values_list("pk", flat=True))
-        progress = tqdm(ids, desc="Recomputing plans", unit="plan", disable=verbosity == 0 or len(ids) < 2)
-        for plan_id in progress:
-            summary = plan_recompute(plan_id=plan_id, as_of=as_of, backfill=backfill)
+        quiet = verbosity == 0
+        for plan_id, slug in tqdm(
+            list(plans.values_list("pk", "slug")), desc="Plans", unit="plan", disable=quiet or plans.count() < 2
+        ):
+            with tqdm(desc=slug, unit="day", disable=quiet, leave=False) as days:
+                summary = plan_recompute(plan_id=plan_id, as_of=as_of, backfill=backfill, progress=days)
             if summary and verbosity:
                 self.stdout.write(
-                    f"Plan {plan_id}: {summary.items} items as of {summary.as_of}; "
+                    f"Plan {slug}: {summary.items} items as of {summary.as_of}; "
                     f"{len(summary.month_ends)} month-end snapshots rebuilt."
                 )
