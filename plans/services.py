@@ -159,12 +159,10 @@ def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any]):
     obj = model.objects.filter(**lookup).first()
     if obj is None:
         obj = model(**lookup, **fields)
-    elif all(getattr(obj, name) == value for name, value in fields.items()):
-        return obj, False
-    else:
-        for name, value in fields.items():
-            setattr(obj, name, value)
+    elif _assign(obj, fields):  # compares foreign keys by id, without loading the related rows
         obj.version += 1
+    else:
+        return obj, False
     obj.full_clean()
     obj.save()
     return obj, True
