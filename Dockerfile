@@ -4,7 +4,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e .
 COPY . .
-RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
+# Collecting static files touches neither service; production settings only insist that both are named.
+RUN DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://unused:6379/0 \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home tracker
 USER tracker
 EXPOSE 8000

@@ -67,7 +67,21 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x9!k2$" * 10,
     "DJANGO_ALLOWED_HOSTS": "tracker.example",
     "DJANGO_DEBUG": "off",
+    "DATABASE_URL": "postgres://tracker@db.example:5432/tracker",
+    "REDIS_URL": "redis://cache.example:6379/0",
 }
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_start_without_its_services(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = settings_in_process("tracker.settings.production", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set in production" in result.stderr
+
+
+def test_production_settings_start_with_their_services():
+    assert read("tracker.settings.production", **PRODUCTION_ENV)["engine"] == "django.db.backends.postgresql"
 
 
 def test_deploy_check_reports_no_warnings_with_production_variables():

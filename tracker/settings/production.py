@@ -1,7 +1,16 @@
-"""Production: DEBUG off, a secret key from the environment, HTTPS everywhere."""
+"""Production: DEBUG off, a secret key, PostgreSQL and Redis from the environment, HTTPS everywhere."""
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import env
+
+# The embedded defaults (SQLite, a per-process cache, in-process tasks) are for one developer's machine:
+# behind several gunicorn workers they would silently break sign-in and API throttling, recompute
+# coalescing and the broker, so production refuses to start without the real services.
+for _name in ("DATABASE_URL", "REDIS_URL"):
+    if not env(_name, default=""):
+        raise ImproperlyConfigured(f"{_name} must be set in production.")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
