@@ -197,6 +197,16 @@ def test_throttling_fails_open_when_the_cache_is_down(db, settings, monkeypatch)
     assert throttling.cache_breaker.is_down()
 
 
+def test_anonymous_callers_are_throttled_by_address_whatever_they_forward(db, settings):
+    from rest_framework.test import APIClient
+
+    settings.TRACKER_NUM_PROXIES = 0
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "2/minute"}}
+    client = APIClient()
+    statuses = [client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}").status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 @pytest.mark.redis
 def test_throttling_fails_open_against_an_unreachable_redis(db, settings, monkeypatch):
     from django.core.cache.backends.redis import RedisCache

@@ -7,6 +7,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from ..failopen import Breaker, fail_open
+from ..signin_throttle import client_ip
 from .authentication import api_token
 
 DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -45,7 +46,7 @@ class TokenRateThrottle(BaseThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"addr:{self.get_ident(request)}"
+            ident = f"addr:{client_ip(request)}"
         return f"throttle:{self.scope}:{ident}:{window}"
 
     def allow_request(self, request, view):
