@@ -1,78 +1,13 @@
-"""Sign-in with throttling: after a few failed attempts for one username from one address, refuse for a while.
+"""Sign-in page: Django's LoginView with a form that refuses while the sign-in throttle has locked the username."""
 
-Failures are counted in the Django cache (Redis in production). When the cache is unreachable the
-throttle fails open: a Redis outage must not lock every user out, and Django's password hashing
-still slows guessing down.
-"""
-
-import hashlib
-import logging
-
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from . import roles
-
-logger = logging.getLogger(__name__)
-
-FAILURE_LIMIT = 5
-LOCKOUT_SECONDS = 5 * 60
-KEY = "auth:failed-sign-ins:{digest}"
-
-
-def _key(username: str, ip: str) -> str:
-    # Hashed: usernames are user input and may hold characters a cache key must not.
-    digest = hashlib.sha256(f"{username.strip().lower()}\n{ip}".encode()).hexdigest()
-    return KEY.format(digest=digest)
-
-
-def client_ip(request) -> str:
-    """The client's address: REMOTE_ADDR, or behind ``TRACKER_NUM_PROXIES`` trusted proxies the address
-    the outermost of them saw. The rest of X-Forwarded-For is client-controlled and never trusted, or a
-    client could forge a fresh budget per request."""
-    if request is None:
-        return "unknown"
-    proxies = settings.TRACKER_NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
-        if addresses:
-            return addresses[-min(proxies, len(addresses))]
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def sign_in_locked(username: str, ip: str) -> bool:
-    try:
-        return (cache.get(_key(username, ip)) or 0) >= FAILURE_LIMIT
-    except Exception:
-        logger.warning("Cache unavailable; sign-in throttling is off", exc_info=True)
-        return False
-
-
-def sign_in_failed(username: str, ip: str) -> None:
-    """Count a failure; the window starts at the first failure and is not extended by later ones."""
-    key = _key(username, ip)
-    try:
-        if cache.add(key, 1, timeout=LOCKOUT_SECONDS):
-            return
-        try:
-            cache.incr(key)
-        except ValueError:  # the key expired between add() and incr()
-            cache.add(key, 1, timeout=LOCKOUT_SECONDS)
-    except Exception:
-        logger.warning("Cache unavailable; a failed sign-in was not counted", exc_info=True)
-
-
-def sign_in_reset(username: str, ip: str) -> None:
-    try:
-        cache.delete(_key(username, ip))
-    except Exception:
-        logger.warning("Cache unavailable; could not reset the failed sign-in count", exc_info=True)
+from .signin_throttle import LOCKOUT_SECONDS, client_ip, sign_in_failed, sign_in_locked, sign_in_reset
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):

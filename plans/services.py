@@ -42,7 +42,7 @@ def plan_mark_changed(*, plan_id: int) -> None:
     connection = transaction.get_connection()
     if any(getattr(callback, "plan_id", None) == plan_id for _, callback, _ in connection.run_on_commit):
         return  # one recompute per plan per transaction, however many rows it wrote
-    from .tasks import plan_recompute_enqueue
+    from .recompute_queue import plan_recompute_enqueue
 
     # A plain function, not functools.partial: Django 5.2's robust on_commit logs the callback's
     # __qualname__, which partial lacks (ticket #36487).

@@ -6,7 +6,6 @@ import io
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.utils import timezone
 
 from plans.api import throttling
 from plans.models import KPI, ApiToken, Measurement
@@ -16,7 +15,7 @@ from tests.factories import GoalFactory, KPIFactory, UserFactory, api_client, ap
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     cache.clear()
-    throttling._cache_down_until = 0.0
+    throttling.cache_breaker.reset()
 
 
 @pytest.fixture
@@ -195,7 +194,17 @@ def test_throttling_fails_open_when_the_cache_is_down(db, settings, monkeypatch)
     _, key = api_token(scope="read")
     client = api_client(key)
     assert [client.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
-    assert throttling._cache_down_until > timezone.now().timestamp()
+    assert throttling.cache_breaker.is_down()
+
+
+def test_anonymous_callers_are_throttled_by_address_whatever_they_forward(db, settings):
+    from rest_framework.test import APIClient
+
+    settings.TRACKER_NUM_PROXIES = 0
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "2/minute"}}
+    client = APIClient()
+    statuses = [client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}").status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
 
 
 @pytest.mark.redis

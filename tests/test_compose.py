@@ -17,7 +17,7 @@ from django.core.cache import cache
 from plans.models import KPI, Plan
 from plans.tasks import plan_recompute_task
 from tests.factories import KPIFactory, MeasurementFactory
-from tests.test_tasks import database_url, wait_for
+from tests.worker import database_url, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

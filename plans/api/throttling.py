@@ -1,26 +1,34 @@
 """Per-token (or per-user, per-address) request rate; fails open when the cache is unreachable."""
 
-import logging
 import time
 
 from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from ..failopen import Breaker, fail_open
+from ..signin_throttle import client_ip
 from .authentication import api_token
-
-logger = logging.getLogger(__name__)
 
 DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # After a cache error, skip the cache for a while: each attempt against a dead Redis costs a connect timeout.
 CACHE_RETRY_SECONDS = 30
-_cache_down_until = 0.0
+cache_breaker = Breaker(CACHE_RETRY_SECONDS)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
     """'600/minute' -> (600, 60)."""
     count, period = rate.split("/")
     return int(count), DURATIONS[period[0]]
+
+
+def _hit(key: str, duration: int) -> int:
+    """Count one request in the window's counter and return the count so far."""
+    cache.add(key, 0, timeout=duration + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the key expired between add and incr: this request opens the window
+        return 1
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -38,31 +46,24 @@ class TokenRateThrottle(BaseThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"addr:{self.get_ident(request)}"
+            ident = f"addr:{client_ip(request)}"
         return f"throttle:{self.scope}:{ident}:{window}"
 
     def allow_request(self, request, view):
-        global _cache_down_until
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         if not rate:
             return True
         limit, duration = parse_rate(rate)
         now = time.time()
-        if now < _cache_down_until:
-            return True
         window = int(now // duration)
         key = self.cache_key(request, window)
-        try:
-            cache.add(key, 0, timeout=duration + 1)
-            count = cache.incr(key)
-        except ValueError:  # the key expired between add and incr: this request opens the window
-            count = 1
-        except Exception:
-            logger.warning(
-                "Cache unavailable; API throttling is off for %s seconds", CACHE_RETRY_SECONDS, exc_info=True
-            )
-            _cache_down_until = now + CACHE_RETRY_SECONDS
-            return True
+        count = fail_open(
+            lambda: _hit(key, duration),
+            0,
+            "API throttling is off for %s seconds",
+            CACHE_RETRY_SECONDS,
+            breaker=cache_breaker,
+        )
         if count <= limit:
             return True
         self.retry_after = (window + 1) * duration - now
