@@ -97,17 +97,6 @@ def test_in_process_mode_recomputes_after_commit(transactional_db, monkeypatch):
     assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
 
 
-def test_one_recompute_is_enqueued_per_plan_per_transaction(db, django_capture_on_commit_callbacks):
-    kpi = KPIFactory()
-    with django_capture_on_commit_callbacks() as callbacks:
-        from django.db import transaction
-
-        with transaction.atomic():
-            for day in range(1, 20):
-                services.measurement_record(kpi=kpi, date=datetime.date(2025, 1, day), value=day)
-    assert len(callbacks) == 1
-
-
 def test_nightly_task_queues_every_plan(db, monkeypatch):
     queued = []
     monkeypatch.setattr(plan_recompute_task, "delay", lambda plan_id: queued.append(plan_id))
