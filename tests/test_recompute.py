@@ -164,15 +164,6 @@ def test_recompute_of_a_deleted_plan_does_nothing():
     assert plan_recompute(plan_id=987654) is None
 
 
-def test_write_marks_plan_until_recomputed():
-    kpi = KPIFactory()
-    plan_recompute(plan_id=kpi.plan_id)
-    record(kpi, datetime.date(2025, 3, 31), 65)
-    assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
-    plan_recompute(plan_id=kpi.plan_id)
-    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
-
-
 def test_recompute_rollups_command_accepts_plan_and_as_of(capsys):
     kpi = KPIFactory()
     call_command("recompute_rollups", "--plan", kpi.plan.slug, "--as-of", "2025-07-01")

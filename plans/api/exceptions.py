@@ -9,7 +9,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from plans.services import StaleVersionError
+from plans.exceptions import StaleVersionError
 
 
 class PreconditionFailed(exceptions.APIException):

@@ -1,0 +1,21 @@
+"""The domain's exceptions: what a service raises when it refuses a write."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class StaleVersionError(Exception):
+    """The item changed since the caller read it (optimistic concurrency); ``current`` is the newer row."""
+
+    def __init__(self, current, changed_by=None, changed_at=None):
+        self.current = current
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+        super().__init__(_("This item was changed by someone else since you opened it."))
+
+
+class MeasurementRowsInvalid(Exception):
+    """Rows of a bulk upsert that cannot be written: ``errors`` maps a row index to {field: [messages]}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        self.errors = errors
+        super().__init__(_("Some rows are invalid; nothing was written."))

@@ -1,0 +1,55 @@
+"""Every write of the domain, by entity. Views, forms, serializers, commands and tasks parse input and call these.
+
+Each service is atomic, validates with ``full_clean()`` before saving, and marks the plan as needing a
+recompute (``plan_mark_changed``), which enqueues one after commit. Callers import from here
+(``from plans import services``); the modules are an arrangement, not an API.
+"""
+
+from ..exceptions import MeasurementRowsInvalid, StaleVersionError
+from .access import api_token_create, user_ensure
+from .goals import goal_create, goal_delete, goal_update
+from .housekeeping import housekeeping_run
+from .imports import plan_import
+from .kpis import (
+    MeasurementResult,
+    MeasurementRow,
+    kpi_create,
+    kpi_delete,
+    kpi_update,
+    measurement_delete,
+    measurement_record,
+    measurement_update,
+    measurements_bulk_upsert,
+)
+from .milestones import PROGRESS_FIELDS, milestone_create, milestone_delete, milestone_progress_record, milestone_update
+from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+
+__all__ = [
+    "PROGRESS_FIELDS",
+    "MeasurementResult",
+    "MeasurementRow",
+    "MeasurementRowsInvalid",
+    "StaleVersionError",
+    "api_token_create",
+    "focus_area_delete",
+    "goal_create",
+    "goal_delete",
+    "goal_update",
+    "housekeeping_run",
+    "kpi_create",
+    "kpi_delete",
+    "kpi_update",
+    "measurement_delete",
+    "measurement_record",
+    "measurement_update",
+    "measurements_bulk_upsert",
+    "milestone_create",
+    "milestone_delete",
+    "milestone_progress_record",
+    "milestone_update",
+    "plan_delete",
+    "plan_import",
+    "plan_mark_changed",
+    "structure_save",
+    "user_ensure",
+]

@@ -1,0 +1,39 @@
+"""Who may write: users with their role and teams (``user_ensure``), and API tokens (``api_token_create``)."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from ..models import ApiToken, Team
+from ..models.api import TOKEN_PREFIX_LENGTH
+
+
+@transaction.atomic
+def user_ensure(*, username: str, password: str, role: str, teams=(), admin: bool = False, **fields):
+    """Create a user with a role and teams if missing; an existing user keeps its password.
+
+    ``admin`` opens the admin site to the user with every permission on the plans app (its writes
+    go through these services too, see plans/admin.py).
+    """
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=fields)
+    if created:
+        user.set_password(password)
+        user.is_staff = admin
+        user.save(update_fields=["password", "is_staff"])
+        if admin:
+            user.user_permissions.add(*Permission.objects.filter(content_type__app_label="plans"))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    for team in teams:
+        team.members.add(user)
+    return user, created
+
+
+@transaction.atomic
+def api_token_create(*, name: str, scope: str, team: Team | None = None):
+    """Create an API token; returns (token, key). Only the key's SHA-256 is stored, so the key is shown once."""
+    key = ApiToken.new_key()
+    prefix, key_hash = key[:TOKEN_PREFIX_LENGTH], ApiToken.hash_key(key)
+    token = ApiToken(name=name, scope=scope, team=team, prefix=prefix, key_hash=key_hash)
+    token.full_clean()
+    token.save()
+    return token, key

@@ -1,0 +1,167 @@
+"""``plan_import``: a whole plan created or updated from a nested dict (the demo plan, plan files), idempotently."""
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..choices import MeasurementSource, MilestoneState
+from ..models import KPI, FocusArea, Goal, Milestone, MilestoneUpdate, Plan, Team
+from .kpis import measurement_record
+from .plans import plan_mark_changed
+from .rows import row_assign
+
+
+def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any]):
+    """Create or update one row by ``lookup``; saves (and bumps the version) only when a field changed."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        obj = model(**lookup, **fields)
+    elif row_assign(obj, fields):  # compares foreign keys by id, without loading the related rows
+        obj.version += 1
+    else:
+        return obj, False
+    obj.full_clean()
+    obj.save()
+    return obj, True
+
+
+def _date(value) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+@transaction.atomic
+def plan_import(*, data: dict[str, Any], recorded_by=None) -> tuple[Plan, bool]:
+    """Create or update a whole plan from a nested dict (see plans/demo/*.json for the shape).
+
+    Rows are matched by natural keys (plan slug, codes, milestone titles within a goal, measurement
+    date and source), so importing the same data twice changes nothing. Returns (plan, changed).
+    """
+    changed = False
+    teams = {}
+    for name in data.get("teams", []):
+        teams[name], created = Team.objects.get_or_create(name=name)
+        changed |= created
+    p = data["plan"]
+    plan, did = _upsert(
+        Plan,
+        {"slug": p["slug"]},
+        {
+            "name": p["name"],
+            "description": p.get("description", ""),
+            "baseline_year": p["baseline_year"],
+            "start_date": _date(p["start_date"]),
+            "end_date": _date(p["end_date"]),
+        },
+    )
+    changed |= did
+    for order, fa in enumerate(data.get("focus_areas", []), start=1):
+        focus_area, did = _upsert(
+            FocusArea,
+            {"plan": plan, "code": fa["code"]},
+            {
+                "name": fa["name"],
+                "description": fa.get("description", ""),
+                "order": fa.get("order", order),
+                "weight": Decimal(str(fa.get("weight", 1))),
+            },
+        )
+        changed |= did
+        for g in fa.get("goals", []):
+            changed |= _goal_import(plan, focus_area, g, teams, recorded_by)
+    if changed:
+        plan_mark_changed(plan_id=plan.pk)
+    return plan, changed
+
+
+def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
+    owner = teams.get(g["owner_team"]) or Team.objects.get(name=g["owner_team"])
+    goal, changed = _upsert(
+        Goal,
+        {"plan": plan, "code": g["code"]},
+        {
+            "focus_area": focus_area,
+            "title": g["title"],
+            "description": g.get("description", ""),
+            "owner_team": owner,
+            "weight": Decimal(str(g.get("weight", 1))),
+            "start_date": _date(g.get("start_date")),
+            "due_date": _date(g.get("due_date")),
+        },
+    )
+    for m in g.get("milestones", []):
+        milestone, did = _upsert(
+            Milestone,
+            {"goal": goal, "title": m["title"]},
+            {
+                "plan": plan,
+                "owner_team": teams.get(m["owner_team"]) if m.get("owner_team") else owner,
+                "description": m.get("description", ""),
+                "start_date": _date(m.get("start_date")),
+                "due_date": _date(m["due_date"]),
+                "weight": Decimal(str(m.get("weight", 1))),
+                "percent_complete": m.get("percent_complete", 0),
+                "state": m.get("state", MilestoneState.PLANNED),
+                "completed_on": _date(m.get("completed_on")),
+            },
+        )
+        changed |= did
+        changed |= _milestone_history_import(milestone, m.get("history", []), recorded_by)
+    for k in g.get("kpis", []):
+        changed |= _kpi_import(plan, goal, owner, k, recorded_by)
+    return changed
+
+
+def _milestone_history_import(milestone, history, author) -> bool:
+    """Back-dated progress log (each entry dated at noon, local time), written once per milestone."""
+    if not history or milestone.updates.exists():
+        return False
+    previous_percent, previous_state = 0, MilestoneState.PLANNED
+    for entry in history:
+        update = MilestoneUpdate.objects.create(
+            milestone=milestone,
+            percent_complete=entry["percent_complete"],
+            state=entry["state"],
+            previous_percent_complete=previous_percent,
+            previous_state=previous_state,
+            note=entry.get("note", ""),
+            author=author,
+        )
+        day = datetime.datetime.combine(_date(entry["date"]), datetime.time(12), timezone.get_current_timezone())
+        MilestoneUpdate.objects.filter(pk=update.pk).update(created_at=day, updated_at=day)
+        previous_percent, previous_state = entry["percent_complete"], entry["state"]
+    return True
+
+
+def _kpi_import(plan, goal, owner, k, recorded_by) -> bool:
+    kpi, changed = _upsert(
+        KPI,
+        {"plan": plan, "code": k["code"]},
+        {
+            "goal": goal,
+            "owner_team": owner,
+            "name": k["name"],
+            "unit": k["unit"],
+            "direction": k.get("direction", "increase"),
+            "baseline_value": float(k["baseline_value"]),
+            "baseline_date": _date(k["baseline_date"]),
+            "target_value": float(k["target_value"]),
+            "target_date": _date(k["target_date"]),
+            "frequency": k["frequency"],
+            "weight": Decimal(str(k.get("weight", 1))),
+            "source_note": k.get("source_note", ""),
+        },
+    )
+    for date, value in k.get("measurements", []):
+        result = measurement_record(
+            kpi=kpi,
+            date=_date(date),
+            value=value,
+            source=MeasurementSource.IMPORT,
+            recorded_by=recorded_by,
+            note=k.get("measurement_note", ""),
+        )
+        changed |= result.outcome != "unchanged"
+    return changed

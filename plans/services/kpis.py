@@ -1,0 +1,244 @@
+"""Writes of KPIs and their measurements: create, update, delete, ``measurement_record`` and the bulk upsert."""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..choices import MeasurementSource
+from ..exceptions import MeasurementRowsInvalid
+from ..models import KPI, Measurement, MeasurementRevision
+from .plans import plan_mark_changed
+from .rows import goal_child_fill, row_delete, row_lock, row_save, row_update
+from .sync import _tombstones_create, _tombstones_for_kpis
+
+
+@dataclass(frozen=True)
+class MeasurementResult:
+    measurement: Measurement
+    outcome: str  # "created" | "updated" | "unchanged"
+
+
+def _kpis_series_changed(kpi_ids, *, now: datetime.datetime) -> None:
+    """A KPI's version covers its measurements: a caller holding an older version sees its series changed."""
+    KPI.objects.filter(pk__in=kpi_ids).update(version=F("version") + 1, updated_at=now)
+
+
+@transaction.atomic
+def measurement_record(
+    *,
+    kpi: KPI,
+    date: datetime.date,
+    value: float,
+    note: str = "",
+    source: str = MeasurementSource.MANUAL,
+    recorded_by=None,
+    external_id: str = "",
+    expected_version: int | None = None,
+) -> MeasurementResult:
+    """Create or revise the KPI's value on ``date`` from ``source``; every change is kept as a revision.
+
+    ``expected_version`` is the KPI's version when the caller read it: a newer one raises
+    StaleVersionError and writes nothing.
+    """
+    kpi = row_lock(
+        kpi,
+        expected_version,
+        last_change=lambda row: (
+            MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
+        ),
+    )
+    measurement = Measurement.objects.select_for_update().filter(kpi=kpi, date=date, source=source).first()
+    value = float(value)
+    if measurement and measurement.value == value and measurement.note == note:
+        return MeasurementResult(measurement, "unchanged")
+    previous_value = measurement.value if measurement else None
+    outcome = "updated" if measurement else "created"
+    if measurement is None:
+        measurement = Measurement(kpi=kpi, date=date, source=source)
+    else:
+        measurement.version += 1
+    measurement.value = value
+    measurement.note = note
+    measurement.recorded_by = recorded_by
+    measurement.recorded_at = timezone.now()
+    measurement.external_id = external_id or measurement.external_id
+    measurement.full_clean()
+    measurement.save()
+    MeasurementRevision.objects.create(
+        measurement=measurement, previous_value=previous_value, value=value, note=note, author=recorded_by
+    )
+    _kpis_series_changed([kpi.pk], now=timezone.now())
+    plan_mark_changed(plan_id=kpi.plan_id)
+    return MeasurementResult(measurement, outcome)
+
+
+@transaction.atomic
+def kpi_create(*, data: dict[str, Any]) -> KPI:
+    kpi = KPI(**data)
+    goal_child_fill(kpi)
+    row_save(kpi)
+    return kpi
+
+
+@transaction.atomic
+def kpi_update(*, kpi: KPI, data: dict[str, Any], expected_version: int | None = None) -> KPI:
+    return row_update(kpi, data, expected_version=expected_version, fill=goal_child_fill)
+
+
+@transaction.atomic
+def kpi_delete(*, kpi: KPI, expected_version: int | None = None, deleted_by=None) -> None:
+    """Delete a KPI with its measurements, leaving a tombstone for each."""
+    row_delete(kpi, expected_version=expected_version, tombstones=_tombstones_for_kpis, deleted_by=deleted_by)
+
+
+@transaction.atomic
+def measurement_update(
+    *,
+    measurement: Measurement,
+    value: float,
+    note: str | None = None,
+    external_id: str = "",
+    recorded_by=None,
+    expected_version: int | None = None,
+) -> MeasurementResult:
+    """Revise one measurement's value (and note) in place, keeping its KPI, date and source."""
+    current = row_lock(measurement, expected_version, related=["kpi"])
+    return measurement_record(
+        kpi=current.kpi,
+        date=current.date,
+        value=value,
+        note=current.note if note is None else note,
+        source=current.source,
+        recorded_by=recorded_by,
+        external_id=external_id,
+    )
+
+
+@transaction.atomic
+def measurement_delete(*, measurement: Measurement, expected_version: int | None = None, deleted_by=None) -> None:
+    measurement = row_lock(measurement, expected_version, related=["kpi"])
+    kpi = measurement.kpi
+    _tombstones_create(
+        "measurements",
+        [(measurement.pk, kpi.plan_id, measurement.source, measurement.external_id)],
+        deleted_by=deleted_by,
+    )
+    measurement.delete()
+    _kpis_series_changed([kpi.pk], now=timezone.now())
+    plan_mark_changed(plan_id=kpi.plan_id)
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    kpi_id: int
+    date: datetime.date
+    value: float
+    note: str = ""
+    external_id: str = ""
+
+
+def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dict[int, dict[str, list[str]]]:
+    errors: dict[int, dict[str, list[str]]] = {}
+    first_by_key: dict[tuple, int] = {}
+    first_by_external_id: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.kpi_id not in kpis:
+            errors.setdefault(index, {})["kpi"] = [str(_("Unknown KPI."))]
+        first = first_by_key.setdefault((row.kpi_id, row.date), index)
+        if first != index:
+            message = _("Row %(row)d already gives this KPI's value on this date.") % {"row": first}
+            errors.setdefault(index, {})["date"] = [str(message)]
+        if row.external_id:
+            first = first_by_external_id.setdefault(row.external_id, index)
+            if first != index:
+                message = _("Row %(row)d already uses this external id.") % {"row": first}
+                errors.setdefault(index, {})["external_id"] = [str(message)]
+    used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
+        "external_id", "kpi_id", "date"
+    )
+    for external_id, kpi_id, date in used:
+        index = first_by_external_id[external_id]
+        if (rows[index].kpi_id, rows[index].date) != (kpi_id, date):
+            errors.setdefault(index, {})["external_id"] = [str(_("This external id is used by another measurement."))]
+    return errors
+
+
+@transaction.atomic
+def measurements_bulk_upsert(
+    *, rows: list[MeasurementRow], source: str = MeasurementSource.API, recorded_by=None
+) -> dict[str, int]:
+    """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
+
+    Raises MeasurementRowsInvalid, writing nothing, when any row is invalid. Rows whose value and note
+    are already stored count as unchanged, so replaying a payload creates nothing. Each affected
+    KPI's version is bumped once and each affected plan marked changed once.
+    """
+    kpi_ids = sorted({row.kpi_id for row in rows})
+    # Locked in id order, like measurement_record locks its KPI, so concurrent writers queue instead of deadlocking.
+    kpis = {
+        kpi.pk: kpi
+        for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only("id", "plan_id")
+    }
+    errors = _bulk_rows_check(rows, kpis, source)
+    if errors:
+        raise MeasurementRowsInvalid(errors)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if not rows:
+        return counts
+    dates = [row.date for row in rows]
+    existing = {
+        (m.kpi_id, m.date): m
+        for m in Measurement.objects.filter(
+            kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
+        )
+    }
+    now = timezone.now()
+    created, updated, previous_values = [], [], []  # previous_values: of the updated rows
+    for row in rows:
+        value = float(row.value)
+        measurement = existing.get((row.kpi_id, row.date))
+        if measurement is None:
+            measurement = Measurement(kpi_id=row.kpi_id, date=row.date, source=source, external_id=row.external_id)
+            created.append(measurement)
+        elif measurement.value == value and measurement.note == row.note:
+            counts["unchanged"] += 1
+            continue
+        else:
+            updated.append(measurement)
+            previous_values.append(measurement.value)
+            measurement.version += 1
+            measurement.updated_at = now
+            measurement.external_id = row.external_id or measurement.external_id
+        measurement.value = value
+        measurement.note = row.note
+        measurement.recorded_by = recorded_by
+        measurement.recorded_at = now
+        # Uniqueness and the finite check were settled above for all rows at once (and the database
+        # constraints stay behind them); validating them here would cost one query per row.
+        measurement.full_clean(exclude={"kpi", "recorded_by"}, validate_unique=False, validate_constraints=False)
+    Measurement.objects.bulk_create(created, batch_size=1000)
+    Measurement.objects.bulk_update(
+        updated,
+        ["value", "note", "version", "recorded_by", "recorded_at", "external_id", "updated_at"],
+        batch_size=1000,
+    )
+    written = created + updated
+    MeasurementRevision.objects.bulk_create(
+        [
+            MeasurementRevision(measurement=m, previous_value=previous, value=m.value, note=m.note, author=recorded_by)
+            for m, previous in zip(written, [None] * len(created) + previous_values, strict=True)
+        ],
+        batch_size=1000,
+    )
+    counts["created"], counts["updated"] = len(created), len(updated)
+    affected = sorted({m.kpi_id for m in written})
+    if affected:
+        _kpis_series_changed(affected, now=now)
+    for plan_id in sorted({kpis[kpi_id].plan_id for kpi_id in affected}):
+        plan_mark_changed(plan_id=plan_id)
+    return counts
