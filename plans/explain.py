@@ -1,6 +1,7 @@
-"""Turn a stored status explanation (``plans.rollup`` JSON) into plain, translatable sentences.
+"""Turn a stored status explanation (``plans.rollup`` JSON) into plain, translatable sentences and values.
 
-Only reads what the explanation holds: nothing here recomputes a status. Unknown rules or keys
+Templates and views read explanations and status words only through here. Only reads what the
+explanation holds: nothing here recomputes a status. Unknown rules or keys
 (an explanation from a later method version) degrade to the stored one-line ``summary``.
 Numbers are rounded for reading only and localised with Django's number formatting.
 """
@@ -63,10 +64,13 @@ class ChildRow:
 
 @dataclass
 class Explained:
+    """What a template shows of an explanation: sentences, a roll-up's children and its coverage, all display-ready."""
+
     sentences: list[str] = field(default_factory=list)
     children: list[ChildRow] = field(default_factory=list)
     as_of: str | None = None
     rule: str = ""
+    coverage: str = DASH  # a roll-up's scored share of the weight, as a percentage
 
     @property
     def drags(self) -> list[str]:
@@ -112,7 +116,7 @@ def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained
 # --- KPI ----------------------------------------------------------------------------------
 
 
-def _kpi(e: dict) -> Explained:
+def _kpi(e: dict) -> Explained | None:
     inputs, values, thresholds, rule = e["inputs"], e["values"], e["thresholds"], e["rule"]
     target, target_date = fmt_number(inputs["target_value"]), inputs["target_date"]
     baseline = {"baseline": fmt_number(inputs["baseline_value"]), "baseline_date": inputs["baseline_date"]}
@@ -225,7 +229,7 @@ def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
 # --- milestone ----------------------------------------------------------------------------
 
 
-def _milestone(e: dict) -> Explained:
+def _milestone(e: dict) -> Explained | None:
     inputs, values, thresholds, rule = e["inputs"], e["values"], e["thresholds"], e["rule"]
     percent = fmt_percent(inputs["percent_complete"] / 100)
     if rule == "milestone.cancelled":
@@ -288,7 +292,7 @@ def _child_sentence(row: dict) -> str:
     return _("%(label)s (%(status)s, score %(score)s) sits at the average.") % params
 
 
-def _rollup(e: dict) -> Explained:
+def _rollup(e: dict) -> Explained | None:
     values, thresholds, rule = e["values"], e["thresholds"], e["rule"]
     rows = e["inputs"]["children"]
     children = [
@@ -359,19 +363,26 @@ def _rollup(e: dict) -> Explained:
             )
     else:
         return None
-    return Explained(sentences=out, children=children)
+    return Explained(sentences=out, children=children, coverage=fmt_percent(values.get("coverage")))
+
+
+def explain_as_of(as_of, *, explanation: dict | None, status: str | None, score, progress) -> Explained:
+    """The "Why?" at ``as_of`` (a date, or None for now) from what is stored for that day.
+
+    Now, and at a month end, the stored explanation; a past day without one (not a month end)
+    says what its snapshot keeps: status, score and progress.
+    """
+    if as_of is None or explanation:
+        return explain(explanation)
+    return explain_snapshot(as_of=as_of.isoformat(), status=status, score=score, progress=progress)
 
 
 def explain_item(item, as_of) -> Explained:
-    """The "Why?" of a dashboard row: its stored explanation now, its month-end snapshot's at a past date.
-
-    ``item`` carries the ``as_of_*`` annotations of the dashboard selectors; ``as_of`` is a date
-    or None. A past day without a stored explanation (not a month end) says what the snapshot keeps.
-    """
-    if as_of is None:
-        return explain(item.explanation)
-    if item.as_of_explanation:
-        return explain(item.as_of_explanation)
-    return explain_snapshot(
-        as_of=as_of.isoformat(), status=item.as_of_status, score=item.as_of_score, progress=item.as_of_progress
+    """The "Why?" of a dashboard row, which carries the ``as_of_*`` annotations of the dashboard selectors."""
+    return explain_as_of(
+        as_of,
+        explanation=item.explanation if as_of is None else item.as_of_explanation,
+        status=item.as_of_status,
+        score=item.as_of_score,
+        progress=item.as_of_progress,
     )

@@ -301,3 +301,8 @@ def plan_recompute(
 def plan_backfill(*, plan_id: int) -> RecomputeSummary | None:
     """Recompute today's statuses and rebuild every month-end snapshot of the plan's period."""
     return plan_recompute(plan_id=plan_id, backfill=True)
+
+
+# The nightly recompute (tracker/celery.py) refreshes every plan: statuses computed longer ago than this
+# mean it has not run, and the pages say so.
+STATUSES_STALE_AFTER = datetime.timedelta(hours=26)

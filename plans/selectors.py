@@ -133,17 +133,26 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     return items
 
 
-def milestone_history(milestone: Milestone) -> QuerySet[MilestoneUpdate]:
+def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
     """The milestone's progress updates, newest first, with their authors."""
-    return milestone.updates.select_related("author").order_by("-created_at", "-id")
-
-
-def kpi_history(kpi: KPI) -> QuerySet[MeasurementRevision]:
-    """Every revision of every measurement of the KPI, newest first, with author and measurement."""
     return (
-        MeasurementRevision.objects.filter(measurement__kpi=kpi)
-        .select_related("author", "measurement")
+        MilestoneUpdate.objects.filter(milestone_id=milestone_id)
+        .select_related("author")
         .order_by("-created_at", "-id")
+    )
+
+
+def kpi_measurement_log(*, kpi_id: int) -> list[Measurement]:
+    """The KPI's measurements, oldest first, each with ``revisions`` (every write, newest first, with its author).
+
+    Two queries whatever the number of measurements and revisions.
+    """
+    revisions = MeasurementRevision.objects.select_related("author").order_by("-created_at", "-id")
+    return list(
+        Measurement.objects.filter(kpi_id=kpi_id)
+        .select_related("recorded_by")
+        .prefetch_related(Prefetch("revisions", revisions))
+        .order_by("date", "recorded_at")
     )
 
 
@@ -155,7 +164,7 @@ def kpi_for_page(pk: int) -> KPI:
     return KPI.objects.select_related("goal", "plan", "owner_team").get(pk=pk)
 
 
-# --- dashboards (plans/views_dashboard.py, plans/exports.py) -----------------------------
+# --- dashboards (plans/views/dashboard.py, plans/views/items.py, plans/exports.py) ---------
 # Every dashboard read below issues one query whatever the plan's size. ``as_of=None`` reads the
 # live computed fields; a date reads that day's StatusSnapshot rows through correlated subqueries,
 # so the same ``as_of_*`` annotations (and the same status filter) serve both cases.
@@ -289,17 +298,9 @@ def plan_owner_team_list(*, plan_id: int):
     return Team.objects.filter(Q(pk__in=owners[0]) | Q(pk__in=owners[1]) | Q(pk__in=owners[2])).order_by("name")
 
 
-def kpi_measurement_list(*, kpi_id: int):
-    return Measurement.objects.filter(kpi_id=kpi_id).select_related("recorded_by").order_by("date", "recorded_at")
-
-
 def item_snapshot_history(*, item_type: str, item_id: int) -> list:
     """An item's snapshots, oldest first."""
     return list(StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id).order_by("as_of"))
-
-
-def milestone_update_list(*, milestone_id: int, limit: int = 20):
-    return MilestoneUpdate.objects.filter(milestone_id=milestone_id).select_related("author")[:limit]
 
 
 def goal_kpi_measurement_map(*, goal_id: int) -> dict[int, list]:

@@ -33,9 +33,10 @@ def urls(plan) -> dict[str, tuple[str, int]]:
         ),
         "goal": (reverse("plans:dashboard_goal", args=[plan.slug, goal.code]), 8),
         "goal past": (reverse("plans:dashboard_goal", args=[plan.slug, goal.code]) + "?as_of=2025-06-30", 8),
-        "kpi": (reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]), 7),
-        "kpi past": (reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]) + "?as_of=2025-06-30", 7),
-        "milestone": (reverse("plans:dashboard_milestone", args=[plan.slug, milestone.pk]), 7),
+        # The item pages also hold the staff pages' log and role check: measurement revisions, the manager's groups.
+        "kpi": (reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]), 9),
+        "kpi past": (reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]) + "?as_of=2025-06-30", 9),
+        "milestone": (reverse("plans:dashboard_milestone", args=[plan.slug, milestone.pk]), 8),
         "kpi csv": (reverse("plans:dashboard_export", args=[plan.slug, "kpis", "csv"]) + f"?{filters}", 9),
         "kpi xlsx past": (reverse("plans:dashboard_export", args=[plan.slug, "kpis", "xlsx"]) + "?as_of=2025-06-30", 5),
         "milestone csv": (reverse("plans:dashboard_export", args=[plan.slug, "milestones", "csv"]), 5),

@@ -6,7 +6,7 @@ import pytest
 from django.utils import translation
 
 from plans import rollup
-from plans.explain import explain, explain_snapshot, fmt_number, fmt_percent
+from plans.explain import explain, explain_as_of, explain_snapshot, fmt_number, fmt_percent
 
 BASE = datetime.date(2024, 12, 31)
 TARGET = datetime.date(2025, 12, 31)
@@ -140,6 +140,31 @@ def test_roll_up_names_the_children_that_pull_it_down_and_by_how_much():
     assert [c.label for c in result.children] == ["Open the lab", "K1 Exports", "K3 Patents"]
     assert result.children[1].sentence == "K1 Exports (On track, score 2.92) lifts the score by 1.48."
     assert result.children[2].sentence == "K3 Patents (No data) has no score yet and does not count."
+
+
+def test_roll_up_coverage_is_display_ready_and_a_dash_where_there_is_none():
+    children = [
+        rollup.Child(key="kpi:1", label="K1", weight=3, status="on_track", score=2.9163, progress=0.5),
+        rollup.Child(key="kpi:2", label="K2", weight=1, status="no_data", score=None, progress=None),
+    ]
+    assert (
+        explain(rollup.rollup_status(as_of=datetime.date(2025, 7, 1), children=children).explanation).coverage == "75%"
+    )
+    assert explain(kpi([], as_of=datetime.date(2025, 2, 1))).coverage == "—"
+    assert explain(None).coverage == "—"
+
+
+def test_a_past_day_without_a_stored_explanation_says_what_its_snapshot_keeps():
+    day = datetime.date(2025, 6, 15)
+    stored = kpi([(datetime.date(2025, 6, 1), 70.0)], as_of=day)
+    assert explain_as_of(day, explanation=stored, status="on_track", score=1, progress=0.5).sentences == (
+        explain(stored).sentences
+    )
+    kept = explain_as_of(day, explanation=None, status="at_risk", score=1.234, progress=0.42)
+    assert kept.sentences[0] == "On 2025-06-15 the status was “At risk”."
+    assert explain_as_of(None, explanation=None, status="", score=None, progress=None).sentences == [
+        "This item has not been computed yet."
+    ]
 
 
 def test_worst_child_guard_is_explained():

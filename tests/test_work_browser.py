@@ -49,7 +49,7 @@ def recompute_in_process(monkeypatch):
 
 
 def status_text(page) -> str:
-    return page.locator(".card-header .status").first.inner_text().strip()
+    return page.locator(".status-card .status").first.inner_text().strip()
 
 
 @pytest.mark.browser

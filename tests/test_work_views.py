@@ -1,4 +1,4 @@
-"""Staff pages: permissions, conflicts, invalid input, history and query counts (plans/views_work.py)."""
+"""Staff pages: permissions, conflicts, invalid input, history and query counts (plans/views/work.py, items.py)."""
 
 import datetime
 
@@ -11,6 +11,7 @@ from plans import services
 from plans.choices import MilestoneState
 from plans.models import Measurement, MeasurementRevision, MilestoneUpdate
 from plans.roles import MANAGER, STAFF
+from plans.views.items import item_url
 from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory, TeamFactory, UserFactory
 
 TODAY = timezone.localdate()
@@ -73,10 +74,10 @@ def measurement_post(kpi, **overrides) -> dict:
 WHO = ["anonymous", "owner_staff", "other_staff", "manager"]
 # (page, method) -> expected status per WHO; 302 for anonymous is the redirect to sign-in.
 MATRIX = {
-    ("milestone_detail", "get"): (302, 200, 200, 200),
-    ("milestone_detail", "post"): (302, 405, 405, 405),
-    ("kpi_detail", "get"): (302, 200, 200, 200),
-    ("kpi_detail", "post"): (302, 405, 405, 405),
+    ("dashboard_milestone", "get"): (302, 200, 200, 200),
+    ("dashboard_milestone", "post"): (302, 405, 405, 405),
+    ("dashboard_kpi", "get"): (302, 200, 200, 200),
+    ("dashboard_kpi", "post"): (302, 405, 405, 405),
     ("milestone_update", "get"): (302, 200, 403, 200),
     ("milestone_update", "post"): (302, 302, 403, 302),
     ("measurement_create", "get"): (302, 200, 403, 200),
@@ -100,13 +101,14 @@ def as_user(client, staff, other_staff, manager):
 @pytest.mark.parametrize("page, method", list(MATRIX))
 def test_permission_matrix(as_user, milestone, kpi, who_index, who, page, method):
     client = as_user(who)
-    item = kpi if page.startswith(("kpi", "measurement")) else milestone
-    url = reverse(f"plans:{page}", kwargs={"pk": item.pk})
+    is_kpi = page in ("dashboard_kpi", "measurement_create")
+    item = kpi if is_kpi else milestone
+    url = item_url(item) if page.startswith("dashboard") else reverse(f"plans:{page}", kwargs={"pk": item.pk})
     before = snapshot(milestone, kpi)
     if method == "get":
         response = client.get(url)
     else:
-        data = measurement_post(kpi) if page.startswith(("kpi", "measurement")) else milestone_post(milestone)
+        data = measurement_post(kpi) if is_kpi else milestone_post(milestone)
         response = client.post(url, data)
     expected = MATRIX[(page, method)][who_index]
     assert response.status_code == expected
@@ -132,15 +134,35 @@ def test_forged_post_for_another_teams_milestone_changes_nothing(client, other_s
 @pytest.mark.django_db
 def test_update_links_are_hidden_from_staff_of_another_team(client, other_staff, milestone):
     client.force_login(other_staff)
-    response = client.get(reverse("plans:milestone_detail", kwargs={"pk": milestone.pk}))
+    response = client.get(item_url(milestone))
     assert reverse("plans:milestone_update", kwargs={"pk": milestone.pk}) not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who, shown", [("owner_staff", True), ("other_staff", False), ("manager", True)])
+def test_item_pages_offer_the_update_form_to_owners_and_managers_only(as_user, milestone, kpi, who, shown):
+    client = as_user(who)
+    for item, form in ((milestone, "plans:milestone_update"), (kpi, "plans:measurement_create")):
+        page = client.get(item_url(item)).content.decode()
+        assert (reverse(form, kwargs={"pk": item.pk}) in page) is shown
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("old", ["plans:milestone_moved", "plans:kpi_moved"])
+def test_former_item_addresses_redirect_permanently_to_the_item_page_with_the_query(client, staff, milestone, kpi, old):
+    client.force_login(staff)
+    item = kpi if old == "plans:kpi_moved" else milestone
+    response = client.get(reverse(old, kwargs={"pk": item.pk}) + "?as_of=2025-06-30&x=1")
+    assert response.status_code == 301
+    assert response["Location"] == item_url(item) + "?as_of=2025-06-30&x=1"
+    assert client.get(reverse(old, kwargs={"pk": item.pk}))["Location"] == item_url(item)
 
 
 @pytest.mark.django_db
 def test_unknown_item_is_404(client, staff):
     client.force_login(staff)
     assert client.get(reverse("plans:milestone_update", kwargs={"pk": 999999})).status_code == 404
-    assert client.get(reverse("plans:kpi_detail", kwargs={"pk": 999999})).status_code == 404
+    assert client.get(reverse("plans:kpi_moved", kwargs={"pk": 999999})).status_code == 404
 
 
 # --- successful saves -----------------------------------------------------------------------
@@ -152,7 +174,7 @@ def test_milestone_update_writes_history_and_redirects_with_a_message(client, st
     url = reverse("plans:milestone_update", kwargs={"pk": milestone.pk})
     response = client.post(url, milestone_post(milestone, percent_complete=75, evidence_url="example.org/r.pdf"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("plans:milestone_detail", kwargs={"pk": milestone.pk})
+    assert response["Location"] == item_url(milestone)
     update = MilestoneUpdate.objects.get()
     assert (update.previous_percent_complete, update.percent_complete, update.author) == (40, 75, staff)
     assert update.evidence_url == "https://example.org/r.pdf"
@@ -180,7 +202,7 @@ def test_revising_a_measurement_shows_old_and_new_value(client, staff, kpi):
     client.post(url, measurement_post(kpi, value="1.25"))
     kpi.refresh_from_db()
     client.post(url, measurement_post(kpi, value="1.27", note="Revised by the bureau"))
-    page = client.get(reverse("plans:kpi_detail", kwargs={"pk": kpi.pk})).content.decode()
+    page = client.get(item_url(kpi)).content.decode()
     newest, oldest = page.index("Revised by the bureau"), page.index("Q3 estimate")
     assert newest < oldest  # newest first
     assert Measurement.objects.get().value == 1.27
@@ -408,8 +430,9 @@ def test_item_pages_query_count_does_not_grow_with_the_history(
         services.milestone_progress_record(milestone=milestone, percent_complete=i, state="in_progress", author=author)
         services.measurement_record(kpi=kpi, date=days(-i - 1), value=float(i), recorded_by=author)
     client.force_login(staff)
-    # session, user, item, history, role check (groups, teams)
-    with django_assert_max_num_queries(6):
-        assert client.get(reverse("plans:milestone_detail", kwargs={"pk": milestone.pk})).status_code == 200
-    with django_assert_max_num_queries(6):
-        assert client.get(reverse("plans:kpi_detail", kwargs={"pk": kpi.pk})).status_code == 200
+    # session, user, plan, snapshot dates (as of), item, log, month-end history, role check (groups, teams);
+    # the KPI's log is its measurements and their revisions.
+    with django_assert_max_num_queries(9):
+        assert client.get(item_url(milestone)).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get(item_url(kpi)).status_code == 200

@@ -1,4 +1,7 @@
-"""Template helpers of the dashboards: status badges, progress bars and number formatting."""
+"""Template helpers of the pages: status badges, "Why?" explanations, progress bars, numbers and query strings.
+
+Every status word and explanation comes from plans.explain.
+"""
 
 from django import template
 from django.utils.translation import gettext as _
@@ -33,11 +36,6 @@ def num(value, places=2):
 def pct(value):
     """A share of one as a whole percentage: 0.42 -> 42%."""
     return fmt_percent(value)
-
-
-@register.filter
-def status_word(value):
-    return status_label(value) if value else _("Not computed")
 
 
 @register.simple_tag(takes_context=True)

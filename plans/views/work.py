@@ -1,23 +1,24 @@
-"""Staff pages: "My work", the milestone and KPI pages with their history, and the two update forms.
+"""Staff pages: "My work" and the two update forms (milestone progress, KPI measurement).
 
 Every view needs a signed-in user; the update views also check on the server, for GET and POST alike,
 that the user may update the item (plans.permissions), so a forged post for another team's item is
-refused with 403 before anything is parsed.
+refused with 403 before anything is parsed. A save returns to the item's page (plans.views.items).
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import roles, selectors
-from .forms import MeasurementForm, MilestoneUpdateForm
-from .models import KPI, Milestone, Plan
-from .permissions import ensure_can_update
+from .. import selectors
+from ..explain import status_label
+from ..forms import MeasurementForm, MilestoneUpdateForm
+from ..models import Plan
+from ..permissions import ensure_can_update
+from .items import item_or_404, item_url
 
 BUCKET_LABELS = {
     selectors.OVERDUE: gettext_lazy("Overdue"),
@@ -27,20 +28,13 @@ BUCKET_LABELS = {
 }
 
 
-def _get(loader, pk):
-    try:
-        return loader(pk)
-    except (Milestone.DoesNotExist, KPI.DoesNotExist):
-        raise Http404 from None
-
-
 def _status_phrase(item) -> str:
     """The item's status once the recompute after this save has run, or a note that it is still queued."""
     plan = Plan.objects.only("data_revision", "computed_revision").get(pk=item.plan_id)
     if plan.needs_recompute:  # queued for a worker (REDIS_URL set), or the enqueue failed
         return _("The status is being recomputed and will show here shortly.")
     item.refresh_from_db(fields=["status"])
-    return _("Status: %(status)s.") % {"status": item.get_status_display() or _("Not computed")}
+    return _("Status: %(status)s.") % {"status": status_label(item.status)}
 
 
 @login_required
@@ -64,29 +58,15 @@ def my_work(request):
     )
 
 
-@login_required
-@require_safe
-def milestone_detail(request, pk: int):
-    milestone = _get(selectors.milestone_for_page, pk)
-    return render(
-        request,
-        "plans/work/milestone_detail.html",
-        {
-            "milestone": milestone,
-            "history": selectors.milestone_history(milestone),
-            "can_update": roles.can_update(request.user, milestone),
-        },
-    )
+def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved):
+    """GET shows the form; POST saves through the form's service and returns to the item's page with
+    ``on_saved``'s message.
 
-
-def _update_page(request, pk, *, loader, history, form_class, template, name, on_saved):
-    """GET shows the form; POST saves through the form's service and redirects with ``on_saved``'s message.
-
-    A stale version is answered 409 with the newer values and the latest history entry, keeping what the
-    user typed (``form.rebased()``); any other invalid post re-renders the form. Nothing is written unless
-    the form is valid and current.
+    A stale version is answered 409 with the newer values and the newest log entry (``latest_entry``),
+    keeping what the user typed (``form.rebased()``); any other invalid post re-renders the form. Nothing
+    is written unless the form is valid and current.
     """
-    item = _get(loader, pk)
+    item = item_or_404(loader, pk)
     ensure_can_update(request.user, item)
     latest = None
     if request.method == "POST":
@@ -94,15 +74,20 @@ def _update_page(request, pk, *, loader, history, form_class, template, name, on
         if form.is_valid() and (saved := form.save(user=request.user)):
             level, message = on_saved(item, saved)
             messages.add_message(request, level, message)
-            return redirect(f"plans:{name}_detail", pk=item.pk)
+            return redirect(item_url(item))
         if form.conflict:
             form = form.rebased()
-            item = _get(loader, pk)
-            latest = history(item).first()
+            item = item_or_404(loader, pk)
+            latest = latest_entry(item)
     else:
         form = form_class(item=item)
     context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
     return render(request, template, context, status=409 if form.conflict else 200)
+
+
+def _latest_revision(kpi):
+    revisions = [r for m in selectors.kpi_measurement_log(kpi_id=kpi.pk) for r in m.revisions.all()]
+    return max(revisions, key=lambda r: (r.created_at, r.id), default=None)
 
 
 def _progress_saved(milestone, update):
@@ -131,22 +116,11 @@ def milestone_update(request, pk: int):
         request,
         pk,
         loader=selectors.milestone_for_page,
-        history=selectors.milestone_history,
+        latest_entry=lambda milestone: selectors.milestone_progress_log(milestone_id=milestone.pk).first(),
         form_class=MilestoneUpdateForm,
         template="plans/work/milestone_update.html",
         name="milestone",
         on_saved=_progress_saved,
-    )
-
-
-@login_required
-@require_safe
-def kpi_detail(request, pk: int):
-    kpi = _get(selectors.kpi_for_page, pk)
-    return render(
-        request,
-        "plans/work/kpi_detail.html",
-        {"kpi": kpi, "history": selectors.kpi_history(kpi), "can_update": roles.can_update(request.user, kpi)},
     )
 
 
@@ -157,7 +131,7 @@ def measurement_create(request, pk: int):
         request,
         pk,
         loader=selectors.kpi_for_page,
-        history=selectors.kpi_history,
+        latest_entry=_latest_revision,
         form_class=MeasurementForm,
         template="plans/work/measurement_form.html",
         name="kpi",

@@ -1,11 +1,11 @@
-"""Web pages for staff and managers. Views parse input and call selectors and services."""
+"""The home page: every plan with its focus areas, goals and KPIs, and a link to its dashboard."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import selectors
-from .views_dashboard import STATUSES_STALE_AFTER
+from .. import selectors
+from ..recompute import STATUSES_STALE_AFTER
 
 
 @login_required

@@ -1,8 +1,9 @@
-"""Manager dashboards: plan overview, drill-down pages, as-of dates and table exports.
+"""Manager dashboards: the plan overview, focus area and goal pages, the as-of date, table exports.
 
 Pages read stored statuses only (``plan_recompute`` writes them); a past as-of date reads that
 day's StatusSnapshot rows instead. Every read is a selector issuing a fixed number of queries.
-Both roles see every dashboard; anonymous visitors are sent to sign in.
+Both roles see every dashboard; anonymous visitors are sent to sign in. The KPI and milestone
+pages under a plan (plans.views.items) share the as-of date and page context defined here.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from dataclasses import dataclass, field
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from . import charts, exports, selectors
-from .choices import ItemType, Status
-from .explain import explain, explain_item, explain_snapshot
-from .filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
+from .. import charts, exports, selectors
+from ..choices import ItemType, Status
+from ..explain import explain_as_of, explain_item
+from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
+from ..recompute import STATUSES_STALE_AFTER
 
 KPI_PAGE_SIZE = 25
 GOAL_PAGE_SIZE = 50
@@ -55,7 +57,7 @@ class AsOf:
         return date_format(self.date, "DATE_FORMAT") if self.date else _("now")
 
 
-def _as_of(request, plan) -> AsOf:
+def as_of_read(request, plan) -> AsOf:
     """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
     dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
     ends = charts.month_ends(dates, start=plan.start_date, end=plan.end_date)
@@ -80,17 +82,10 @@ def _is_demo(plan) -> bool:
     return DEMO_MARKER in plan.description.lower()
 
 
-# The nightly recompute refreshes every plan; older statuses than this get a warning banner.
-STATUSES_STALE_AFTER = datetime.timedelta(hours=26)
-
-
-def _base_context(request, plan, as_of: AsOf) -> dict:
+def page_context(request, plan, as_of: AsOf) -> dict:
+    """What every page under a plan's dashboard shows: the plan, the as-of date and the banners."""
     stale_before = timezone.now() - STATUSES_STALE_AFTER
     return {"plan": plan, "as_of": as_of, "is_demo": _is_demo(plan), "stale_before": stale_before}
-
-
-def _why(item, as_of: AsOf):
-    return explain_item(item, as_of.date)
 
 
 def dashboard_tables(plan, as_of: AsOf, data):
@@ -135,7 +130,7 @@ def _headline(rows: list[dict]) -> list[dict]:
 @login_required
 def plan_dashboard(request, slug):
     plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
+    as_of = as_of_read(request, plan)
     data = request.GET
     kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data)
     goal_filter = GoalFilterSet(data, selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), plan=plan)
@@ -147,27 +142,24 @@ def plan_dashboard(request, slug):
 
     trend_dates = as_of.month_ends
     trend_rows = [r for r in selectors.plan_status_trend(plan_id=plan.pk) if r["as_of"] in set(trend_dates)]
-    plan_status, plan_why = plan.status, explain(plan.explanation)
-    if as_of.date:
-        snapshot = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date)
-        plan_status = snapshot.status if snapshot else ""
-        if snapshot and snapshot.explanation:
-            plan_why = explain(snapshot.explanation)
-        else:
-            plan_why = explain_snapshot(
-                as_of=as_of.param,
-                status=plan_status,
-                score=snapshot.score if snapshot else None,
-                progress=snapshot.progress if snapshot else None,
-            )
+    # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
+    stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
+    plan_status = stored.status if stored else ""
+    plan_why = explain_as_of(
+        as_of.date,
+        explanation=stored and stored.explanation,
+        status=plan_status,
+        score=stored and stored.score,
+        progress=stored and stored.progress,
+    )
 
-    context = _base_context(request, plan, as_of) | {
+    context = page_context(request, plan, as_of) | {
         "plan_status": plan_status,
         "plan_why": plan_why,
         "filter_form": kpi_filter.form,
         "active_filters": kpi_filter.active,
         "headline": _headline(selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)),
-        "focus_areas": [(fa, _why(fa, as_of)) for fa in focus_areas],
+        "focus_areas": [(fa, explain_item(fa, as_of.date)) for fa in focus_areas],
         "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
@@ -180,13 +172,13 @@ def plan_dashboard(request, slug):
 @login_required
 def focus_area_detail(request, slug, code):
     plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
-    focus_area = _get(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    as_of = as_of_read(request, plan)
+    focus_area = get_object_or_404(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date).filter(focus_area=focus_area)
     kpis = selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal__focus_area=focus_area)
-    context = _base_context(request, plan, as_of) | {
+    context = page_context(request, plan, as_of) | {
         "focus_area": focus_area,
-        "why": _why(focus_area, as_of),
+        "why": explain_item(focus_area, as_of.date),
         "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
@@ -196,8 +188,8 @@ def focus_area_detail(request, slug, code):
 @login_required
 def goal_detail(request, slug, code):
     plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
-    goal = _get(selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    as_of = as_of_read(request, plan)
+    goal = get_object_or_404(selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     kpis = list(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
     milestones = list(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
     measurements = selectors.goal_kpi_measurement_map(goal_id=goal.pk)
@@ -215,9 +207,9 @@ def goal_detail(request, slug, code):
         }
         for kpi in kpis
     ]
-    context = _base_context(request, plan, as_of) | {
+    context = page_context(request, plan, as_of) | {
         "goal": goal,
-        "why": _why(goal, as_of),
+        "why": explain_item(goal, as_of.date),
         "kpi_rows": kpi_rows,
         "timeline": _timeline(plan, goal, milestones, as_of),
     }
@@ -251,42 +243,10 @@ def _timeline(plan, goal, milestones, as_of: AsOf) -> dict:
 
 
 @login_required
-def kpi_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
-    kpi = _get(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
-    measurements = list(selectors.kpi_measurement_list(kpi_id=kpi.pk))
-    history = selectors.item_snapshot_history(item_type=ItemType.KPI, item_id=kpi.pk)
-    context = _base_context(request, plan, as_of) | {
-        "kpi": kpi,
-        "why": _why(kpi, as_of),
-        "measurements": measurements,
-        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
-        "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
-    }
-    return render(request, "plans/dashboard/kpi.html", context)
-
-
-@login_required
-def milestone_detail(request, slug, pk):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
-    milestone = _get(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), pk=pk)
-    history = selectors.item_snapshot_history(item_type=ItemType.MILESTONE, item_id=milestone.pk)
-    context = _base_context(request, plan, as_of) | {
-        "milestone": milestone,
-        "why": _why(milestone, as_of),
-        "updates": selectors.milestone_update_list(milestone_id=milestone.pk),
-        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
-    }
-    return render(request, "plans/dashboard/milestone.html", context)
-
-
-@login_required
 def dashboard_export(request, slug, table, fmt):
     """The dashboard's KPI or milestone table (all pages) as CSV or XLSX, with as-of and filters."""
     plan = selectors.dashboard_plan_get(slug=slug)
-    as_of = _as_of(request, plan)
+    as_of = as_of_read(request, plan)
     kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET)
     if table == "kpis":
         header, rows = exports.kpi_table(kpi_filter.qs, as_of=as_of.date)
@@ -316,10 +276,3 @@ def dashboard_export(request, slug, table, fmt):
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
     return response
-
-
-def _get(queryset, **lookup):
-    try:
-        return queryset.get(**lookup)
-    except queryset.model.DoesNotExist as exc:
-        raise Http404 from exc

@@ -1,0 +1,92 @@
+"""The one page of each KPI and each milestone: status and its "Why?", chart, logs, and the way to update it.
+
+The page lives under its plan's dashboard (``/plans/<slug>/kpis/<code>/``, ``/plans/<slug>/milestones/<pk>/``)
+and honours ``?as_of=`` as the dashboards do; the staff addresses of before (``/kpis/<pk>/``,
+``/milestones/<pk>/``) answer 301 to it with their query string. Everyone signed in reads it; the link to
+the update form shows to those who may update the item (plans.roles), and the form checks again.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from .. import charts, roles, selectors
+from ..choices import ItemType
+from ..explain import explain_item
+from ..models import KPI, Milestone
+from .dashboard import AsOf, as_of_read, page_context
+
+
+def item_url(item: KPI | Milestone) -> str:
+    """The address of the item's page (``item.plan`` is read: load it with the item)."""
+    if isinstance(item, KPI):
+        return reverse("plans:dashboard_kpi", args=[item.plan.slug, item.code])
+    return reverse("plans:dashboard_milestone", args=[item.plan.slug, item.pk])
+
+
+def item_or_404(loader, pk: int) -> KPI | Milestone:
+    """``loader(pk)`` (a ``*_for_page`` selector), or 404."""
+    try:
+        return loader(pk)
+    except (Milestone.DoesNotExist, KPI.DoesNotExist):
+        raise Http404 from None
+
+
+def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
+    """The item's month-end snapshots, and the as-of day's when that is not a month end."""
+    history = selectors.item_snapshot_history(item_type=item_type, item_id=item_id)
+    return [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date]
+
+
+@login_required
+@require_safe
+def kpi_detail(request, slug, code):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = as_of_read(request, plan)
+    kpi = get_object_or_404(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
+    measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
+    context = page_context(request, plan, as_of) | {
+        "kpi": kpi,
+        "why": explain_item(kpi, as_of.date),
+        "measurements": measurements,
+        "log": measurements[::-1],  # newest first
+        "history": _status_history(ItemType.KPI, kpi.pk, as_of),
+        "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
+        "can_update": roles.can_update(request.user, kpi),
+    }
+    return render(request, "plans/dashboard/kpi.html", context)
+
+
+@login_required
+@require_safe
+def milestone_detail(request, slug, pk):
+    plan = selectors.dashboard_plan_get(slug=slug)
+    as_of = as_of_read(request, plan)
+    milestone = get_object_or_404(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), pk=pk)
+    context = page_context(request, plan, as_of) | {
+        "milestone": milestone,
+        "why": explain_item(milestone, as_of.date),
+        "log": selectors.milestone_progress_log(milestone_id=milestone.pk),
+        "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
+        "can_update": roles.can_update(request.user, milestone),
+    }
+    return render(request, "plans/dashboard/milestone.html", context)
+
+
+def _moved(loader):
+    """A view answering a former item address with a permanent redirect to the item's page, query string kept."""
+
+    @login_required
+    @require_safe
+    def view(request, pk: int):
+        url = item_url(item_or_404(loader, pk))
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
+
+    return view
+
+
+kpi_moved = _moved(selectors.kpi_for_page)
+milestone_moved = _moved(selectors.milestone_for_page)
