@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from django.core.cache import cache
 from plans import recompute_queue, services
 from plans.models import KPI, Measurement, Plan
 from plans.recompute import plan_recompute
-from plans.recompute_queue import PENDING_KEY, plan_recompute_enqueue
+from plans.recompute_queue import COALESCE_SECONDS, PENDING_KEY, plan_recompute_enqueue
 from plans.tasks import plan_recompute_task
 from tests.factories import KPIFactory
 from tests.worker import database_url, wait_for
@@ -39,12 +40,16 @@ def broker_up():
 def test_a_burst_of_writes_coalesces_into_a_few_recomputes(celery_worker, task_runs):
     kpi = KPIFactory(baseline_value=0, target_value=1000)
     start = datetime.date(2025, 1, 1)
+    began = time.monotonic()
     for i in range(300):
         services.measurement_record(kpi=kpi, date=start + datetime.timedelta(days=i), value=i)
+    writing = time.monotonic() - began
 
     assert wait_for(lambda: not Plan.objects.get(pk=kpi.plan_id).needs_recompute)
-    print(f"300 writes -> {len(task_runs)} recomputes")
-    assert 1 <= len(task_runs) <= 5
+    print(f"300 writes in {writing:.1f} s -> {len(task_runs)} recomputes")
+    # At most one recompute starts per coalescing window while the writes go on, plus the one that
+    # catches the last of them: a bound by the burst's duration, so a loaded machine cannot fail it.
+    assert 1 <= len(task_runs) <= writing / COALESCE_SECONDS + 2
     assert KPI.objects.get(pk=kpi.pk).latest_value == 299
 
 
