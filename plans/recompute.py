@@ -26,9 +26,9 @@ from django.db.models import Min
 from django.utils import timezone
 
 from . import rollup
-from .bulk import bulk_insert, bulk_set
 from .choices import ItemType, MilestoneState
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
+from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from plans.models.base import MAX_ID
 
 from . import filters, serializers
 from .authentication import request_user
-from .bulk import measurements_bulk_rows
 from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
+from .measurement_rows import measurements_bulk_rows
 from .permissions import ApiAccess, ensure_can_write_team
 
 IF_MATCH = OpenApiParameter(
