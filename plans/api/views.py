@@ -12,12 +12,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from plans import selectors, services
+from plans import filtersets, selectors, services
 from plans.choices import MeasurementSource
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
 
-from . import filters, serializers
+from . import serializers
 from .authentication import request_user
 from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
@@ -179,7 +179,7 @@ class TeamViewSet(ReadOnlyViewSet):
     """Teams that own goals, milestones and KPIs."""
 
     serializer_class = serializers.TeamSerializer
-    filterset_class = filters.TeamFilterSet
+    filterset_class = filtersets.TeamSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_team_list()
@@ -189,7 +189,7 @@ class PlanViewSet(ReadOnlyViewSet):
     """Action plans with their computed status."""
 
     serializer_class = serializers.PlanSerializer
-    filterset_class = filters.PlanFilterSet
+    filterset_class = filtersets.PlanSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_plan_list()
@@ -199,7 +199,7 @@ class FocusAreaViewSet(ReadOnlyViewSet):
     """Focus areas (strands) of the plans."""
 
     serializer_class = serializers.FocusAreaSerializer
-    filterset_class = filters.FocusAreaFilterSet
+    filterset_class = filtersets.FocusAreaSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_focus_area_list()
@@ -210,7 +210,7 @@ class GoalViewSet(TrackedViewSet):
     """Goals of the focus areas; status, score and progress are computed."""
 
     serializer_class = serializers.GoalSerializer
-    filterset_class = filters.GoalFilterSet
+    filterset_class = filtersets.GoalSyncFilterSet
 
     def selector(self):
         return selectors.api_goal_list()
@@ -235,7 +235,7 @@ class MilestoneViewSet(TrackedViewSet):
     """Dated deliverables of the goals; changes of progress are logged as milestone updates."""
 
     serializer_class = serializers.MilestoneSerializer
-    filterset_class = filters.MilestoneFilterSet
+    filterset_class = filtersets.MilestoneSyncFilterSet
 
     def selector(self):
         return selectors.api_milestone_list()
@@ -264,7 +264,7 @@ class KPIViewSet(TrackedViewSet):
     """KPIs with their targets, latest value, forecast and computed status."""
 
     serializer_class = serializers.KPISerializer
-    filterset_class = filters.KPIFilterSet
+    filterset_class = filtersets.KPISyncFilterSet
 
     def selector(self):
         return selectors.api_kpi_list()
@@ -306,7 +306,7 @@ class MeasurementViewSet(TrackedViewSet):
     """Values of the KPIs by date; the API writes them with source 'api'."""
 
     serializer_class = serializers.MeasurementSerializer
-    filterset_class = filters.MeasurementFilterSet
+    filterset_class = filtersets.MeasurementSyncFilterSet
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -378,7 +378,7 @@ class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.Rea
     """The progress log of the milestones (append-only)."""
 
     serializer_class = serializers.MilestoneUpdateSerializer
-    filterset_class = filters.MilestoneUpdateFilterSet
+    filterset_class = filtersets.MilestoneUpdateSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_milestone_update_list()
@@ -406,7 +406,7 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     """Items deleted, for clients that sync: filter by updated_since like the other lists."""
 
     serializer_class = serializers.TombstoneSerializer
-    filterset_class = filters.TombstoneFilterSet
+    filterset_class = filtersets.TombstoneSyncFilterSet
     sync_field = "deleted_at"
 
     def get_queryset(self):
@@ -415,7 +415,7 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     def list(self, request, *args, **kwargs):
         # Tombstones are kept for TRACKER_TOMBSTONE_RETENTION_DAYS: a client whose last sync is older
         # would silently miss deletions, so it is told to start over (410) instead.
-        since = filters.TombstoneFilterSet(request.query_params).form
+        since = filtersets.TombstoneSyncFilterSet(request.query_params).form
         if since.is_valid() and since.cleaned_data.get("updated_since"):
             horizon = timezone.now() - datetime.timedelta(days=settings.TRACKER_TOMBSTONE_RETENTION_DAYS)
             if since.cleaned_data["updated_since"] < horizon:
