@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
+from .permissions import is_manager
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,6 @@ class SignInView(LoginView):
 
     def get_default_redirect_url(self):
         user = self.request.user
-        if not roles.is_manager(user) and user.teams.exists():
+        if not is_manager(user) and user.teams.exists():
             return reverse("plans:my_work")
         return super().get_default_redirect_url()

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import roles, selectors
+from . import selectors
 from .forms import MeasurementForm, MilestoneUpdateForm
 from .models import KPI, Milestone, Plan
-from .permissions import ensure_can_update
+from .permissions import can_update, ensure_can_update
 
 BUCKET_LABELS = {
     selectors.OVERDUE: gettext_lazy("Overdue"),
@@ -74,7 +74,7 @@ def milestone_detail(request, pk: int):
         {
             "milestone": milestone,
             "history": selectors.milestone_history(milestone),
-            "can_update": roles.can_update(request.user, milestone),
+            "can_update": can_update(request.user, milestone),
         },
     )
 
@@ -146,7 +146,7 @@ def kpi_detail(request, pk: int):
     return render(
         request,
         "plans/work/kpi_detail.html",
-        {"kpi": kpi, "history": selectors.kpi_history(kpi), "can_update": roles.can_update(request.user, kpi)},
+        {"kpi": kpi, "history": selectors.kpi_history(kpi), "can_update": can_update(request.user, kpi)},
     )
 
 

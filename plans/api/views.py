@@ -24,7 +24,7 @@ from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows
-from .permissions import ApiAccess, ensure_can_write_team
+from .permissions import ApiAccess
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -67,6 +67,12 @@ class ApiViewMixin(IdempotentPostMixin):
         if length > self.max_body_bytes:
             raise PayloadTooLarge()
         super().initial(request, *args, **kwargs)
+
+    def check_team_permissions(self, request, team_id: int | None) -> None:
+        """Like ``check_object_permissions``, for the team that owns the item once the write is done."""
+        for permission in self.get_permissions():
+            if not permission.has_team_permission(request, self, team_id):
+                self.permission_denied(request, message=permission.message)
 
     def get_object(self):
         # Out-of-range ids overflow SQLite's integers; they name nothing, so 404 before the query.
@@ -117,7 +123,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data))
+        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data))
         item, created = self.create_item(serializer.validated_data)
         return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -126,7 +132,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         expected_version = if_match_version(request, item)
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data, item))
+        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data, item))
         item = self.update_item(item, serializer.validated_data, expected_version)
         return self.detail_response(item)
 
@@ -146,7 +152,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = serializer_class(item, data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        ensure_can_write_team(request, self.owner_team_id(data, item))
+        self.check_team_permissions(request, self.owner_team_id(data, item))
         if item is None:
             item, _ = self.create_item({**data, "source": source, "external_id": external_id})
             return self.detail_response(item, status.HTTP_201_CREATED)
@@ -387,7 +393,7 @@ class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.Rea
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        ensure_can_write_team(request, data["milestone"].owner_team_id)
+        self.check_team_permissions(request, data["milestone"].owner_team_id)
         update = services.milestone_progress_record(
             milestone=data["milestone"],
             percent_complete=data["percent_complete"],
