@@ -7,22 +7,39 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev browser migrate demo worker lint format messages clean
+.PHONY: run test install install-dev lock browser migrate demo worker lint format messages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
-	$(PY) -m pip install --quiet -e .
+# Dependencies come from the hash-pinned locks (every transitive package, so a fresh machine gets the same
+# set); the project itself is installed without dependencies. A sentinel reruns its step when its lock changes.
+$(VENV)/.installed: $(VENV)/bin/python requirements/lock.txt pyproject.toml
+	$(PY) -m pip install --quiet --require-hashes -r requirements/lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: $(VENV)/bin/python requirements/dev-lock.txt pyproject.toml
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev-lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Regenerate the locks from pyproject.toml (after changing a pin there). pip-tools runs from a venv of its
+# own, so neither it nor its dependencies end up in the project's venv or in the locks; the dev lock is
+# constrained by the runtime lock, so `make run` and `make test` install the same runtime versions.
+LOCK_VENV ?= /tmp/action-plan-tracker-lock-venv
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/pip install --quiet pip-tools==7.6.2; }
+	$(PIP_COMPILE) -o requirements/lock.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev -c requirements/lock.txt -o requirements/dev-lock.txt pyproject.toml
 
 # Browser tests drive Debian's chromium through Playwright (its own browser download fails offline).
 browser:

@@ -1,21 +1,29 @@
-"""FilterSets for the dashboard tables (focus area, owner team, status), shared with the API.
+"""FilterSets of the dashboard tables and of the API lists: one query string for both.
 
-The web pages and the API read the same query string (``?focus_area=3&owner_team=2&status=at_risk``):
-plans.api.filters extends these with its sync, external-id and date-range filters. Pass the plan so
-the focus-area and team choices are the plan's own. The status filter reads the
-``as_of_status`` annotation when the queryset carries one (dashboard selectors at a past date read
-statuses from snapshots), and the stored ``status`` otherwise, so a plain queryset works too.
+The web pages filter goals, KPIs and milestones by focus area, owner team and status
+(``?focus_area=3&owner_team=2&status=at_risk``); pass the plan so the focus-area and team choices are
+the plan's own. The status filter reads the ``as_of_status`` annotation when the queryset carries one
+(dashboard selectors at a past date read statuses from snapshots), and the stored ``status`` otherwise,
+so a plain queryset works too.
+
+The API's ``*SyncFilterSet`` classes add what a client that syncs needs: every list filters by
+``updated_since`` (``SyncFilterMixin``), tracked items by ``source`` and ``external_id``
+(``ExternalRefFilterMixin``), and by plan, goal and date ranges. Over goals, KPIs and milestones they
+extend the web filtersets, so the API reads the dashboards' query string too.
 """
 
+import datetime
+
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from . import selectors
-from .choices import Status
-from .models import KPI, FocusArea, Goal, Milestone, Team
+from .choices import MeasurementSource, MilestoneState, Status
+from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
 from .models.base import MAX_ID
 
 
@@ -98,3 +106,158 @@ class MilestoneFilterSet(ItemFilterSet):
     class Meta:
         model = Milestone
         fields = ["focus_area", "owner_team", "status"]
+
+
+# The API's lists: the web filtersets above and the sync filters.
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id, range-checked in the form (huge integers overflow SQLite) rather than in the database."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time, converted to UTC here: PostgreSQL rejects offsets beyond ±15:59."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(_("Enter a date and time between the years 1 and 9999.")) from exc
+
+
+class UpdatedSinceFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+def date_range(field: str, label: str) -> tuple[django_filters.DateFilter, django_filters.DateFilter]:
+    return (
+        django_filters.DateFilter(
+            field_name=field, lookup_expr="gte", label=_("%(field)s on or after") % {"field": label}
+        ),
+        django_filters.DateFilter(
+            field_name=field, lookup_expr="lte", label=_("%(field)s on or before") % {"field": label}
+        ),
+    )
+
+
+# The mixins are FilterSets without a model because django-filter collects declared filters only from
+# FilterSet bases; they go first in the bases of the classes that use them.
+
+
+class SyncFilterMixin(django_filters.FilterSet):
+    """``updated_since``, on every API list: the clients that sync ask only for what changed."""
+
+    updated_since = UpdatedSinceFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601 date and time)")
+    )
+
+
+class ExternalRefFilterMixin(SyncFilterMixin):
+    """``source`` and ``external_id``, the reference of an item in the system that feeds it."""
+
+    source = django_filters.CharFilter(max_length=64, label=_("Source system"))
+    external_id = django_filters.CharFilter(max_length=128, label=_("External id"))
+
+
+class TeamSyncFilterSet(SyncFilterMixin):
+    class Meta:
+        model = Team
+        fields = ["updated_since"]
+
+
+class PlanSyncFilterSet(SyncFilterMixin):
+    slug = django_filters.CharFilter(max_length=100, label=_("Slug"))
+    status = django_filters.ChoiceFilter(choices=Status.choices, label=_("Status"))
+
+    class Meta:
+        model = Plan
+        fields = ["updated_since", "slug", "status"]
+
+
+class FocusAreaSyncFilterSet(SyncFilterMixin):
+    plan = IdFilter(field_name="plan", label=_("Plan"))
+    status = django_filters.ChoiceFilter(choices=Status.choices, label=_("Status"))
+
+    class Meta:
+        model = FocusArea
+        fields = ["updated_since", "plan", "status"]
+
+
+# Goals, milestones and KPIs: the dashboards' filters (focus area, owner team, status) and the sync filters.
+
+
+class GoalSyncFilterSet(ExternalRefFilterMixin, GoalFilterSet):
+    plan = IdFilter(field_name="plan", label=_("Plan"))
+    due_after, due_before = date_range("due_date", _("Due"))
+
+    class Meta:
+        model = Goal
+        fields = ["updated_since", "plan", "focus_area", "owner_team", "status", "source", "external_id"]
+
+
+class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
+    plan = IdFilter(field_name="plan", label=_("Plan"))
+    goal = IdFilter(field_name="goal", label=_("Goal"))
+    state = django_filters.ChoiceFilter(choices=MilestoneState.choices, label=_("State"))
+    due_after, due_before = date_range("due_date", _("Due"))
+
+    class Meta:
+        model = Milestone
+        fields = ["updated_since", "plan", "focus_area", "goal", "owner_team", "status", "state"]
+
+
+class KPISyncFilterSet(ExternalRefFilterMixin, KPIFilterSet):
+    plan = IdFilter(field_name="plan", label=_("Plan"))
+    goal = IdFilter(field_name="goal", label=_("Goal"))
+    stale = django_filters.BooleanFilter(label=_("Stale"))
+    target_after, target_before = date_range("target_date", _("Target date"))
+
+    class Meta:
+        model = KPI
+        fields = ["updated_since", "plan", "focus_area", "goal", "owner_team", "status", "stale"]
+
+
+class MeasurementSyncFilterSet(SyncFilterMixin):
+    kpi = IdFilter(field_name="kpi", label=_("KPI"))
+    plan = IdFilter(field_name="kpi__plan", label=_("Plan"))
+    goal = IdFilter(field_name="kpi__goal", label=_("Goal"))
+    owner_team = IdFilter(field_name="kpi__owner_team", label=_("Owner team"))
+    source = django_filters.ChoiceFilter(choices=MeasurementSource.choices, label=_("Channel"))
+    external_id = django_filters.CharFilter(max_length=128, label=_("External id"))
+    date_after, date_before = date_range("date", _("Date"))
+
+    class Meta:
+        model = Measurement
+        fields = ["updated_since", "kpi", "plan", "goal", "owner_team", "source", "external_id"]
+
+
+class MilestoneUpdateSyncFilterSet(SyncFilterMixin):
+    milestone = IdFilter(field_name="milestone", label=_("Milestone"))
+    plan = IdFilter(field_name="milestone__plan", label=_("Plan"))
+    owner_team = IdFilter(field_name="milestone__owner_team", label=_("Owner team"))
+
+    class Meta:
+        model = MilestoneUpdate
+        fields = ["updated_since", "milestone", "plan", "owner_team"]
+
+
+class TombstoneSyncFilterSet(django_filters.FilterSet):
+    updated_since = UpdatedSinceFilter(
+        field_name="deleted_at", lookup_expr="gte", label=_("Deleted at or after (ISO 8601 date and time)")
+    )
+    resource = django_filters.CharFilter(max_length=32, label=_("Resource, such as kpis or goals"))
+    plan = IdFilter(field_name="plan_id", label=_("Plan"))
+
+    class Meta:
+        model = Tombstone
+        fields = ["updated_since", "resource", "plan"]

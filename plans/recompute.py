@@ -2,7 +2,7 @@
 
 One recompute loads the whole plan in a fixed number of queries, evaluates every KPI, milestone,
 goal, focus area and the plan in Python, and writes the results with one statement per table
-(``plans.bulk``), whatever the plan's size. Recomputes of one plan are serialised by a
+(``plans.setwrites``), whatever the plan's size. Recomputes of one plan are serialised by a
 PostgreSQL advisory lock held for the transaction, so two workers cannot interleave their writes.
 
 History: each recompute writes a StatusSnapshot of every item for its as-of date, and rebuilds
@@ -26,9 +26,9 @@ from django.db.models import Min
 from django.utils import timezone
 
 from . import rollup
-from .bulk import bulk_insert, bulk_set
 from .choices import ItemType, MilestoneState
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
+from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
 

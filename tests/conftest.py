@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.factories import TeamFactory, UserFactory
+from tests.factories import TeamFactory, UserFactory, api_client, api_token
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -61,6 +61,27 @@ def staff(db, team):
 @pytest.fixture
 def other_staff(db, other_team):
     return UserFactory(username="staff-b", role="staff", teams=[other_team])
+
+
+@pytest.fixture
+def reader(db):
+    """An API client with a read-only token."""
+    _, key = api_token(scope="read")
+    return api_client(key)
+
+
+@pytest.fixture
+def writer(db):
+    """An API client with a write token for every team."""
+    _, key = api_token(scope="write")
+    return api_client(key)
+
+
+@pytest.fixture
+def team_writer(team):
+    """An API client with a write token for ``team`` only."""
+    _, key = api_token(scope="write", team=team)
+    return api_client(key)
 
 
 CHROMIUM_ARGS = [

@@ -112,6 +112,16 @@ class MeasurementFactory(factory.django.DjangoModelFactory):
     value = 70.0
 
 
+class StatusSnapshotFactory(factory.django.DjangoModelFactory):
+    """A stored status of one item on one day; give ``plan``, ``item_type`` and ``item_id``."""
+
+    class Meta:
+        model = models.StatusSnapshot
+
+    as_of = datetime.date(2025, 6, 30)
+    status = "on_track"
+
+
 def api_token(*, scope: str = "write", team=None, name: str = "external system"):
     """An API token and its key, made the way create_api_token makes them (only the hash is stored)."""
     from plans.services import api_token_create
@@ -119,11 +129,13 @@ def api_token(*, scope: str = "write", team=None, name: str = "external system")
     return api_token_create(name=name, scope=scope, team=team)
 
 
-def api_client(key: str | None = None):
-    """A DRF test client that sends ``Authorization: Token <key>``."""
+def api_client(key: str | None = None, *, user=None):
+    """A DRF test client that sends ``Authorization: Token <key>``, or is signed in as ``user``."""
     from rest_framework.test import APIClient
 
     client = APIClient()
     if key:
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    if user is not None:
+        client.force_login(user)
     return client

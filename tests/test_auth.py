@@ -1,4 +1,4 @@
-"""Sign-in (plans/auth.py): the page, where staff land, and the lock after repeated failures, failing open."""
+"""Sign-in (plans/views/accounts.py): the page, where staff land, and the lock after repeated failures, failing open."""
 
 import pytest
 from django.core.cache import cache

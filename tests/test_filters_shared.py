@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, TeamFactory, api_client, api_token
+from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +18,10 @@ def kpis():
     return wanted
 
 
-def test_one_query_string_filters_the_dashboard_and_the_api_alike(client, manager, kpis):
+def test_one_query_string_filters_the_dashboard_and_the_api_alike(reader, client, manager, kpis):
     query = {"focus_area": kpis.goal.focus_area_id, "owner_team": kpis.owner_team_id}
 
-    _, key = api_token(scope="read")
-    api_codes = [row["code"] for row in api_client(key).get("/api/v1/kpis/", query).json()["results"]]
+    api_codes = [row["code"] for row in reader.get("/api/v1/kpis/", query).json()["results"]]
     client.force_login(manager)
     page = client.get(reverse("plans:dashboard", args=[kpis.plan.slug]), query).content.decode()
 
@@ -31,8 +30,7 @@ def test_one_query_string_filters_the_dashboard_and_the_api_alike(client, manage
 
 
 @pytest.mark.parametrize("value", ["abc", "0", str(2**70)])
-def test_an_impossible_id_is_a_clear_400(kpis, value):
-    _, key = api_token(scope="read")
-    response = api_client(key).get("/api/v1/kpis/", {"focus_area": value})
+def test_an_impossible_id_is_a_clear_400(reader, kpis, value):
+    response = reader.get("/api/v1/kpis/", {"focus_area": value})
     assert response.status_code == 400
     assert "focus_area" in response.json()

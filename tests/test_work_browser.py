@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from plans import services
 from plans.choices import MilestoneState
-from plans.roles import MANAGER, STAFF
+from plans.permissions import MANAGER, STAFF
 from tests.conftest import ARTIFACTS, sign_in
 from tests.factories import KPIFactory, MilestoneFactory, TeamFactory, UserFactory
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from plans import services
 from plans.choices import MilestoneState
 from plans.models import Measurement, MeasurementRevision, MilestoneUpdate
-from plans.roles import MANAGER, STAFF
+from plans.permissions import MANAGER, STAFF
 from plans.views.items import item_url
 from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory, TeamFactory, UserFactory
 

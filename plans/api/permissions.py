@@ -1,39 +1,11 @@
-"""Who may write what: a token by its scope and team, a user by role (managers) or team (staff)."""
+"""The API's DRF permission class: who may write through the API, by the checks of plans.permissions."""
 
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, permissions
+from rest_framework import permissions
 
-from plans import roles
+from plans.permissions import can_write_team, writable_team_ids
 
 from .authentication import api_token
-
-_UNSET = object()
-
-
-def writable_team_ids(request) -> set[int] | None:
-    """The teams whose items the caller may write; None means every team."""
-    cached = getattr(request, "_writable_team_ids", _UNSET)
-    if cached is not _UNSET:
-        return cached
-    token = api_token(request)
-    if token is not None:
-        result = None if token.team_id is None else {token.team_id}
-    elif roles.is_manager(request.user):
-        result = None
-    else:
-        result = roles.team_ids(request.user)
-    request._writable_team_ids = result
-    return result
-
-
-def can_write_team(request, team_id: int | None) -> bool:
-    teams = writable_team_ids(request)
-    return teams is None or team_id in teams
-
-
-def ensure_can_write_team(request, team_id: int | None) -> None:
-    if not can_write_team(request, team_id):
-        raise exceptions.PermissionDenied(_("You can only write items owned by your team."))
 
 
 class ApiAccess(permissions.BasePermission):
@@ -51,11 +23,13 @@ class ApiAccess(permissions.BasePermission):
             if not token.can_write:
                 self.message = _("This token is read-only.")
             return token.can_write
-        teams = writable_team_ids(request)
+        teams = writable_team_ids(request.user)
         return teams is None or bool(teams)
 
     def has_object_permission(self, request, view, obj):
-        if request.method in permissions.SAFE_METHODS:
-            return True
+        return request.method in permissions.SAFE_METHODS or self.has_team_permission(request, view, obj.owner_team_id)
+
+    def has_team_permission(self, request, view, team_id: int | None) -> bool:
+        """May the caller write an item that ``team_id`` owns (or will own once the write is done)?"""
         self.message = _("You can only write items owned by your team.")
-        return can_write_team(request, obj.owner_team_id)
+        return can_write_team(request.user, team_id)

@@ -12,19 +12,19 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from plans import selectors, services
+from plans import filtersets, selectors, services
 from plans.choices import MeasurementSource
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
 
-from . import filters, serializers
+from . import serializers
 from .authentication import request_user
-from .bulk import measurements_bulk_rows
 from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
-from .permissions import ApiAccess, ensure_can_write_team
+from .measurement_rows import measurements_bulk_rows
+from .permissions import ApiAccess
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -67,6 +67,12 @@ class ApiViewMixin(IdempotentPostMixin):
         if length > self.max_body_bytes:
             raise PayloadTooLarge()
         super().initial(request, *args, **kwargs)
+
+    def check_team_permissions(self, request, team_id: int | None) -> None:
+        """Like ``check_object_permissions``, for the team that owns the item once the write is done."""
+        for permission in self.get_permissions():
+            if not permission.has_team_permission(request, self, team_id):
+                self.permission_denied(request, message=permission.message)
 
     def get_object(self):
         # Out-of-range ids overflow SQLite's integers; they name nothing, so 404 before the query.
@@ -117,7 +123,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data))
+        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data))
         item, created = self.create_item(serializer.validated_data)
         return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -126,7 +132,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         expected_version = if_match_version(request, item)
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data, item))
+        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data, item))
         item = self.update_item(item, serializer.validated_data, expected_version)
         return self.detail_response(item)
 
@@ -146,7 +152,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = serializer_class(item, data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        ensure_can_write_team(request, self.owner_team_id(data, item))
+        self.check_team_permissions(request, self.owner_team_id(data, item))
         if item is None:
             item, _ = self.create_item({**data, "source": source, "external_id": external_id})
             return self.detail_response(item, status.HTTP_201_CREATED)
@@ -179,7 +185,7 @@ class TeamViewSet(ReadOnlyViewSet):
     """Teams that own goals, milestones and KPIs."""
 
     serializer_class = serializers.TeamSerializer
-    filterset_class = filters.TeamFilterSet
+    filterset_class = filtersets.TeamSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_team_list()
@@ -189,7 +195,7 @@ class PlanViewSet(ReadOnlyViewSet):
     """Action plans with their computed status."""
 
     serializer_class = serializers.PlanSerializer
-    filterset_class = filters.PlanFilterSet
+    filterset_class = filtersets.PlanSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_plan_list()
@@ -199,7 +205,7 @@ class FocusAreaViewSet(ReadOnlyViewSet):
     """Focus areas (strands) of the plans."""
 
     serializer_class = serializers.FocusAreaSerializer
-    filterset_class = filters.FocusAreaFilterSet
+    filterset_class = filtersets.FocusAreaSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_focus_area_list()
@@ -210,7 +216,7 @@ class GoalViewSet(TrackedViewSet):
     """Goals of the focus areas; status, score and progress are computed."""
 
     serializer_class = serializers.GoalSerializer
-    filterset_class = filters.GoalFilterSet
+    filterset_class = filtersets.GoalSyncFilterSet
 
     def selector(self):
         return selectors.api_goal_list()
@@ -235,7 +241,7 @@ class MilestoneViewSet(TrackedViewSet):
     """Dated deliverables of the goals; changes of progress are logged as milestone updates."""
 
     serializer_class = serializers.MilestoneSerializer
-    filterset_class = filters.MilestoneFilterSet
+    filterset_class = filtersets.MilestoneSyncFilterSet
 
     def selector(self):
         return selectors.api_milestone_list()
@@ -264,7 +270,7 @@ class KPIViewSet(TrackedViewSet):
     """KPIs with their targets, latest value, forecast and computed status."""
 
     serializer_class = serializers.KPISerializer
-    filterset_class = filters.KPIFilterSet
+    filterset_class = filtersets.KPISyncFilterSet
 
     def selector(self):
         return selectors.api_kpi_list()
@@ -306,7 +312,7 @@ class MeasurementViewSet(TrackedViewSet):
     """Values of the KPIs by date; the API writes them with source 'api'."""
 
     serializer_class = serializers.MeasurementSerializer
-    filterset_class = filters.MeasurementFilterSet
+    filterset_class = filtersets.MeasurementSyncFilterSet
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -378,7 +384,7 @@ class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.Rea
     """The progress log of the milestones (append-only)."""
 
     serializer_class = serializers.MilestoneUpdateSerializer
-    filterset_class = filters.MilestoneUpdateFilterSet
+    filterset_class = filtersets.MilestoneUpdateSyncFilterSet
 
     def get_queryset(self):
         return selectors.api_milestone_update_list()
@@ -387,7 +393,7 @@ class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.Rea
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        ensure_can_write_team(request, data["milestone"].owner_team_id)
+        self.check_team_permissions(request, data["milestone"].owner_team_id)
         update = services.milestone_progress_record(
             milestone=data["milestone"],
             percent_complete=data["percent_complete"],
@@ -406,7 +412,7 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     """Items deleted, for clients that sync: filter by updated_since like the other lists."""
 
     serializer_class = serializers.TombstoneSerializer
-    filterset_class = filters.TombstoneFilterSet
+    filterset_class = filtersets.TombstoneSyncFilterSet
     sync_field = "deleted_at"
 
     def get_queryset(self):
@@ -415,7 +421,7 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     def list(self, request, *args, **kwargs):
         # Tombstones are kept for TRACKER_TOMBSTONE_RETENTION_DAYS: a client whose last sync is older
         # would silently miss deletions, so it is told to start over (410) instead.
-        since = filters.TombstoneFilterSet(request.query_params).form
+        since = filtersets.TombstoneSyncFilterSet(request.query_params).form
         if since.is_valid() and since.cleaned_data.get("updated_since"):
             horizon = timezone.now() - datetime.timedelta(days=settings.TRACKER_TOMBSTONE_RETENTION_DAYS)
             if since.cleaned_data["updated_since"] < horizon:

@@ -3,7 +3,7 @@
 The page lives under its plan's dashboard (``/plans/<slug>/kpis/<code>/``, ``/plans/<slug>/milestones/<pk>/``)
 and honours ``?as_of=`` as the dashboards do; the staff addresses of before (``/kpis/<pk>/``,
 ``/milestones/<pk>/``) answer 301 to it with their query string. Everyone signed in reads it; the link to
-the update form shows to those who may update the item (plans.roles), and the form checks again.
+the update form shows to those who may update the item (plans.permissions), and the form checks again.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -12,10 +12,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from .. import charts, roles, selectors
+from .. import charts, selectors
 from ..choices import ItemType
 from ..explain import explain_item
 from ..models import KPI, Milestone
+from ..permissions import can_update
 from .dashboard import AsOf, as_of_read, page_context
 
 
@@ -54,7 +55,7 @@ def kpi_detail(request, slug, code):
         "log": measurements[::-1],  # newest first
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
-        "can_update": roles.can_update(request.user, kpi),
+        "can_update": can_update(request.user, kpi),
     }
     return render(request, "plans/dashboard/kpi.html", context)
 
@@ -70,7 +71,7 @@ def milestone_detail(request, slug, pk):
         "why": explain_item(milestone, as_of.date),
         "log": selectors.milestone_progress_log(milestone_id=milestone.pk),
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
-        "can_update": roles.can_update(request.user, milestone),
+        "can_update": can_update(request.user, milestone),
     }
     return render(request, "plans/dashboard/milestone.html", context)
 

@@ -1,4 +1,4 @@
-"""Sign-in page: Django's LoginView with a form that refuses while the sign-in throttle has locked the username."""
+"""The sign-in page: a LoginView whose form refuses while plans.signin_throttle has locked the username."""
 
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
-from .signin_throttle import LOCKOUT_SECONDS, client_ip, sign_in_failed, sign_in_locked, sign_in_reset
+from ..permissions import is_manager
+from ..signin_throttle import LOCKOUT_SECONDS, client_ip, sign_in_failed, sign_in_locked, sign_in_reset
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -43,6 +43,6 @@ class SignInView(LoginView):
 
     def get_default_redirect_url(self):
         user = self.request.user
-        if not roles.is_manager(user) and user.teams.exists():
+        if not is_manager(user) and user.teams.exists():
             return reverse("plans:my_work")
         return super().get_default_redirect_url()

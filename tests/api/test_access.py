@@ -4,28 +4,11 @@ import datetime
 import io
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from plans.api import throttling
 from plans.models import KPI, ApiToken, Measurement
-from tests.factories import GoalFactory, KPIFactory, UserFactory, api_client, api_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-    throttling.cache_breaker.reset()
-
-
-@pytest.fixture
-def own_kpi(team):
-    return KPIFactory(goal=GoalFactory(owner_team=team))
-
-
-@pytest.fixture
-def other_kpi(other_team):
-    return KPIFactory(goal=GoalFactory(owner_team=other_team))
+from tests.factories import UserFactory, api_client, api_token
 
 
 def measurement(kpi):
@@ -80,110 +63,95 @@ def test_last_used_is_recorded_at_most_once_a_minute(db, django_assert_max_num_q
     assert token.last_used_at > first
 
 
-def test_a_read_token_cannot_write(own_kpi):
-    _, key = api_token(scope="read")
-    client = api_client(key)
-    assert client.get(f"/api/v1/kpis/{own_kpi.pk}/").status_code == 200
-    assert client.post("/api/v1/measurements/", measurement(own_kpi)).status_code == 403
-    assert client.patch(f"/api/v1/kpis/{own_kpi.pk}/", {"name": "x"}).status_code == 403
-    assert client.delete(f"/api/v1/kpis/{own_kpi.pk}/").status_code == 403
-    assert KPI.objects.get(pk=own_kpi.pk).version == 1
+def test_a_read_token_cannot_write(reader, kpi):
+    assert reader.get(f"/api/v1/kpis/{kpi.pk}/").status_code == 200
+    assert reader.post("/api/v1/measurements/", measurement(kpi)).status_code == 403
+    assert reader.patch(f"/api/v1/kpis/{kpi.pk}/", {"name": "x"}).status_code == 403
+    assert reader.delete(f"/api/v1/kpis/{kpi.pk}/").status_code == 403
+    assert KPI.objects.get(pk=kpi.pk).version == 1
 
 
-def test_a_team_token_writes_its_team_items(team, own_kpi):
-    _, key = api_token(scope="write", team=team)
-    client = api_client(key)
-    assert client.post("/api/v1/measurements/", measurement(own_kpi)).status_code == 201
-    assert client.patch(f"/api/v1/kpis/{own_kpi.pk}/", {"name": "Ours"}).status_code == 200
+def test_a_team_token_writes_its_team_items(team_writer, kpi):
+    assert team_writer.post("/api/v1/measurements/", measurement(kpi)).status_code == 201
+    assert team_writer.patch(f"/api/v1/kpis/{kpi.pk}/", {"name": "Ours"}).status_code == 200
 
 
-def test_a_team_token_cannot_write_other_teams_items(team, other_kpi):
-    _, key = api_token(scope="write", team=team)
-    client = api_client(key)
-    assert client.get(f"/api/v1/kpis/{other_kpi.pk}/").status_code == 200
-    assert client.post("/api/v1/measurements/", measurement(other_kpi)).status_code == 403
-    assert client.patch(f"/api/v1/kpis/{other_kpi.pk}/", {"name": "Theirs"}).status_code == 403
-    assert client.delete(f"/api/v1/kpis/{other_kpi.pk}/").status_code == 403
+def test_a_team_token_cannot_write_other_teams_items(team_writer, other_kpi):
+    assert team_writer.get(f"/api/v1/kpis/{other_kpi.pk}/").status_code == 200
+    assert team_writer.post("/api/v1/measurements/", measurement(other_kpi)).status_code == 403
+    assert team_writer.patch(f"/api/v1/kpis/{other_kpi.pk}/", {"name": "Theirs"}).status_code == 403
+    assert team_writer.delete(f"/api/v1/kpis/{other_kpi.pk}/").status_code == 403
     body = {"measurements": [{"kpi": other_kpi.pk, "date": "2025-03-31", "value": 1.0}]}
-    assert client.post("/api/v1/measurements/bulk/", body).status_code == 403
+    assert team_writer.post("/api/v1/measurements/bulk/", body).status_code == 403
     assert not Measurement.objects.exists()
     assert KPI.objects.get(pk=other_kpi.pk).version == 1
 
 
-def test_a_team_token_cannot_move_its_item_to_another_team(team, other_team, own_kpi):
-    _, key = api_token(scope="write", team=team)
-    response = api_client(key).patch(f"/api/v1/kpis/{own_kpi.pk}/", {"owner_team": other_team.pk})
+def test_a_team_token_cannot_move_its_item_to_another_team(team_writer, team, other_team, kpi):
+    response = team_writer.patch(f"/api/v1/kpis/{kpi.pk}/", {"owner_team": other_team.pk})
     assert response.status_code == 403
-    assert KPI.objects.get(pk=own_kpi.pk).owner_team == team
+    assert KPI.objects.get(pk=kpi.pk).owner_team == team
 
 
-def test_a_team_token_cannot_create_under_another_teams_goal_by_default(team, other_kpi):
-    _, key = api_token(scope="write", team=team)
+def test_a_team_token_cannot_create_under_another_teams_goal_by_default(team_writer, other_kpi):
     body = {"goal": other_kpi.goal_id, "title": "Sneaky", "due_date": "2025-06-30"}
-    assert api_client(key).post("/api/v1/milestones/", body).status_code == 403
+    assert team_writer.post("/api/v1/milestones/", body).status_code == 403
 
 
-def test_a_team_token_cannot_take_over_another_teams_external_id(team, other_kpi):
+def test_a_team_token_cannot_take_over_another_teams_external_id(team_writer, team, other_kpi):
     KPI.objects.filter(pk=other_kpi.pk).update(source="erp", external_id="K-1")
-    _, key = api_token(scope="write", team=team)
     body = {"goal": other_kpi.goal_id, "code": "X", "name": "x", "unit": "u", "baseline_value": 1,
             "baseline_date": "2024-12-31", "target_value": 2, "target_date": "2025-12-31", "frequency": "annual",
             "owner_team": team.pk}  # fmt: skip
-    assert api_client(key).put("/api/v1/kpis/by-external-id/erp/K-1/", body).status_code == 403
+    assert team_writer.put("/api/v1/kpis/by-external-id/erp/K-1/", body).status_code == 403
     assert KPI.objects.get(pk=other_kpi.pk).code == other_kpi.code
 
 
-def test_session_staff_write_their_team_only(staff, own_kpi, other_kpi):
-    client = api_client()
-    client.force_login(staff)
+def test_session_staff_write_their_team_only(staff, kpi, other_kpi):
+    client = api_client(user=staff)
     assert client.get("/api/v1/kpis/").status_code == 200
-    assert client.post("/api/v1/measurements/", measurement(own_kpi)).status_code == 201
+    assert client.post("/api/v1/measurements/", measurement(kpi)).status_code == 201
     assert client.post("/api/v1/measurements/", measurement(other_kpi)).status_code == 403
     assert Measurement.objects.get().recorded_by == staff
 
 
 def test_session_manager_writes_every_team(manager, other_kpi):
-    client = api_client()
-    client.force_login(manager)
+    client = api_client(user=manager)
     assert client.patch(f"/api/v1/kpis/{other_kpi.pk}/", {"name": "Managed"}).status_code == 200
 
 
-def test_a_user_without_role_or_team_reads_but_cannot_write(own_kpi):
-    client = api_client()
-    client.force_login(UserFactory(username="visitor"))
+def test_a_user_without_role_or_team_reads_but_cannot_write(kpi):
+    client = api_client(user=UserFactory(username="visitor"))
     assert client.get("/api/v1/kpis/").status_code == 200
-    assert client.post("/api/v1/measurements/", measurement(own_kpi)).status_code == 403
+    assert client.post("/api/v1/measurements/", measurement(kpi)).status_code == 403
 
 
-def test_session_writes_need_the_csrf_token(staff, own_kpi):
+def test_session_writes_need_the_csrf_token(staff, kpi):
     from rest_framework.test import APIClient
 
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(staff)
-    assert client.post("/api/v1/measurements/", measurement(own_kpi), format="json").status_code == 403
+    assert client.post("/api/v1/measurements/", measurement(kpi), format="json").status_code == 403
 
 
 def test_the_browsable_api_renders_for_a_signed_in_user(staff):
-    client = api_client()
-    client.force_login(staff)
+    client = api_client(user=staff)
     response = client.get("/api/v1/kpis/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"<html" in response.content
 
 
-def test_throttling_answers_429_with_retry_after(db, settings):
+def test_throttling_answers_429_with_retry_after(reader, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "3/minute"}}
-    _, key = api_token(scope="read")
-    client = api_client(key)
-    assert [client.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
-    response = client.get("/api/v1/teams/")
+    assert [reader.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
+    response = reader.get("/api/v1/teams/")
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 60
     _, other_key = api_token(scope="read", name="another system")
     assert api_client(other_key).get("/api/v1/teams/").status_code == 200
 
 
-def test_throttling_fails_open_when_the_cache_is_down(db, settings, monkeypatch):
+def test_throttling_fails_open_when_the_cache_is_down(reader, settings, monkeypatch):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/minute"}}
 
     def down(*args, **kwargs):
@@ -191,9 +159,7 @@ def test_throttling_fails_open_when_the_cache_is_down(db, settings, monkeypatch)
 
     monkeypatch.setattr(throttling.cache, "add", down)
     monkeypatch.setattr(throttling.cache, "incr", down)
-    _, key = api_token(scope="read")
-    client = api_client(key)
-    assert [client.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
+    assert [reader.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
     assert throttling.cache_breaker.is_down()
 
 
@@ -208,12 +174,10 @@ def test_anonymous_callers_are_throttled_by_address_whatever_they_forward(db, se
 
 
 @pytest.mark.redis
-def test_throttling_fails_open_against_an_unreachable_redis(db, settings, monkeypatch):
+def test_throttling_fails_open_against_an_unreachable_redis(reader, settings, monkeypatch):
     from django.core.cache.backends.redis import RedisCache
 
     dead = RedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
     monkeypatch.setattr(throttling, "cache", dead)
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/minute"}}
-    _, key = api_token(scope="read")
-    client = api_client(key)
-    assert [client.get("/api/v1/teams/").status_code for _ in range(2)] == [200, 200]
+    assert [reader.get("/api/v1/teams/").status_code for _ in range(2)] == [200, 200]

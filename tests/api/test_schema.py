@@ -7,7 +7,6 @@ app and checks that none answers with a server error or with a body its schema d
 import pytest
 import schemathesis
 from django.core import signals
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
@@ -47,7 +46,6 @@ def keep_test_connection():
 def existing(db, settings, keep_test_connection):
     """A write token and one row of each resource, whose ids replace generated ones so writes get through."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": None}}
-    cache.clear()
     kpi = KPIFactory()
     measurement = MeasurementFactory(kpi=kpi)
     milestone = MilestoneFactory(goal=kpi.goal)

@@ -3,23 +3,11 @@
 import datetime
 
 import pytest
-from django.core.cache import cache
 
 from plans.models import KPI, IdempotencyKey, Measurement, MeasurementRevision
 from tests.factories import GoalFactory, KPIFactory, MeasurementFactory, api_client, api_token
 
 URL = "/api/v1/measurements/bulk/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def client(db):
-    _, key = api_token(scope="write")
-    return api_client(key)
 
 
 @pytest.fixture
@@ -41,54 +29,54 @@ def rows_for(kpis, days: int, value: float = 1.0) -> list[dict]:
     ]
 
 
-def test_bulk_creates_then_replay_changes_nothing(client, kpis):
+def test_bulk_creates_then_replay_changes_nothing(writer, kpis):
     body = {"measurements": rows_for(kpis, 12)}
-    first = client.post(URL, body)
+    first = writer.post(URL, body)
     assert first.status_code == 200, first.json()
     assert first.json() == {"created": 36, "updated": 0, "unchanged": 0}
     versions = dict(KPI.objects.values_list("id", "version"))
-    replay = client.post(URL, body)
+    replay = writer.post(URL, body)
     assert replay.json() == {"created": 0, "updated": 0, "unchanged": 36}
     assert dict(KPI.objects.values_list("id", "version")) == versions
     assert Measurement.objects.filter(source="api").count() == 36
     assert MeasurementRevision.objects.count() == 36
 
 
-def test_bulk_updates_changed_values_and_keeps_revisions(client, kpis):
-    client.post(URL, {"measurements": rows_for(kpis[:1], 3)})
+def test_bulk_updates_changed_values_and_keeps_revisions(writer, kpis):
+    writer.post(URL, {"measurements": rows_for(kpis[:1], 3)})
     rows = rows_for(kpis[:1], 3)
     rows[1]["value"] = 99.0
-    assert client.post(URL, {"measurements": rows}).json() == {"created": 0, "updated": 1, "unchanged": 2}
+    assert writer.post(URL, {"measurements": rows}).json() == {"created": 0, "updated": 1, "unchanged": 2}
     changed = Measurement.objects.get(value=99.0)
     assert changed.version == 2
     assert changed.revisions.first().previous_value == 2.0
     assert KPI.objects.get(pk=kpis[0].pk).version == 3
 
 
-def test_bulk_does_not_touch_measurements_of_other_channels(client, kpis):
+def test_bulk_does_not_touch_measurements_of_other_channels(writer, kpis):
     manual = MeasurementFactory(kpi=kpis[0], date=datetime.date(2025, 1, 1), value=5.0, source="manual")
-    result = client.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-01", "value": 6.0}]})
+    result = writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-01", "value": 6.0}]})
     assert result.json() == {"created": 1, "updated": 0, "unchanged": 0}
     manual.refresh_from_db()
     assert manual.value == 5.0
 
 
-def test_bulk_resolves_kpis_by_external_id(client, kpis):
+def test_bulk_resolves_kpis_by_external_id(writer, kpis):
     rows = [
         {"kpi_external_id": "EXT-1", "date": "2025-01-31", "value": 3.0},
         {"kpi_external_id": "EXT-2", "kpi_source": "bureau", "date": "2025-01-31", "value": 4.0},
     ]
-    assert client.post(URL, {"measurements": rows}).json()["created"] == 2
+    assert writer.post(URL, {"measurements": rows}).json()["created"] == 2
     assert set(Measurement.objects.values_list("kpi_id", flat=True)) == {kpis[1].pk, kpis[2].pk}
 
 
-def test_one_invalid_row_rejects_the_whole_batch_with_errors_by_row_index(client, kpis):
+def test_one_invalid_row_rejects_the_whole_batch_with_errors_by_row_index(writer, kpis):
     rows = rows_for(kpis, 4)
     rows[2]["value"] = "NaN"
     rows[5]["date"] = "2025-02-30"
     rows[7] = {"kpi_external_id": "NOPE", "date": "2025-01-01", "value": 1}
     rows[9]["unexpected"] = 1
-    response = client.post(URL, {"measurements": rows})
+    response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
     errors = response.json()["measurements"]
     assert set(errors) == {"2", "5", "9"} or set(errors) == {"7"}
@@ -96,27 +84,27 @@ def test_one_invalid_row_rejects_the_whole_batch_with_errors_by_row_index(client
     assert {kpi.version for kpi in KPI.objects.all()} == {1}
 
 
-def test_unknown_kpis_and_duplicates_are_row_errors_and_nothing_is_written(client, kpis):
+def test_unknown_kpis_and_duplicates_are_row_errors_and_nothing_is_written(writer, kpis):
     rows = [
         {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1.0},
         {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 2.0},
         {"kpi_external_id": "NOPE", "date": "2025-01-31", "value": 1.0},
         {"kpi": 987654, "date": "2025-01-31", "value": 1.0},
     ]
-    response = client.post(URL, {"measurements": rows})
+    response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
     assert set(response.json()["measurements"]) == {"2", "3"}
     del rows[2:]
-    response = client.post(URL, {"measurements": rows})
+    response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
     assert set(response.json()["measurements"]) == {"1"}
     assert not Measurement.objects.exists()
 
 
-def test_an_external_id_used_by_another_measurement_is_a_row_error(client, kpis):
-    client.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1, "external_id": "M1"}]})
+def test_an_external_id_used_by_another_measurement_is_a_row_error(writer, kpis):
+    writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1, "external_id": "M1"}]})
     rows = [{"kpi": kpis[1].pk, "date": "2025-01-31", "value": 1, "external_id": "M1"}]
-    response = client.post(URL, {"measurements": rows})
+    response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
     assert "external_id" in response.json()["measurements"]["0"]
     assert Measurement.objects.count() == 1
@@ -126,17 +114,17 @@ def test_an_external_id_used_by_another_measurement_is_a_row_error(client, kpis)
     "body",
     [{}, {"measurements": []}, {"measurements": "x"}, {"measurements": [1]}, {"measurements": [{}], "extra": 1}],
 )
-def test_malformed_bulk_bodies_are_400(client, body):
-    assert client.post(URL, body).status_code == 400
+def test_malformed_bulk_bodies_are_400(writer, body):
+    assert writer.post(URL, body).status_code == 400
 
 
-def test_more_than_10000_rows_are_rejected(client, kpis):
+def test_more_than_10000_rows_are_rejected(writer, kpis):
     rows = [{"kpi": kpis[0].pk, "date": "2025-01-01", "value": 1.0}] * 10_001
-    assert client.post(URL, {"measurements": rows}).status_code == 400
+    assert writer.post(URL, {"measurements": rows}).status_code == 400
     assert not Measurement.objects.exists()
 
 
-def test_10000_rows_are_written_in_a_bounded_number_of_queries(client, kpis, django_assert_max_num_queries):
+def test_10000_rows_are_written_in_a_bounded_number_of_queries(writer, kpis, django_assert_max_num_queries):
     goal = kpis[0].goal
     many = [KPIFactory(goal=goal) for _ in range(20)]
     rows = rows_for(many, 500)
@@ -144,37 +132,37 @@ def test_10000_rows_are_written_in_a_bounded_number_of_queries(client, kpis, dja
     # Batched inserts, not a query per row: SQLite's 999-parameter cap makes ~100 rows per INSERT, so
     # about 200 queries there; PostgreSQL writes 1,000 rows per INSERT.
     with django_assert_max_num_queries(250):
-        response = client.post(URL, {"measurements": rows})
+        response = writer.post(URL, {"measurements": rows})
     assert response.json() == {"created": 10_000, "updated": 0, "unchanged": 0}
     for row in rows[::1000]:
         row["value"] += 0.5
     with django_assert_max_num_queries(60):
-        response = client.post(URL, {"measurements": rows})
+        response = writer.post(URL, {"measurements": rows})
     assert response.json() == {"created": 0, "updated": 10, "unchanged": 9_990}
 
 
-def test_bulk_marks_each_affected_plan_changed_once(client, kpis):
+def test_bulk_marks_each_affected_plan_changed_once(writer, kpis):
     plan = kpis[0].plan
     before = plan.data_revision
-    client.post(URL, {"measurements": rows_for(kpis, 5)})
+    writer.post(URL, {"measurements": rows_for(kpis, 5)})
     plan.refresh_from_db()
     assert plan.data_revision == before + 1
 
 
-def test_idempotency_key_replays_the_first_response(client, kpis):
+def test_idempotency_key_replays_the_first_response(writer, kpis):
     body = {"measurements": rows_for(kpis[:1], 2)}
-    first = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="sync-2025-01")
+    first = writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="sync-2025-01")
     Measurement.objects.all().delete()  # a replay must not run again, even if the data changed since
-    replay = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="sync-2025-01")
+    replay = writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="sync-2025-01")
     assert replay.status_code == first.status_code == 200
     assert replay.json() == first.json() == {"created": 2, "updated": 0, "unchanged": 0}
     assert replay["Idempotent-Replayed"] == "true"
     assert not Measurement.objects.exists()
 
 
-def test_idempotency_key_with_another_body_is_422(client, kpis):
-    client.post(URL, {"measurements": rows_for(kpis[:1], 2)}, HTTP_IDEMPOTENCY_KEY="k1")
-    response = client.post(URL, {"measurements": rows_for(kpis[:1], 3)}, HTTP_IDEMPOTENCY_KEY="k1")
+def test_idempotency_key_with_another_body_is_422(writer, kpis):
+    writer.post(URL, {"measurements": rows_for(kpis[:1], 2)}, HTTP_IDEMPOTENCY_KEY="k1")
+    response = writer.post(URL, {"measurements": rows_for(kpis[:1], 3)}, HTTP_IDEMPOTENCY_KEY="k1")
     assert response.status_code == 422
     assert Measurement.objects.count() == 2
 
@@ -189,30 +177,30 @@ def test_idempotency_keys_belong_to_their_caller(kpis):
     assert response.json()["created"] == 1
 
 
-def test_idempotency_key_works_on_any_post(client, kpis):
+def test_idempotency_key_works_on_any_post(writer, kpis):
     body = {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1.0}
-    first = client.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
-    replay = client.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
+    first = writer.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
+    replay = writer.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
     assert (first.status_code, replay.status_code) == (201, 201)
     assert replay.json() == first.json()
-    assert client.post("/api/v1/measurements/", {**body, "value": 2}, HTTP_IDEMPOTENCY_KEY="one").status_code == 422
+    assert writer.post("/api/v1/measurements/", {**body, "value": 2}, HTTP_IDEMPOTENCY_KEY="one").status_code == 422
 
 
-def test_a_request_that_is_still_running_makes_its_key_409(client, kpis):
+def test_a_request_that_is_still_running_makes_its_key_409(writer, kpis):
     body = {"measurements": rows_for(kpis[:1], 1)}
-    client.post(URL, body, HTTP_IDEMPOTENCY_KEY="busy")
+    writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="busy")
     IdempotencyKey.objects.update(response_status=None, response_body="")
-    assert client.post(URL, body, HTTP_IDEMPOTENCY_KEY="busy").status_code == 409
+    assert writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="busy").status_code == 409
 
 
-def test_a_validation_failure_is_replayed_too(client, kpis):
+def test_a_validation_failure_is_replayed_too(writer, kpis):
     body = {"measurements": [{"kpi": kpis[0].pk, "date": "2025-02-30", "value": 1}]}
-    first = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad")
+    first = writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad")
     assert first.status_code == 400
-    assert client.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad").json() == first.json()
+    assert writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="bad").json() == first.json()
 
 
-def test_a_crash_after_the_write_rolls_back_the_write_and_the_key_together(client, kpis, monkeypatch):
+def test_a_crash_after_the_write_rolls_back_the_write_and_the_key_together(writer, kpis, monkeypatch):
     from plans.api import idempotency
 
     body = {"measurements": rows_for(kpis[:1], 3)}
@@ -222,10 +210,10 @@ def test_a_crash_after_the_write_rolls_back_the_write_and_the_key_together(clien
 
     with monkeypatch.context() as patch:
         patch.setattr(idempotency, "idempotency_store", crash)
-        client.raise_request_exception = False
-        assert client.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash").status_code == 500
+        writer.raise_request_exception = False
+        assert writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash").status_code == 500
     assert not Measurement.objects.exists()
     assert not IdempotencyKey.objects.exists()
 
-    retry = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash")
+    retry = writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash")
     assert (retry.status_code, retry.json()["created"]) == (200, 3)

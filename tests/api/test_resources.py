@@ -4,7 +4,6 @@ import datetime
 import json
 
 import pytest
-from django.core.cache import cache
 
 from plans.models import KPI, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan
 from tests.factories import (
@@ -15,33 +14,10 @@ from tests.factories import (
     MilestoneFactory,
     PlanFactory,
     TeamFactory,
-    api_client,
-    api_token,
 )
 
 COMPUTED = {"status", "score", "progress", "computed_at", "explanation"}
 TRACKED = {"version", "created_at", "updated_at"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def writer(db):
-    _, key = api_token(scope="write")
-    return api_client(key)
-
-
-@pytest.fixture
-def goal(team):
-    return GoalFactory(owner_team=team)
-
-
-@pytest.fixture
-def kpi(goal):
-    return KPIFactory(goal=goal)
 
 
 def kpi_body(goal, **fields):

@@ -4,9 +4,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from plans import selectors
+from plans.permissions import can_write_team
 from plans.services import MeasurementRow
-
-from .permissions import can_write_team
 
 
 def _kpi_for_row(row: dict, by_id: dict, by_ref: dict, by_external_id: dict) -> tuple[int | None, str | None]:
@@ -40,7 +39,7 @@ def measurements_bulk_rows(request, rows: list[dict]) -> list[MeasurementRow]:
         if error:
             errors[str(index)] = {"kpi_external_id" if "kpi_external_id" in row else "kpi": [error]}
             continue
-        if not can_write_team(request, by_id[kpi_id]):
+        if not can_write_team(request.user, by_id[kpi_id]):
             forbidden.append(index)
             continue
         result.append(
