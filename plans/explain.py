@@ -17,6 +17,8 @@ from django.utils.translation import ngettext
 from .choices import Frequency, Status
 
 DASH = "—"
+# Pulls are shown to two decimals: one within ±0.005 reads as 0.00, so it neither drags nor lifts.
+NEGLIGIBLE_PULL = 0.005
 
 
 def fmt_number(value, places: int = 2) -> str:
@@ -40,6 +42,13 @@ def fmt_percent(share) -> str:
     return _("%(number)s%%") % {"number": number_format(round(float(share) * 100), decimal_pos=0)}
 
 
+def pull_direction(pull) -> int:
+    """-1 when a child drags its roll-up's score down, +1 when it lifts it, 0 when its pull is negligible or none."""
+    if pull is None or abs(pull) <= NEGLIGIBLE_PULL:
+        return 0
+    return -1 if pull < 0 else 1
+
+
 def status_label(value) -> str:
     try:
         return str(Status(value).label)
@@ -60,6 +69,10 @@ class ChildRow:
     included: bool
     sentence: str
 
+    @property
+    def pull_direction(self) -> int:
+        return pull_direction(self.pull)
+
 
 @dataclass
 class Explained:
@@ -71,7 +84,7 @@ class Explained:
     @property
     def drags(self) -> list[str]:
         """Sentences for the children that pull a roll-up's score down, the largest first."""
-        return [c.sentence for c in self.children if c.included and c.pull is not None and c.pull < -0.005]
+        return [c.sentence for c in self.children if c.included and c.pull_direction < 0]
 
 
 def explain(explanation: dict | None) -> Explained:
@@ -281,9 +294,9 @@ def _child_sentence(row: dict) -> str:
         return _("%(label)s (%(status)s) has no score yet and does not count.") % {"label": label, "status": status}
     pull = row.get("pull") or 0.0
     params = {"label": label, "status": status, "score": fmt_number(row["score"]), "pull": fmt_number(abs(pull))}
-    if pull < -0.005:
+    if pull_direction(pull) < 0:
         return _("%(label)s (%(status)s, score %(score)s) pulls the score down by %(pull)s.") % params
-    if pull > 0.005:
+    if pull_direction(pull) > 0:
         return _("%(label)s (%(status)s, score %(score)s) lifts the score by %(pull)s.") % params
     return _("%(label)s (%(status)s, score %(score)s) sits at the average.") % params
 
@@ -350,7 +363,7 @@ def _rollup(e: dict) -> Explained:
                     "guard": fmt_percent(thresholds["worst_child_share"]),
                 }
             )
-        drags = [r for r in rows if r.get("scored") and (r.get("pull") or 0) < -0.005]
+        drags = [r for r in rows if r.get("scored") and pull_direction(r.get("pull")) < 0]
         if drags:
             worst = drags[0]
             out.append(

@@ -28,6 +28,7 @@ from django.utils import timezone
 from . import rollup
 from .bulk import bulk_insert, bulk_set
 from .choices import ItemType, MilestoneState
+from .dates import is_month_end, month_ends_between
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datet
     if logged:
         return logged[-1][1], logged[-1][2]
     first = history[0]
-    return (first[3] or 0), (first[4] or "planned")
+    return (first[3] or 0), (first[4] or MilestoneState.PLANNED)
 
 
 def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
@@ -205,16 +206,12 @@ def _write_live(data: PlanData, results, now) -> None:
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
 
 
-def _is_month_end(day: datetime.date) -> bool:
-    return (day + datetime.timedelta(days=1)).day == 1
-
-
 def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
     """Plain rows, not model instances: a backfill of a national plan makes a great many.
 
     Month ends keep the explanation, so a past "Why?" can be read; other days keep the outcome only.
     """
-    explain = _is_month_end(day)
+    explain = is_month_end(day)
     return [
         SimpleNamespace(
             plan_id=plan.pk,
@@ -229,19 +226,6 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
         )
         for (item_type, item_id), result in results.items()
     ]
-
-
-def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
-    """Every month end from ``start``'s month through ``end`` (inclusive when ``end`` is one)."""
-    days = []
-    year, month = start.year, start.month
-    while True:
-        first_next = datetime.date(year + month // 12, month % 12 + 1, 1)
-        last = first_next - datetime.timedelta(days=1)
-        if last > end:
-            return days
-        days.append(last)
-        year, month = first_next.year, first_next.month
 
 
 def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date | None:
@@ -282,7 +266,7 @@ def plan_recompute(
     results = plan_evaluate(data, as_of, live=as_of >= today)
     _write_live(data, results, timezone.now())
     start = plan.start_date if backfill else _dirty_from(plan, previous)
-    days = [d for d in month_ends(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
+    days = [d for d in month_ends_between(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
     StatusSnapshot.objects.filter(plan=plan, as_of__in=[as_of, *days] if snapshot else days).delete()
     if snapshot:
         bulk_insert(StatusSnapshot, _snapshot_rows(plan, as_of, results), SNAPSHOT_FIELDS)

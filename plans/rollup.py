@@ -33,6 +33,10 @@ Every result carries a JSON-ready explanation: method version, kind, as-of date,
 every intermediate number, the thresholds applied, the deciding rule and a one-sentence
 summary. Stored numbers are not rounded; only the summary sentence rounds for display.
 
+Enumerations (``Status``, ``Direction``, ``MilestoneState``, ``Frequency``) are plain string enums
+here, so the module imports nothing from the project; ``plans.choices`` holds the same values as
+Django choices, and a test keeps the two in step.
+
 The Student-t quantile for the prediction interval is computed here (``student_t_ppf``) from
 the regularized incomplete beta function (Lentz continued fraction) and bisection, to about
 1e-12, so that the module needs nothing outside the standard library.
@@ -51,6 +55,8 @@ METHOD_VERSION = 1
 
 
 class Status(StrEnum):
+    """Mirrors ``plans.choices.Status``."""
+
     ACHIEVED = "achieved"
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
@@ -61,6 +67,31 @@ class Status(StrEnum):
     NOT_STARTED = "not_started"
     CANCELLED = "cancelled"
     NO_DATA = "no_data"
+
+
+class Direction(StrEnum):
+    """Mirrors ``plans.choices.Direction``."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+class MilestoneState(StrEnum):
+    """Mirrors ``plans.choices.MilestoneState``."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Frequency(StrEnum):
+    """Mirrors ``plans.choices.Frequency``."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
 
 
 # --- thresholds (all written into the explanations) -------------------------------------
@@ -76,8 +107,11 @@ KPI_ACHIEVED_SCORE = 5.0
 KPI_MISSED_SCORE = -5.0
 KPI_HOLD_THE_LINE_SCORE = -2.5
 PREDICTION_LEVEL = 0.95
-STALE_AFTER_DAYS = {"monthly": 31, "quarterly": 92, "annual": 366}
-DIRECTIONS = {"increase": 1, "decrease": -1}
+# The frequency's allowance: how old the latest figure may be before the KPI is stale (rule 10).
+ALLOWANCE_DAYS = {Frequency.MONTHLY: 31, Frequency.QUARTERLY: 92, Frequency.ANNUAL: 366}
+DIRECTION_SIGNS = {Direction.INCREASE: 1, Direction.DECREASE: -1}
+STALE_OLDER_THAN_FREQUENCY = "latest_measurement_older_than_frequency"
+STALE_NO_FINAL_FIGURE = "past_target_date_without_final_figure"
 
 MILESTONE_SPI_ON_TRACK = 0.90
 MILESTONE_SPI_AT_RISK = 0.70
@@ -88,7 +122,7 @@ MILESTONE_SCORES = {
     Status.OFF_TRACK: -3.75,
     Status.OVERDUE: -3.75,
 }
-MILESTONE_STATES = ("planned", "in_progress", "blocked", "done", "cancelled")
+MILESTONE_COMPLETE_PERCENT = 100.0
 
 ROLLUP_ON_TRACK_SCORE = 2.5
 ROLLUP_AT_RISK_SCORE = 0.0
@@ -321,13 +355,33 @@ def _fit_line(xs: list[float], ys: list[float]) -> dict:
     }
 
 
+def prediction_se(x: float, *, n: int, mean_x: float, sxx: float, s: float) -> float:
+    """Standard error of a new value at ``x``: ``s * sqrt(1 + 1/n + (x - mean x)^2 / Sxx)``."""
+    return s * math.sqrt(1.0 + 1.0 / n + (x - mean_x) ** 2 / sxx)
+
+
+def prediction_band(values: dict, xs: Iterable[float]) -> list[tuple[float, float]]:
+    """``(low, high)`` of the 95% prediction interval around the fitted line at each ``x`` (days since t0).
+
+    ``values`` are the stored ``values`` of a KPI explanation that has an interval (rule ``kpi.ratio``
+    with three points or more): the charts draw the band from them without refitting.
+    """
+    slope, intercept, t = values["slope_per_day"], values["intercept"], values["t_quantile"]
+    fit = {"n": values["n"], "mean_x": values["mean_x"], "sxx": values["sxx"], "s": values["s"]}
+    band = []
+    for x in xs:
+        y, half = intercept + slope * x, t * prediction_se(x, **fit)
+        band.append((y - half, y + half))
+    return band
+
+
 def _prediction_interval(fit: dict, xs: list[float], ys: list[float], x0: float, forecast: float) -> dict:
-    """95% prediction interval at ``x0``: ``F ± t(0.975, n-2) * s * sqrt(1 + 1/n + (x0-mean x)^2/Sxx)``."""
+    """95% prediction interval at ``x0``: ``F ± t(0.975, n-2) * prediction_se(x0)``."""
     n, mean_x, mean_y, slope = fit["n"], fit["mean_x"], fit["mean_y"], fit["slope_per_day"]
     sse = math.fsum((y - (mean_y + slope * (x - mean_x))) ** 2 for x, y in zip(xs, ys, strict=True))
     df = n - 2
     s = math.sqrt(sse / df)
-    se = s * math.sqrt(1.0 + 1.0 / n + (x0 - mean_x) ** 2 / fit["sxx"])
+    se = prediction_se(x0, n=n, mean_x=mean_x, sxx=fit["sxx"], s=s)
     t = student_t_ppf(0.5 + PREDICTION_LEVEL / 2.0, df)
     return {
         "sse": sse,
@@ -376,12 +430,19 @@ def _kpi_progress(status: Status, hold_the_line: bool, vc: float, b0: float, tar
     return _clamp((vc - b0) / (target - b0), 0.0, 1.0)
 
 
-def _kpi_stale(as_of, latest_date, target_date, frequency) -> list[str]:
+def kpi_stale_reasons(
+    *, as_of: datetime.date, latest_date: datetime.date, target_date: datetime.date, frequency: str
+) -> list[str]:
+    """Why a KPI that is neither achieved nor missed is stale at ``as_of`` (KPI rule 10); empty when it is not.
+
+    The latest measurement is older than the frequency's allowance (``STALE_OLDER_THAN_FREQUENCY``),
+    or the target date has passed without a measurement on or after it (``STALE_NO_FINAL_FIGURE``).
+    """
     reasons = []
-    if (as_of - latest_date).days > STALE_AFTER_DAYS[frequency]:
-        reasons.append("latest_measurement_older_than_frequency")
+    if (as_of - latest_date).days > ALLOWANCE_DAYS[frequency]:
+        reasons.append(STALE_OLDER_THAN_FREQUENCY)
     if as_of > target_date and latest_date < target_date:
-        reasons.append("past_target_date_without_final_figure")
+        reasons.append(STALE_NO_FINAL_FIGURE)
     return reasons
 
 
@@ -396,7 +457,7 @@ def _kpi_thresholds(frequency: str) -> dict:
         "missed_score": KPI_MISSED_SCORE,
         "hold_the_line_score": KPI_HOLD_THE_LINE_SCORE,
         "prediction_level": PREDICTION_LEVEL,
-        "stale_after_days": STALE_AFTER_DAYS[frequency],
+        "stale_after_days": ALLOWANCE_DAYS[frequency],
     }
 
 
@@ -460,11 +521,11 @@ def kpi_status(
       latest measurement and ``as_of``. No data: stale is False (the no_data status already
       says that figures are missing). Achieved and missed: never stale.
     """
-    d = DIRECTIONS.get(direction)
+    d = DIRECTION_SIGNS.get(direction)
     if d is None:
         raise ValueError(f"direction must be 'increase' or 'decrease', got {direction!r}")
-    if frequency not in STALE_AFTER_DAYS:
-        raise ValueError(f"frequency must be one of {sorted(STALE_AFTER_DAYS)}, got {frequency!r}")
+    if frequency not in ALLOWANCE_DAYS:
+        raise ValueError(f"frequency must be one of {sorted(str(f) for f in Frequency)}, got {frequency!r}")
     b0 = _finite("baseline_value", baseline_value)
     target = _finite("target_value", target_value)
     kept, rows = _select_points(measurements, baseline_date, as_of)
@@ -504,7 +565,7 @@ def kpi_status(
         progress = _kpi_progress(Status.MISSED, hold_the_line, vc, b0, target)
         return finish(Status.MISSED, KPI_MISSED_SCORE, progress, "kpi.missed", **latest)
 
-    reasons = _kpi_stale(as_of, tc, target_date, frequency)
+    reasons = kpi_stale_reasons(as_of=as_of, latest_date=tc, target_date=target_date, frequency=frequency)
     values.update(stale=bool(reasons), stale_reasons=reasons)
     if hold_the_line:
         return finish(
@@ -593,10 +654,10 @@ def milestone_status(
       complete or not started.
     - Overdue means strictly after the due date; on the due date the planned share is 1.
     """
-    if state not in MILESTONE_STATES:
-        raise ValueError(f"state must be one of {MILESTONE_STATES}, got {state!r}")
+    if state not in tuple(MilestoneState):
+        raise ValueError(f"state must be one of {tuple(str(s) for s in MilestoneState)}, got {state!r}")
     percent = _finite("percent_complete", percent_complete)
-    if not 0.0 <= percent <= 100.0:
+    if not 0.0 <= percent <= MILESTONE_COMPLETE_PERCENT:
         raise ValueError(f"percent_complete must be within 0..100, got {percent_complete!r}")
     inputs = {
         "start_date": start_date.isoformat(),
@@ -609,7 +670,7 @@ def milestone_status(
         "spi_at_risk": MILESTONE_SPI_AT_RISK,
         "scores": {str(k): v for k, v in MILESTONE_SCORES.items()},
     }
-    earned = percent / 100.0
+    earned = percent / MILESTONE_COMPLETE_PERCENT
     values: dict = {"earned_share": earned}
 
     def finish(status, progress, rule):
@@ -619,9 +680,9 @@ def milestone_status(
         explanation = _explanation("milestone", as_of, inputs, values, thresholds, rule, summary)
         return Result(status=status, score=score, progress=progress, explanation=explanation)
 
-    if state == "cancelled":
+    if state == MilestoneState.CANCELLED:
         return finish(Status.CANCELLED, earned, "milestone.cancelled")
-    if percent >= 100.0 or state == "done":
+    if percent >= MILESTONE_COMPLETE_PERCENT or state == MilestoneState.DONE:
         return finish(Status.COMPLETE, 1.0, "milestone.complete")
     if as_of < start_date and percent == 0.0:
         return finish(Status.NOT_STARTED, 0.0, "milestone.not_started")
@@ -632,7 +693,7 @@ def milestone_status(
     spi = earned / planned if planned > 0 else 1.0
     values.update(elapsed_days=elapsed, duration_days=duration, planned_share=planned, spi=spi)
     status = _spi_status(spi)
-    if state == "blocked" and status == Status.ON_TRACK:
+    if state == MilestoneState.BLOCKED and status == Status.ON_TRACK:
         return finish(Status.AT_RISK, earned, "milestone.blocked_cap")
     return finish(status, earned, "milestone.spi")
 

@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from . import charts, exports, selectors
 from .choices import ItemType, Status
+from .dates import is_month_end, month_ends_among
 from .explain import explain, explain_item, explain_snapshot
 from .filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 
@@ -58,7 +59,7 @@ class AsOf:
 def _as_of(request, plan) -> AsOf:
     """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
     dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
-    ends = charts.month_ends(dates, start=plan.start_date, end=plan.end_date)
+    ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]
@@ -261,7 +262,7 @@ def kpi_detail(request, slug, code):
         "kpi": kpi,
         "why": _why(kpi, as_of),
         "measurements": measurements,
-        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
+        "history": [h for h in history if is_month_end(h.as_of) or h.as_of == as_of.date],
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
     }
     return render(request, "plans/dashboard/kpi.html", context)
@@ -277,7 +278,7 @@ def milestone_detail(request, slug, pk):
         "milestone": milestone,
         "why": _why(milestone, as_of),
         "updates": selectors.milestone_update_list(milestone_id=milestone.pk),
-        "history": [h for h in history if charts.is_month_end(h.as_of) or h.as_of == as_of.date],
+        "history": [h for h in history if is_month_end(h.as_of) or h.as_of == as_of.date],
     }
     return render(request, "plans/dashboard/milestone.html", context)
 

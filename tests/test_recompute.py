@@ -6,8 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from plans import services
+from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
-from plans.recompute import month_ends, plan_backfill, plan_recompute
+from plans.recompute import plan_backfill, plan_recompute
 from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_backfill_rebuilds_all_month_ends_of_the_period():
     kpi = KPIFactory()
     plan_backfill(plan_id=kpi.plan_id)
     days = StatusSnapshot.objects.filter(item_type="plan").values_list("as_of", flat=True)
-    assert set(month_ends(datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))) <= set(days)
+    assert set(month_ends_between(datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))) <= set(days)
 
 
 def test_month_end_replay_uses_milestone_progress_logged_by_then():

@@ -12,8 +12,10 @@ from plans.rollup import (
     Child,
     MeasurementPoint,
     Status,
+    kpi_stale_reasons,
     kpi_status,
     milestone_status,
+    prediction_band,
     rollup_status,
     student_t_ppf,
 )
@@ -361,6 +363,27 @@ def test_prediction_interval_of_a_perfect_fit_has_zero_width():
     result = kpi([(D(2025, 1, 30), 90.0), (D(2025, 3, 1), 180.0)], baseline_value=0.0, target_value=1000.0)
     assert result.forecast_low == pytest.approx(result.forecast_value)
     assert result.forecast_high == pytest.approx(result.forecast_value)
+
+
+def test_prediction_band_from_stored_values_reproduces_the_interval_at_the_target_date():
+    result = kpi([(D(2025, 3, 31), 65.0), (D(2025, 6, 30), 71.0)])
+    values = json.loads(json.dumps(result.explanation))["values"]
+    [(low, high)] = prediction_band(values, [values["x0"]])
+    assert low == pytest.approx(result.forecast_low, abs=1e-9)
+    assert high == pytest.approx(result.forecast_high, abs=1e-9)
+
+
+def test_prediction_band_is_narrowest_at_the_mean_of_the_days():
+    values = kpi([(D(2025, 3, 31), 65.0), (D(2025, 6, 30), 71.0)]).explanation["values"]
+    widths = [high - low for low, high in prediction_band(values, [0.0, values["mean_x"], values["x0"]])]
+    assert widths[1] < widths[0] < widths[2]
+
+
+def test_stale_reasons_name_both_rule_10_reasons():
+    reasons = kpi_stale_reasons(
+        as_of=D(2026, 3, 1), latest_date=D(2025, 6, 30), target_date=TARGET_DATE, frequency="monthly"
+    )
+    assert reasons == ["latest_measurement_older_than_frequency", "past_target_date_without_final_figure"]
 
 
 def test_explanation_stores_t_quantile_and_degrees_of_freedom():
