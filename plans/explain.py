@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .choices import Frequency, Status
+from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY
 
 DASH = "—"
 # Pulls are shown to two decimals: one within ±0.005 reads as 0.00, so it neither drags nor lifts.
@@ -211,7 +212,7 @@ def _kpi(e: dict) -> Explained:
 def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
     reasons = values.get("stale_reasons") or []
     out = []
-    if "latest_measurement_older_than_frequency" in reasons:
+    if STALE_OLDER_THAN_FREQUENCY in reasons:
         try:
             frequency = str(Frequency(inputs["frequency"]).label).lower()
         except ValueError:
@@ -227,7 +228,7 @@ def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
             )
             % {"days": days, "limit": thresholds["stale_after_days"], "frequency": frequency}
         )
-    if "past_target_date_without_final_figure" in reasons:
+    if STALE_NO_FINAL_FIGURE in reasons:
         out.append(
             _("The target date %(date)s has passed without a final figure; the forecast stands in for it.")
             % {"date": inputs["target_date"]}
