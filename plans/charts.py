@@ -95,7 +95,7 @@ def kpi_chart(
     after_baseline = [m for m in kept if m.date > t0]
     start = after_baseline[-1] if after_baseline else None
     values = (kpi.explanation or {}).get("values", {}) if as_of is None else {}
-    if as_of is None and (kpi.explanation or {}).get("rule") == "kpi.ratio" and "slope_per_day" in values:
+    if "slope_per_day" in values:  # a forecast was fitted (rules kpi.ratio and kpi.final_figure_overdue)
         slope, intercept = values["slope_per_day"], values["intercept"]
         # Start from the latest figure the stored status used (newer rows wait for the next recompute).
         used = values.get("latest_date")

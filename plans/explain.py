@@ -81,6 +81,7 @@ class Explained:
     children: list[ChildRow] = field(default_factory=list)
     as_of: str | None = None
     rule: str = ""
+    method_version: int | None = None
 
     @property
     def drags(self) -> list[str]:
@@ -103,6 +104,7 @@ def explain(explanation: dict | None) -> Explained:
         result = Explained(sentences=[summary] if summary else [_("No explanation is available.")])
     result.as_of = explanation.get("as_of")
     result.rule = explanation.get("rule", "")
+    result.method_version = explanation.get("method_version")
     return result
 
 
@@ -153,6 +155,11 @@ def _kpi(e: dict) -> Explained:
             )
             % {**latest, "target": target, "target_date": target_date}
         )
+        if values.get("final_ratio") is not None:
+            out.append(
+                _("It made %(share)s of the required change from the baseline %(baseline)s.")
+                % {"share": fmt_percent(values["final_ratio"]), "baseline": baseline["baseline"]}
+            )
     elif rule == "kpi.hold_the_line":
         out.append(
             _(
@@ -161,7 +168,7 @@ def _kpi(e: dict) -> Explained:
             )
             % {**latest, **baseline, "target": target}
         )
-    elif rule == "kpi.ratio":
+    elif rule in ("kpi.ratio", "kpi.final_figure_overdue"):
         out.append(
             _(
                 "Forecast %(forecast)s by %(target_date)s covers %(ratio)s of the required change; "
@@ -201,6 +208,21 @@ def _kpi(e: dict) -> Explained:
                 "at_risk": fmt_percent(thresholds["at_risk_ratio"]),
             }
         )
+        if values.get("final_figure_overdue"):
+            due = {"date": values["final_figure_due_by"], "days": int(values["allowance_days"])}
+            if rule == "kpi.final_figure_overdue":
+                out.append(
+                    _(
+                        "The final figure was due by %(date)s, %(days)d days after the target date, and has not "
+                        "come in; a forecast cannot stand in for it any longer, so the KPI is at risk at best."
+                    )
+                    % due
+                )
+            else:
+                out.append(
+                    _("The final figure was due by %(date)s, %(days)d days after the target date, and has not come in.")
+                    % due
+                )
     else:
         return None
     if values.get("score") is not None:
@@ -228,7 +250,8 @@ def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
             )
             % {"days": days, "limit": thresholds["stale_after_days"], "frequency": frequency}
         )
-    if STALE_NO_FINAL_FIGURE in reasons:
+    # Once the final figure is overdue, the sentence above on it replaces this one.
+    if STALE_NO_FINAL_FIGURE in reasons and not values.get("final_figure_overdue"):
         out.append(
             _("The target date %(date)s has passed without a final figure; the forecast stands in for it.")
             % {"date": inputs["target_date"]}
@@ -258,7 +281,7 @@ def _milestone(e: dict) -> Explained:
             )
             % {"due": inputs["due_date"], "percent": percent, "days": days}
         ]
-    elif rule in ("milestone.spi", "milestone.blocked_cap"):
+    elif rule in ("milestone.spi", "milestone.variance", "milestone.blocked_cap"):
         out = [
             _(
                 "%(percent)s is complete against %(planned)s planned by %(as_of)s (schedule performance "
@@ -275,6 +298,18 @@ def _milestone(e: dict) -> Explained:
             _("The planned share is the time elapsed from %(start)s to %(due)s.")
             % {"start": inputs["start_date"], "due": inputs["due_date"]},
         ]
+        if "schedule_variance" in values:
+            out.append(
+                _(
+                    "The schedule variance (complete minus planned) is %(points)s percentage points; from "
+                    "%(on_track)s it is on track and from %(at_risk)s at risk, whatever the schedule performance."
+                )
+                % {
+                    "points": fmt_number(values["schedule_variance"] * 100, 1),
+                    "on_track": fmt_number(thresholds["sv_on_track"] * 100, 0),
+                    "at_risk": fmt_number(thresholds["sv_at_risk"] * 100, 0),
+                }
+            )
         if rule == "milestone.blocked_cap":
             out.append(_("The milestone is blocked, so it is at best at risk."))
     else:

@@ -9,6 +9,7 @@ from plans import services
 from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
 from plans.recompute import plan_backfill, plan_recompute
+from plans.rollup import METHOD_VERSION
 from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ def test_every_item_gets_status_score_and_explanation():
         assert not model.objects.filter(status="").exists(), model
         assert not model.objects.filter(explanation__isnull=True).exists(), model
     plan.refresh_from_db()
-    assert plan.explanation["method_version"] == 1
+    assert plan.explanation["method_version"] == METHOD_VERSION == 2
     assert not plan.needs_recompute
 
 
