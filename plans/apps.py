@@ -1,3 +1,5 @@
+"""The plans app: registers its Celery tasks when Django starts."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,8 @@ class PlansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "plans"
     verbose_name = _("Action plans")
+
+    def ready(self):
+        # Registers the Celery tasks in every process, not only in workers: the recompute queue
+        # publishes them by name (plans.recompute_queue.RECOMPUTE_TASK).
+        from . import tasks  # noqa: F401

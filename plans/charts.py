@@ -2,19 +2,20 @@
 
 Plain values in, JSON-ready dicts out. Dates travel as ISO strings; labels are translated here so
 the script holds no user-facing text. The forecast line and its band are read from the stored
-explanation (slope, intercept, residual error, t quantile): drawing, not recomputing.
+explanation (slope, intercept, residual error, t quantile) with ``plans.rollup.prediction_band``:
+drawing, not refitting.
 """
 
 from __future__ import annotations
 
 import datetime
-import math
 from collections import defaultdict
 
 from django.utils.translation import gettext as _
 
 from .choices import Status
 from .explain import status_label
+from .rollup import prediction_band
 
 # Order of the trend chart's stacks: worst at the bottom, where the eye starts.
 TREND_ORDER = [
@@ -30,15 +31,6 @@ TREND_ORDER = [
     Status.CANCELLED,
 ]
 BAND_STEPS = 12
-
-
-def is_month_end(day: datetime.date) -> bool:
-    return (day + datetime.timedelta(days=1)).day == 1
-
-
-def month_ends(dates, *, start: datetime.date, end: datetime.date) -> list[datetime.date]:
-    """The month-end dates among ``dates`` within the plan's period (the as-of choices)."""
-    return [d for d in dates if is_month_end(d) and start <= d <= end + datetime.timedelta(days=31)]
 
 
 def status_trend(rows: list[dict], *, dates: list[datetime.date]) -> dict:
@@ -103,7 +95,7 @@ def kpi_chart(
     after_baseline = [m for m in kept if m.date > t0]
     start = after_baseline[-1] if after_baseline else None
     values = (kpi.explanation or {}).get("values", {}) if as_of is None else {}
-    if as_of is None and (kpi.explanation or {}).get("rule") == "kpi.ratio" and "slope_per_day" in values:
+    if "slope_per_day" in values:  # a forecast was fitted (rules kpi.ratio and kpi.final_figure_overdue)
         slope, intercept = values["slope_per_day"], values["intercept"]
         # Start from the latest figure the stored status used (newer rows wait for the next recompute).
         used = values.get("latest_date")
@@ -112,12 +104,10 @@ def kpi_chart(
         xs = [x_start + (x_end - x_start) * i / BAND_STEPS for i in range(BAND_STEPS + 1)]
         data["forecast"] = [{"x": _date_at(t0, x), "y": intercept + slope * x} for x in xs]
         if "prediction_se" in values and values.get("sxx"):
-            s, t, n = values["s"], values["t_quantile"], values["n"]
-            mean_x, sxx = values["mean_x"], values["sxx"]
-            for x in xs:
-                half = t * s * math.sqrt(1 + 1 / n + (x - mean_x) ** 2 / sxx)
-                y = intercept + slope * x
-                data["band"].append({"x": _date_at(t0, x), "low": y - half, "high": y + half})
+            band = prediction_band(values, xs)
+            data["band"] = [
+                {"x": _date_at(t0, x), "low": low, "high": high} for x, (low, high) in zip(xs, band, strict=True)
+            ]
     elif forecast is not None:
         origin = {"x": start.date.isoformat(), "y": start.value} if start else {"x": t0.isoformat(), "y": b0}
         data["forecast"] = [origin, {"x": tT.isoformat(), "y": forecast}]

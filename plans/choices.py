@@ -1,4 +1,9 @@
-"""Every enumeration of the domain. Values of ``Status`` match ``plans.rollup.Status``."""
+"""Every enumeration of the project, as Django choices.
+
+``Status``, ``Direction``, ``MilestoneState`` and ``Frequency`` have the same members as the plain
+string enums of ``plans.rollup`` (which imports nothing from the project); tests/test_choices.py
+keeps the two in step.
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +45,11 @@ class MeasurementSource(models.TextChoices):
     MANUAL = "manual", _("Entered by staff")
     API = "api", _("API")
     IMPORT = "import", _("Import")
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Read and write")
 
 
 class ItemType(models.TextChoices):

@@ -16,8 +16,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .choices import Frequency, Status
+from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY
 
 DASH = "—"
+# Pulls are shown to two decimals: one within ±0.005 reads as 0.00, so it neither drags nor lifts.
+NEGLIGIBLE_PULL = 0.005
 
 
 def fmt_number(value, places: int = 2) -> str:
@@ -41,6 +44,13 @@ def fmt_percent(share) -> str:
     return _("%(number)s%%") % {"number": number_format(round(float(share) * 100), decimal_pos=0)}
 
 
+def pull_direction(pull) -> int:
+    """-1 when a child drags its roll-up's score down, +1 when it lifts it, 0 when its pull is negligible or none."""
+    if pull is None or abs(pull) <= NEGLIGIBLE_PULL:
+        return 0
+    return -1 if pull < 0 else 1
+
+
 def status_label(value) -> str:
     try:
         return str(Status(value).label)
@@ -61,6 +71,10 @@ class ChildRow:
     included: bool
     sentence: str
 
+    @property
+    def pull_direction(self) -> int:
+        return pull_direction(self.pull)
+
 
 @dataclass
 class Explained:
@@ -71,11 +85,12 @@ class Explained:
     as_of: str | None = None
     rule: str = ""
     coverage: str = DASH  # a roll-up's scored share of the weight, as a percentage
+    method_version: int | None = None
 
     @property
     def drags(self) -> list[str]:
         """Sentences for the children that pull a roll-up's score down, the largest first."""
-        return [c.sentence for c in self.children if c.included and c.pull is not None and c.pull < -0.005]
+        return [c.sentence for c in self.children if c.included and c.pull_direction < 0]
 
 
 def explain(explanation: dict | None) -> Explained:
@@ -93,6 +108,7 @@ def explain(explanation: dict | None) -> Explained:
         result = Explained(sentences=[summary] if summary else [_("No explanation is available.")])
     result.as_of = explanation.get("as_of")
     result.rule = explanation.get("rule", "")
+    result.method_version = explanation.get("method_version")
     return result
 
 
@@ -143,6 +159,11 @@ def _kpi(e: dict) -> Explained | None:
             )
             % {**latest, "target": target, "target_date": target_date}
         )
+        if values.get("final_ratio") is not None:
+            out.append(
+                _("It made %(share)s of the required change from the baseline %(baseline)s.")
+                % {"share": fmt_percent(values["final_ratio"]), "baseline": baseline["baseline"]}
+            )
     elif rule == "kpi.hold_the_line":
         out.append(
             _(
@@ -151,7 +172,7 @@ def _kpi(e: dict) -> Explained | None:
             )
             % {**latest, **baseline, "target": target}
         )
-    elif rule == "kpi.ratio":
+    elif rule in ("kpi.ratio", "kpi.final_figure_overdue"):
         out.append(
             _(
                 "Forecast %(forecast)s by %(target_date)s covers %(ratio)s of the required change; "
@@ -191,6 +212,21 @@ def _kpi(e: dict) -> Explained | None:
                 "at_risk": fmt_percent(thresholds["at_risk_ratio"]),
             }
         )
+        if values.get("final_figure_overdue"):
+            due = {"date": values["final_figure_due_by"], "days": int(values["allowance_days"])}
+            if rule == "kpi.final_figure_overdue":
+                out.append(
+                    _(
+                        "The final figure was due by %(date)s, %(days)d days after the target date, and has not "
+                        "come in; a forecast cannot stand in for it any longer, so the KPI is at risk at best."
+                    )
+                    % due
+                )
+            else:
+                out.append(
+                    _("The final figure was due by %(date)s, %(days)d days after the target date, and has not come in.")
+                    % due
+                )
     else:
         return None
     if values.get("score") is not None:
@@ -202,7 +238,7 @@ def _kpi(e: dict) -> Explained | None:
 def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
     reasons = values.get("stale_reasons") or []
     out = []
-    if "latest_measurement_older_than_frequency" in reasons:
+    if STALE_OLDER_THAN_FREQUENCY in reasons:
         try:
             frequency = str(Frequency(inputs["frequency"]).label).lower()
         except ValueError:
@@ -218,7 +254,8 @@ def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
             )
             % {"days": days, "limit": thresholds["stale_after_days"], "frequency": frequency}
         )
-    if "past_target_date_without_final_figure" in reasons:
+    # Once the final figure is overdue, the sentence above on it replaces this one.
+    if STALE_NO_FINAL_FIGURE in reasons and not values.get("final_figure_overdue"):
         out.append(
             _("The target date %(date)s has passed without a final figure; the forecast stands in for it.")
             % {"date": inputs["target_date"]}
@@ -248,7 +285,7 @@ def _milestone(e: dict) -> Explained | None:
             )
             % {"due": inputs["due_date"], "percent": percent, "days": days}
         ]
-    elif rule in ("milestone.spi", "milestone.blocked_cap"):
+    elif rule in ("milestone.spi", "milestone.variance", "milestone.blocked_cap"):
         out = [
             _(
                 "%(percent)s is complete against %(planned)s planned by %(as_of)s (schedule performance "
@@ -265,6 +302,18 @@ def _milestone(e: dict) -> Explained | None:
             _("The planned share is the time elapsed from %(start)s to %(due)s.")
             % {"start": inputs["start_date"], "due": inputs["due_date"]},
         ]
+        if "schedule_variance" in values:
+            out.append(
+                _(
+                    "The schedule variance (complete minus planned) is %(points)s percentage points; from "
+                    "%(on_track)s it is on track and from %(at_risk)s at risk, whatever the schedule performance."
+                )
+                % {
+                    "points": fmt_number(values["schedule_variance"] * 100, 1),
+                    "on_track": fmt_number(thresholds["sv_on_track"] * 100, 0),
+                    "at_risk": fmt_number(thresholds["sv_at_risk"] * 100, 0),
+                }
+            )
         if rule == "milestone.blocked_cap":
             out.append(_("The milestone is blocked, so it is at best at risk."))
     else:
@@ -285,9 +334,9 @@ def _child_sentence(row: dict) -> str:
         return _("%(label)s (%(status)s) has no score yet and does not count.") % {"label": label, "status": status}
     pull = row.get("pull") or 0.0
     params = {"label": label, "status": status, "score": fmt_number(row["score"]), "pull": fmt_number(abs(pull))}
-    if pull < -0.005:
+    if pull_direction(pull) < 0:
         return _("%(label)s (%(status)s, score %(score)s) pulls the score down by %(pull)s.") % params
-    if pull > 0.005:
+    if pull_direction(pull) > 0:
         return _("%(label)s (%(status)s, score %(score)s) lifts the score by %(pull)s.") % params
     return _("%(label)s (%(status)s, score %(score)s) sits at the average.") % params
 
@@ -354,7 +403,7 @@ def _rollup(e: dict) -> Explained | None:
                     "guard": fmt_percent(thresholds["worst_child_share"]),
                 }
             )
-        drags = [r for r in rows if r.get("scored") and (r.get("pull") or 0) < -0.005]
+        drags = [r for r in rows if r.get("scored") and pull_direction(r.get("pull")) < 0]
         if drags:
             worst = drags[0]
             out.append(

@@ -159,7 +159,11 @@ def to_csv(*, meta: list, header: list, rows: list) -> str:
 
 
 def to_xlsx(*, title: str, meta: list, header: list, rows: list) -> bytes:
-    """A streaming (write-only) workbook: metadata rows, a bold header, typed cells, frozen header."""
+    """The whole workbook as bytes, built in memory: metadata rows, a bold header, typed cells, frozen header.
+
+    openpyxl's write-only mode keeps no cell objects once a row is appended, but the finished file is
+    held in memory and returned in one piece; nothing is streamed to the client.
+    """
     book = Workbook(write_only=True)
     sheet = book.create_sheet(str(title)[:31])
     bold = Font(bold=True)

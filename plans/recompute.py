@@ -10,6 +10,12 @@ the month-end snapshots that may have changed since the previous recompute: mont
 after the earliest back-dated measurement or milestone completion written since then, and month
 ends that passed since then. ``plan_backfill`` rebuilds all month ends of the plan's period.
 
+Method versions: when the stored statuses were computed with another method version than
+``rollup.METHOD_VERSION`` (the plan's explanation, or one of its month-end snapshots', says so),
+the recompute rebuilds the whole history with the current one: every month end of the period and
+every other day that has snapshots, so a trend never mixes two methods. The first recompute after
+a deploy that changes the method (the nightly one, or ``recompute_rollups``) does it.
+
 Replaying a past date uses the measurements dated up to it and each milestone's progress as
 logged by then (MilestoneUpdate history; a milestone without history counts with its current
 progress). Target, weight and date changes apply to the whole history once it is rebuilt.
@@ -27,6 +33,7 @@ from django.utils import timezone
 
 from . import rollup
 from .choices import ItemType, MilestoneState
+from .dates import is_month_end, month_ends_between
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .setwrites import bulk_insert, bulk_set
 
@@ -53,10 +60,14 @@ class PlanData:
 
 @dataclass(frozen=True)
 class RecomputeSummary:
+    """What one recompute wrote: the as-of day, and the past days whose snapshots it rebuilt."""
+
     plan_id: int
     as_of: datetime.date
     items: int
     month_ends: tuple[datetime.date, ...]
+    other_days: tuple[datetime.date, ...] = ()
+    method_changed: bool = False
 
 
 def plan_data_load(plan: Plan) -> PlanData:
@@ -98,7 +109,7 @@ def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datet
     if logged:
         return logged[-1][1], logged[-1][2]
     first = history[0]
-    return (first[3] or 0), (first[4] or "planned")
+    return (first[3] or 0), (first[4] or MilestoneState.PLANNED)
 
 
 def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
@@ -205,16 +216,12 @@ def _write_live(data: PlanData, results, now) -> None:
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
 
 
-def _is_month_end(day: datetime.date) -> bool:
-    return (day + datetime.timedelta(days=1)).day == 1
-
-
 def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
     """Plain rows, not model instances: a backfill of a national plan makes a great many.
 
     Month ends keep the explanation, so a past "Why?" can be read; other days keep the outcome only.
     """
-    explain = _is_month_end(day)
+    explain = is_month_end(day)
     return [
         SimpleNamespace(
             plan_id=plan.pk,
@@ -231,17 +238,15 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
     ]
 
 
-def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
-    """Every month end from ``start``'s month through ``end`` (inclusive when ``end`` is one)."""
-    days = []
-    year, month = start.year, start.month
-    while True:
-        first_next = datetime.date(year + month // 12, month % 12 + 1, 1)
-        last = first_next - datetime.timedelta(days=1)
-        if last > end:
-            return days
-        days.append(last)
-        year, month = first_next.year, first_next.month
+def _method_changed(plan: Plan) -> bool:
+    """Whether stored statuses of the plan come from another method version than the current one.
+
+    Every recompute writes all items of a day together, so the plan's own rows speak for the rest.
+    """
+    if plan.explanation and plan.explanation.get("method_version") != rollup.METHOD_VERSION:
+        return True
+    snapshots = StatusSnapshot.objects.filter(plan=plan, item_type=ItemType.PLAN, explanation__isnull=False)
+    return snapshots.exclude(explanation__method_version=rollup.METHOD_VERSION).exists()
 
 
 def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date | None:
@@ -277,12 +282,19 @@ def plan_recompute(
     today = timezone.localdate()
     as_of = as_of or today
     previous = plan.computed_at
+    method_changed = _method_changed(plan)
     plan.computed_revision = plan.data_revision
     data = plan_data_load(plan)
     results = plan_evaluate(data, as_of, live=as_of >= today)
     _write_live(data, results, timezone.now())
-    start = plan.start_date if backfill else _dirty_from(plan, previous)
-    days = [d for d in month_ends(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
+    start = plan.start_date if backfill or method_changed else _dirty_from(plan, previous)
+    days = [d for d in month_ends_between(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
+    other_days = []
+    if method_changed:
+        # Other days keep no explanation to tell their method by: every stored one is rebuilt.
+        stored = StatusSnapshot.objects.filter(plan=plan).exclude(as_of__in=[as_of, *days])
+        other_days = list(stored.order_by("as_of").values_list("as_of", flat=True).distinct())
+    days = sorted([*days, *other_days])
     StatusSnapshot.objects.filter(plan=plan, as_of__in=[as_of, *days] if snapshot else days).delete()
     if snapshot:
         bulk_insert(StatusSnapshot, _snapshot_rows(plan, as_of, results), SNAPSHOT_FIELDS)
@@ -295,7 +307,14 @@ def plan_recompute(
         bulk_insert(StatusSnapshot, _snapshot_rows(plan, day, plan_evaluate(data, day, live=False)), SNAPSHOT_FIELDS)
         if progress is not None:
             progress.update()
-    return RecomputeSummary(plan_id=plan.pk, as_of=as_of, items=len(results), month_ends=tuple(days))
+    return RecomputeSummary(
+        plan_id=plan.pk,
+        as_of=as_of,
+        items=len(results),
+        month_ends=tuple(d for d in days if d not in other_days),
+        other_days=tuple(other_days),
+        method_changed=method_changed,
+    )
 
 
 def plan_backfill(*, plan_id: int) -> RecomputeSummary | None:

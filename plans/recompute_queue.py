@@ -2,10 +2,10 @@
 
 import logging
 
+from celery import current_app
 from django.core.cache import cache
 
 from .failopen import Breaker, fail_open
-from .tasks import plan_recompute_task
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +14,9 @@ logger = logging.getLogger(__name__)
 PENDING_KEY = "plans:recompute-pending:{plan_id}"
 PENDING_TTL = 300
 COALESCE_SECONDS = 2
+# Looked up by name in the registry (plans.apps imports plans.tasks when Django starts), because the
+# task's module imports the services that enqueue through here: importing it would close a cycle.
+RECOMPUTE_TASK = "plans.tasks.plan_recompute_task"
 # After a failed publish, requests skip the broker for a while instead of each waiting for its timeout.
 BROKER_BACKOFF_SECONDS = 30
 broker_breaker = Breaker(BROKER_BACKOFF_SECONDS)
@@ -42,7 +45,7 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
     if not added:
         return True
     try:
-        plan_recompute_task.apply_async(args=[plan_id], countdown=COALESCE_SECONDS)
+        current_app.tasks[RECOMPUTE_TASK].apply_async(args=[plan_id], countdown=COALESCE_SECONDS)
         return True
     except Exception:
         logger.exception("Could not enqueue the recompute of plan %s; it stays marked as stale", plan_id)

@@ -1,4 +1,4 @@
-"""Status, score and progress of KPIs, milestones and roll-ups (method version 1).
+"""Status, score and progress of KPIs, milestones and roll-ups (method version 2).
 
 Pure functions: plain values in, plain values out, standard library only (no Django, no
 ORM), so that every number a manager sees can be reproduced by hand. The specification is
@@ -8,20 +8,27 @@ KPI (``kpi_status``), after the Open SDG / Statistics Canada progress measure:
     Keep measurements dated after the baseline date and on or before the as-of date (several
     on one date: the latest recorded counts). None left: ``no_data``. If the latest value
     meets the target: ``achieved`` (+5). If the latest value is dated on or after the target
-    date and falls short: ``missed`` (-5). A "hold the line" target (the target asks for no
-    change, or for a change in the wrong direction) that is not met: ``off_track`` (-2.5).
+    date and falls short: ``missed``, scored by the share of the required change made,
+    ``Rf = (vc - b0) / (T - b0)``: ``max(5 * (Rf - 1), -5)`` (-5 for a hold-the-line target). A
+    "hold the line" target (the target asks for no change, or for a change in the wrong
+    direction) that is not met: ``off_track`` (-2.5).
     Otherwise fit an ordinary least-squares line of value on days since the baseline date
     through the baseline point and the kept measurements, read the forecast ``F`` at the
     target date (with three points or more, also the 95% prediction interval), and take the
     ratio ``R = (F - b0) / (T - b0)`` of anticipated to required change. Score
     ``min((R - 0.6) * 50/7, 5)`` for ``R >= 0.6``, else ``max((R - 0.6) * 25/6, -5)``;
-    ``R >= 0.95`` on track, ``R >= 0.60`` at risk, else off track.
+    ``R >= 0.95`` on track, ``R >= 0.60`` at risk, else off track. Once the final figure is
+    overdue (the as-of date is past the target date plus the frequency's allowance, 31/92/366
+    days, and no figure dated on or after the target date has come in), on track and at risk
+    become at risk with a score of at most 0.
 
 Milestone (``milestone_status``), earned-value schedule performance:
     cancelled; complete (+5) when done or 100%; not started before its start with 0%;
     overdue (-3.75) after the due date; otherwise ``SPI = earned share / planned share``
-    with the planned share from elapsed time: ``SPI >= 0.90`` on track (+3.75),
-    ``>= 0.70`` at risk (+1.25), else off track (-3.75). A blocked milestone is at best at risk.
+    with the planned share ``p`` from elapsed time, and the schedule variance
+    ``SV = earned share - p``; the better of two bands: on track (+3.75) when ``SPI >= 0.90``
+    or ``SV >= -0.10``, at risk (+1.25) when ``SPI >= 0.70`` or ``SV >= -0.20``, else off track
+    (-3.75). A blocked milestone is at best at risk.
 
 Roll-up (``rollup_status``), weighted average with a worst-child guard:
     leave out cancelled children; no scored child: ``no_data``; every remaining child achieved
@@ -29,9 +36,17 @@ Roll-up (``rollup_status``), weighted average with a worst-child guard:
     ``>= 2.5`` on track, ``>= 0`` at risk, else off track; if off-track, overdue or missed
     children carry 25% or more of the scored weight, on track becomes at risk.
 
+Method version 2 changed, from version 1: the graded score of a missed KPI (it was -5), the
+overdue final figure (the forecast stood in for it indefinitely) and the schedule-variance band
+(SPI alone decided). ``plans.recompute`` rewrites stored history when the version changes.
+
 Every result carries a JSON-ready explanation: method version, kind, as-of date, inputs,
 every intermediate number, the thresholds applied, the deciding rule and a one-sentence
 summary. Stored numbers are not rounded; only the summary sentence rounds for display.
+
+Enumerations (``Status``, ``Direction``, ``MilestoneState``, ``Frequency``) are plain string enums
+here, so the module imports nothing from the project; ``plans.choices`` holds the same values as
+Django choices, and a test keeps the two in step.
 
 The Student-t quantile for the prediction interval is computed here (``student_t_ppf``) from
 the regularized incomplete beta function (Lentz continued fraction) and bisection, to about
@@ -47,10 +62,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-METHOD_VERSION = 1
+METHOD_VERSION = 2
 
 
 class Status(StrEnum):
+    """Mirrors ``plans.choices.Status``."""
+
     ACHIEVED = "achieved"
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
@@ -63,6 +80,31 @@ class Status(StrEnum):
     NO_DATA = "no_data"
 
 
+class Direction(StrEnum):
+    """Mirrors ``plans.choices.Direction``."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+class MilestoneState(StrEnum):
+    """Mirrors ``plans.choices.MilestoneState``."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Frequency(StrEnum):
+    """Mirrors ``plans.choices.Frequency``."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+
+
 # --- thresholds (all written into the explanations) -------------------------------------
 
 MAX_SCORE = 5.0
@@ -73,14 +115,24 @@ KPI_AT_RISK_RATIO = 0.60
 KPI_SLOPE_ABOVE = 50 / 7  # score per unit of R above 0.60
 KPI_SLOPE_BELOW = 25 / 6  # score per unit of R below 0.60
 KPI_ACHIEVED_SCORE = 5.0
-KPI_MISSED_SCORE = -5.0
+KPI_MISSED_SLOPE = 5.0  # score per unit of Rf short of 1 (rule 3)
+KPI_MISSED_SCORE = -5.0  # the floor of a missed KPI's score, and the score of a missed hold-the-line target
+KPI_OVERDUE_FINAL_MAX_SCORE = 0.0  # rule 8: at most this once the final figure is overdue
 KPI_HOLD_THE_LINE_SCORE = -2.5
 PREDICTION_LEVEL = 0.95
-STALE_AFTER_DAYS = {"monthly": 31, "quarterly": 92, "annual": 366}
-DIRECTIONS = {"increase": 1, "decrease": -1}
+# The frequency's allowance: how old the latest figure may be before the KPI is stale (rule 10).
+ALLOWANCE_DAYS = {Frequency.MONTHLY: 31, Frequency.QUARTERLY: 92, Frequency.ANNUAL: 366}
+DIRECTION_SIGNS = {Direction.INCREASE: 1, Direction.DECREASE: -1}
+STALE_OLDER_THAN_FREQUENCY = "latest_measurement_older_than_frequency"
+STALE_NO_FINAL_FIGURE = "past_target_date_without_final_figure"
 
 MILESTONE_SPI_ON_TRACK = 0.90
 MILESTONE_SPI_AT_RISK = 0.70
+MILESTONE_SV_ON_TRACK = -0.10
+MILESTONE_SV_AT_RISK = -0.20
+# Percent and planned share are decimals in binary floating point: 70% done against 80% planned gives
+# SV = -0.10000000000000009. The variance bands allow this much, so ten points behind is ten points.
+MILESTONE_SV_TOLERANCE = 1e-9
 MILESTONE_SCORES = {
     Status.COMPLETE: 5.0,
     Status.ON_TRACK: 3.75,
@@ -88,7 +140,7 @@ MILESTONE_SCORES = {
     Status.OFF_TRACK: -3.75,
     Status.OVERDUE: -3.75,
 }
-MILESTONE_STATES = ("planned", "in_progress", "blocked", "done", "cancelled")
+MILESTONE_COMPLETE_PERCENT = 100.0
 
 ROLLUP_ON_TRACK_SCORE = 2.5
 ROLLUP_AT_RISK_SCORE = 0.0
@@ -321,13 +373,33 @@ def _fit_line(xs: list[float], ys: list[float]) -> dict:
     }
 
 
+def prediction_se(x: float, *, n: int, mean_x: float, sxx: float, s: float) -> float:
+    """Standard error of a new value at ``x``: ``s * sqrt(1 + 1/n + (x - mean x)^2 / Sxx)``."""
+    return s * math.sqrt(1.0 + 1.0 / n + (x - mean_x) ** 2 / sxx)
+
+
+def prediction_band(values: dict, xs: Iterable[float]) -> list[tuple[float, float]]:
+    """``(low, high)`` of the 95% prediction interval around the fitted line at each ``x`` (days since t0).
+
+    ``values`` are the stored ``values`` of a KPI explanation that has an interval (rule ``kpi.ratio``
+    with three points or more): the charts draw the band from them without refitting.
+    """
+    slope, intercept, t = values["slope_per_day"], values["intercept"], values["t_quantile"]
+    fit = {"n": values["n"], "mean_x": values["mean_x"], "sxx": values["sxx"], "s": values["s"]}
+    band = []
+    for x in xs:
+        y, half = intercept + slope * x, t * prediction_se(x, **fit)
+        band.append((y - half, y + half))
+    return band
+
+
 def _prediction_interval(fit: dict, xs: list[float], ys: list[float], x0: float, forecast: float) -> dict:
-    """95% prediction interval at ``x0``: ``F ± t(0.975, n-2) * s * sqrt(1 + 1/n + (x0-mean x)^2/Sxx)``."""
+    """95% prediction interval at ``x0``: ``F ± t(0.975, n-2) * prediction_se(x0)``."""
     n, mean_x, mean_y, slope = fit["n"], fit["mean_x"], fit["mean_y"], fit["slope_per_day"]
     sse = math.fsum((y - (mean_y + slope * (x - mean_x))) ** 2 for x, y in zip(xs, ys, strict=True))
     df = n - 2
     s = math.sqrt(sse / df)
-    se = s * math.sqrt(1.0 + 1.0 / n + (x0 - mean_x) ** 2 / fit["sxx"])
+    se = prediction_se(x0, n=n, mean_x=mean_x, sxx=fit["sxx"], s=s)
     t = student_t_ppf(0.5 + PREDICTION_LEVEL / 2.0, df)
     return {
         "sse": sse,
@@ -376,12 +448,19 @@ def _kpi_progress(status: Status, hold_the_line: bool, vc: float, b0: float, tar
     return _clamp((vc - b0) / (target - b0), 0.0, 1.0)
 
 
-def _kpi_stale(as_of, latest_date, target_date, frequency) -> list[str]:
+def kpi_stale_reasons(
+    *, as_of: datetime.date, latest_date: datetime.date, target_date: datetime.date, frequency: str
+) -> list[str]:
+    """Why a KPI that is neither achieved nor missed is stale at ``as_of`` (KPI rule 10); empty when it is not.
+
+    The latest measurement is older than the frequency's allowance (``STALE_OLDER_THAN_FREQUENCY``),
+    or the target date has passed without a measurement on or after it (``STALE_NO_FINAL_FIGURE``).
+    """
     reasons = []
-    if (as_of - latest_date).days > STALE_AFTER_DAYS[frequency]:
-        reasons.append("latest_measurement_older_than_frequency")
+    if (as_of - latest_date).days > ALLOWANCE_DAYS[frequency]:
+        reasons.append(STALE_OLDER_THAN_FREQUENCY)
     if as_of > target_date and latest_date < target_date:
-        reasons.append("past_target_date_without_final_figure")
+        reasons.append(STALE_NO_FINAL_FIGURE)
     return reasons
 
 
@@ -393,11 +472,20 @@ def _kpi_thresholds(frequency: str) -> dict:
         "score_slope_below_at_risk_ratio": KPI_SLOPE_BELOW,
         "score_range": [MIN_SCORE, MAX_SCORE],
         "achieved_score": KPI_ACHIEVED_SCORE,
+        "missed_score_slope": KPI_MISSED_SLOPE,
         "missed_score": KPI_MISSED_SCORE,
+        "overdue_final_figure_max_score": KPI_OVERDUE_FINAL_MAX_SCORE,
         "hold_the_line_score": KPI_HOLD_THE_LINE_SCORE,
         "prediction_level": PREDICTION_LEVEL,
-        "stale_after_days": STALE_AFTER_DAYS[frequency],
+        "stale_after_days": ALLOWANCE_DAYS[frequency],  # the frequency's allowance, also rule 8's
     }
+
+
+def _missed_score(final_ratio: float | None) -> float:
+    """Rule 3: ``max(5 * (Rf - 1), -5)``; a hold-the-line target (no ``Rf``) that is missed scores -5."""
+    if final_ratio is None:
+        return KPI_MISSED_SCORE
+    return max(KPI_MISSED_SLOPE * (final_ratio - 1.0), KPI_MISSED_SCORE)
 
 
 def _kpi_summary(rule: str, v: dict, inputs: dict) -> str:
@@ -412,13 +500,17 @@ def _kpi_summary(rule: str, v: dict, inputs: dict) -> str:
     if rule == "kpi.achieved":
         return f"{latest} meets the target of {target}."
     if rule == "kpi.missed":
-        return f"{latest} is the final figure and falls short of the target of {target} due {target_date}."
+        made = "" if v["final_ratio"] is None else f"; it made {_pct(v['final_ratio'])} of the required change"
+        return f"{latest} is the final figure and falls short of the target of {target} due {target_date}{made}."
     if rule == "kpi.hold_the_line":
         return f"{latest} falls short of the target of {target}, which asks to hold the line{stale}."
-    return (
-        f"Forecast {_fmt(v['forecast'])} by {target_date} covers {_pct(v['ratio'])} of the required change; "
-        f"{_pct(KPI_ON_TRACK_RATIO)} is needed to be on track{stale}."
-    )
+    head = f"Forecast {_fmt(v['forecast'])} by {target_date} covers {_pct(v['ratio'])} of the required change"
+    if rule == "kpi.final_figure_overdue":
+        return (
+            f"{head}, but the final figure was due by {v['final_figure_due_by']} ({v['allowance_days']} days "
+            "after the target date) and has not come in, so the forecast cannot stand in for it: at risk."
+        )
+    return f"{head}; {_pct(KPI_ON_TRACK_RATIO)} is needed to be on track{stale}."
 
 
 def kpi_status(
@@ -446,8 +538,16 @@ def kpi_status(
       "several points on the same day" cannot reach the fit.
     - Target date on or before the baseline date: every kept measurement is then on or after
       the target date, so the KPI is achieved or missed (or no_data); no forecast is needed.
-    - Achieved: score +5, progress 1, no forecast. Missed: score -5, progress by the progress
-      formula (0 for a hold-the-line target), no forecast.
+    - Achieved: score +5, progress 1, no forecast. Missed: score ``max(5 * (Rf - 1), -5)``
+      (``Rf`` is stored as ``final_ratio``; none and -5 for a hold-the-line target, whose
+      ``T - b0`` may be 0), progress by the progress formula (0 for a hold-the-line target), no
+      forecast. A target date on or before the baseline date is missed in the same way.
+    - Final figure overdue (rule 8, ``kpi.final_figure_overdue``): strictly after ``tT`` plus
+      the allowance. It applies to a forecast only: a hold-the-line KPI is off track already,
+      and off track stays off track (rule ``kpi.ratio``, with ``final_figure_overdue`` true).
+      Since ``R >= 0.60`` scores 0 or more, ``min(score, 0)`` is 0; the ratio's own status and
+      score are kept as ``ratio_status`` and ``ratio_score``. The forecast and its interval
+      are still reported.
     - Hold-the-line target not met (``d * (T - b0) <= 0``): off_track, -2.5, progress 0, no
       forecast; the stale flag follows rule 10 as for any other unmet KPI. A hold-the-line KPI
       without data is no_data like any other.
@@ -460,11 +560,11 @@ def kpi_status(
       latest measurement and ``as_of``. No data: stale is False (the no_data status already
       says that figures are missing). Achieved and missed: never stale.
     """
-    d = DIRECTIONS.get(direction)
+    d = DIRECTION_SIGNS.get(direction)
     if d is None:
         raise ValueError(f"direction must be 'increase' or 'decrease', got {direction!r}")
-    if frequency not in STALE_AFTER_DAYS:
-        raise ValueError(f"frequency must be one of {sorted(STALE_AFTER_DAYS)}, got {frequency!r}")
+    if frequency not in ALLOWANCE_DAYS:
+        raise ValueError(f"frequency must be one of {sorted(str(f) for f in Frequency)}, got {frequency!r}")
     b0 = _finite("baseline_value", baseline_value)
     target = _finite("target_value", target_value)
     kept, rows = _select_points(measurements, baseline_date, as_of)
@@ -500,11 +600,12 @@ def kpi_status(
         values["stale"] = False
         return finish(Status.ACHIEVED, KPI_ACHIEVED_SCORE, 1.0, "kpi.achieved", **latest)
     if tc >= target_date:
-        values["stale"] = False
+        final_ratio = None if hold_the_line else (vc - b0) / (target - b0)
+        values.update(stale=False, final_ratio=final_ratio)
         progress = _kpi_progress(Status.MISSED, hold_the_line, vc, b0, target)
-        return finish(Status.MISSED, KPI_MISSED_SCORE, progress, "kpi.missed", **latest)
+        return finish(Status.MISSED, _missed_score(final_ratio), progress, "kpi.missed", **latest)
 
-    reasons = _kpi_stale(as_of, tc, target_date, frequency)
+    reasons = kpi_stale_reasons(as_of=as_of, latest_date=tc, target_date=target_date, frequency=frequency)
     values.update(stale=bool(reasons), stale_reasons=reasons)
     if hold_the_line:
         return finish(
@@ -513,13 +614,25 @@ def kpi_status(
 
     values.update(_forecast(b0, kept, baseline_date, target_date))
     ratio = (values["forecast"] - b0) / (target - b0)
-    status = _ratio_status(ratio)
-    values["ratio"] = ratio
+    status, score, rule = _ratio_status(ratio), _ratio_score(ratio), "kpi.ratio"
+    # Reaching here, no kept figure is dated on or after the target date (rule 3 returned otherwise).
+    due_by = target_date + datetime.timedelta(days=ALLOWANCE_DAYS[frequency])
+    overdue = as_of > due_by
+    values.update(
+        ratio=ratio,
+        ratio_status=str(status),
+        ratio_score=score,
+        allowance_days=ALLOWANCE_DAYS[frequency],
+        final_figure_due_by=due_by.isoformat(),
+        final_figure_overdue=overdue,
+    )
+    if overdue and status in (Status.ON_TRACK, Status.AT_RISK):
+        status, score, rule = Status.AT_RISK, min(score, KPI_OVERDUE_FINAL_MAX_SCORE), "kpi.final_figure_overdue"
     return finish(
         status,
-        _ratio_score(ratio),
+        score,
         _kpi_progress(status, False, vc, b0, target),
-        "kpi.ratio",
+        rule,
         forecast_value=values["forecast"],
         forecast_low=values.get("forecast_low"),
         forecast_high=values.get("forecast_high"),
@@ -551,6 +664,17 @@ def _spi_status(spi: float) -> Status:
     return Status.OFF_TRACK
 
 
+def _variance_status(sv: float) -> Status:
+    if sv >= MILESTONE_SV_ON_TRACK - MILESTONE_SV_TOLERANCE:
+        return Status.ON_TRACK
+    if sv >= MILESTONE_SV_AT_RISK - MILESTONE_SV_TOLERANCE:
+        return Status.AT_RISK
+    return Status.OFF_TRACK
+
+
+_BAND_ORDER = (Status.OFF_TRACK, Status.AT_RISK, Status.ON_TRACK)
+
+
 def _milestone_summary(rule: str, v: dict, inputs: dict) -> str:
     pct, due = _fmt(inputs["percent_complete"]), inputs["due_date"]
     if rule == "milestone.cancelled":
@@ -563,7 +687,8 @@ def _milestone_summary(rule: str, v: dict, inputs: dict) -> str:
         return f"The milestone was due on {due} and is only {pct}% complete."
     head = (
         f"The milestone is {pct}% complete against {_pct(v['planned_share'])} planned by now "
-        f"(SPI {v['spi']:.2f}; {MILESTONE_SPI_ON_TRACK:.2f} is needed to be on track)"
+        f"(SPI {v['spi']:.2f}, schedule variance {v['schedule_variance'] * 100:+.0f} points; on track needs "
+        f"SPI {MILESTONE_SPI_ON_TRACK:.2f} or a variance of {MILESTONE_SV_ON_TRACK * 100:+.0f} points)"
     )
     if rule == "milestone.blocked_cap":
         return head + ", but it is blocked, so it is at best at risk."
@@ -592,11 +717,15 @@ def milestone_status(
       at_risk, off_track and overdue stay as they are; a blocked milestone can still be
       complete or not started.
     - Overdue means strictly after the due date; on the due date the planned share is 1.
+    - Rule 6 compares the SPI band and the schedule-variance band and keeps the better; the
+      rule is ``milestone.variance`` when the variance band is strictly better, else
+      ``milestone.spi``. The variance bands allow ``MILESTONE_SV_TOLERANCE`` for binary
+      rounding, so exactly ten (twenty) points behind plan is on track (at risk).
     """
-    if state not in MILESTONE_STATES:
-        raise ValueError(f"state must be one of {MILESTONE_STATES}, got {state!r}")
+    if state not in tuple(MilestoneState):
+        raise ValueError(f"state must be one of {tuple(str(s) for s in MilestoneState)}, got {state!r}")
     percent = _finite("percent_complete", percent_complete)
-    if not 0.0 <= percent <= 100.0:
+    if not 0.0 <= percent <= MILESTONE_COMPLETE_PERCENT:
         raise ValueError(f"percent_complete must be within 0..100, got {percent_complete!r}")
     inputs = {
         "start_date": start_date.isoformat(),
@@ -607,9 +736,12 @@ def milestone_status(
     thresholds = {
         "spi_on_track": MILESTONE_SPI_ON_TRACK,
         "spi_at_risk": MILESTONE_SPI_AT_RISK,
+        "sv_on_track": MILESTONE_SV_ON_TRACK,
+        "sv_at_risk": MILESTONE_SV_AT_RISK,
+        "sv_tolerance": MILESTONE_SV_TOLERANCE,
         "scores": {str(k): v for k, v in MILESTONE_SCORES.items()},
     }
-    earned = percent / 100.0
+    earned = percent / MILESTONE_COMPLETE_PERCENT
     values: dict = {"earned_share": earned}
 
     def finish(status, progress, rule):
@@ -619,9 +751,9 @@ def milestone_status(
         explanation = _explanation("milestone", as_of, inputs, values, thresholds, rule, summary)
         return Result(status=status, score=score, progress=progress, explanation=explanation)
 
-    if state == "cancelled":
+    if state == MilestoneState.CANCELLED:
         return finish(Status.CANCELLED, earned, "milestone.cancelled")
-    if percent >= 100.0 or state == "done":
+    if percent >= MILESTONE_COMPLETE_PERCENT or state == MilestoneState.DONE:
         return finish(Status.COMPLETE, 1.0, "milestone.complete")
     if as_of < start_date and percent == 0.0:
         return finish(Status.NOT_STARTED, 0.0, "milestone.not_started")
@@ -630,10 +762,22 @@ def milestone_status(
         return finish(Status.OVERDUE, earned, "milestone.overdue")
     elapsed, duration, planned = _planned_share(as_of, start_date, due_date)
     spi = earned / planned if planned > 0 else 1.0
-    values.update(elapsed_days=elapsed, duration_days=duration, planned_share=planned, spi=spi)
-    status = _spi_status(spi)
-    if state == "blocked" and status == Status.ON_TRACK:
+    sv = earned - planned
+    spi_band, sv_band = _spi_status(spi), _variance_status(sv)
+    status = max(spi_band, sv_band, key=_BAND_ORDER.index)
+    values.update(
+        elapsed_days=elapsed,
+        duration_days=duration,
+        planned_share=planned,
+        spi=spi,
+        schedule_variance=sv,
+        spi_status=str(spi_band),
+        variance_status=str(sv_band),
+    )
+    if state == MilestoneState.BLOCKED and status == Status.ON_TRACK:
         return finish(Status.AT_RISK, earned, "milestone.blocked_cap")
+    if _BAND_ORDER.index(sv_band) > _BAND_ORDER.index(spi_band):
+        return finish(status, earned, "milestone.variance")
     return finish(status, earned, "milestone.spi")
 
 

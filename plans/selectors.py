@@ -22,7 +22,7 @@ from .models import (
     Team,
     Tombstone,
 )
-from .rollup import STALE_AFTER_DAYS
+from .rollup import kpi_stale_reasons
 
 
 def plan_overview_list() -> QuerySet[Plan]:
@@ -64,10 +64,13 @@ class WorkItem:
 
 
 def kpi_is_stale(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> bool:
-    """No measurement within the KPI's reporting frequency (shared/METHOD.md rule 10's first reason)."""
+    """Whether the KPI waits for a figure: none at all, or stale by METHOD.md KPI rule 10 (``plans.rollup``)."""
     if latest_date is None:
         return True
-    return (today - latest_date).days > STALE_AFTER_DAYS[kpi.frequency]
+    reasons = kpi_stale_reasons(
+        as_of=today, latest_date=latest_date, target_date=kpi.target_date, frequency=kpi.frequency
+    )
+    return bool(reasons)
 
 
 def _milestone_bucket(milestone: Milestone, today: datetime.date) -> str:

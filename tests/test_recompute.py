@@ -6,8 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from plans import services
+from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
-from plans.recompute import month_ends, plan_backfill, plan_recompute
+from plans.recompute import plan_backfill, plan_recompute
+from plans.rollup import METHOD_VERSION
 from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +46,7 @@ def test_every_item_gets_status_score_and_explanation():
         assert not model.objects.filter(status="").exists(), model
         assert not model.objects.filter(explanation__isnull=True).exists(), model
     plan.refresh_from_db()
-    assert plan.explanation["method_version"] == 1
+    assert plan.explanation["method_version"] == METHOD_VERSION == 2
     assert not plan.needs_recompute
 
 
@@ -134,7 +136,7 @@ def test_backfill_rebuilds_all_month_ends_of_the_period():
     kpi = KPIFactory()
     plan_backfill(plan_id=kpi.plan_id)
     days = StatusSnapshot.objects.filter(item_type="plan").values_list("as_of", flat=True)
-    assert set(month_ends(datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))) <= set(days)
+    assert set(month_ends_between(datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))) <= set(days)
 
 
 def test_month_end_replay_uses_milestone_progress_logged_by_then():
@@ -250,3 +252,66 @@ def test_progress_advances_once_per_evaluated_day():
     bar = Bar()
     summary = plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15), progress=bar)
     assert bar.total == bar.done == 1 + len(summary.month_ends) == 4
+
+
+def snapshot_rows(plan_id) -> dict:
+    rows = StatusSnapshot.objects.filter(plan_id=plan_id).values_list(
+        "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"
+    )
+    return {row[:3]: row[3:] for row in rows}
+
+
+def goal_with_history() -> Goal:
+    goal = GoalFactory()
+    record(KPIFactory(goal=goal), datetime.date(2025, 6, 30), 70)
+    MilestoneFactory(goal=goal, start_date=datetime.date(2025, 1, 1), due_date=datetime.date(2025, 12, 31))
+    plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 15))
+    return goal
+
+
+def test_snapshots_stored_by_an_earlier_method_version_are_rewritten_with_the_current_one():
+    goal = goal_with_history()
+    expected = snapshot_rows(goal.plan_id)
+    # What method version 1 left behind: other outcomes, and month-end explanations naming version 1.
+    StatusSnapshot.objects.update(status="missed", score=-5.0)
+    for snapshot in StatusSnapshot.objects.exclude(explanation=None):
+        snapshot.explanation = {**snapshot.explanation, "method_version": 1}
+        snapshot.save(update_fields=["explanation"])
+
+    summary = plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 16))
+
+    assert summary.method_changed
+    assert summary.other_days == (datetime.date(2025, 8, 15),)
+    rows = snapshot_rows(goal.plan_id)
+    assert {key: row for key, row in rows.items() if key[2] != datetime.date(2025, 8, 16)} == expected
+    explained = StatusSnapshot.objects.exclude(explanation=None)
+    assert {s.as_of for s in explained} == set(
+        month_ends_between(datetime.date(2025, 1, 1), datetime.date(2025, 8, 15))
+    )
+    assert {s.explanation["method_version"] for s in explained} == {METHOD_VERSION}
+
+
+def test_statuses_computed_by_an_earlier_method_version_rebuild_the_whole_history():
+    goal = goal_with_history()
+    Plan.objects.filter(pk=goal.plan_id).update(explanation={"method_version": 1})
+    StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31)).update(status="missed")
+    summary = plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 16))
+    assert summary.method_changed
+    assert len(summary.month_ends) == 7
+    assert not StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31), status="missed").exists()
+
+
+def test_a_recompute_under_the_same_method_version_leaves_old_history_alone():
+    goal = goal_with_history()
+    StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31)).update(status="missed")
+    summary = plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 16))
+    assert not summary.method_changed
+    assert summary.other_days == ()
+    assert StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31), status="missed").exists()
+
+
+def test_recompute_rollups_command_says_when_it_recomputed_history_for_a_new_method(capsys):
+    goal = goal_with_history()
+    Plan.objects.filter(pk=goal.plan_id).update(explanation={"method_version": 1})
+    call_command("recompute_rollups", "--plan", goal.plan.slug, "--as-of", "2025-08-16")
+    assert f"history recomputed with method version {METHOD_VERSION}" in capsys.readouterr().out

@@ -12,8 +12,10 @@ from plans.rollup import (
     Child,
     MeasurementPoint,
     Status,
+    kpi_stale_reasons,
     kpi_status,
     milestone_status,
+    prediction_band,
     rollup_status,
     student_t_ppf,
 )
@@ -108,6 +110,38 @@ def test_worked_example_5_goal_weighted_score_coverage_and_at_risk():
     assert result.score == approx(0.6942)
     assert result.explanation["values"]["coverage"] == approx(0.75)
     assert result.status == Status.AT_RISK
+
+
+def test_worked_example_6_missed_final_figure_scores_the_share_of_the_change_made():
+    result = kpi([(TARGET_DATE, 116.6)], baseline_value=100.0, target_value=120.0, as_of=D(2026, 1, 15))
+    values = result.explanation["values"]
+    assert result.status == Status.MISSED
+    assert values["final_ratio"] == approx(0.83)
+    assert result.score == approx(-0.85)
+    assert result.explanation["rule"] == "kpi.missed"
+
+
+def test_worked_example_7_milestone_early_on_is_on_track_by_the_variance_band_then_off_track():
+    early = milestone(as_of=D(2025, 10, 1), start_date=D(2025, 9, 1), due_date=D(2026, 6, 30), percent_complete=0.0)
+    values = early.explanation["values"]
+    assert values["planned_share"] == approx(0.0993)
+    assert values["spi"] == 0.0
+    assert values["schedule_variance"] == approx(-0.0993)
+    assert (early.status, early.score, early.explanation["rule"]) == (Status.ON_TRACK, 3.75, "milestone.variance")
+    later = milestone(as_of=D(2025, 11, 1), start_date=D(2025, 9, 1), due_date=D(2026, 6, 30), percent_complete=0.0)
+    assert later.explanation["values"]["planned_share"] == approx(0.2020)
+    assert (later.status, later.score) == (Status.OFF_TRACK, -3.75)
+
+
+def test_worked_example_8_overdue_final_figure_turns_an_on_track_forecast_at_risk_with_score_0():
+    result = kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 3, 1))
+    values = result.explanation["values"]
+    assert values["forecast"] == approx(80.1657)
+    assert values["ratio_status"] == Status.ON_TRACK
+    assert (values["allowance_days"], values["final_figure_due_by"]) == (31, "2026-01-31")
+    assert result.status == Status.AT_RISK
+    assert result.score == 0.0
+    assert result.explanation["rule"] == "kpi.final_figure_overdue"
 
 
 # --- KPI ------------------------------------------------------------------------------
@@ -260,9 +294,69 @@ def test_several_measurements_on_one_date_compare_aware_times_in_utc():
 def test_final_figure_after_target_date_and_short_is_missed():
     result = kpi([(D(2026, 1, 15), 75.0)], as_of=D(2026, 2, 1))
     assert result.status == Status.MISSED
-    assert result.score == -5.0
+    assert result.score == approx(-1.25)
     assert result.stale is False
     assert result.progress == approx(0.75)
+
+
+def test_missed_final_figure_below_the_baseline_scores_minus_5():
+    result = kpi([(D(2026, 1, 15), 55.0)], as_of=D(2026, 2, 1))
+    assert result.explanation["values"]["final_ratio"] == approx(-0.25)
+    assert result.score == -5.0
+
+
+def test_missed_final_figure_at_the_baseline_scores_minus_5():
+    assert kpi([(D(2026, 1, 15), 60.0)], as_of=D(2026, 2, 1)).score == -5.0
+
+
+def test_missed_decrease_target_is_graded_like_the_mirrored_increase():
+    result = kpi(
+        [(TARGET_DATE, 65.0)], baseline_value=80.0, target_value=60.0, direction="decrease", as_of=D(2026, 1, 2)
+    )
+    assert result.explanation["values"]["final_ratio"] == approx(0.75)
+    assert result.score == approx(-1.25)
+
+
+def test_missed_hold_the_line_target_scores_minus_5_without_a_ratio():
+    result = kpi([(TARGET_DATE, 59.0)], target_value=60.0, as_of=D(2026, 1, 2))
+    assert result.status == Status.MISSED
+    assert result.score == -5.0
+    assert result.explanation["values"]["final_ratio"] is None
+
+
+def test_final_figure_not_overdue_on_the_last_day_of_the_allowance():
+    result = kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 1, 31))
+    assert result.status == Status.ON_TRACK
+    assert result.explanation["values"]["final_figure_overdue"] is False
+
+
+def test_final_figure_overdue_the_day_after_the_allowance():
+    assert kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 2, 1)).status == Status.AT_RISK
+
+
+def test_quarterly_final_figure_allows_92_days():
+    assert kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 4, 2), frequency="quarterly").status == Status.ON_TRACK
+    assert kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 4, 3), frequency="quarterly").status == Status.AT_RISK
+
+
+def test_overdue_final_figure_keeps_an_at_risk_forecast_at_risk_with_score_0():
+    result = kpi([(D(2025, 6, 30), 67.0)], as_of=D(2026, 3, 1))
+    assert result.explanation["values"]["ratio_status"] == Status.AT_RISK
+    assert result.explanation["values"]["ratio_score"] > 0
+    assert (result.status, result.score) == (Status.AT_RISK, 0.0)
+
+
+def test_overdue_final_figure_leaves_an_off_track_forecast_as_it_is():
+    on_time = kpi([(D(2025, 6, 30), 64.0)])
+    overdue = kpi([(D(2025, 6, 30), 64.0)], as_of=D(2026, 3, 1))
+    assert (overdue.status, overdue.explanation["rule"]) == (Status.OFF_TRACK, "kpi.ratio")
+    assert overdue.score == on_time.score
+    assert overdue.explanation["values"]["final_figure_overdue"] is True
+
+
+def test_overdue_final_figure_leaves_a_hold_the_line_kpi_off_track():
+    result = kpi([(D(2025, 6, 30), 59.0)], target_value=60.0, as_of=D(2026, 3, 1))
+    assert (result.status, result.score) == (Status.OFF_TRACK, -2.5)
 
 
 def test_final_figure_dated_on_target_date_and_short_is_missed():
@@ -361,6 +455,27 @@ def test_prediction_interval_of_a_perfect_fit_has_zero_width():
     result = kpi([(D(2025, 1, 30), 90.0), (D(2025, 3, 1), 180.0)], baseline_value=0.0, target_value=1000.0)
     assert result.forecast_low == pytest.approx(result.forecast_value)
     assert result.forecast_high == pytest.approx(result.forecast_value)
+
+
+def test_prediction_band_from_stored_values_reproduces_the_interval_at_the_target_date():
+    result = kpi([(D(2025, 3, 31), 65.0), (D(2025, 6, 30), 71.0)])
+    values = json.loads(json.dumps(result.explanation))["values"]
+    [(low, high)] = prediction_band(values, [values["x0"]])
+    assert low == pytest.approx(result.forecast_low, abs=1e-9)
+    assert high == pytest.approx(result.forecast_high, abs=1e-9)
+
+
+def test_prediction_band_is_narrowest_at_the_mean_of_the_days():
+    values = kpi([(D(2025, 3, 31), 65.0), (D(2025, 6, 30), 71.0)]).explanation["values"]
+    widths = [high - low for low, high in prediction_band(values, [0.0, values["mean_x"], values["x0"]])]
+    assert widths[1] < widths[0] < widths[2]
+
+
+def test_stale_reasons_name_both_rule_10_reasons():
+    reasons = kpi_stale_reasons(
+        as_of=D(2026, 3, 1), latest_date=D(2025, 6, 30), target_date=TARGET_DATE, frequency="monthly"
+    )
+    assert reasons == ["latest_measurement_older_than_frequency", "past_target_date_without_final_figure"]
 
 
 def test_explanation_stores_t_quantile_and_degrees_of_freedom():
@@ -462,6 +577,48 @@ def test_blocked_milestone_is_at_best_at_risk():
     assert result.status == Status.AT_RISK
     assert result.score == 1.25
     assert result.explanation["rule"] == "milestone.blocked_cap"
+
+
+def short_milestone(percent, state="in_progress"):
+    """A 20-day milestone from 2025-01-01 to 2025-01-21, as of 2025-01-17: 80% planned."""
+    return milestone(
+        as_of=D(2025, 1, 17), start_date=D(2025, 1, 1), due_date=D(2025, 1, 21), percent_complete=percent, state=state
+    )
+
+
+def test_milestone_ten_points_behind_plan_is_on_track_by_the_variance_band():
+    result = short_milestone(70.0)
+    assert result.explanation["values"]["spi"] == approx(0.875)
+    assert result.explanation["values"]["spi_status"] == Status.AT_RISK
+    assert result.explanation["values"]["schedule_variance"] == approx(-0.10)
+    assert (result.status, result.explanation["rule"]) == (Status.ON_TRACK, "milestone.variance")
+
+
+def test_milestone_twenty_points_behind_plan_is_at_risk():
+    result = short_milestone(60.0)
+    assert (result.status, result.score) == (Status.AT_RISK, 1.25)
+
+
+def test_milestone_more_than_twenty_points_behind_plan_and_low_spi_is_off_track():
+    assert short_milestone(55.0).status == Status.OFF_TRACK
+
+
+def test_milestone_variance_band_can_lift_off_track_spi_to_at_risk():
+    result = milestone(as_of=D(2025, 1, 6), start_date=D(2025, 1, 1), due_date=D(2025, 1, 21), percent_complete=5.0)
+    assert result.explanation["values"]["spi"] == approx(0.2)
+    assert (result.status, result.explanation["rule"]) == (Status.AT_RISK, "milestone.variance")
+
+
+def test_milestone_spi_band_decides_when_it_is_the_better_one():
+    result = milestone(percent_complete=53.0)
+    assert result.explanation["values"]["schedule_variance"] == approx(0.53 - 0.7473)
+    assert result.explanation["values"]["variance_status"] == Status.OFF_TRACK
+    assert (result.status, result.explanation["rule"]) == (Status.AT_RISK, "milestone.spi")
+
+
+def test_blocked_milestone_on_track_by_the_variance_band_is_at_risk():
+    result = short_milestone(70.0, state="blocked")
+    assert (result.status, result.explanation["rule"]) == (Status.AT_RISK, "milestone.blocked_cap")
 
 
 def test_blocked_milestone_behind_plan_stays_off_track():
@@ -659,8 +816,11 @@ def all_kinds_of_results():
         kpi([(D(2025, 3, 31), 65.0), (D(2025, 6, 30), 71.0, datetime.datetime(2025, 7, 1, tzinfo=datetime.UTC))]),
         kpi([(D(2025, 6, 30), 59.0)], target_value=60.0),
         kpi([(D(2026, 1, 15), 75.0)], as_of=D(2026, 2, 1)),
+        kpi([(D(2026, 1, 15), 59.0)], target_value=60.0, as_of=D(2026, 2, 1)),
+        kpi([(D(2025, 6, 30), 70.0)], as_of=D(2026, 2, 1)),
         kpi([(D(2025, 2, 28), 80.0)]),
         milestone(),
+        milestone(percent_complete=65.0),
         milestone(state="blocked", percent_complete=90.0),
         milestone(state="cancelled"),
         milestone(due_date=D(2025, 6, 30)),
@@ -679,6 +839,7 @@ def test_explanations_round_trip_through_strict_json():
 
 
 def test_explanations_carry_the_common_keys():
+    assert METHOD_VERSION == 2
     for result in all_kinds_of_results():
         explanation = result.explanation
         assert explanation["method_version"] == METHOD_VERSION

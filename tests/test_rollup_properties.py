@@ -6,7 +6,7 @@ import math
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from plans.rollup import Child, MeasurementPoint, Status, kpi_status, rollup_status
+from plans.rollup import Child, MeasurementPoint, Status, kpi_status, milestone_status, rollup_status
 
 BASELINE_DATE = datetime.date(2024, 12, 31)
 SETTINGS = settings(max_examples=200, deadline=None, database=None)
@@ -120,3 +120,71 @@ def test_rollup_score_lies_between_lowest_and_highest_child_score(kids):
         return
     assert min(scores) <= result.score <= max(scores)
     assert math.isfinite(result.score)
+
+
+# --- method version 2 -------------------------------------------------------------------
+
+BANDS = [Status.OFF_TRACK, Status.AT_RISK, Status.ON_TRACK]
+
+
+def spi_band_of_version_1(spi: float, state: str) -> Status:
+    """Milestone rule 6 of method version 1: the SPI band alone (0.90, 0.70), blocked at best at risk."""
+    band = Status.ON_TRACK if spi >= 0.90 else Status.AT_RISK if spi >= 0.70 else Status.OFF_TRACK
+    return Status.AT_RISK if state == "blocked" and band == Status.ON_TRACK else band
+
+
+@st.composite
+def milestone_cases(draw):
+    start = day(draw(st.integers(0, 400)))
+    return {
+        "as_of": start + datetime.timedelta(days=draw(st.integers(-30, 600))),
+        "start_date": start,
+        "due_date": start + datetime.timedelta(days=draw(st.integers(-10, 500))),
+        "percent_complete": draw(st.integers(0, 10_000)) / 100,
+        "state": draw(st.sampled_from(["planned", "in_progress", "blocked", "done", "cancelled"])),
+    }
+
+
+@SETTINGS
+@given(case=milestone_cases())
+def test_milestone_status_is_never_worse_than_the_spi_band_alone(case):
+    result = milestone_status(**case)
+    spi = result.explanation["values"].get("spi")
+    if spi is None:  # decided before rule 6 (cancelled, complete, not started, overdue)
+        assert result.status not in BANDS
+        return
+    assert BANDS.index(result.status) >= BANDS.index(spi_band_of_version_1(spi, case["state"]))
+
+
+@SETTINGS
+@given(
+    baseline=values,
+    change=st.integers(1, 100_000).map(lambda i: i / 100),
+    made=st.integers(0, 99).map(lambda i: i / 100),
+    drop=st.integers(1, 100_000).map(lambda i: i / 100),
+    direction=st.sampled_from(["increase", "decrease"]),
+)
+def test_a_missed_kpi_that_made_part_of_the_change_scores_above_one_that_fell_below_baseline(
+    baseline, change, made, drop, direction
+):
+    sign = 1 if direction == "increase" else -1
+    target = baseline + sign * change
+    final_date = day(365)
+
+    def missed_with(value):
+        return kpi_status(
+            as_of=day(400),
+            baseline_value=baseline,
+            baseline_date=BASELINE_DATE,
+            target_value=target,
+            target_date=final_date,
+            direction=direction,
+            frequency="annual",
+            measurements=[MeasurementPoint(final_date, value)],
+        )
+
+    part, below = missed_with(baseline + made * (target - baseline)), missed_with(baseline - sign * drop)
+    assert part.status == below.status == Status.MISSED
+    assert below.score == -5.0
+    # Rf = 0 (no change at all) scores -5 as well: the floor.
+    assert part.score > below.score if made > 0 else part.score == below.score

@@ -54,3 +54,12 @@ def test_recompute_task_retries_transient_errors():
     assert OperationalError in plan_recompute_task.autoretry_for
     assert plan_recompute_task.acks_late and plan_recompute_task.retry_jitter
     assert plan_recompute_task.soft_time_limit < plan_recompute_task.time_limit
+
+
+def test_the_queue_publishes_the_recompute_task_by_its_registered_name():
+    from celery import current_app
+
+    from plans.recompute_queue import RECOMPUTE_TASK
+
+    assert plan_recompute_task.name == RECOMPUTE_TASK
+    assert current_app.tasks[RECOMPUTE_TASK] == plan_recompute_task  # shared_task returns a proxy of it

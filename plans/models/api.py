@@ -9,16 +9,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from plans.choices import ApiTokenScope
+
 from .teams import Team
 
-__all__ = ["ApiToken", "ApiTokenScope", "IdempotencyKey", "Tombstone"]
+__all__ = ["ApiToken", "IdempotencyKey", "Tombstone"]
 
 TOKEN_PREFIX_LENGTH = 8
-
-
-class ApiTokenScope(models.TextChoices):
-    READ = "read", _("Read")
-    WRITE = "write", _("Read and write")
 
 
 class ApiToken(models.Model):

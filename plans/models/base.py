@@ -65,7 +65,7 @@ class Tracked(models.Model):
 
 
 class Computed(models.Model):
-    """Status fields written only by the status engine (plans.services.plan_recompute)."""
+    """Status fields written only by the status engine (plans.recompute.plan_recompute)."""
 
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, blank=True, editable=False)
     score = models.FloatField(_("score"), null=True, blank=True, editable=False)

@@ -13,7 +13,7 @@ from ..models import IdempotencyKey, StatusSnapshot, Tombstone
 def housekeeping_run(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """Delete what has outlived its use: expired idempotency keys, tombstones past their retention,
     and snapshots of days other than month ends past theirs. Returns the rows deleted per kind."""
-    from ..recompute import month_ends
+    from ..dates import month_ends_between
 
     now = now or timezone.now()
     keys = IdempotencyKey.objects.filter(created_at__lt=now - IdempotencyKey.LIFETIME)
@@ -24,7 +24,7 @@ def housekeeping_run(*, now: datetime.datetime | None = None) -> dict[str, int]:
     snapshots = StatusSnapshot.objects.filter(as_of__lt=cutoff)
     oldest = snapshots.order_by("as_of").values_list("as_of", flat=True).first()
     if oldest is not None:
-        snapshots = snapshots.exclude(as_of__in=month_ends(oldest, cutoff))
+        snapshots = snapshots.exclude(as_of__in=month_ends_between(oldest, cutoff))
     return {
         "idempotency_keys": keys.delete()[0],
         "tombstones": tombstones.delete()[0],

@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 
 from .. import charts, exports, selectors
 from ..choices import ItemType, Status
+from ..dates import month_ends_among
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..recompute import STATUSES_STALE_AFTER
@@ -60,7 +61,7 @@ class AsOf:
 def as_of_read(request, plan) -> AsOf:
     """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
     dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
-    ends = charts.month_ends(dates, start=plan.start_date, end=plan.end_date)
+    ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]

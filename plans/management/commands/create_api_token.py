@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from plans.models import ApiTokenScope, Team
+from plans.choices import ApiTokenScope
+from plans.models import Team
 from plans.services import api_token_create
 
 

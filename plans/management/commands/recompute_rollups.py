@@ -6,6 +6,7 @@ from tqdm import tqdm
 
 from plans.models import Plan
 from plans.recompute import plan_recompute
+from plans.rollup import METHOD_VERSION
 
 
 def iso_date(value: str) -> datetime.date:
@@ -42,3 +43,8 @@ class Command(BaseCommand):
                     f"Plan {slug}: {summary.items} items as of {summary.as_of}; "
                     f"{len(summary.month_ends)} month-end snapshots rebuilt."
                 )
+                if summary.method_changed:
+                    self.stdout.write(
+                        f"Plan {slug}: stored statuses came from another method version; history recomputed "
+                        f"with method version {METHOD_VERSION} ({len(summary.other_days)} other days rebuilt)."
+                    )
