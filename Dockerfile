@@ -2,7 +2,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=tracker.settings.production
 WORKDIR /app
 COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir -e .
+COPY requirements/lock.txt requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/lock.txt && pip install --no-cache-dir --no-deps -e .
 COPY . .
 # Collecting static files touches neither service; production settings only insist that both are named.
 RUN DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://unused:6379/0 \

@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist); each worker has its own test database and Redis database.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test install install-dev lock browser migrate demo worker lint format messages clean
 
