@@ -7,8 +7,19 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from plans import filtersets as web
-from plans.choices import MeasurementSource, MilestoneState, Status
-from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
+from plans.choices import DefinitionItemType, MeasurementSource, MilestoneState, Status
+from plans.models import (
+    KPI,
+    DefinitionChange,
+    FocusArea,
+    Goal,
+    Measurement,
+    Milestone,
+    MilestoneUpdate,
+    Plan,
+    Team,
+    Tombstone,
+)
 from plans.models.base import MAX_ID
 
 
@@ -150,3 +161,15 @@ class TombstoneFilterSet(filters.FilterSet):
     class Meta:
         model = Tombstone
         fields = ["updated_since", "resource", "plan"]
+
+
+class DefinitionChangeFilterSet(filters.FilterSet):
+    updated_since = UpdatedSinceFilter(
+        field_name="changed_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601 date and time)")
+    )
+    item_type = filters.ChoiceFilter(choices=DefinitionItemType.choices, label=_("Item type"))
+    item_id = IdFilter(field_name="item_id", label=_("Item id"))
+
+    class Meta:
+        model = DefinitionChange
+        fields = ["updated_since", "item_type", "item_id"]
