@@ -6,9 +6,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .choices import ChangeChannel
 from .models import (
     KPI,
     ApiToken,
+    DefinitionChange,
     FocusArea,
     Goal,
     IdempotencyKey,
@@ -49,9 +51,12 @@ class ServiceAdmin(admin.ModelAdmin):
         raise NotImplementedError
 
 
+ADMIN = ChangeChannel.ADMIN
+
+
 class StructureAdmin(ServiceAdmin):
     def service_save(self, request, obj, form, change):
-        services.structure_save(item=obj, is_new=not change)
+        services.structure_save(item=obj, is_new=not change, author=request.user, channel=ADMIN)
 
 
 class GoalChildAdmin(ServiceAdmin):
@@ -63,14 +68,14 @@ class GoalChildAdmin(ServiceAdmin):
         model_fields = {f.name for f in obj._meta.concrete_fields}
         if not change:
             data = {name: value for name, value in form.cleaned_data.items() if name in model_fields}
-            return getattr(services, f"{self.item_arg}_create")(data=data)
+            return getattr(services, f"{self.item_arg}_create")(data=data, author=request.user, channel=ADMIN)
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in model_fields}
-        extra = {"author": request.user} if self.item_arg == "milestone" else {}
         update = getattr(services, f"{self.item_arg}_update")
-        return update(**{self.item_arg: obj}, data=data, **extra)
+        return update(**{self.item_arg: obj}, data=data, author=request.user, channel=ADMIN)
 
     def service_delete(self, request, obj):
-        getattr(services, f"{self.item_arg}_delete")(**{self.item_arg: obj}, deleted_by=request.user)
+        delete = getattr(services, f"{self.item_arg}_delete")
+        delete(**{self.item_arg: obj}, deleted_by=request.user, channel=ADMIN)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -87,11 +92,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ServiceAdmin):
     list_display = ("name", "updated_at")
     search_fields = ("name", "members__username")
     filter_horizontal = ("members",)
     readonly_fields = TRACKED
+
+    def service_save(self, request, obj, form, change):
+        members = form.cleaned_data.get("members")
+        if not change:
+            return services.team_create(name=obj.name, members=members or (), author=request.user, channel=ADMIN)
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name != "members"}
+        members = members if "members" in form.changed_data else None
+        return services.team_update(team=obj, data=data, members=members, author=request.user, channel=ADMIN)
+
+    def save_related(self, request, form, formsets, change):
+        """The members were set by the service, in the save's transaction and history."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def service_delete(self, request, obj):
+        services.team_delete(team=obj, deleted_by=request.user, channel=ADMIN)
 
 
 @admin.register(Plan)
@@ -103,7 +124,7 @@ class PlanAdmin(StructureAdmin):
     readonly_fields = (*COMPUTED, *TRACKED, "data_revision", "computed_revision")
 
     def service_delete(self, request, obj):
-        services.plan_delete(plan=obj, deleted_by=request.user)
+        services.plan_delete(plan=obj, deleted_by=request.user, channel=ADMIN)
 
 
 @admin.register(FocusArea)
@@ -115,7 +136,7 @@ class FocusAreaAdmin(StructureAdmin):
     readonly_fields = (*COMPUTED, *TRACKED)
 
     def service_delete(self, request, obj):
-        services.focus_area_delete(focus_area=obj, deleted_by=request.user)
+        services.focus_area_delete(focus_area=obj, deleted_by=request.user, channel=ADMIN)
 
 
 @admin.register(Goal)
@@ -141,10 +162,10 @@ class MilestoneAdmin(GoalChildAdmin):
 
 @admin.register(MilestoneUpdate)
 class MilestoneUpdateAdmin(ReadOnlyAdmin):
-    list_display = ("milestone", "percent_complete", "state", "author", "created_at")
+    list_display = ("milestone", "percent_complete", "state", "author", "author_token", "created_at")
     list_filter = ("state",)
     search_fields = ("milestone__title", "note")
-    list_select_related = ("milestone", "author")
+    list_select_related = ("milestone", "author", "author_token")
     readonly_fields = ("created_at", "updated_at")
 
 
@@ -181,10 +202,10 @@ class KPIAdmin(GoalChildAdmin):
 class MeasurementAdmin(ServiceAdmin):
     """Measurements are recorded through the staff forms and the API; here a manager may only delete one."""
 
-    list_display = ("kpi", "date", "value", "source", "recorded_by", "recorded_at")
+    list_display = ("kpi", "date", "value", "source", "recorded_by", "recorded_by_token", "recorded_at")
     list_filter = ("source", "kpi__plan")
     search_fields = ("kpi__code", "kpi__name", "note", "external_id")
-    list_select_related = ("kpi", "recorded_by")
+    list_select_related = ("kpi", "recorded_by", "recorded_by_token")
     date_hierarchy = "date"
     readonly_fields = TRACKED
 
@@ -200,9 +221,9 @@ class MeasurementAdmin(ServiceAdmin):
 
 @admin.register(MeasurementRevision)
 class MeasurementRevisionAdmin(ReadOnlyAdmin):
-    list_display = ("measurement", "previous_value", "value", "author", "created_at")
+    list_display = ("measurement", "previous_value", "value", "author", "author_token", "created_at")
     search_fields = ("measurement__kpi__code", "note")
-    list_select_related = ("measurement__kpi", "author")
+    list_select_related = ("measurement__kpi", "author", "author_token")
 
 
 @admin.register(StatusSnapshot)
@@ -216,12 +237,12 @@ class StatusSnapshotAdmin(ReadOnlyAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created with ``manage.py create_api_token`` (the key is shown once); here they are revoked."""
 
-    list_display = ("name", "prefix", "scope", "team", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "prefix", "scope", "team", "created_by", "created_at", "last_used_at", "revoked_at")
     list_filter = ("scope", "team", "revoked_at")
     search_fields = ("name", "prefix")
-    list_select_related = ("team",)
-    fields = ("name", "prefix", "scope", "team", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_at", "last_used_at")
+    list_select_related = ("team", "created_by")
+    fields = ("name", "prefix", "scope", "team", "created_by", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_by", "created_at", "last_used_at")
     actions = ["revoke"]
 
     def has_add_permission(self, request):
@@ -234,16 +255,48 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    """Written by the API and purged by the nightly housekeeping; an edit would replay a forged response."""
+
     list_display = ("actor", "key", "response_status", "created_at")
     search_fields = ("actor", "key")
-    readonly_fields = ("actor", "key", "request_hash", "response_status", "response_body", "created_at")
 
 
 @admin.register(Tombstone)
-class TombstoneAdmin(admin.ModelAdmin):
-    list_display = ("resource", "item_id", "plan_id", "source", "external_id", "deleted_by", "deleted_at")
+class TombstoneAdmin(ReadOnlyAdmin):
+    """Written by the delete services and purged by the nightly housekeeping; syncing clients rely on them."""
+
+    list_display = (
+        "resource",
+        "item_id",
+        "plan_id",
+        "source",
+        "external_id",
+        "deleted_by",
+        "deleted_by_token",
+        "deleted_at",
+    )
     list_filter = ("resource",)
     search_fields = ("external_id",)
+    list_select_related = ("deleted_by", "deleted_by_token")
     date_hierarchy = "deleted_at"
-    readonly_fields = ("resource", "item_id", "plan_id", "source", "external_id", "deleted_by", "deleted_at")
+
+
+@admin.register(DefinitionChange)
+class DefinitionChangeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "item_type",
+        "item_id",
+        "action",
+        "field",
+        "old_value",
+        "new_value",
+        "changed_by",
+        "changed_by_token",
+        "channel",
+        "changed_at",
+    )
+    list_filter = ("item_type", "action", "channel")
+    search_fields = ("field",)
+    list_select_related = ("changed_by", "changed_by_token")
+    date_hierarchy = "changed_at"

@@ -58,3 +58,29 @@ class ItemType(models.TextChoices):
     GOAL = "goal", _("Goal")
     KPI = "kpi", _("KPI")
     MILESTONE = "milestone", _("Milestone")
+
+
+class DefinitionItemType(models.TextChoices):
+    """What a DefinitionChange is about: the items of ItemType, and the teams that own them."""
+
+    PLAN = "plan", _("Plan")
+    FOCUS_AREA = "focus_area", _("Focus area")
+    GOAL = "goal", _("Goal")
+    KPI = "kpi", _("KPI")
+    MILESTONE = "milestone", _("Milestone")
+    TEAM = "team", _("Team")
+
+
+class ChangeAction(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    DELETED = "deleted", _("Deleted")
+
+
+class ChangeChannel(models.TextChoices):
+    """Where a write came from."""
+
+    WEB = "web", _("Web pages")
+    ADMIN = "admin", _("Admin")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")

@@ -22,8 +22,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from . import selectors
-from .choices import MeasurementSource, MilestoneState, Status
-from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
+from .choices import DefinitionItemType, MeasurementSource, MilestoneState, Status
+from .models import (
+    KPI,
+    DefinitionChange,
+    FocusArea,
+    Goal,
+    Measurement,
+    Milestone,
+    MilestoneUpdate,
+    Plan,
+    Team,
+    Tombstone,
+)
 from .models.base import MAX_ID
 
 
@@ -261,3 +272,15 @@ class TombstoneSyncFilterSet(django_filters.FilterSet):
     class Meta:
         model = Tombstone
         fields = ["updated_since", "resource", "plan"]
+
+
+class DefinitionChangeSyncFilterSet(django_filters.FilterSet):
+    updated_since = UpdatedSinceFilter(
+        field_name="changed_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601 date and time)")
+    )
+    item_type = django_filters.ChoiceFilter(choices=DefinitionItemType.choices, label=_("Item type"))
+    item_id = IdFilter(field_name="item_id", label=_("Item id"))
+
+    class Meta:
+        model = DefinitionChange
+        fields = ["updated_since", "item_type", "item_id"]

@@ -266,8 +266,13 @@ def plan_recompute(
     snapshot: bool = True,
     backfill: bool = False,
     progress=None,
+    current: bool = True,
 ) -> RecomputeSummary | None:
     """Recompute one plan as of ``as_of`` (default today) and write statuses, snapshots and history.
+
+    ``current=False`` writes only the snapshot for ``as_of`` (and, with ``backfill``, the month ends up
+    to it), never the items' current status, explanation or the plan's computed revision: a replay of
+    a past date must not become what the dashboards show as now (``recompute_rollups --as-of``).
 
     ``progress`` is an optional tqdm-like bar (``reset(total=...)``, ``update()``), advanced once per
     evaluated day, for the command's long runs.
@@ -282,12 +287,18 @@ def plan_recompute(
     today = timezone.localdate()
     as_of = as_of or today
     previous = plan.computed_at
-    method_changed = _method_changed(plan)
-    plan.computed_revision = plan.data_revision
     data = plan_data_load(plan)
     results = plan_evaluate(data, as_of, live=as_of >= today)
-    _write_live(data, results, timezone.now())
-    start = plan.start_date if backfill or method_changed else _dirty_from(plan, previous)
+    method_changed = False
+    if current:
+        method_changed = _method_changed(plan)
+        plan.computed_revision = plan.data_revision
+        _write_live(data, results, timezone.now())
+        start = plan.start_date if backfill or method_changed else _dirty_from(plan, previous)
+    else:
+        # The month ends a write made dirty are the next current recompute's to rebuild: it reads
+        # computed_at, which this run leaves as it was.
+        start = plan.start_date if backfill else as_of + datetime.timedelta(days=1)
     days = [d for d in month_ends_between(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
     other_days = []
     if method_changed:

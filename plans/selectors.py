@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from .choices import ItemType, MilestoneState
 from .models import (
     KPI,
+    DefinitionChange,
     FocusArea,
     Goal,
     Measurement,
@@ -355,6 +356,10 @@ def api_milestone_update_list() -> QuerySet[MilestoneUpdate]:
 
 def api_tombstone_list() -> QuerySet:
     return Tombstone.objects.all()
+
+
+def api_definition_change_list() -> QuerySet:
+    return DefinitionChange.objects.all()
 
 
 def api_item_by_external_id(model, *, source: str, external_id: str):

@@ -6,8 +6,17 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from plans.models import KPI, Goal, Milestone, Plan, Tombstone
-from tests.factories import GoalFactory, KPIFactory, MeasurementFactory, UserFactory
+from plans import services
+from plans.models import KPI, DefinitionChange, Goal, IdempotencyKey, Milestone, Plan, Team, Tombstone
+from tests.factories import (
+    FocusAreaFactory,
+    GoalFactory,
+    KPIFactory,
+    MeasurementFactory,
+    PlanFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +110,73 @@ def test_logs_cannot_be_edited_in_the_admin(admin_client):
     page = admin_client.get(reverse("admin:plans_measurement_change", args=[measurement.pk])).content.decode()
     assert 'name="value"' not in page
     assert admin_client.get(reverse("admin:plans_milestoneupdate_add")).status_code == 403
+
+
+def test_deleting_a_plan_in_the_admin_leaves_tombstones_for_it_and_its_focus_areas(admin_client):
+    goal = GoalFactory()
+    plan = goal.plan
+    response = admin_client.post(reverse("admin:plans_plan_delete", args=[plan.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert set(Tombstone.objects.values_list("resource", "item_id")) == {
+        ("plans", plan.pk),
+        ("focus-areas", goal.focus_area_id),
+        ("goals", goal.pk),
+    }
+
+
+def test_deleting_a_focus_area_in_the_admin_leaves_its_tombstone(admin_client):
+    area = FocusAreaFactory()
+    response = admin_client.post(reverse("admin:plans_focusarea_delete", args=[area.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert list(Tombstone.objects.values_list("resource", "item_id")) == [("focus-areas", area.pk)]
+
+
+def test_deleting_a_team_in_the_admin_leaves_its_tombstone(admin_client):
+    team = TeamFactory()
+    response = admin_client.post(reverse("admin:plans_team_delete", args=[team.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    tombstone = Tombstone.objects.get()
+    assert (tombstone.resource, tombstone.item_id, tombstone.deleted_by.username) == ("teams", team.pk, "root")
+
+
+def test_editing_a_team_in_the_admin_goes_through_the_service(admin_client):
+    team, member = TeamFactory(name="Old name"), UserFactory()
+    response = admin_client.post(
+        reverse("admin:plans_team_change", args=[team.pk]), {"name": "New name", "members": [member.pk]}
+    )
+    assert response.status_code == 302
+    team.refresh_from_db()
+    assert (team.name, team.version, list(team.members.all())) == ("New name", 2, [member])
+    changes = dict(DefinitionChange.objects.filter(item_type="team").values_list("field", "new_value"))
+    assert changes == {"name": "New name", "members": [member.pk]}
+
+
+def test_adding_a_team_in_the_admin_records_its_creation(admin_client):
+    member = UserFactory()
+    response = admin_client.post(reverse("admin:plans_team_add"), {"name": "Fresh", "members": [member.pk]})
+    assert response.status_code == 302
+    team = Team.objects.get(name="Fresh")
+    assert list(team.members.all()) == [member]
+    change = DefinitionChange.objects.get(item_type="team", item_id=team.pk)
+    assert (change.action, change.channel, change.changed_by.username) == ("created", "admin", "root")
+
+
+def test_tombstones_are_read_only_in_the_admin(admin_client):
+    services.plan_delete(plan=PlanFactory())
+    tombstone = Tombstone.objects.get()
+    url = reverse("admin:plans_tombstone_change", args=[tombstone.pk])
+    assert admin_client.get(reverse("admin:plans_tombstone_add")).status_code == 403
+    assert admin_client.post(url, {"resource": "kpis", "item_id": 1}).status_code == 403
+    delete = reverse("admin:plans_tombstone_delete", args=[tombstone.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Tombstone.objects.get().resource == "plans"
+
+
+def test_idempotency_keys_are_read_only_in_the_admin(admin_client):
+    record = IdempotencyKey.objects.create(actor="user:1", key="k", request_hash="h", response_status=201)
+    url = reverse("admin:plans_idempotencykey_change", args=[record.pk])
+    assert admin_client.get(reverse("admin:plans_idempotencykey_add")).status_code == 403
+    assert admin_client.post(url, {"response_status": 200, "response_body": "{}"}).status_code == 403
+    delete = reverse("admin:plans_idempotencykey_delete", args=[record.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert IdempotencyKey.objects.get().response_status == 201

@@ -79,3 +79,53 @@ def test_demo_users_have_roles_and_teams(demo):
     assert staff.groups.filter(name="staff").exists()
     assert list(staff.teams.values_list("name", flat=True)) == ["Department of High-Tech Development"]
     assert staff.check_password("staff-demo-2025")
+
+
+def test_reloading_the_demo_keeps_progress_and_targets_changed_since(demo):
+    from plans import services
+    from plans.models import MilestoneUpdate
+
+    milestone = Milestone.objects.filter(plan=demo, state="in_progress").order_by("pk").first()
+    services.milestone_progress_record(
+        milestone=milestone, percent_complete=milestone.percent_complete + 5, state="in_progress"
+    )
+    kpi = KPI.objects.filter(plan=demo).order_by("pk").first()
+    services.kpi_update(kpi=kpi, data={"target_value": kpi.target_value + 1})
+    updates, before = MilestoneUpdate.objects.count(), snapshot()
+    call_command("load_demo_plan", verbosity=0)
+    assert MilestoneUpdate.objects.count() == updates
+    assert snapshot() == before
+
+
+def test_reloading_the_demo_keeps_a_revised_measurement(demo):
+    from plans import services
+
+    measurement = Measurement.objects.filter(kpi__plan=demo).order_by("pk").first()
+    services.measurement_update(measurement=measurement, value=measurement.value + 0.5)
+    call_command("load_demo_plan", verbosity=0)
+    assert Measurement.objects.get(pk=measurement.pk).value == measurement.value + 0.5
+
+
+def test_reloading_the_demo_keeps_changed_passwords_and_teams(demo):
+    staff = get_user_model().objects.get(username="staff.rd")
+    staff.set_password("a-new-secret-2026")
+    staff.save()
+    staff.teams.clear()
+    call_command("load_demo_plan", verbosity=0)
+    staff.refresh_from_db()
+    assert staff.check_password("a-new-secret-2026")
+    assert not staff.teams.exists()
+
+
+def test_loading_the_demo_creates_what_is_missing_and_leaves_the_rest(demo):
+    from plans import services
+    from plans.demo import demo_plan_data
+
+    kpi = KPI.objects.filter(plan=demo).order_by("pk").first()
+    services.kpi_update(kpi=kpi, data={"name": "Renamed by a manager"})
+    data = demo_plan_data()
+    goal = data["focus_areas"][0]["goals"][0]
+    goal.setdefault("milestones", []).append({"title": "A milestone added to the demo", "due_date": "2025-11-30"})
+    services.plan_import(data=data, overwrite=False)
+    assert Milestone.objects.filter(plan=demo, goal__code=goal["code"], title="A milestone added to the demo").exists()
+    assert KPI.objects.get(pk=kpi.pk).name == "Renamed by a manager"

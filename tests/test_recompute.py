@@ -169,10 +169,27 @@ def test_recompute_of_a_deleted_plan_does_nothing():
 def test_recompute_rollups_command_accepts_plan_and_as_of(capsys):
     kpi = KPIFactory()
     call_command("recompute_rollups", "--plan", kpi.plan.slug, "--as-of", "2025-07-01")
-    kpi.refresh_from_db()
-    assert kpi.computed_at is not None
-    assert kpi.explanation["as_of"] == "2025-07-01"
+    assert StatusSnapshot.objects.filter(item_type="kpi", item_id=kpi.pk, as_of=JULY_1).exists()
     assert "as of 2025-07-01" in capsys.readouterr().out
+
+
+def stored_statuses(plan_id):
+    return [
+        sorted(model.objects.filter(**{key: plan_id}).values_list("id", "status", "explanation", "computed_at"))
+        for model, key in ((KPI, "plan"), (Milestone, "plan"), (Goal, "plan"), (FocusArea, "plan"), (Plan, "pk"))
+    ] + [Plan.objects.filter(pk=plan_id).values_list("computed_revision", "data_revision").get()]
+
+
+def test_recompute_rollups_as_of_a_past_date_writes_its_snapshot_and_leaves_current_statuses():
+    kpi = KPIFactory()
+    MilestoneFactory(goal=kpi.goal, due_date=datetime.date(2025, 6, 30), percent_complete=40)
+    record(kpi, datetime.date(2025, 3, 31), 66)
+    plan_recompute(plan_id=kpi.plan_id)
+    before = stored_statuses(kpi.plan_id)
+    call_command("recompute_rollups", "--plan", kpi.plan.slug, "--as-of", "2025-04-15", verbosity=0)
+    assert stored_statuses(kpi.plan_id) == before
+    snapshot = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 4, 15))
+    assert snapshot.status == "on_track"
 
 
 def test_recompute_rollups_command_rejects_an_unknown_plan():
@@ -313,5 +330,5 @@ def test_a_recompute_under_the_same_method_version_leaves_old_history_alone():
 def test_recompute_rollups_command_says_when_it_recomputed_history_for_a_new_method(capsys):
     goal = goal_with_history()
     Plan.objects.filter(pk=goal.plan_id).update(explanation={"method_version": 1})
-    call_command("recompute_rollups", "--plan", goal.plan.slug, "--as-of", "2025-08-16")
+    call_command("recompute_rollups", "--plan", goal.plan.slug)  # a current recompute: --as-of writes one snapshot
     assert f"history recomputed with method version {METHOD_VERSION}" in capsys.readouterr().out

@@ -43,6 +43,11 @@ def request_user(request):
     return request.user if request.user.is_authenticated and request.user.pk is not None else None
 
 
+def request_author(request):
+    """The author of a write, as the services take it: the signed-in user, or the API token."""
+    return api_token(request) or request_user(request)
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 

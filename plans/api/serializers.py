@@ -10,7 +10,18 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from plans.choices import MilestoneState, Status
-from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team, Tombstone
+from plans.models import (
+    KPI,
+    DefinitionChange,
+    FocusArea,
+    Goal,
+    Measurement,
+    Milestone,
+    MilestoneUpdate,
+    Plan,
+    Team,
+    Tombstone,
+)
 from plans.models.base import MAX_ABS_VALUE, MAX_ID
 
 MAX_TEXT_LENGTH = 10_000
@@ -205,10 +216,11 @@ class MeasurementSerializer(StrictModelSerializer):
             "source",
             "external_id",
             "recorded_by",
+            "recorded_by_token",
             "recorded_at",
             *TRACKED,
         )
-        read_only_fields = ("source", "recorded_by", "recorded_at")
+        read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at")
         validators = []
 
 
@@ -216,7 +228,7 @@ class MeasurementUpdateSerializer(MeasurementSerializer):
     """Revise a value in place: the KPI and date of a measurement do not change."""
 
     class Meta(MeasurementSerializer.Meta):
-        read_only_fields = ("kpi", "date", "source", "recorded_by", "recorded_at")
+        read_only_fields = ("kpi", "date", "source", "recorded_by", "recorded_by_token", "recorded_at")
 
 
 class MilestoneUpdateSerializer(StrictModelSerializer):
@@ -242,10 +254,11 @@ class MilestoneUpdateSerializer(StrictModelSerializer):
             "evidence_url",
             "completed_on",
             "author",
+            "author_token",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("previous_percent_complete", "previous_state", "author")
+        read_only_fields = ("previous_percent_complete", "previous_state", "author", "author_token")
 
 
 class TombstoneSerializer(StrictModelSerializer):
@@ -254,6 +267,30 @@ class TombstoneSerializer(StrictModelSerializer):
     class Meta:
         model = Tombstone
         fields = ("id", "resource", "item_id", "plan", "source", "external_id", "deleted_at")
+        read_only_fields = fields
+
+
+class DefinitionChangeSerializer(StrictModelSerializer):
+    """One change of a definition: a field's old and new value, or the whole item when created or deleted."""
+
+    old_value = serializers.JSONField(read_only=True, allow_null=True)
+    new_value = serializers.JSONField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = DefinitionChange
+        fields = (
+            "id",
+            "item_type",
+            "item_id",
+            "action",
+            "field",
+            "old_value",
+            "new_value",
+            "changed_by",
+            "changed_by_token",
+            "channel",
+            "changed_at",
+        )
         read_only_fields = fields
 
 

@@ -15,5 +15,6 @@ router.register("measurements", views.MeasurementViewSet, basename="measurement"
 router.register("milestone-updates", views.MilestoneUpdateViewSet, basename="milestone-update")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("deletions", views.DeletionViewSet, basename="deletion")
+router.register("definition-changes", views.DefinitionChangeViewSet, basename="definition-change")
 
 urlpatterns = router.urls

@@ -13,12 +13,12 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from plans import filtersets, selectors, services
-from plans.choices import MeasurementSource
+from plans.choices import ChangeChannel, MeasurementSource
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
 
 from . import serializers
-from .authentication import request_user
+from .authentication import request_author
 from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -97,6 +97,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return self.selector()
+
+    def authorship(self) -> dict:
+        """Who writes (the user or the API token) and through which channel, for the definition services."""
+        return {"author": request_author(self.request), "channel": ChangeChannel.API}
 
     def owner_team_id(self, data, item=None) -> int | None:
         team = data.get("owner_team")
@@ -222,13 +226,18 @@ class GoalViewSet(TrackedViewSet):
         return selectors.api_goal_list()
 
     def create_item(self, data):
-        return services.goal_create(data=data), True
+        return services.goal_create(data=data, **self.authorship()), True
 
     def update_item(self, item, data, expected_version):
-        return services.goal_update(goal=item, data=data, expected_version=expected_version)
+        return services.goal_update(goal=item, data=data, expected_version=expected_version, **self.authorship())
 
     def delete_item(self, item, expected_version):
-        services.goal_delete(goal=item, expected_version=expected_version, deleted_by=request_user(self.request))
+        services.goal_delete(
+            goal=item,
+            expected_version=expected_version,
+            deleted_by=request_author(self.request),
+            channel=ChangeChannel.API,
+        )
 
     @by_external_id_schema(serializers.GoalSerializer, _("goal"))
     @action(**BY_EXTERNAL_ID)
@@ -247,16 +256,19 @@ class MilestoneViewSet(TrackedViewSet):
         return selectors.api_milestone_list()
 
     def create_item(self, data):
-        return services.milestone_create(data=data), True
+        return services.milestone_create(data=data, **self.authorship()), True
 
     def update_item(self, item, data, expected_version):
         return services.milestone_update(
-            milestone=item, data=data, expected_version=expected_version, author=request_user(self.request)
+            milestone=item, data=data, expected_version=expected_version, **self.authorship()
         )
 
     def delete_item(self, item, expected_version):
         services.milestone_delete(
-            milestone=item, expected_version=expected_version, deleted_by=request_user(self.request)
+            milestone=item,
+            expected_version=expected_version,
+            deleted_by=request_author(self.request),
+            channel=ChangeChannel.API,
         )
 
     @by_external_id_schema(serializers.MilestoneSerializer, _("milestone"))
@@ -276,13 +288,18 @@ class KPIViewSet(TrackedViewSet):
         return selectors.api_kpi_list()
 
     def create_item(self, data):
-        return services.kpi_create(data=data), True
+        return services.kpi_create(data=data, **self.authorship()), True
 
     def update_item(self, item, data, expected_version):
-        return services.kpi_update(kpi=item, data=data, expected_version=expected_version)
+        return services.kpi_update(kpi=item, data=data, expected_version=expected_version, **self.authorship())
 
     def delete_item(self, item, expected_version):
-        services.kpi_delete(kpi=item, expected_version=expected_version, deleted_by=request_user(self.request))
+        services.kpi_delete(
+            kpi=item,
+            expected_version=expected_version,
+            deleted_by=request_author(self.request),
+            channel=ChangeChannel.API,
+        )
 
     @by_external_id_schema(serializers.KPISerializer, _("KPI"))
     @action(**BY_EXTERNAL_ID)
@@ -333,7 +350,7 @@ class MeasurementViewSet(TrackedViewSet):
             note=data.get("note", ""),
             external_id=data.get("external_id", ""),
             source=MeasurementSource.API,
-            recorded_by=request_user(self.request),
+            recorded_by=request_author(self.request),
         )
         return result.measurement, result.outcome == "created"
 
@@ -343,13 +360,13 @@ class MeasurementViewSet(TrackedViewSet):
             value=data.get("value", item.value),
             note=data.get("note"),
             external_id=data.get("external_id", ""),
-            recorded_by=request_user(self.request),
+            recorded_by=request_author(self.request),
             expected_version=expected_version,
         ).measurement
 
     def delete_item(self, item, expected_version):
         services.measurement_delete(
-            measurement=item, expected_version=expected_version, deleted_by=request_user(self.request)
+            measurement=item, expected_version=expected_version, deleted_by=request_author(self.request)
         )
 
     @extend_schema(
@@ -365,7 +382,7 @@ class MeasurementViewSet(TrackedViewSet):
             raise ValidationError(rows_by_index(serializer.errors))
         rows = measurements_bulk_rows(request, serializer.validated_data["measurements"])
         try:
-            counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_user(request))
+            counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_author(request))
         except services.MeasurementRowsInvalid as exc:
             raise ValidationError({"measurements": {str(i): errors for i, errors in exc.errors.items()}}) from exc
         return Response(counts)
@@ -401,7 +418,7 @@ class MilestoneUpdateViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.Rea
             note=data.get("note", ""),
             evidence_url=data.get("evidence_url", ""),
             completed_on=data.get("completed_on"),
-            author=request_user(request),
+            author=request_author(request),
         )
         output = self.get_serializer(self.get_queryset().get(pk=update.pk))
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -427,3 +444,18 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
             if since.cleaned_data["updated_since"] < horizon:
                 raise SyncTooOld()
         return super().list(request, *args, **kwargs)
+
+
+@extend_schema_view(list=extend_schema(summary=_("Changes of definitions: who changed which field, from what to what")))
+class DefinitionChangeViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The history of plans, focus areas, goals, KPIs, milestones and teams, from every channel (append-only).
+
+    Filter by ``item_type`` and ``item_id`` for one item's history; ``updated_since`` syncs like the other lists.
+    """
+
+    serializer_class = serializers.DefinitionChangeSerializer
+    filterset_class = filtersets.DefinitionChangeSyncFilterSet
+    sync_field = "changed_at"
+
+    def get_queryset(self):
+        return selectors.api_definition_change_list()

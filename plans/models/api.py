@@ -22,7 +22,8 @@ class ApiToken(models.Model):
     """A key an external system sends as ``Authorization: Token <key>``; only its SHA-256 is stored.
 
     The first characters of the key (``prefix``) are kept in clear so an administrator can tell
-    tokens apart; a token with a team writes only that team's items.
+    tokens apart; a token with a team writes only that team's items. Writes made with a token record
+    the token as their author (``*_by_token``), and ``created_by`` the person answerable for it.
     """
 
     name = models.CharField(_("name"), max_length=100)
@@ -37,6 +38,15 @@ class ApiToken(models.Model):
         related_name="api_tokens",
         verbose_name=_("team"),
         help_text=_("When set, the token writes only this team's items."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+        help_text=_("Who asked for the token: the person answerable for its writes."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
@@ -123,6 +133,14 @@ class Tombstone(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("deleted by"),
+    )
+    deleted_by_token = models.ForeignKey(
+        ApiToken,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("deleted by API token"),
     )
     deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
 

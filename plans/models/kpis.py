@@ -94,6 +94,14 @@ class Measurement(Tracked):
         related_name="+",
         verbose_name=_("recorded by"),
     )
+    recorded_by_token = models.ForeignKey(
+        "plans.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by API token"),
+    )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     external_id = models.CharField(_("external id"), max_length=128, blank=True)
 
@@ -127,6 +135,14 @@ class MeasurementRevision(models.Model):
     note = models.TextField(_("note"), blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("author")
+    )
+    author_token = models.ForeignKey(
+        "plans.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author API token"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

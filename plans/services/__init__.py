@@ -23,6 +23,7 @@ from .kpis import (
 )
 from .milestones import PROGRESS_FIELDS, milestone_create, milestone_delete, milestone_progress_record, milestone_update
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+from .teams import team_create, team_delete, team_update
 
 __all__ = [
     "PROGRESS_FIELDS",
@@ -51,5 +52,8 @@ __all__ = [
     "plan_import",
     "plan_mark_changed",
     "structure_save",
+    "team_create",
+    "team_delete",
+    "team_update",
     "user_ensure",
 ]

@@ -10,30 +10,35 @@ from ..models.api import TOKEN_PREFIX_LENGTH
 
 @transaction.atomic
 def user_ensure(*, username: str, password: str, role: str, teams=(), admin: bool = False, **fields):
-    """Create a user with a role and teams if missing; an existing user keeps its password.
+    """Create a user with a role and teams if missing; an existing user is left as it is (password, role,
+    teams, admin access): reloading the demo must not undo what an administrator changed since.
 
     ``admin`` opens the admin site to the user with every permission on the plans app (its writes
     go through these services too, see plans/admin.py).
     """
     user, created = get_user_model().objects.get_or_create(username=username, defaults=fields)
-    if created:
-        user.set_password(password)
-        user.is_staff = admin
-        user.save(update_fields=["password", "is_staff"])
-        if admin:
-            user.user_permissions.add(*Permission.objects.filter(content_type__app_label="plans"))
+    if not created:
+        return user, False
+    user.set_password(password)
+    user.is_staff = admin
+    user.save(update_fields=["password", "is_staff"])
+    if admin:
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="plans"))
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     for team in teams:
         team.members.add(user)
-    return user, created
+    return user, True
 
 
 @transaction.atomic
-def api_token_create(*, name: str, scope: str, team: Team | None = None):
-    """Create an API token; returns (token, key). Only the key's SHA-256 is stored, so the key is shown once."""
+def api_token_create(*, name: str, scope: str, team: Team | None = None, created_by=None):
+    """Create an API token; returns (token, key). Only the key's SHA-256 is stored, so the key is shown once.
+
+    ``created_by`` is the person answerable for the token's writes, which record the token as author.
+    """
     key = ApiToken.new_key()
     prefix, key_hash = key[:TOKEN_PREFIX_LENGTH], ApiToken.hash_key(key)
-    token = ApiToken(name=name, scope=scope, team=team, prefix=prefix, key_hash=key_hash)
+    token = ApiToken(name=name, scope=scope, team=team, prefix=prefix, key_hash=key_hash, created_by=created_by)
     token.full_clean()
     token.save()
     return token, key

@@ -7,24 +7,37 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import MeasurementSource, MilestoneState
+from ..choices import ChangeChannel, MeasurementSource, MilestoneState
 from ..models import KPI, FocusArea, Goal, Milestone, MilestoneUpdate, Plan, Team
+from .history import definition_created, definition_updated, item_values
 from .kpis import measurement_record
 from .plans import plan_mark_changed
 from .rows import row_assign
 
 
-def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any]):
-    """Create or update one row by ``lookup``; saves (and bumps the version) only when a field changed."""
+def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any], options: dict[str, Any]):
+    """Create or update one row by ``lookup``; saves (and bumps the version) only when a field changed.
+
+    With ``options["overwrite"]`` false an existing row is left as it is. Creates and changes are
+    recorded as DefinitionChange rows (channel import).
+    """
     obj = model.objects.filter(**lookup).first()
+    before = None
     if obj is None:
         obj = model(**lookup, **fields)
-    elif row_assign(obj, fields):  # compares foreign keys by id, without loading the related rows
-        obj.version += 1
-    else:
+    elif not options["overwrite"]:
         return obj, False
+    else:
+        before = item_values(obj)
+        if not row_assign(obj, fields):  # compares foreign keys by id, without loading the related rows
+            return obj, False
+        obj.version += 1
     obj.full_clean()
     obj.save()
+    if before is None:
+        definition_created(obj, author=options["author"], channel=ChangeChannel.IMPORT)
+    else:
+        definition_updated(obj, before, author=options["author"], channel=ChangeChannel.IMPORT)
     return obj, True
 
 
@@ -33,16 +46,23 @@ def _date(value) -> datetime.date | None:
 
 
 @transaction.atomic
-def plan_import(*, data: dict[str, Any], recorded_by=None) -> tuple[Plan, bool]:
+def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = True) -> tuple[Plan, bool]:
     """Create or update a whole plan from a nested dict (see plans/demo/*.json for the shape).
 
     Rows are matched by natural keys (plan slug, codes, milestone titles within a goal, measurement
     date and source), so importing the same data twice changes nothing. Returns (plan, changed).
+
+    ``overwrite=False`` only creates what is missing and never changes an existing row (the demo
+    plan, loaded at every ``make run``: progress, measurements and definitions people changed since
+    are kept). ``recorded_by`` (a user or an API token) is the author of what the import writes.
     """
+    options = {"overwrite": overwrite, "author": recorded_by}
     changed = False
     teams = {}
     for name in data.get("teams", []):
         teams[name], created = Team.objects.get_or_create(name=name)
+        if created:
+            definition_created(teams[name], author=recorded_by, channel=ChangeChannel.IMPORT)
         changed |= created
     p = data["plan"]
     plan, did = _upsert(
@@ -55,6 +75,7 @@ def plan_import(*, data: dict[str, Any], recorded_by=None) -> tuple[Plan, bool]:
             "start_date": _date(p["start_date"]),
             "end_date": _date(p["end_date"]),
         },
+        options,
     )
     changed |= did
     for order, fa in enumerate(data.get("focus_areas", []), start=1):
@@ -67,16 +88,17 @@ def plan_import(*, data: dict[str, Any], recorded_by=None) -> tuple[Plan, bool]:
                 "order": fa.get("order", order),
                 "weight": Decimal(str(fa.get("weight", 1))),
             },
+            options,
         )
         changed |= did
         for g in fa.get("goals", []):
-            changed |= _goal_import(plan, focus_area, g, teams, recorded_by)
+            changed |= _goal_import(plan, focus_area, g, teams, options)
     if changed:
         plan_mark_changed(plan_id=plan.pk)
     return plan, changed
 
 
-def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
+def _goal_import(plan, focus_area, g, teams, options) -> bool:
     owner = teams.get(g["owner_team"]) or Team.objects.get(name=g["owner_team"])
     goal, changed = _upsert(
         Goal,
@@ -90,6 +112,7 @@ def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
             "start_date": _date(g.get("start_date")),
             "due_date": _date(g.get("due_date")),
         },
+        options,
     )
     for m in g.get("milestones", []):
         milestone, did = _upsert(
@@ -106,11 +129,12 @@ def _goal_import(plan, focus_area, g, teams, recorded_by) -> bool:
                 "state": m.get("state", MilestoneState.PLANNED),
                 "completed_on": _date(m.get("completed_on")),
             },
+            options,
         )
         changed |= did
-        changed |= _milestone_history_import(milestone, m.get("history", []), recorded_by)
+        changed |= _milestone_history_import(milestone, m.get("history", []), options["author"])
     for k in g.get("kpis", []):
-        changed |= _kpi_import(plan, goal, owner, k, recorded_by)
+        changed |= _kpi_import(plan, goal, owner, k, options)
     return changed
 
 
@@ -135,7 +159,7 @@ def _milestone_history_import(milestone, history, author) -> bool:
     return True
 
 
-def _kpi_import(plan, goal, owner, k, recorded_by) -> bool:
+def _kpi_import(plan, goal, owner, k, options) -> bool:
     kpi, changed = _upsert(
         KPI,
         {"plan": plan, "code": k["code"]},
@@ -153,14 +177,23 @@ def _kpi_import(plan, goal, owner, k, recorded_by) -> bool:
             "weight": Decimal(str(k.get("weight", 1))),
             "source_note": k.get("source_note", ""),
         },
+        options,
+    )
+    # Without overwrite, a value already stored for a date (perhaps revised since) is kept.
+    stored = (
+        set()
+        if options["overwrite"]
+        else set(kpi.measurements.filter(source=MeasurementSource.IMPORT).values_list("date", flat=True))
     )
     for date, value in k.get("measurements", []):
+        if _date(date) in stored:
+            continue
         result = measurement_record(
             kpi=kpi,
             date=_date(date),
             value=value,
             source=MeasurementSource.IMPORT,
-            recorded_by=recorded_by,
+            recorded_by=options["author"],
             note=k.get("measurement_note", ""),
         )
         changed |= result.outcome != "unchanged"

@@ -9,11 +9,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import MeasurementSource
+from ..choices import ChangeChannel, MeasurementSource
 from ..exceptions import MeasurementRowsInvalid
 from ..models import KPI, Measurement, MeasurementRevision
+from .history import author_split
 from .plans import plan_mark_changed
-from .rows import goal_child_fill, row_delete, row_lock, row_save, row_update
+from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
 from .sync import _tombstones_create, _tombstones_for_kpis
 
 
@@ -42,6 +43,8 @@ def measurement_record(
 ) -> MeasurementResult:
     """Create or revise the KPI's value on ``date`` from ``source``; every change is kept as a revision.
 
+    ``recorded_by`` is the author: a user or an API token.
+
     ``expected_version`` is the KPI's version when the caller read it: a newer one raises
     StaleVersionError and writes nothing.
     """
@@ -64,13 +67,19 @@ def measurement_record(
         measurement.version += 1
     measurement.value = value
     measurement.note = note
-    measurement.recorded_by = recorded_by
+    user, token = author_split(recorded_by)
+    measurement.recorded_by, measurement.recorded_by_token = user, token
     measurement.recorded_at = timezone.now()
     measurement.external_id = external_id or measurement.external_id
     measurement.full_clean()
     measurement.save()
     MeasurementRevision.objects.create(
-        measurement=measurement, previous_value=previous_value, value=value, note=note, author=recorded_by
+        measurement=measurement,
+        previous_value=previous_value,
+        value=value,
+        note=note,
+        author=user,
+        author_token=token,
     )
     _kpis_series_changed([kpi.pk], now=timezone.now())
     plan_mark_changed(plan_id=kpi.plan_id)
@@ -78,22 +87,35 @@ def measurement_record(
 
 
 @transaction.atomic
-def kpi_create(*, data: dict[str, Any]) -> KPI:
+def kpi_create(*, data: dict[str, Any], author=None, channel: str = ChangeChannel.WEB) -> KPI:
     kpi = KPI(**data)
     goal_child_fill(kpi)
-    row_save(kpi)
+    row_create(kpi, author=author, channel=channel)
     return kpi
 
 
 @transaction.atomic
-def kpi_update(*, kpi: KPI, data: dict[str, Any], expected_version: int | None = None) -> KPI:
-    return row_update(kpi, data, expected_version=expected_version, fill=goal_child_fill)
+def kpi_update(
+    *,
+    kpi: KPI,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    author=None,
+    channel: str = ChangeChannel.WEB,
+) -> KPI:
+    return row_update(
+        kpi, data, expected_version=expected_version, fill=goal_child_fill, author=author, channel=channel
+    )
 
 
 @transaction.atomic
-def kpi_delete(*, kpi: KPI, expected_version: int | None = None, deleted_by=None) -> None:
+def kpi_delete(
+    *, kpi: KPI, expected_version: int | None = None, deleted_by=None, channel: str = ChangeChannel.WEB
+) -> None:
     """Delete a KPI with its measurements, leaving a tombstone for each."""
-    row_delete(kpi, expected_version=expected_version, tombstones=_tombstones_for_kpis, deleted_by=deleted_by)
+    row_delete(
+        kpi, expected_version=expected_version, tombstones=_tombstones_for_kpis, deleted_by=deleted_by, channel=channel
+    )
 
 
 @transaction.atomic
@@ -198,6 +220,7 @@ def measurements_bulk_upsert(
         )
     }
     now = timezone.now()
+    user, token = author_split(recorded_by)
     created, updated, previous_values = [], [], []  # previous_values: of the updated rows
     for row in rows:
         value = float(row.value)
@@ -216,21 +239,25 @@ def measurements_bulk_upsert(
             measurement.external_id = row.external_id or measurement.external_id
         measurement.value = value
         measurement.note = row.note
-        measurement.recorded_by = recorded_by
+        measurement.recorded_by, measurement.recorded_by_token = user, token
         measurement.recorded_at = now
         # Uniqueness and the finite check were settled above for all rows at once (and the database
         # constraints stay behind them); validating them here would cost one query per row.
-        measurement.full_clean(exclude={"kpi", "recorded_by"}, validate_unique=False, validate_constraints=False)
+        measurement.full_clean(
+            exclude={"kpi", "recorded_by", "recorded_by_token"}, validate_unique=False, validate_constraints=False
+        )
     Measurement.objects.bulk_create(created, batch_size=1000)
     Measurement.objects.bulk_update(
         updated,
-        ["value", "note", "version", "recorded_by", "recorded_at", "external_id", "updated_at"],
+        ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
         batch_size=1000,
     )
     written = created + updated
     MeasurementRevision.objects.bulk_create(
         [
-            MeasurementRevision(measurement=m, previous_value=previous, value=m.value, note=m.note, author=recorded_by)
+            MeasurementRevision(
+                measurement=m, previous_value=previous, value=m.value, note=m.note, author=user, author_token=token
+            )
             for m, previous in zip(written, [None] * len(created) + previous_values, strict=True)
         ],
         batch_size=1000,

@@ -6,10 +6,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import MilestoneState
+from ..choices import ChangeChannel, MilestoneState
 from ..models import Milestone, MilestoneUpdate
+from .history import author_split
 from .plans import plan_mark_changed
-from .rows import goal_child_fill, row_delete, row_lock, row_save, row_update
+from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
 from .sync import _tombstones_for_milestones
 
 PROGRESS_FIELDS = ("percent_complete", "state", "completed_on")
@@ -27,7 +28,10 @@ def milestone_progress_record(
     completed_on: datetime.date | None = None,
     expected_version: int | None = None,
 ) -> MilestoneUpdate:
-    """Log milestone progress: update the milestone and append a MilestoneUpdate with the old values."""
+    """Log milestone progress: update the milestone and append a MilestoneUpdate with the old values.
+
+    ``author`` is a user or an API token.
+    """
     milestone = row_lock(
         milestone, expected_version, last_change=lambda row: row.updates.select_related("author").first()
     )
@@ -41,6 +45,7 @@ def milestone_progress_record(
     milestone.version += 1
     milestone.full_clean()
     milestone.save()
+    user, token = author_split(author)
     update = MilestoneUpdate(
         milestone=milestone,
         percent_complete=percent_complete,
@@ -49,7 +54,8 @@ def milestone_progress_record(
         previous_state=previous_state,
         note=note,
         evidence_url=evidence_url,
-        author=author,
+        author=user,
+        author_token=token,
     )
     update.full_clean()
     update.save()
@@ -58,16 +64,21 @@ def milestone_progress_record(
 
 
 @transaction.atomic
-def milestone_create(*, data: dict[str, Any]) -> Milestone:
+def milestone_create(*, data: dict[str, Any], author=None, channel: str = ChangeChannel.WEB) -> Milestone:
     milestone = Milestone(**data)
     goal_child_fill(milestone)
-    row_save(milestone)
+    row_create(milestone, author=author, channel=channel)
     return milestone
 
 
 @transaction.atomic
 def milestone_update(
-    *, milestone: Milestone, data: dict[str, Any], expected_version: int | None = None, author=None
+    *,
+    milestone: Milestone,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    author=None,
+    channel: str = ChangeChannel.WEB,
 ) -> Milestone:
     """Change a milestone; a change of progress or state goes through ``milestone_progress_record`` so it is logged."""
     progress = {name: data[name] for name in PROGRESS_FIELDS if name in data}
@@ -76,6 +87,8 @@ def milestone_update(
         {name: value for name, value in data.items() if name not in PROGRESS_FIELDS},
         expected_version=expected_version,
         fill=goal_child_fill,
+        author=author,
+        channel=channel,
     )
     percent = progress.get("percent_complete", milestone.percent_complete)
     state = progress.get("state", milestone.state)
@@ -89,7 +102,13 @@ def milestone_update(
 
 
 @transaction.atomic
-def milestone_delete(*, milestone: Milestone, expected_version: int | None = None, deleted_by=None) -> None:
+def milestone_delete(
+    *, milestone: Milestone, expected_version: int | None = None, deleted_by=None, channel: str = ChangeChannel.WEB
+) -> None:
     row_delete(
-        milestone, expected_version=expected_version, tombstones=_tombstones_for_milestones, deleted_by=deleted_by
+        milestone,
+        expected_version=expected_version,
+        tombstones=_tombstones_for_milestones,
+        deleted_by=deleted_by,
+        channel=channel,
     )

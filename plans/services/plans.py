@@ -3,8 +3,10 @@
 from django.db import transaction
 from django.db.models import F
 
-from ..models import FocusArea, Goal, Plan
-from .sync import _tombstones_for_goals
+from ..choices import ChangeChannel
+from ..models import FocusArea, Plan
+from .history import definition_created, definition_deleted, definition_updated, item_values
+from .sync import _tombstones_for_focus_areas, _tombstones_for_plans
 
 
 def plan_mark_changed(*, plan_id: int) -> None:
@@ -29,26 +31,36 @@ def plan_mark_changed(*, plan_id: int) -> None:
 
 
 @transaction.atomic
-def structure_save(*, item: Plan | FocusArea, is_new: bool) -> None:
-    """Save a plan or focus area edited by a manager (admin): validated, versioned, recomputed."""
+def structure_save(*, item: Plan | FocusArea, is_new: bool, author=None, channel: str = ChangeChannel.ADMIN) -> None:
+    """Save a plan or focus area edited by a manager (admin): validated, versioned, recomputed, its
+    changes recorded (DefinitionChange)."""
+    before = None
     if not is_new:
-        item.version = type(item).objects.select_for_update().get(pk=item.pk).version + 1
+        current = type(item).objects.select_for_update().get(pk=item.pk)
+        before = item_values(current)
+        item.version = current.version + 1
     item.full_clean()
     item.save()
+    if is_new:
+        definition_created(item, author=author, channel=channel)
+    else:
+        definition_updated(item, before, author=author, channel=channel)
     plan_mark_changed(plan_id=item.pk if isinstance(item, Plan) else item.plan_id)
 
 
 @transaction.atomic
-def focus_area_delete(*, focus_area: FocusArea, deleted_by=None) -> None:
+def focus_area_delete(*, focus_area: FocusArea, deleted_by=None, channel: str = ChangeChannel.ADMIN) -> None:
     """Delete a focus area with its goals and their children, leaving tombstones for syncing clients."""
-    _tombstones_for_goals(Goal.objects.filter(focus_area=focus_area), deleted_by=deleted_by)
+    _tombstones_for_focus_areas(FocusArea.objects.filter(pk=focus_area.pk), deleted_by=deleted_by)
+    definition_deleted(focus_area, author=deleted_by, channel=channel)
     plan_id = focus_area.plan_id
     focus_area.delete()
     plan_mark_changed(plan_id=plan_id)
 
 
 @transaction.atomic
-def plan_delete(*, plan: Plan, deleted_by=None) -> None:
-    """Delete a whole plan, leaving tombstones for its goals, KPIs, milestones and their rows."""
-    _tombstones_for_goals(Goal.objects.filter(plan=plan), deleted_by=deleted_by)
+def plan_delete(*, plan: Plan, deleted_by=None, channel: str = ChangeChannel.ADMIN) -> None:
+    """Delete a whole plan, leaving tombstones for it, its focus areas, goals, KPIs, milestones and their rows."""
+    _tombstones_for_plans(Plan.objects.filter(pk=plan.pk), deleted_by=deleted_by)
+    definition_deleted(plan, author=deleted_by, channel=channel)
     plan.delete()

@@ -1,15 +1,21 @@
 """One row's version-checked write, shared by the create, update and delete services.
 
 ``row_update`` is the whole sequence: lock the row, refuse a stale ``expected_version``, assign, bump
-the version once, validate, save, mark the plan changed. ``row_delete`` is its counterpart for a
-delete, leaving tombstones. Both start with ``row_lock``, which the measurement and progress services
-use on their own; creates end with ``row_save``, as updates do.
+the version once, validate, save, record the DefinitionChange rows, mark the plan changed.
+``row_delete`` is its counterpart for a delete, leaving tombstones and a DefinitionChange; ``row_create``
+for a create. They start with ``row_lock``, which the measurement and progress services use on their
+own, and end with ``row_save``.
+
+``author`` is a user or an API token (see ``plans.services.history``); ``channel`` where the write came
+from (``ChangeChannel``).
 """
 
 from typing import Any
 
+from ..choices import ChangeChannel
 from ..exceptions import StaleVersionError
 from ..models.milestones import fill_from_goal
+from .history import definition_created, definition_deleted, definition_updated, item_values
 from .plans import plan_mark_changed
 
 
@@ -55,28 +61,48 @@ def row_save(item, *, previous_plan_id: int | None = None) -> None:
         plan_mark_changed(plan_id=previous_plan_id)
 
 
-def row_update(item, data: dict[str, Any], *, expected_version: int | None, fill=None):
+def row_create(item, *, author=None, channel: str = ChangeChannel.WEB) -> None:
+    """Validate and save a new ``item`` (``row_save``) and record its creation."""
+    row_save(item)
+    definition_created(item, author=author, channel=channel)
+
+
+def row_update(
+    item,
+    data: dict[str, Any],
+    *,
+    expected_version: int | None,
+    fill=None,
+    author=None,
+    channel: str = ChangeChannel.WEB,
+):
     """Lock ``item``, check its version and assign ``data``; only when a value differs, bump the version
-    once, call ``fill(row)`` to derive what depends on the new values, and save (``row_save``).
+    once, call ``fill(row)`` to derive what depends on the new values, save (``row_save``) and record
+    each changed field's old and new value (DefinitionChange).
 
     Returns the locked row, changed or not.
     """
     row = row_lock(item, expected_version)
     previous_plan_id = row.plan_id
+    before = item_values(row)
     if not row_assign(row, data):
         return row
     row.version += 1
     if fill:
         fill(row)
     row_save(row, previous_plan_id=previous_plan_id)
+    definition_updated(row, before, author=author, channel=channel)
     return row
 
 
-def row_delete(item, *, expected_version: int | None, tombstones, deleted_by=None) -> None:
+def row_delete(
+    item, *, expected_version: int | None, tombstones, deleted_by=None, channel: str = ChangeChannel.WEB
+) -> None:
     """Lock ``item``, check its version, leave its tombstones (``tombstones(queryset, deleted_by=...)``
-    for the row and what cascades from it), delete it and mark its plan changed."""
+    for the row and what cascades from it) and a DefinitionChange, delete it and mark its plan changed."""
     row = row_lock(item, expected_version)
     tombstones(type(row).objects.filter(pk=row.pk), deleted_by=deleted_by)
+    definition_deleted(row, author=deleted_by, channel=channel)
     plan_id = row.plan_id
     row.delete()
     plan_mark_changed(plan_id=plan_id)

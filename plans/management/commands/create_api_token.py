@@ -1,5 +1,6 @@
 """Create an API token and print its key once: only its SHA-256 is stored."""
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from plans.choices import ApiTokenScope
@@ -14,14 +15,22 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="What the token is for, e.g. 'statistics bureau sync'.")
         parser.add_argument("--scope", required=True, choices=ApiTokenScope.values)
         parser.add_argument("--team", help="Team name (or id): the token then writes only this team's items.")
+        parser.add_argument(
+            "--owner", metavar="USERNAME", help="The person answerable for the token's writes (recorded on it)."
+        )
 
-    def handle(self, *args, name, scope, team=None, **options):
+    def handle(self, *args, name, scope, team=None, owner=None, **options):
         team_obj = None
         if team:
             lookup = {"pk": int(team)} if team.isdigit() else {"name": team}
             team_obj = Team.objects.filter(**lookup).first()
             if team_obj is None:
                 raise CommandError(f"No team {team!r}.")
-        token, key = api_token_create(name=name, scope=scope, team=team_obj)
+        owner_obj = None
+        if owner:
+            owner_obj = get_user_model().objects.filter(username=owner).first()
+            if owner_obj is None:
+                raise CommandError(f"No user {owner!r}.")
+        token, key = api_token_create(name=name, scope=scope, team=team_obj, created_by=owner_obj)
         self.stderr.write(f"Created API token {token}. Store the key now: it is not shown again.")
         self.stdout.write(key)

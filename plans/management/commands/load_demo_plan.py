@@ -7,12 +7,15 @@ from plans.models import Team
 
 
 class Command(BaseCommand):
-    help = "Load the demo plan (2025 Action Plan for National High-Tech Zones) and demo users. Idempotent."
+    help = (
+        "Load the demo plan (2025 Action Plan for National High-Tech Zones) and demo users. Creates what is "
+        "missing and never changes what exists, so progress, values and passwords entered since are kept."
+    )
 
     def handle(self, *args, **options):
         data = demo_plan_data()
         with transaction.atomic():
-            plan, changed = services.plan_import(data=data)
+            plan, changed = services.plan_import(data=data, overwrite=False)
             users = []
             for spec in data["users"]:
                 teams = list(Team.objects.filter(name__in=spec["teams"]))
@@ -26,7 +29,7 @@ class Command(BaseCommand):
                     last_name=spec["last_name"],
                 )
                 users.append(spec)
-        verb = "Loaded" if changed else "Already up to date:"
+        verb = "Loaded" if changed else "Already loaded (nothing changed):"
         self.stdout.write(self.style.SUCCESS(f"{verb} {plan.name} ({plan.slug})."))
         self.stdout.write(data["notice"])
         self.stdout.write("Demo users (username / password, role, teams):")

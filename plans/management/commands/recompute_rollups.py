@@ -2,6 +2,7 @@ import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from plans.models import Plan
@@ -22,7 +23,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--plan", metavar="SLUG", help="Only this plan (default: every plan).")
         parser.add_argument(
-            "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="Compute as of this date (default today)."
+            "--as-of",
+            type=iso_date,
+            metavar="YYYY-MM-DD",
+            help="Write the snapshot of this date only (default: today's statuses and snapshot); "
+            "the current statuses are left as they are.",
         )
         parser.add_argument("--backfill", action="store_true", help="Rebuild every month-end snapshot of the period.")
 
@@ -33,14 +38,18 @@ class Command(BaseCommand):
             if not plans.exists():
                 raise CommandError(f"No plan with slug {plan!r}.")
         quiet = verbosity == 0
+        current = as_of is None or as_of == timezone.localdate()
         for plan_id, slug in tqdm(
             list(plans.values_list("pk", "slug")), desc="Plans", unit="plan", disable=quiet or plans.count() < 2
         ):
             with tqdm(desc=slug, unit="day", disable=quiet, leave=False) as days:
-                summary = plan_recompute(plan_id=plan_id, as_of=as_of, backfill=backfill, progress=days)
+                summary = plan_recompute(
+                    plan_id=plan_id, as_of=as_of, backfill=backfill, progress=days, current=current
+                )
             if summary and verbosity:
+                what = "" if current else " (snapshot only, current statuses unchanged)"
                 self.stdout.write(
-                    f"Plan {slug}: {summary.items} items as of {summary.as_of}; "
+                    f"Plan {slug}: {summary.items} items as of {summary.as_of}{what}; "
                     f"{len(summary.month_ends)} month-end snapshots rebuilt."
                 )
                 if summary.method_changed:
