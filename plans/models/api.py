@@ -17,8 +17,11 @@ TOKEN_PREFIX_LENGTH = 8
 
 
 class ApiTokenScope(models.TextChoices):
+    """``write`` records values and progress, as staff do; ``manage`` also changes definitions, as managers do."""
+
     READ = "read", _("Read")
-    WRITE = "write", _("Read and write")
+    WRITE = "write", _("Read, record values and progress")
+    MANAGE = "manage", _("Read, record, and change definitions")
 
 
 class ApiToken(models.Model):
@@ -72,7 +75,7 @@ class ApiToken(models.Model):
 
     @property
     def can_write(self) -> bool:
-        return self.scope == ApiTokenScope.WRITE
+        return self.scope in (ApiTokenScope.WRITE, ApiTokenScope.MANAGE)
 
     def revoke(self) -> None:
         if self.revoked_at is None:
