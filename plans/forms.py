@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from . import numbers, services
 from .choices import MeasurementSource, MilestoneState
 from .models import KPI, Milestone
+from .periods import latest_due_period_end
 
 
 class StrictNumberMixin:
@@ -198,7 +199,11 @@ class MeasurementForm(VersionedForm):
         self.fields["date"].widget.attrs.update({"min": item.baseline_date.isoformat(), "max": self.today.isoformat()})
 
     def initial_from(self, item: KPI) -> dict:
-        return {"date": self.today}
+        # A figure describes the latest period that has ended, not the day it is typed in; after the target
+        # date it is the final figure, dated on the target date (plans.periods). Before any period has
+        # ended, today: a figure dated on the baseline date would not count.
+        due = latest_due_period_end(item.frequency, self.today, item.target_date)
+        return {"date": due if due > item.baseline_date else self.today}
 
     def clean_date(self):
         date = self.cleaned_data["date"]
