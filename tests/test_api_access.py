@@ -91,7 +91,7 @@ def test_a_read_token_cannot_write(own_kpi):
 
 
 def test_a_team_token_writes_its_team_items(team, own_kpi):
-    _, key = api_token(scope="write", team=team)
+    _, key = api_token(scope="manage", team=team)
     client = api_client(key)
     assert client.post("/api/v1/measurements/", measurement(own_kpi)).status_code == 201
     assert client.patch(f"/api/v1/kpis/{own_kpi.pk}/", {"name": "Ours"}).status_code == 200
@@ -111,21 +111,21 @@ def test_a_team_token_cannot_write_other_teams_items(team, other_kpi):
 
 
 def test_a_team_token_cannot_move_its_item_to_another_team(team, other_team, own_kpi):
-    _, key = api_token(scope="write", team=team)
+    _, key = api_token(scope="manage", team=team)
     response = api_client(key).patch(f"/api/v1/kpis/{own_kpi.pk}/", {"owner_team": other_team.pk})
     assert response.status_code == 403
     assert KPI.objects.get(pk=own_kpi.pk).owner_team == team
 
 
 def test_a_team_token_cannot_create_under_another_teams_goal_by_default(team, other_kpi):
-    _, key = api_token(scope="write", team=team)
+    _, key = api_token(scope="manage", team=team)
     body = {"goal": other_kpi.goal_id, "title": "Sneaky", "due_date": "2025-06-30"}
     assert api_client(key).post("/api/v1/milestones/", body).status_code == 403
 
 
 def test_a_team_token_cannot_take_over_another_teams_external_id(team, other_kpi):
     KPI.objects.filter(pk=other_kpi.pk).update(source="erp", external_id="K-1")
-    _, key = api_token(scope="write", team=team)
+    _, key = api_token(scope="manage", team=team)
     body = {"goal": other_kpi.goal_id, "code": "X", "name": "x", "unit": "u", "baseline_value": 1,
             "baseline_date": "2024-12-31", "target_value": 2, "target_date": "2025-12-31", "frequency": "annual",
             "owner_team": team.pk}  # fmt: skip

@@ -30,7 +30,7 @@ def _fresh_throttle_counters():
 
 @pytest.fixture
 def writer(db):
-    _, key = api_token(scope="write")
+    _, key = api_token(scope="manage")
     return api_client(key)
 
 

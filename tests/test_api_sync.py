@@ -19,7 +19,7 @@ def _fresh_throttle_counters():
 
 @pytest.fixture
 def client(db):
-    _, key = api_token(scope="write")
+    _, key = api_token(scope="manage")
     return api_client(key)
 
 

@@ -24,7 +24,7 @@ from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
-from .permissions import ApiAccess, ensure_can_write_team
+from .permissions import ApiAccess, definition_checked, ensure_can_change_definition, ensure_can_write_team
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -86,7 +86,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     # Create, read, update and delete through services, with ETag / If-Match on the detail routes.
     # Subclasses give selector, create_item, update_item and delete_item; owner_team_id(data, item)
     # is the team that owns the item once data is written, checked against the caller's teams.
+    # Goals, milestones and KPIs are definitions (``defines_items``): creating, deleting or redefining
+    # one is for managers and manage tokens; staff and write tokens change only progress.
 
+    defines_items = True
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -118,6 +121,8 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ensure_can_write_team(request, self.owner_team_id(serializer.validated_data))
+        if self.defines_items:
+            ensure_can_change_definition(request)
         item, created = self.create_item(serializer.validated_data)
         return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -126,13 +131,18 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         expected_version = if_match_version(request, item)
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        ensure_can_write_team(request, self.owner_team_id(serializer.validated_data, item))
-        item = self.update_item(item, serializer.validated_data, expected_version)
+        data = serializer.validated_data
+        ensure_can_write_team(request, self.owner_team_id(data, item))
+        if self.defines_items:
+            data = definition_checked(request, item, data)
+        item = self.update_item(item, data, expected_version)
         return self.detail_response(item)
 
     def destroy(self, request, *args, **kwargs):
         item = self.get_object()
         expected_version = if_match_version(request, item)
+        if self.defines_items:
+            ensure_can_change_definition(request, item)
         self.delete_item(item, expected_version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -148,8 +158,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         data = serializer.validated_data
         ensure_can_write_team(request, self.owner_team_id(data, item))
         if item is None:
+            ensure_can_change_definition(request)
             item, _ = self.create_item({**data, "source": source, "external_id": external_id})
             return self.detail_response(item, status.HTTP_201_CREATED)
+        data = definition_checked(request, item, data)
         return self.detail_response(self.update_item(item, data, expected_version))
 
 
@@ -307,6 +319,7 @@ class MeasurementViewSet(TrackedViewSet):
 
     serializer_class = serializers.MeasurementSerializer
     filterset_class = filters.MeasurementFilterSet
+    defines_items = False  # recorded values: staff and write tokens write their teams' measurements
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
