@@ -23,6 +23,7 @@ from .models import (
     Team,
     Tombstone,
 )
+from .permissions import can_change_definition
 
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
@@ -31,6 +32,17 @@ TRACKED = ("version", "created_at", "updated_at")
 class ServiceAdmin(admin.ModelAdmin):
     """Admin writes go through the services, like every other write: validation, versions, history,
     tombstones for syncing clients and the plan's recompute."""
+
+    # Admin access is given to managers (services.user_ensure(admin=True)); should a staff member be
+    # made an admin user, the admin still leaves definitions to managers, like the API does.
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_change_definition(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_change_definition(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and can_change_definition(request.user, obj)
 
     def save_model(self, request, obj, form, change):
         saved = self.service_save(request, obj, form, change)

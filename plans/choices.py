@@ -48,8 +48,11 @@ class MeasurementSource(models.TextChoices):
 
 
 class ApiTokenScope(models.TextChoices):
+    """``write`` records values and progress, as staff do; ``manage`` also changes definitions, as managers do."""
+
     READ = "read", _("Read")
-    WRITE = "write", _("Read and write")
+    WRITE = "write", _("Read, record values and progress")
+    MANAGE = "manage", _("Read, record, and change definitions")
 
 
 class ItemType(models.TextChoices):

@@ -5,50 +5,49 @@ Both forms carry the item's version; a save based on an older one is refused by 
 and what the user typed kept for a resubmit.
 """
 
-import math
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import numbers, services
 from .choices import MeasurementSource, MilestoneState
 from .models import KPI, Milestone
-from .models.base import MAX_ABS_VALUE
-
-# What float() accepts but no measurement can be (matched case-insensitively, signs allowed).
-_NON_FINITE = {"nan", "inf", "infinity"}
+from .periods import latest_due_period_end
 
 
-def _is_non_finite_text(value) -> bool:
-    return isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE
+class StrictNumberMixin:
+    """Read the input with plans.numbers.parse_number, worded with the field's own messages.
 
+    The forms are not localized (``localize=False``): both languages we serve write decimals with ".",
+    and a localized field would strip thousands separators, so "12,5" would become 125.
+    """
 
-class FiniteFloatField(forms.FloatField):
-    """A float that is a real, plausible number: no NaN, no infinity, no magnitude beyond MAX_ABS_VALUE."""
-
-    default_error_messages = {
-        "invalid": _("Enter a number, such as 12.5."),
-        "not_finite": _("Enter a real number: “NaN” and infinity are not allowed."),
-        "too_large": _("This number is implausibly large: enter a value between -1e15 and 1e15."),
-    }
+    number_kind: type = float
 
     def to_python(self, value):
-        if _is_non_finite_text(value):
-            raise ValidationError(self.error_messages["not_finite"], code="not_finite")
-        value = super().to_python(value)
-        if value is not None and (not math.isfinite(value) or abs(value) > MAX_ABS_VALUE):
-            raise ValidationError(self.error_messages["too_large"], code="too_large")
-        return value
+        separator = formats.get_format("DECIMAL_SEPARATOR") if self.localize else "."
+        try:
+            return numbers.parse_number(value, kind=self.number_kind, decimal_separator=separator)
+        except ValidationError as exc:
+            raise numbers.field_error(exc, self.error_messages) from exc
+
+
+class FiniteFloatField(StrictNumberMixin, forms.FloatField):
+    """A float that is a real, plausible number: no NaN, no infinity, no magnitude beyond MAX_ABS_VALUE."""
+
+    default_error_messages = {"invalid": numbers.MESSAGES["invalid"]}
 
     def validate(self, value):
         forms.Field.validate(self, value)  # FloatField.validate would re-check finiteness with a vaguer message
 
 
-class PercentField(forms.IntegerField):
+class PercentField(StrictNumberMixin, forms.IntegerField):
+    number_kind = int
     default_error_messages = {
         "invalid": _("Enter a whole number from 0 to 100."),
+        "not_integer": _("Enter a whole number from 0 to 100."),
+        "too_large": _("Enter a whole number from 0 to 100."),
         "not_finite": _("Enter a whole number from 0 to 100: “NaN” and infinity are not allowed."),
         "min_value": _("Percent complete cannot be below 0."),
         "max_value": _("Percent complete cannot be above 100."),
@@ -56,11 +55,6 @@ class PercentField(forms.IntegerField):
 
     def __init__(self, **kwargs):
         super().__init__(min_value=0, max_value=100, **kwargs)
-
-    def to_python(self, value):
-        if _is_non_finite_text(value):
-            raise ValidationError(self.error_messages["not_finite"], code="not_finite")
-        return super().to_python(value)
 
 
 def user_display_name(user) -> str:
@@ -205,7 +199,11 @@ class MeasurementForm(VersionedForm):
         self.fields["date"].widget.attrs.update({"min": item.baseline_date.isoformat(), "max": self.today.isoformat()})
 
     def initial_from(self, item: KPI) -> dict:
-        return {"date": self.today}
+        # A figure describes the latest period that has ended, not the day it is typed in; after the target
+        # date it is the final figure, dated on the target date (plans.periods). Before any period has
+        # ended, today: a figure dated on the baseline date would not count.
+        due = latest_due_period_end(item.frequency, self.today, item.target_date)
+        return {"date": due if due > item.baseline_date else self.today}
 
     def clean_date(self):
         date = self.cleaned_data["date"]

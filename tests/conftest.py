@@ -72,15 +72,22 @@ def reader(db):
 
 @pytest.fixture
 def writer(db):
-    """An API client with a write token for every team."""
-    _, key = api_token(scope="write")
+    """An API client with a manage token for every team (it records values and changes definitions)."""
+    _, key = api_token(scope="manage")
     return api_client(key)
 
 
 @pytest.fixture
 def team_writer(team):
-    """An API client with a write token for ``team`` only."""
+    """An API client with a write token for ``team`` only: it records values and progress."""
     _, key = api_token(scope="write", team=team)
+    return api_client(key)
+
+
+@pytest.fixture
+def team_manager(team):
+    """An API client with a manage token for ``team`` only: it also changes that team's definitions."""
+    _, key = api_token(scope="manage", team=team)
     return api_client(key)
 
 

@@ -46,7 +46,7 @@ def test_a_session_api_change_records_the_user(manager):
 
 
 def test_a_token_api_change_records_the_token():
-    token, key = api_token(scope="write")
+    token, key = api_token(scope="manage")
     kpi = KPIFactory(target_value=80)
     assert api_client(key).patch(f"/api/v1/kpis/{kpi.pk}/", {"target_value": 70}).status_code == 200
     change = target_change(kpi)
@@ -120,7 +120,7 @@ def test_a_token_progress_report_records_the_token():
 
 
 def test_a_token_delete_records_the_token_on_the_tombstone():
-    token, key = api_token(scope="write")
+    token, key = api_token(scope="manage")
     kpi = KPIFactory()
     assert api_client(key).delete(f"/api/v1/kpis/{kpi.pk}/").status_code == 204
     assert Tombstone.objects.get(resource="kpis").deleted_by_token == token

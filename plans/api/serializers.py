@@ -5,10 +5,13 @@ computed statuses, versions, timestamps and the denormalised plan are never take
 """
 
 from collections.abc import Mapping
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from plans import numbers
 from plans.choices import MilestoneState, Status
 from plans.models import (
     KPI,
@@ -41,6 +44,53 @@ class IdRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(int(data))
 
 
+NUMBER_MESSAGES = {
+    "invalid": _('Send a JSON number or a plain decimal string, such as 12.5 or "12.5".'),
+    "not_integer": _("Send a whole number."),
+}
+
+
+class StrictNumberMixin:
+    """Numbers are JSON numbers or plain decimal strings, read by plans.numbers.parse_number.
+
+    DRF's own fields take ``true`` as 1 and ``"1_000"`` as 1000; these refuse both, with the reason.
+    """
+
+    number_kind: type = float
+
+    def to_internal_value(self, data):
+        try:
+            value = numbers.parse_number(data, kind=self.number_kind)
+        except DjangoValidationError as exc:
+            message = NUMBER_MESSAGES.get(exc.code, exc.message)
+            raise serializers.ValidationError(message % (exc.params or {}), code=exc.code) from exc
+        if value is None:
+            raise serializers.ValidationError(NUMBER_MESSAGES["invalid"], code="invalid")
+        return value
+
+
+class StrictFloatField(StrictNumberMixin, serializers.FloatField):
+    pass
+
+
+class StrictIntegerField(StrictNumberMixin, serializers.IntegerField):
+    number_kind = int
+
+
+class StrictDecimalField(StrictNumberMixin, serializers.DecimalField):
+    number_kind = Decimal
+
+    def to_internal_value(self, data):
+        return self.quantize(self.validate_precision(super().to_internal_value(data)))
+
+
+STRICT_NUMBER_FIELDS = {
+    serializers.FloatField: StrictFloatField,
+    serializers.IntegerField: StrictIntegerField,
+    serializers.DecimalField: StrictDecimalField,
+}
+
+
 class StrictMixin:
     """Unknown fields are errors; read-only fields are known and silently ignored."""
 
@@ -54,6 +104,10 @@ class StrictMixin:
 
 class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
     serializer_related_field = IdRelatedField
+    serializer_field_mapping = {
+        model_field: STRICT_NUMBER_FIELDS.get(field, field)
+        for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
+    }
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
@@ -295,7 +349,7 @@ class DefinitionChangeSerializer(StrictModelSerializer):
 
 
 class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
-    kpi = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=_("The KPI's id."))
+    kpi = StrictIntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=_("The KPI's id."))
     kpi_external_id = serializers.CharField(
         required=False, max_length=128, help_text=_("Instead of kpi: the KPI's external id.")
     )
@@ -306,7 +360,7 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
         help_text=_("With kpi_external_id, when the same external id is used by several sources."),
     )
     date = serializers.DateField()
-    value = serializers.FloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
+    value = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
 

@@ -24,7 +24,7 @@ from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows
-from .permissions import ApiAccess
+from .permissions import ApiAccess, definition_checked, ensure_can_change_definition
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -92,7 +92,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     # Create, read, update and delete through services, with ETag / If-Match on the detail routes.
     # Subclasses give selector, create_item, update_item and delete_item; owner_team_id(data, item)
     # is the team that owns the item once data is written, checked against the caller's teams.
+    # Goals, milestones and KPIs are definitions (``defines_items``): creating, deleting or redefining
+    # one is for managers and manage tokens; staff and write tokens change only progress.
 
+    defines_items = True
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -128,6 +131,8 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.check_team_permissions(request, self.owner_team_id(serializer.validated_data))
+        if self.defines_items:
+            ensure_can_change_definition(request)
         item, created = self.create_item(serializer.validated_data)
         return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -136,13 +141,18 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         expected_version = if_match_version(request, item)
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data, item))
-        item = self.update_item(item, serializer.validated_data, expected_version)
+        data = serializer.validated_data
+        self.check_team_permissions(request, self.owner_team_id(data, item))
+        if self.defines_items:
+            data = definition_checked(request, item, data)
+        item = self.update_item(item, data, expected_version)
         return self.detail_response(item)
 
     def destroy(self, request, *args, **kwargs):
         item = self.get_object()
         expected_version = if_match_version(request, item)
+        if self.defines_items:
+            ensure_can_change_definition(request, item)
         self.delete_item(item, expected_version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -158,8 +168,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         data = serializer.validated_data
         self.check_team_permissions(request, self.owner_team_id(data, item))
         if item is None:
+            ensure_can_change_definition(request)
             item, _ = self.create_item({**data, "source": source, "external_id": external_id})
             return self.detail_response(item, status.HTTP_201_CREATED)
+        data = definition_checked(request, item, data)
         return self.detail_response(self.update_item(item, data, expected_version))
 
 
@@ -330,6 +342,7 @@ class MeasurementViewSet(TrackedViewSet):
 
     serializer_class = serializers.MeasurementSerializer
     filterset_class = filtersets.MeasurementSyncFilterSet
+    defines_items = False  # recorded values: staff and write tokens write their teams' measurements
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):

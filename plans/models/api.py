@@ -79,7 +79,7 @@ class ApiToken(models.Model):
 
     @property
     def can_write(self) -> bool:
-        return self.scope == ApiTokenScope.WRITE
+        return self.scope in (ApiTokenScope.WRITE, ApiTokenScope.MANAGE)
 
     def revoke(self) -> None:
         if self.revoked_at is None:

@@ -14,6 +14,7 @@ __all__ = [
     "Computed",
     "finite_validators",
     "Tracked",
+    "choices_check",
     "finite_check",
     "positive_weight_check",
     "weight_field",
@@ -33,6 +34,16 @@ def finite_check(field: str, *, name: str, nullable: bool = False) -> models.Che
     if nullable:
         condition |= Q(**{f"{field}__isnull": True})
     return models.CheckConstraint(condition=condition, name=name, violation_error_message=_("Value must be finite."))
+
+
+def choices_check(field: str, choices: type[models.TextChoices], *, name: str, blank: bool = False):
+    """Only the enumeration's values (and "" when ``blank``): a raw save or update() cannot store a typo."""
+    values = [*choices.values, ""] if blank else choices.values
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": values}),
+        name=name,
+        violation_error_message=_("Select a valid choice."),
+    )
 
 
 def positive_weight_check(name: str) -> models.CheckConstraint:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from plans.choices import ChangeAction, ChangeChannel, DefinitionItemType
 
 from .api import ApiToken
+from .base import choices_check
 
 __all__ = ["DefinitionChange"]
 
@@ -62,15 +63,9 @@ class DefinitionChange(models.Model):
             models.Index(fields=["changed_at", "id"], name="plans_defchange_sync"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(item_type__in=DefinitionItemType.values), name="plans_defchange_item_type_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(action__in=ChangeAction.values), name="plans_defchange_action_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(channel__in=ChangeChannel.values), name="plans_defchange_channel_valid"
-            ),
+            choices_check("item_type", DefinitionItemType, name="plans_definitionchange_item_type_valid"),
+            choices_check("action", ChangeAction, name="plans_definitionchange_action_valid"),
+            choices_check("channel", ChangeChannel, name="plans_definitionchange_channel_valid"),
         ]
 
     def __str__(self):

@@ -4,9 +4,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import Direction, Frequency, MeasurementSource
+from plans.choices import Direction, Frequency, MeasurementSource, Status
 
-from .base import Computed, Tracked, finite_check, finite_validators, positive_weight_check, weight_field
+from .base import Computed, Tracked, choices_check, finite_check, finite_validators, positive_weight_check, weight_field
 from .milestones import fill_from_goal
 from .plans import ExternalRef, Goal, Plan, external_id_unique
 from .teams import Team
@@ -66,6 +66,9 @@ class KPI(Tracked, Computed, ExternalRef):
             finite_check("target_value", name="plans_kpi_target_finite"),
             positive_weight_check("plans_kpi_weight_positive"),
             external_id_unique("plans_kpi_unique_external_id"),
+            choices_check("direction", Direction, name="plans_kpi_direction_valid"),
+            choices_check("frequency", Frequency, name="plans_kpi_frequency_valid"),
+            choices_check("status", Status, name="plans_kpi_status_valid", blank=True),
         ]
 
     def __str__(self):
@@ -118,6 +121,7 @@ class Measurement(Tracked):
                 name="plans_measurement_unique_external_id",
             ),
             finite_check("value", name="plans_measurement_value_finite"),
+            choices_check("source", MeasurementSource, name="plans_measurement_source_valid"),
         ]
 
     def __str__(self):

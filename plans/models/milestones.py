@@ -4,13 +4,16 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import MilestoneState
+from plans.choices import MilestoneState, Status
 
-from .base import Computed, Tracked, positive_weight_check, weight_field
+from .base import Computed, Tracked, choices_check, positive_weight_check, weight_field
 from .plans import ExternalRef, Goal, Plan, external_id_unique
 from .teams import Team
 
-__all__ = ["Milestone", "MilestoneUpdate"]
+__all__ = ["PROGRESS_FIELDS", "Milestone", "MilestoneUpdate"]
+
+# What staff report about a milestone; every other field is its definition, which managers own.
+PROGRESS_FIELDS = ("percent_complete", "state", "completed_on")
 
 
 class Milestone(Tracked, Computed, ExternalRef):
@@ -61,6 +64,8 @@ class Milestone(Tracked, Computed, ExternalRef):
             ),
             positive_weight_check("plans_milestone_weight_positive"),
             external_id_unique("plans_milestone_unique_external_id"),
+            choices_check("state", MilestoneState, name="plans_milestone_state_valid"),
+            choices_check("status", Status, name="plans_milestone_status_valid", blank=True),
         ]
 
     def __str__(self):
@@ -116,6 +121,10 @@ class MilestoneUpdate(models.Model):
             models.CheckConstraint(
                 condition=Q(percent_complete__gte=0, percent_complete__lte=100),
                 name="plans_msupdate_percent_range",
+            ),
+            choices_check("state", MilestoneState, name="plans_milestoneupdate_state_valid"),
+            choices_check(
+                "previous_state", MilestoneState, name="plans_milestoneupdate_previous_state_valid", blank=True
             ),
         ]
 

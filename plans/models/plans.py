@@ -3,7 +3,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import Computed, Tracked, positive_weight_check, weight_field
+from plans.choices import Status
+
+from .base import Computed, Tracked, choices_check, positive_weight_check, weight_field
 from .teams import Team
 
 __all__ = ["FocusArea", "Goal", "Plan"]
@@ -56,6 +58,7 @@ class Plan(Tracked, Computed):
                 name="plans_plan_end_after_start",
                 violation_error_message=_("The end date must be after the start date."),
             ),
+            choices_check("status", Status, name="plans_plan_status_valid", blank=True),
         ]
 
     def __str__(self):
@@ -84,6 +87,7 @@ class FocusArea(Tracked, Computed):
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_focusarea_unique_code"),
             positive_weight_check("plans_focusarea_weight_positive"),
+            choices_check("status", Status, name="plans_focusarea_status_valid", blank=True),
         ]
 
     def __str__(self):
@@ -119,6 +123,7 @@ class Goal(Tracked, Computed, ExternalRef):
             ),
             positive_weight_check("plans_goal_weight_positive"),
             external_id_unique("plans_goal_unique_external_id"),
+            choices_check("status", Status, name="plans_goal_status_valid", blank=True),
         ]
 
     def __str__(self):

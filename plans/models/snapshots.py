@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import ItemType, Status
 
+from .base import choices_check
 from .plans import Plan
 
 __all__ = ["StatusSnapshot"]
@@ -37,6 +38,8 @@ class StatusSnapshot(models.Model):
         indexes = [models.Index(fields=["plan", "as_of", "item_type", "item_id"], name="plans_snapshot_plan_day")]
         constraints = [
             models.UniqueConstraint(fields=["item_type", "item_id", "as_of"], name="plans_snapshot_unique_item_day"),
+            choices_check("item_type", ItemType, name="plans_statussnapshot_item_type_valid"),
+            choices_check("status", Status, name="plans_statussnapshot_status_valid"),
         ]
 
     def __str__(self):

@@ -8,12 +8,11 @@ from django.utils import timezone
 
 from ..choices import ChangeChannel, MilestoneState
 from ..models import Milestone, MilestoneUpdate
+from ..models.milestones import PROGRESS_FIELDS
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
 from .sync import _tombstones_for_milestones
-
-PROGRESS_FIELDS = ("percent_complete", "state", "completed_on")
 
 
 @transaction.atomic

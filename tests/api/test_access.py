@@ -71,9 +71,9 @@ def test_a_read_token_cannot_write(reader, kpi):
     assert KPI.objects.get(pk=kpi.pk).version == 1
 
 
-def test_a_team_token_writes_its_team_items(team_writer, kpi):
-    assert team_writer.post("/api/v1/measurements/", measurement(kpi)).status_code == 201
-    assert team_writer.patch(f"/api/v1/kpis/{kpi.pk}/", {"name": "Ours"}).status_code == 200
+def test_a_team_token_writes_its_team_items(team_manager, kpi):
+    assert team_manager.post("/api/v1/measurements/", measurement(kpi)).status_code == 201
+    assert team_manager.patch(f"/api/v1/kpis/{kpi.pk}/", {"name": "Ours"}).status_code == 200
 
 
 def test_a_team_token_cannot_write_other_teams_items(team_writer, other_kpi):
@@ -87,23 +87,23 @@ def test_a_team_token_cannot_write_other_teams_items(team_writer, other_kpi):
     assert KPI.objects.get(pk=other_kpi.pk).version == 1
 
 
-def test_a_team_token_cannot_move_its_item_to_another_team(team_writer, team, other_team, kpi):
-    response = team_writer.patch(f"/api/v1/kpis/{kpi.pk}/", {"owner_team": other_team.pk})
+def test_a_team_token_cannot_move_its_item_to_another_team(team_manager, team, other_team, kpi):
+    response = team_manager.patch(f"/api/v1/kpis/{kpi.pk}/", {"owner_team": other_team.pk})
     assert response.status_code == 403
     assert KPI.objects.get(pk=kpi.pk).owner_team == team
 
 
-def test_a_team_token_cannot_create_under_another_teams_goal_by_default(team_writer, other_kpi):
+def test_a_team_token_cannot_create_under_another_teams_goal_by_default(team_manager, other_kpi):
     body = {"goal": other_kpi.goal_id, "title": "Sneaky", "due_date": "2025-06-30"}
-    assert team_writer.post("/api/v1/milestones/", body).status_code == 403
+    assert team_manager.post("/api/v1/milestones/", body).status_code == 403
 
 
-def test_a_team_token_cannot_take_over_another_teams_external_id(team_writer, team, other_kpi):
+def test_a_team_token_cannot_take_over_another_teams_external_id(team_manager, team, other_kpi):
     KPI.objects.filter(pk=other_kpi.pk).update(source="erp", external_id="K-1")
     body = {"goal": other_kpi.goal_id, "code": "X", "name": "x", "unit": "u", "baseline_value": 1,
             "baseline_date": "2024-12-31", "target_value": 2, "target_date": "2025-12-31", "frequency": "annual",
             "owner_team": team.pk}  # fmt: skip
-    assert team_writer.put("/api/v1/kpis/by-external-id/erp/K-1/", body).status_code == 403
+    assert team_manager.put("/api/v1/kpis/by-external-id/erp/K-1/", body).status_code == 403
     assert KPI.objects.get(pk=other_kpi.pk).code == other_kpi.code
 
 

@@ -44,12 +44,12 @@ def keep_test_connection():
 
 @pytest.fixture
 def existing(db, settings, keep_test_connection):
-    """A write token and one row of each resource, whose ids replace generated ones so writes get through."""
+    """A manage token and one row of each resource, whose ids replace generated ones so writes get through."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": None}}
     kpi = KPIFactory()
     measurement = MeasurementFactory(kpi=kpi)
     milestone = MilestoneFactory(goal=kpi.goal)
-    _, key = api_token(scope="write")
+    _, key = api_token(scope="manage")
     ids = {
         "plans": kpi.plan_id,
         "focus-areas": kpi.goal.focus_area_id,
