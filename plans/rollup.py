@@ -376,7 +376,10 @@ def _kpi_progress(status: Status, hold_the_line: bool, vc: float, b0: float, tar
     return _clamp((vc - b0) / (target - b0), 0.0, 1.0)
 
 
-def _kpi_stale(as_of, latest_date, target_date, frequency) -> list[str]:
+def kpi_stale_reasons(
+    *, as_of: datetime.date, latest_date: datetime.date, target_date: datetime.date, frequency: str
+) -> list[str]:
+    """Why a KPI that is neither achieved nor missed is stale at ``as_of`` (KPI rule 10); empty when it is not."""
     reasons = []
     if (as_of - latest_date).days > STALE_AFTER_DAYS[frequency]:
         reasons.append("latest_measurement_older_than_frequency")
@@ -504,7 +507,7 @@ def kpi_status(
         progress = _kpi_progress(Status.MISSED, hold_the_line, vc, b0, target)
         return finish(Status.MISSED, KPI_MISSED_SCORE, progress, "kpi.missed", **latest)
 
-    reasons = _kpi_stale(as_of, tc, target_date, frequency)
+    reasons = kpi_stale_reasons(as_of=as_of, latest_date=tc, target_date=target_date, frequency=frequency)
     values.update(stale=bool(reasons), stale_reasons=reasons)
     if hold_the_line:
         return finish(
