@@ -8,6 +8,7 @@ Numbers are rounded for reading only and localised with Django's number formatti
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ class Explained:
     as_of: str | None = None
     rule: str = ""
     coverage: str = DASH  # a roll-up's scored share of the weight, as a percentage
-    method_version: int | None = None
+    method_version: int | None = None  # the version of shared/METHOD.md the explanation names
 
     @property
     def drags(self) -> list[str]:
@@ -127,6 +128,56 @@ def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained
         _("The full reasoning is kept for month ends and for the current status."),
     )
     return Explained(sentences=sentences, as_of=str(as_of))
+
+
+# --- KPI outcome: forecast before the target date, final figure after it ------------------
+
+FORECAST, FINAL_FIGURE, FINAL_FIGURE_OVERDUE = "forecast", "final_figure", "final_figure_overdue"
+
+
+@dataclass(frozen=True)
+class KPIOutcome:
+    """What a KPI row shows in its forecast place: the forecast, or once the target date has passed the
+    final figure (a measurement dated on or after the target date), or that the final figure is overdue."""
+
+    kind: str
+    value: float | None = None
+    date: datetime.date | None = None
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def label(self) -> str:
+        return {
+            FORECAST: _("Forecast at the target date"),
+            FINAL_FIGURE: _("Final figure"),
+            FINAL_FIGURE_OVERDUE: _("Final figure overdue"),
+        }[self.kind]
+
+    @property
+    def final_in(self) -> bool:
+        return self.kind == FINAL_FIGURE
+
+    @property
+    def final_overdue(self) -> bool:
+        return self.kind == FINAL_FIGURE_OVERDUE
+
+
+def kpi_outcome(kpi, as_of: datetime.date | None, today: datetime.date) -> KPIOutcome:
+    """The outcome of a dashboard KPI row (``as_of_*`` annotations) at ``as_of`` (None: now, on ``today``).
+
+    The latest kept figure is the final one when it is dated on or after the target date; past the
+    target date without it, the final figure is overdue (KPI rule 10's second reason), and a forecast
+    no longer stands in for it on the page. The 95% interval is stored for the current status only.
+    """
+    latest_date = kpi.as_of_latest_date
+    if latest_date is not None and latest_date >= kpi.target_date:
+        return KPIOutcome(FINAL_FIGURE, value=kpi.as_of_latest_value, date=latest_date)
+    if (as_of or today) > kpi.target_date:
+        return KPIOutcome(FINAL_FIGURE_OVERDUE)
+    if as_of is None:
+        return KPIOutcome(FORECAST, value=kpi.as_of_forecast, low=kpi.forecast_low, high=kpi.forecast_high)
+    return KPIOutcome(FORECAST, value=kpi.as_of_forecast)
 
 
 # --- KPI ----------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from .choices import ItemType, MilestoneState
+from .choices import ItemType, Status
 from .models import (
     KPI,
     DefinitionChange,
@@ -23,7 +24,7 @@ from .models import (
     Team,
     Tombstone,
 )
-from .rollup import kpi_stale_reasons
+from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
 
 
 def plan_overview_list() -> QuerySet[Plan]:
@@ -34,26 +35,98 @@ def plan_overview_list() -> QuerySet[Plan]:
     return Plan.objects.prefetch_related(Prefetch("focus_areas", focus_areas))
 
 
+@dataclass(frozen=True)
+class PlanClosure:
+    """Where a plan stands on its final figures. ``ended`` once ``today`` is past its end date.
+
+    ``final_in`` counts the KPIs with a measurement dated on or after their target date (the final
+    figure of KPI rule 3), of ``kpi_count``; ``achieved`` and ``missed`` split those by stored status.
+    """
+
+    end_date: datetime.date
+    ended: bool
+    kpi_count: int = 0
+    final_in: int = 0
+    achieved: int = 0
+    missed: int = 0
+
+    @property
+    def final_overdue(self) -> int:
+        return self.kpi_count - self.final_in
+
+
+def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
+    """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
+    plans = list(plans)
+    final = Measurement.objects.filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
+    rows = (
+        KPI.objects.filter(plan__in=plans)
+        .annotate(final_in=Exists(final))
+        .values("plan_id")
+        .annotate(
+            kpi_count=Count("id"),
+            final_n=Count("id", filter=Q(final_in=True)),
+            achieved=Count("id", filter=Q(final_in=True, status=Status.ACHIEVED)),
+            missed=Count("id", filter=Q(final_in=True, status=Status.MISSED)),
+        )
+        .order_by()
+    )
+    counts = {row["plan_id"]: row for row in rows}
+    closures = {}
+    for plan in plans:
+        row = counts.get(plan.pk, {})
+        closures[plan.pk] = PlanClosure(
+            end_date=plan.end_date,
+            ended=today > plan.end_date,
+            kpi_count=row.get("kpi_count", 0),
+            final_in=row.get("final_n", 0),
+            achieved=row.get("achieved", 0),
+            missed=row.get("missed", 0),
+        )
+    return closures
+
+
+def plan_closure(*, plan: Plan, today: datetime.date) -> PlanClosure:
+    return plan_closures(plans=[plan], today=today)[plan.pk]
+
+
 # --- Staff work: "My work", item pages and their history ---------------------------------
 
-# Attention buckets of "My work", in the order the page lists them.
-OVERDUE, DUE_SOON, STALE, OTHER = "overdue", "due_soon", "stale", "other"
-WORK_BUCKETS = (OVERDUE, DUE_SOON, STALE, OTHER)
+# Attention buckets of "My work", in the order the page lists them. They follow the stored status
+# (what the badge beside each row says) and, for KPIs, rollup's staleness rule (KPI rule 10).
+NEEDS_FIGURE, OFF_TRACK, AT_RISK, ON_TRACK = "needs_figure", "off_track", "at_risk", "on_track"
+WORK_BUCKETS = (NEEDS_FIGURE, OFF_TRACK, AT_RISK, ON_TRACK)
 DUE_SOON_DAYS = 30
-_CLOSED_STATES = (MilestoneState.DONE, MilestoneState.CANCELLED)
+_BUCKET_OF_STATUS = {
+    Status.OFF_TRACK: OFF_TRACK,
+    Status.OVERDUE: OFF_TRACK,
+    Status.MISSED: OFF_TRACK,
+    Status.AT_RISK: AT_RISK,
+}
+# A final result: rule 10 never calls these stale, and no later figure can change them.
+_FINAL_STATUSES = (Status.ACHIEVED, Status.MISSED)
+_DONE_STATUSES = (Status.COMPLETE, Status.CANCELLED, Status.ACHIEVED, Status.MISSED)
 
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One row of "My work": a milestone or a KPI with why it needs attention and its last update."""
+    """One row of "My work": a milestone or a KPI, the bucket it falls in and its latest figure.
+
+    ``figure_date`` is the date the latest figure speaks for (a KPI's measurement date, the day of a
+    milestone's latest progress update); ``recorded_at`` and ``recorded_by`` say when and by whom it
+    was entered. Neither is a row's ``updated_at``, which any reload or recompute touches.
+    """
 
     kind: str  # ItemType.MILESTONE or ItemType.KPI
     item: Milestone | KPI
     bucket: str
     due: datetime.date
     days_left: int
-    last_update_at: datetime.datetime | None
-    last_update_by: Any = None  # a user, or None
+    stale_reasons: tuple[str, ...] = ()
+    figure_date: datetime.date | None = None
+    figure_value: float | None = None
+    recorded_at: datetime.datetime | None = None
+    recorded_by: Any = None  # a user, or None
 
     @property
     def is_milestone(self) -> bool:
@@ -63,41 +136,56 @@ class WorkItem:
     def days_overdue(self) -> int:
         return max(0, -self.days_left)
 
+    @property
+    def is_overdue(self) -> bool:
+        """A milestone whose stored status is overdue (not merely a due date in the past)."""
+        return self.item.status == Status.OVERDUE
 
-def kpi_is_stale(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> bool:
-    """Whether the KPI waits for a figure: none at all, or stale by METHOD.md KPI rule 10 (``plans.rollup``)."""
-    if latest_date is None:
-        return True
+    @property
+    def final_figure_overdue(self) -> bool:
+        return STALE_NO_FINAL_FIGURE in self.stale_reasons
+
+    @property
+    def figure_older_than_frequency(self) -> bool:
+        return STALE_OLDER_THAN_FREQUENCY in self.stale_reasons
+
+    @property
+    def due_soon(self) -> bool:
+        return self.item.status not in _DONE_STATUSES and 0 <= self.days_left <= DUE_SOON_DAYS
+
+
+def _kpi_stale_reasons(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> tuple[str, ...]:
+    """KPI rule 10 at ``today`` (rollup.kpi_stale_reasons), for the "needs a figure" bucket.
+
+    A final result (achieved, missed) is never stale. A KPI without any measurement after its baseline
+    counts from its baseline date, the last figure it has: the rule then asks for its first figure once the
+    reporting frequency has passed, and for its final figure once the target date has.
+    """
+    if kpi.status in _FINAL_STATUSES:
+        return ()
     reasons = kpi_stale_reasons(
-        as_of=today, latest_date=latest_date, target_date=kpi.target_date, frequency=kpi.frequency
+        as_of=today,
+        latest_date=latest_date or kpi.baseline_date,
+        target_date=kpi.target_date,
+        frequency=kpi.frequency,
     )
-    return bool(reasons)
+    return tuple(reasons)
 
 
-def _milestone_bucket(milestone: Milestone, today: datetime.date) -> str:
-    if milestone.state in _CLOSED_STATES:
-        return OTHER
-    if milestone.due_date < today:
-        return OVERDUE
-    if (milestone.due_date - today).days <= DUE_SOON_DAYS:
-        return DUE_SOON
-    return OTHER
-
-
-def _kpi_bucket(kpi: KPI, latest_date: datetime.date | None, today: datetime.date) -> str:
-    if kpi.target_date < today and (latest_date is None or latest_date < kpi.target_date):
-        return OVERDUE  # past the target date without a final figure
-    if today <= kpi.target_date and (kpi.target_date - today).days <= DUE_SOON_DAYS:
-        return DUE_SOON
-    if kpi.target_date >= today and kpi_is_stale(kpi, latest_date, today):
-        return STALE
-    return OTHER
+def _bucket(status: str, stale_reasons: tuple[str, ...] = ()) -> str:
+    if stale_reasons:
+        return NEEDS_FIGURE
+    return _BUCKET_OF_STATUS.get(status, ON_TRACK)
 
 
 def my_work_items(user, today: datetime.date) -> list[WorkItem]:
-    """The milestones and KPIs of the user's teams, most urgent first, in four queries whatever their number.
+    """The milestones and KPIs of the user's teams, in four queries whatever their number.
 
-    Order: overdue, due within 30 days, stale KPIs, then the rest; by due date within each bucket.
+    Buckets, in this order: KPIs that need a figure (stale by KPI rule 10 at ``today``: the latest figure is
+    older than the reporting frequency allows, or the target date has passed without a final figure); then by
+    stored status: off track, overdue or missed; at risk; everything else (on track, done, not started).
+    By due date within each bucket. A KPI's latest figure is the one the status method keeps: the newest
+    measurement dated after the baseline and on or before ``today``, the latest recorded on one date.
     """
     teams = list(user.teams.values_list("id", flat=True))
     last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
@@ -109,29 +197,52 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
             last_update_author_id=Subquery(last_update.values("author_id")[:1]),
         )
     )
-    revisions = MeasurementRevision.objects.filter(measurement__kpi=OuterRef("pk")).order_by("-created_at", "-id")
-    latest = Measurement.objects.filter(kpi=OuterRef("pk")).order_by("-date", "-recorded_at", "-id")
+    latest = Measurement.objects.filter(
+        kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
+    ).order_by("-date", "-recorded_at", "-id")
     kpis = (
         KPI.objects.filter(owner_team__in=teams)
         .select_related("goal", "plan", "owner_team")
         .annotate(
             measured_on=Subquery(latest.values("date")[:1]),
             measured_value=Subquery(latest.values("value")[:1]),
-            last_update_at=Subquery(revisions.values("created_at")[:1]),
-            last_update_author_id=Subquery(revisions.values("author_id")[:1]),
+            measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
+            measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
         )
     )
-    rows = [(ItemType.MILESTONE, m, _milestone_bucket(m, today), m.due_date) for m in milestones] + [
-        (ItemType.KPI, k, _kpi_bucket(k, k.measured_on, today), k.target_date) for k in kpis
-    ]
-    author_ids = {item.last_update_author_id for _, item, _, _ in rows} - {None}
+    milestones, kpis = list(milestones), list(kpis)
+    author_ids = {m.last_update_author_id for m in milestones} | {k.measured_by_id for k in kpis}
+    author_ids.discard(None)
     authors = get_user_model().objects.in_bulk(author_ids) if author_ids else {}
     items = [
         WorkItem(
-            kind, item, bucket, due, (due - today).days, item.last_update_at, authors.get(item.last_update_author_id)
+            ItemType.MILESTONE,
+            m,
+            _bucket(m.status),
+            m.due_date,
+            (m.due_date - today).days,
+            figure_date=timezone.localdate(m.last_update_at) if m.last_update_at else None,
+            recorded_at=m.last_update_at,
+            recorded_by=authors.get(m.last_update_author_id),
         )
-        for kind, item, bucket, due in rows
+        for m in milestones
     ]
+    for k in kpis:
+        reasons = _kpi_stale_reasons(k, k.measured_on, today)
+        items.append(
+            WorkItem(
+                ItemType.KPI,
+                k,
+                _bucket(k.status, reasons),
+                k.target_date,
+                (k.target_date - today).days,
+                stale_reasons=reasons,
+                figure_date=k.measured_on,
+                figure_value=k.measured_value,
+                recorded_at=k.measured_recorded_at,
+                recorded_by=authors.get(k.measured_by_id),
+            )
+        )
     order = {bucket: i for i, bucket in enumerate(WORK_BUCKETS)}
     items.sort(key=lambda w: (order[w.bucket], w.due, str(w.item)))
     return items

@@ -48,6 +48,10 @@ def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_w
     page.goto(f"/plans/{SLUG}/")
     assert page.get_by_role("heading", level=1, name=plan.name).is_visible()
     assert page.get_by_role("note").filter(has_text="Demo data").is_visible()
+    closure = page.get_by_role("note").filter(
+        has_text="Plan period ended on 31 December 2025; final figures: 9 of 13 in."
+    )
+    assert closure.is_visible()
     wait_for_charts(page)
     assert page.locator("canvas[data-chart='trend']").is_visible()
     page.screenshot(path=ARTIFACTS / "dashboard-now.png", full_page=True)
@@ -62,18 +66,20 @@ def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_w
     wait_for_charts(page)
     page.screenshot(path=ARTIFACTS / "dashboard-2025-06-30.png", full_page=True)
 
-    page.get_by_role("link", name="EN-GIANTS", exact=True).click()
-    page.wait_for_url(f"**/plans/{SLUG}/kpis/EN-GIANTS/?as_of=2025-06-30")
-    assert page.get_by_role("heading", level=1).inner_text().startswith("EN-GIANTS")
+    # RD-INDEX has no final figure: the page says it is overdue and the "Why?" still gives the forecast.
+    page.get_by_role("link", name="RD-INDEX", exact=True).click()
+    page.wait_for_url(f"**/plans/{SLUG}/kpis/RD-INDEX/?as_of=2025-06-30")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("RD-INDEX")
     page.get_by_label("As of").select_option("")  # back to now: the selector submits itself
-    page.wait_for_url(f"**/plans/{SLUG}/kpis/EN-GIANTS/?as_of=")
+    page.wait_for_url(f"**/plans/{SLUG}/kpis/RD-INDEX/?as_of=")
     wait_for_charts(page)
     assert page.locator("#kpi-chart").is_visible()
+    assert page.locator(".status-card").get_by_text("Final figure overdue").is_visible()
     why = page.locator(".status-card details.why")
     why.locator("summary").click()
     assert why.get_by_text("Forecast").first.is_visible()
     assert "of the required change" in why.inner_text()
-    page.screenshot(path=ARTIFACTS / "kpi-en-giants.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "kpi-rd-index.png", full_page=True)
     assert axe_violations(page, "kpi") == []
 
     page.goto(f"/plans/{SLUG}/goals/BT-3/")

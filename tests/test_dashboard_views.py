@@ -11,8 +11,9 @@ import re
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
-from plans import rollup
+from plans import rollup, selectors
 from plans.choices import ItemType, MilestoneState, Status
 from plans.models import KPI, Plan, StatusSnapshot
 from plans.recompute import plan_backfill, plan_recompute
@@ -216,17 +217,45 @@ def test_dashboard_shows_headline_counts_cards_goals_kpis_and_attention_mileston
     assert "Milestone 0" in text and "Overdue and at-risk milestones" in text
 
 
+def kpi_row_text(response, kpi) -> str:
+    row = re.search(rf">{kpi.code}</a>.*?</tr>", response.content.decode(), flags=re.S).group(0)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+
+
 def test_kpi_row_shows_baseline_latest_target_progress_forecast_interval_and_stale_marker(manager_client, plan):
     kpi = KPI.objects.filter(plan=plan).first()
-    KPI.objects.filter(pk=kpi.pk).update(stale=True)
-    html = manager_client.get(dashboard_url(plan)).content.decode()
-    row = re.search(rf">{kpi.code}</a>.*?</tr>", html, flags=re.S).group(0)
-    row_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+    # Before its target date a KPI shows its forecast (the fixture's 2025 plan has ended by now).
+    later = timezone.localdate() + datetime.timedelta(days=90)
+    Plan.objects.filter(pk=plan.pk).update(end_date=later)
+    KPI.objects.filter(pk=kpi.pk).update(stale=True, target_date=later)
+    response = manager_client.get(dashboard_url(plan))
+    row_text = kpi_row_text(response, kpi)
     assert "60" in row_text and "70" in row_text and "2025-06-30" in row_text and "80" in row_text
     assert f"{kpi.forecast_value:.2f}" in row_text
     assert f"{kpi.forecast_low:.2f} – {kpi.forecast_high:.2f}" in row_text
-    assert 'aria-valuenow="50"' in row  # (70 - 60) / (80 - 60)
+    assert 'aria-valuenow="50"' in response.content.decode()  # (70 - 60) / (80 - 60)
     assert "Stale" in row_text and "On track" in row_text
+
+
+def test_kpi_past_its_target_date_without_a_final_figure_says_so_instead_of_a_forecast(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).first()  # target 2025-12-31, latest figure 2025-06-30
+    html = manager_client.get(dashboard_url(plan)).content.decode()
+    row = re.search(rf">{kpi.code}</a>.*?</tr>", html, flags=re.S).group(0)
+    cell = re.search(r'<td class="num outcome-[^"]*">(.*?)</td>', row, flags=re.S).group(1)
+    assert "Final figure overdue" in cell
+    assert f"{kpi.forecast_value:.2f}" not in cell
+
+
+def test_kpi_with_its_final_figure_in_shows_the_figure_and_its_final_status(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).first()
+    MeasurementFactory(kpi=kpi, date=datetime.date(2025, 12, 31), value=77.0)
+    missed = kpi_result([(JUNE, 70.0), (datetime.date(2025, 12, 31), 77.0)], as_of=datetime.date(2026, 1, 5))
+    KPI.objects.filter(pk=kpi.pk).update(**computed(missed, kpi=True))
+    response = manager_client.get(dashboard_url(plan))
+    row_text = kpi_row_text(response, kpi)
+    assert "77 2025-12-31" in row_text and "Missed" in row_text
+    assert "Final figure overdue" not in row_text
+    assert "Final figure" in text_of(response)  # the column heading of a plan whose period has ended
 
 
 def test_why_panel_renders_the_explanation_in_plain_words(manager_client, plan):
@@ -452,8 +481,9 @@ def test_demo_plan_dashboard_after_backfill_offers_every_month_end_and_explains_
     assert response.context["kpis"].paginator.count == 13
     past = manager_client.get(dashboard_url(demo, as_of="2025-06-30"))
     assert past.status_code == 200 and "As it stood on" in text_of(past)
-    kpi_page = manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "EN-GIANTS"]))
-    assert "of the required change" in text_of(kpi_page)
+    # RD-INDEX has no final figure: its "Why?" still gives the forecast, and the page says the figure is overdue.
+    kpi_page = text_of(manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "RD-INDEX"])))
+    assert "of the required change" in kpi_page and "Final figure overdue" in kpi_page
 
 
 def _month_end(year: int, month: int) -> int:
@@ -482,3 +512,48 @@ def test_month_end_snapshots_keep_explanations_and_other_days_do_not():
     other_day = StatusSnapshot.objects.get(item_type="kpi", item_id=kpi.pk, as_of=datetime.date(2025, 3, 15))
     assert month_end.explanation["as_of"] == "2025-02-28"
     assert other_day.explanation is None
+
+
+# --- a plan whose period has ended ----------------------------------------------------------
+
+
+def test_plan_past_its_end_date_says_so_with_its_final_figures_on_every_page(manager_client, plan):
+    first = KPI.objects.filter(plan=plan).order_by("code").first()
+    MeasurementFactory(kpi=first, date=datetime.date(2025, 12, 31), value=81.0)
+    banner = "Plan period ended on 31 December 2025; final figures: 1 of 2 in."
+    for url in page_urls(plan)[:5]:
+        assert banner in text_of(manager_client.get(url)), url
+    assert banner in text_of(manager_client.get(reverse("plans:home")))
+
+
+def test_plan_within_its_period_has_no_closure_banner(manager_client):
+    running = build_plan(goals=1, code_prefix="N")
+    Plan.objects.filter(pk=running.pk).update(end_date=timezone.localdate() + datetime.timedelta(days=30))
+    KPI.objects.filter(plan=running).update(target_date=timezone.localdate() + datetime.timedelta(days=30))
+    assert "Plan period ended" not in text_of(manager_client.get(dashboard_url(running)))
+    assert "Plan period ended" not in text_of(manager_client.get(reverse("plans:home")))
+
+
+def test_final_figures_are_measurements_dated_on_or_after_the_target_date_split_by_stored_status(plan):
+    kpis = list(KPI.objects.filter(plan=plan).order_by("code"))
+    extra = KPIFactory(goal=kpis[0].goal, code="K-extra")
+    target = datetime.date(2025, 12, 31)
+    MeasurementFactory(kpi=kpis[0], date=target, value=81.0)
+    MeasurementFactory(kpi=kpis[1], date=target - datetime.timedelta(days=1), value=79.0)  # not a final figure
+    MeasurementFactory(kpi=extra, date=extra.target_date + datetime.timedelta(days=5), value=1.0)
+    KPI.objects.filter(pk=kpis[0].pk).update(status=Status.ACHIEVED)
+    KPI.objects.filter(pk=extra.pk).update(status=Status.MISSED)
+    closure = selectors.plan_closure(plan=plan, today=datetime.date(2026, 12, 1))
+    assert closure == selectors.PlanClosure(
+        end_date=plan.end_date, ended=True, kpi_count=3, final_in=2, achieved=1, missed=1
+    )
+    assert closure.final_overdue == 1
+    assert not selectors.plan_closure(plan=plan, today=plan.end_date).ended
+
+
+def test_why_panel_names_the_method_version_of_its_explanation_and_the_footer_the_current_one(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).order_by("code").first()
+    KPI.objects.filter(pk=kpi.pk).update(explanation={**kpi.explanation, "method_version": 7})
+    text = text_of(manager_client.get(reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code])))
+    assert "(method version 7)" in text
+    assert f"Statuses computed by method version {rollup.METHOD_VERSION}" in text

@@ -1,8 +1,14 @@
+import datetime
+from collections import Counter
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from plans import selectors
+from plans.choices import Status
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan
+from plans.recompute import plan_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +135,28 @@ def test_loading_the_demo_creates_what_is_missing_and_leaves_the_rest(demo):
     services.plan_import(data=data, overwrite=False)
     assert Milestone.objects.filter(plan=demo, goal__code=goal["code"], title="A milestone added to the demo").exists()
     assert KPI.objects.get(pk=kpi.pk).name == "Renamed by a manager"
+
+
+AFTER_THE_PLAN = datetime.date(2026, 12, 1)
+
+
+def test_demo_plan_after_its_end_has_most_but_not_all_final_figures_in_achieved_and_missed(demo):
+    plan_recompute(plan_id=demo.pk, as_of=AFTER_THE_PLAN)
+    closure = selectors.plan_closure(plan=demo, today=AFTER_THE_PLAN)
+    assert (closure.ended, closure.kpi_count, closure.final_in) == (True, 13, 9)
+    assert closure.achieved >= 3 and closure.missed >= 3 and closure.achieved + closure.missed == closure.final_in
+
+
+def test_demo_milestones_end_mostly_complete_with_some_overdue(demo):
+    plan_recompute(plan_id=demo.pk, as_of=AFTER_THE_PLAN)
+    statuses = Counter(Milestone.objects.filter(plan=demo).values_list("status", flat=True))
+    assert statuses[Status.COMPLETE] > len(list(statuses.elements())) / 2
+    assert statuses[Status.OVERDUE] >= 2
+    assert set(statuses) <= {Status.COMPLETE, Status.OVERDUE, Status.CANCELLED}
+
+
+def test_demo_milestones_current_progress_is_their_last_logged_update(demo):
+    for milestone in Milestone.objects.filter(plan=demo):
+        last = milestone.updates.order_by("-created_at", "-id").first()
+        if last is not None:
+            assert (milestone.percent_complete, milestone.state) == (last.percent_complete, last.state), milestone

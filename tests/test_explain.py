@@ -6,7 +6,8 @@ import pytest
 from django.utils import translation
 
 from plans import rollup
-from plans.explain import explain, explain_as_of, explain_snapshot, fmt_number, fmt_percent
+from plans.explain import FORECAST, explain, explain_as_of, explain_snapshot, fmt_number, fmt_percent, kpi_outcome
+from tests.factories import KPIFactory
 
 BASE = datetime.date(2024, 12, 31)
 TARGET = datetime.date(2025, 12, 31)
@@ -210,3 +211,41 @@ def test_explanations_render_in_another_language_without_breaking_placeholders()
     with translation.override("zh-hans"):
         sentences = explain(e).sentences
     assert sentences and all("%(" not in s for s in sentences)
+
+
+def test_explanation_names_its_method_version():
+    e = kpi([(datetime.date(2025, 6, 30), 70.0)], as_of=datetime.date(2025, 7, 1))
+    assert explain(e).method_version == rollup.METHOD_VERSION
+    assert explain({**e, "method_version": 7}).method_version == 7
+
+
+def dashboard_row(**fields):
+    """An unsaved KPI carrying the ``as_of_*`` fields the dashboard selectors annotate."""
+    row = KPIFactory.build(baseline_date=BASE, target_date=TARGET, forecast_low=79.0, forecast_high=81.0)
+    defaults = {"as_of_latest_value": 70.0, "as_of_latest_date": datetime.date(2025, 6, 30), "as_of_forecast": 80.0}
+    for name, value in {**defaults, **fields}.items():
+        setattr(row, name, value)
+    return row
+
+
+def test_kpi_outcome_is_the_forecast_until_the_target_date():
+    outcome = kpi_outcome(dashboard_row(), None, TARGET)
+    assert (outcome.kind, outcome.value, outcome.low, outcome.high) == (FORECAST, 80.0, 79.0, 81.0)
+    assert outcome.label == "Forecast at the target date"
+
+
+def test_kpi_outcome_at_a_past_date_has_no_interval():
+    outcome = kpi_outcome(dashboard_row(), datetime.date(2025, 9, 30), datetime.date(2026, 12, 1))
+    assert (outcome.kind, outcome.value, outcome.low) == (FORECAST, 80.0, None)
+
+
+def test_kpi_outcome_past_the_target_date_without_a_final_figure_is_overdue():
+    outcome = kpi_outcome(dashboard_row(), None, TARGET + datetime.timedelta(days=1))
+    assert outcome.final_overdue and outcome.value is None
+    assert outcome.label == "Final figure overdue"
+
+
+def test_kpi_outcome_is_the_final_figure_once_one_is_dated_on_or_after_the_target_date():
+    row = dashboard_row(as_of_latest_value=77.0, as_of_latest_date=TARGET, as_of_forecast=None)
+    outcome = kpi_outcome(row, None, datetime.date(2026, 12, 1))
+    assert (outcome.final_in, outcome.value, outcome.date, outcome.label) == (True, 77.0, TARGET, "Final figure")

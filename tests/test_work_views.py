@@ -5,11 +5,11 @@ import datetime
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
-from plans import services
-from plans.choices import MilestoneState
-from plans.models import Measurement, MeasurementRevision, MilestoneUpdate
+from plans import selectors, services
+from plans.choices import MilestoneState, Status
+from plans.models import KPI, Measurement, MeasurementRevision, MilestoneUpdate
 from plans.permissions import MANAGER, STAFF
 from plans.views.items import item_url
 from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory, TeamFactory, UserFactory
@@ -366,24 +366,87 @@ def kpi_kwargs(team, **extra):
     }
 
 
-@pytest.mark.django_db
-def test_my_work_orders_overdue_then_due_soon_then_stale_then_the_rest(client, staff, team):
-    MilestoneFactory(goal__owner_team=team, title="Later milestone", due_date=days(120))
-    fresh = KPIFactory(**kpi_kwargs(team, name="Fresh KPI"))
-    MeasurementFactory(kpi=fresh, date=days(-5))
-    KPIFactory(**kpi_kwargs(team, name="Stale KPI"))
-    MilestoneFactory(goal__owner_team=team, title="Soon milestone", due_date=days(10))
-    MilestoneFactory(goal__owner_team=team, title="Late milestone", due_date=days(-3))
-    MilestoneFactory(goal__owner_team=team, title="Done milestone", due_date=days(-30), state=MilestoneState.DONE)
-    MilestoneFactory(goal__owner_team=TeamFactory(name="Elsewhere"), title="Not mine", due_date=days(-3))
-    client.force_login(staff)
+def my_work_sections(client, user) -> dict[str, list[str]]:
+    """``{bucket: [item title or KPI name, ...]}`` as "My work" lists them."""
+    client.force_login(user)
     response = client.get(reverse("plans:my_work"))
-    page = response.content.decode()
-    order = ["Late milestone", "Soon milestone", "Stale KPI", "Done milestone", "Later milestone", "Fresh KPI"]
-    positions = [page.index(title) for title in order]
+    assert response.status_code == 200
+    return {
+        section["key"]: [getattr(row.item, "title", None) or row.item.name for row in section["items"]]
+        for section in response.context["sections"]
+    }
+
+
+@pytest.mark.django_db
+def test_on_track_milestone_is_never_listed_as_overdue(client, staff, team):
+    MilestoneFactory(goal__owner_team=team, title="Going well", due_date=days(10), status=Status.ON_TRACK)
+    sections = my_work_sections(client, staff)
+    assert sections == {selectors.ON_TRACK: ["Going well"]}
+    assert "overdue" not in client.get(reverse("plans:my_work")).content.decode().lower()
+
+
+@pytest.mark.django_db
+def test_milestone_whose_stored_status_is_overdue_is_listed_as_off_track_or_overdue(client, staff, team):
+    MilestoneFactory(goal__owner_team=team, title="Late milestone", due_date=days(-3), status=Status.OVERDUE)
+    assert my_work_sections(client, staff) == {selectors.OFF_TRACK: ["Late milestone"]}
+    assert "3 days overdue" in client.get(reverse("plans:my_work")).content.decode()
+
+
+@pytest.mark.django_db
+def test_buckets_follow_the_stored_status_not_the_due_date(client, staff, team):
+    # Due dates alone would call the first overdue; the stored status (what the badge says) decides.
+    MilestoneFactory(goal__owner_team=team, title="Done late", due_date=days(-30), status=Status.COMPLETE)
+    MilestoneFactory(goal__owner_team=team, title="Behind", due_date=days(60), status=Status.OFF_TRACK)
+    MilestoneFactory(goal__owner_team=team, title="Slipping", due_date=days(20), status=Status.AT_RISK)
+    assert my_work_sections(client, staff) == {
+        selectors.OFF_TRACK: ["Behind"],
+        selectors.AT_RISK: ["Slipping"],
+        selectors.ON_TRACK: ["Done late"],
+    }
+
+
+@pytest.mark.django_db
+def test_kpi_without_a_figure_within_its_frequency_needs_a_figure(client, staff, team):
+    stale = KPIFactory(**kpi_kwargs(team, name="Stale KPI", status=Status.ON_TRACK))
+    MeasurementFactory(kpi=stale, date=days(-40))  # monthly: 31 days allowed (KPI rule 10)
+    fresh = KPIFactory(**kpi_kwargs(team, name="Fresh KPI", status=Status.ON_TRACK))
+    MeasurementFactory(kpi=fresh, date=days(-5))
+    assert my_work_sections(client, staff) == {selectors.NEEDS_FIGURE: ["Stale KPI"], selectors.ON_TRACK: ["Fresh KPI"]}
+    assert "No figure within the reporting frequency" in client.get(reverse("plans:my_work")).content.decode()
+
+
+@pytest.mark.django_db
+def test_kpi_past_its_target_date_without_a_final_figure_needs_a_figure(client, staff, team):
+    kpi = KPIFactory(**kpi_kwargs(team, name="Ended KPI", target_date=days(-10), status=Status.ON_TRACK))
+    MeasurementFactory(kpi=kpi, date=days(-20))
+    assert my_work_sections(client, staff) == {selectors.NEEDS_FIGURE: ["Ended KPI"]}
+    assert "Final figure overdue" in client.get(reverse("plans:my_work")).content.decode()
+
+
+@pytest.mark.django_db
+def test_kpi_with_its_final_figure_in_is_not_asked_for_another(client, staff, team):
+    missed = KPIFactory(**kpi_kwargs(team, name="Missed KPI", target_date=days(-100), status=Status.MISSED))
+    MeasurementFactory(kpi=missed, date=days(-100))
+    achieved = KPIFactory(**kpi_kwargs(team, name="Achieved KPI", target_date=days(-100), status=Status.ACHIEVED))
+    MeasurementFactory(kpi=achieved, date=days(-100))
+    assert my_work_sections(client, staff) == {
+        selectors.OFF_TRACK: ["Missed KPI"],
+        selectors.ON_TRACK: ["Achieved KPI"],
+    }
+
+
+@pytest.mark.django_db
+def test_my_work_lists_needs_a_figure_then_off_track_then_at_risk_then_the_rest(client, staff, team):
+    MilestoneFactory(goal__owner_team=team, title="Fine", due_date=days(5), status=Status.ON_TRACK)
+    MilestoneFactory(goal__owner_team=team, title="Risky", due_date=days(5), status=Status.AT_RISK)
+    MilestoneFactory(goal__owner_team=team, title="Late", due_date=days(-5), status=Status.OVERDUE)
+    KPIFactory(**kpi_kwargs(team, name="Never reported", baseline_date=days(-60), status=Status.NO_DATA))
+    MilestoneFactory(goal__owner_team=TeamFactory(name="Elsewhere"), title="Not mine", status=Status.OVERDUE)
+    client.force_login(staff)
+    page = client.get(reverse("plans:my_work")).content.decode()
+    positions = [page.index(title) for title in ["Never reported", "Late", "Risky", "Fine"]]
     assert positions == sorted(positions)
     assert "Not mine" not in page
-    assert "3 days overdue" in page and "in 10 days" in page
 
 
 @pytest.mark.django_db
@@ -396,6 +459,26 @@ def test_my_work_shows_last_update_and_links_to_update(client, staff, team, mana
     page = client.get(reverse("plans:my_work")).content.decode()
     assert "Li Wei" in page
     assert reverse("plans:milestone_update", kwargs={"pk": milestone.pk}) in page
+
+
+@pytest.mark.django_db
+def test_last_update_is_the_latest_figures_date_and_when_it_was_recorded_not_when_rows_were_touched(
+    client, staff, team, manager
+):
+    kpi = KPIFactory(**kpi_kwargs(team, name="Dated KPI"))
+    result = services.measurement_record(kpi=kpi, date=days(-20), value=70.0, recorded_by=manager)
+    recorded = timezone.make_aware(datetime.datetime(2025, 3, 4, 9, 30))
+    Measurement.objects.filter(pk=result.measurement.pk).update(recorded_at=recorded)
+    # A reload or a recompute touches updated_at: that is not an update of the figure.
+    KPI.objects.filter(pk=kpi.pk).update(updated_at=timezone.now())
+    Measurement.objects.filter(pk=result.measurement.pk).update(updated_at=timezone.now())
+    client.force_login(staff)
+    response = client.get(reverse("plans:my_work"))
+    (row,) = [row for section in response.context["sections"] for row in section["items"]]
+    assert (row.figure_date, row.figure_value, row.recorded_at, row.recorded_by) == (days(-20), 70.0, recorded, manager)
+    page = response.content.decode()
+    assert f"Figure for {formats.date_format(days(-20), 'DATE_FORMAT')}" in page
+    assert f"recorded {formats.date_format(timezone.localtime(recorded), 'DATETIME_FORMAT')}" in page
 
 
 def _my_work_data(team, n: int) -> None:
@@ -430,9 +513,9 @@ def test_item_pages_query_count_does_not_grow_with_the_history(
         services.milestone_progress_record(milestone=milestone, percent_complete=i, state="in_progress", author=author)
         services.measurement_record(kpi=kpi, date=days(-i - 1), value=float(i), recorded_by=author)
     client.force_login(staff)
-    # session, user, plan, snapshot dates (as of), item, log, month-end history, role check (groups, teams);
-    # the KPI's log is its measurements and their revisions.
-    with django_assert_max_num_queries(9):
-        assert client.get(item_url(milestone)).status_code == 200
+    # session, user, plan, snapshot dates (as of), final figures (closure banner), item, log, month-end history,
+    # role check (groups, teams); the KPI's log is its measurements and their revisions.
     with django_assert_max_num_queries(10):
+        assert client.get(item_url(milestone)).status_code == 200
+    with django_assert_max_num_queries(11):
         assert client.get(item_url(kpi)).status_code == 200

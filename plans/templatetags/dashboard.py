@@ -7,6 +7,8 @@ from django import template
 from django.utils.translation import gettext as _
 
 from plans.explain import explain_item, fmt_number, fmt_percent, status_label
+from plans.explain import kpi_outcome as explain_kpi_outcome
+from plans.rollup import METHOD_VERSION
 
 register = template.Library()
 
@@ -63,3 +65,15 @@ def page_url(context, param, number):
 def why_of(item, as_of):
     """``{% why_of kpi as_of.date as why %}``: the plain-words explanation of a row."""
     return explain_item(item, as_of)
+
+
+@register.simple_tag
+def kpi_outcome(kpi, as_of, today):
+    """``{% kpi_outcome kpi as_of.date today as outcome %}``: forecast, final figure or final figure overdue."""
+    return explain_kpi_outcome(kpi, as_of, today)
+
+
+@register.simple_tag
+def current_method_version():
+    """The version of shared/METHOD.md that the next recompute applies (plans.rollup.METHOD_VERSION)."""
+    return METHOD_VERSION

@@ -84,9 +84,21 @@ def _is_demo(plan) -> bool:
 
 
 def page_context(request, plan, as_of: AsOf) -> dict:
-    """What every page under a plan's dashboard shows: the plan, the as-of date and the banners."""
+    """What every page under a plan's dashboard shows: the plan, the as-of date and the banners.
+
+    ``today`` is the reference date of the current view: past a KPI's target date the pages show its
+    final figure (or that it is overdue) instead of a forecast (plans.explain.kpi_outcome).
+    """
     stale_before = timezone.now() - STATUSES_STALE_AFTER
-    return {"plan": plan, "as_of": as_of, "is_demo": _is_demo(plan), "stale_before": stale_before}
+    today = timezone.localdate()
+    return {
+        "plan": plan,
+        "as_of": as_of,
+        "is_demo": _is_demo(plan),
+        "stale_before": stale_before,
+        "today": today,
+        "closure": selectors.plan_closure(plan=plan, today=today),
+    }
 
 
 def dashboard_tables(plan, as_of: AsOf, data):

@@ -11,4 +11,9 @@ from ..recompute import STATUSES_STALE_AFTER
 @login_required
 def home(request):
     stale_before = timezone.now() - STATUSES_STALE_AFTER
-    return render(request, "plans/home.html", {"plans": selectors.plan_overview_list(), "stale_before": stale_before})
+    today = timezone.localdate()
+    plans = list(selectors.plan_overview_list())
+    closures = selectors.plan_closures(plans=plans, today=today)
+    for plan in plans:
+        plan.closure = closures[plan.pk]
+    return render(request, "plans/home.html", {"plans": plans, "stale_before": stale_before, "today": today})

@@ -49,11 +49,14 @@ def kpi_detail(request, slug, code):
     as_of = as_of_read(request, plan)
     kpi = get_object_or_404(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
+    # The row behind the latest figure (the latest recorded on its date), to say when it was entered.
+    latest = next((m for m in reversed(measurements) if m.date == kpi.as_of_latest_date), None)
     context = page_context(request, plan, as_of) | {
         "kpi": kpi,
         "why": explain_item(kpi, as_of.date),
         "measurements": measurements,
         "log": measurements[::-1],  # newest first
+        "latest_recorded_at": latest.recorded_at if latest else None,
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
         "can_update": can_update(request.user, kpi),
@@ -70,7 +73,7 @@ def milestone_detail(request, slug, pk):
     context = page_context(request, plan, as_of) | {
         "milestone": milestone,
         "why": explain_item(milestone, as_of.date),
-        "log": selectors.milestone_progress_log(milestone_id=milestone.pk),
+        "log": list(selectors.milestone_progress_log(milestone_id=milestone.pk)),
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }

@@ -20,12 +20,20 @@ from ..models import Plan
 from ..permissions import ensure_can_update
 from .items import item_or_404, item_url
 
-BUCKET_LABELS = {
-    selectors.OVERDUE: gettext_lazy("Overdue"),
-    selectors.DUE_SOON: gettext_lazy("Due in the next 30 days"),
-    selectors.STALE: gettext_lazy("Stale KPIs: no measurement within their reporting frequency"),
-    selectors.OTHER: gettext_lazy("Everything else"),
+# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_items decides the bucket).
+BUCKETS = {
+    selectors.NEEDS_FIGURE: (
+        gettext_lazy("Needs a figure"),
+        gettext_lazy(
+            "KPIs whose latest figure is older than their reporting frequency allows, "
+            "or whose target date has passed without a final figure."
+        ),
+    ),
+    selectors.OFF_TRACK: (gettext_lazy("Off track, overdue or missed"), ""),
+    selectors.AT_RISK: (gettext_lazy("At risk"), ""),
+    selectors.ON_TRACK: (gettext_lazy("On track, done or not yet due"), ""),
 }
+NOT_COMPUTED_NOTE = gettext_lazy("Items whose status has not been computed yet are listed here too.")
 
 
 def _status_phrase(item) -> str:
@@ -42,10 +50,12 @@ def _status_phrase(item) -> str:
 def my_work(request):
     today = timezone.localdate()
     items = selectors.my_work_items(request.user, today)
-    sections = [
-        {"key": key, "label": label, "items": [item for item in items if item.bucket == key]}
-        for key, label in BUCKET_LABELS.items()
-    ]
+    sections = []
+    for key, (label, description) in BUCKETS.items():
+        rows = [i for i in items if i.bucket == key]
+        if any(not row.item.status for row in rows):
+            description = f"{description} {NOT_COMPUTED_NOTE}".strip()
+        sections.append({"key": key, "label": label, "description": description, "items": rows})
     return render(
         request,
         "plans/work/my_work.html",
