@@ -64,7 +64,7 @@ run: demo
 	@echo ""
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "Starting a Celery worker (with beat) on $$REDIS_URL"; \
-	  $(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO --concurrency=2 & \
+	  $(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO --concurrency=2 --without-gossip --without-mingle --without-heartbeat & \
 	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
 	  $(PY) manage.py runserver $(HOST):$(PORT); \
 	else \
@@ -77,7 +77,7 @@ test: install-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: install
-	$(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO
+	$(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO --without-gossip --without-mingle --without-heartbeat
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

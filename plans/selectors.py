@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Now
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -483,3 +484,14 @@ def api_kpis_for_refs(*, ids: set[int], external_ids: set[str]) -> list[tuple[in
         return []
     condition = Q(pk__in=ids) | Q(external_id__in=external_ids)
     return list(KPI.objects.filter(condition).values_list("id", "source", "external_id", "owner_team_id", "plan_id"))
+
+
+def plan_ids_left_stale(*, for_longer_than: datetime.timedelta) -> list[int]:
+    """Plans still marked for a recompute this long after their last write, in one query.
+
+    The database clock decides (as it stamped ``marked_at``), so app hosts with skewed clocks agree.
+    Plans marked before ``marked_at`` existed have none and count as long marked.
+    """
+    left = Q(marked_at__isnull=True) | Q(marked_at__lte=Now() - for_longer_than)
+    stale = Plan.objects.exclude(data_revision=F("computed_revision")).filter(left)
+    return list(stale.order_by("id").values_list("id", flat=True))

@@ -1,9 +1,14 @@
 """Celery tasks: each takes ids and calls a service or the recompute; enqueueing is in recompute_queue.py."""
 
+import datetime
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OperationalError, InterfaceError)
+# A write's own enqueue (2 s coalescing, then a run of seconds) has long finished by then, so a plan
+# still marked this long after its last write lost that enqueue (broker down, worker killed).
+CATCH_UP_AFTER = datetime.timedelta(minutes=1)
 
 
 @shared_task(
@@ -25,7 +30,22 @@ def plan_recompute_task(self, plan_id: int) -> None:
     plan_recompute(plan_id=plan_id)
 
 
-@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def recompute_stale_plans() -> int:
+    """Every minute: enqueue the recompute of each plan left marked after a broker outage or a lost task.
+
+    One query when nothing is stale. The enqueue coalesces with a recompute already pending and is
+    safe when the broker is down, so an overlapping run enqueues nothing twice.
+    """
+    from .recompute_queue import plan_recompute_enqueue
+    from .selectors import plan_ids_left_stale
+
+    plan_ids = plan_ids_left_stale(for_longer_than=CATCH_UP_AFTER)
+    return sum(plan_recompute_enqueue(plan_id=plan_id) for plan_id in plan_ids)
+
+
+# Hard limits stay under the broker's visibility timeout (settings), or Redis redelivers a task still running.
+@shared_task(acks_late=True, soft_time_limit=540, time_limit=600)
 def recompute_all_plans() -> int:
     """Nightly: statuses change as dates pass, so every plan is recomputed and its day snapshotted.
 
@@ -39,7 +59,7 @@ def recompute_all_plans() -> int:
     return len(plan_ids)
 
 
-@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+@shared_task(acks_late=True, soft_time_limit=540, time_limit=600)
 def housekeeping() -> dict[str, int]:
     """Nightly: expired idempotency keys, old tombstones and old daily snapshots (see settings)."""
     from .services import housekeeping_run

@@ -113,3 +113,15 @@ def test_production_static_files_collect_with_the_manifest_storage(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "staticfiles.json").exists()
     assert list(tmp_path.glob("vendor/chartjs/chart.umd.min.*.js"))
+
+
+def test_visibility_timeout_outlasts_every_task_and_redelivers_within_minutes():
+    """Redis redelivers an unacknowledged task (its worker was killed) after the visibility timeout."""
+    from django.conf import settings
+
+    from tracker.celery import app
+
+    limits = [task.time_limit for name, task in app.tasks.items() if name.startswith("plans.")]
+    longest = max([settings.CELERY_TASK_TIME_LIMIT, *filter(None, limits)])
+    timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert longest < timeout < 15 * 60

@@ -1,10 +1,17 @@
-"""Work outside the test's thread: a real Celery worker (fixtures), the database URL for a subprocess, ``wait_for``.
+"""Work outside the test's thread: a real Celery worker (fixtures), a Redis server of the test's own that
+it can stop and start, processes whose output goes to a file, the database URL for a subprocess, ``wait_for``.
 
 Test modules load the fixtures with ``pytest_plugins = ["tests.worker"]``. PYTEST_DONT_REWRITE: they
 import ``wait_for`` before pytest loads the module as a plugin, and it holds no assert to rewrite.
 """
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -29,6 +36,84 @@ def database_url() -> str:
     """The test database, for a subprocess that must see the rows the test wrote."""
     s = connection.settings_dict
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Process:
+    """A command run in its own process group, its output in a file the test can read while it runs."""
+
+    def __init__(self, command: list[str], env: dict, log: Path, cwd: Path | None = None):
+        self.log = log
+        self._out = log.open("ab")
+        self.popen = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.alive:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._out.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, without persistence: stopping it loses its queue and cache,
+    as a broker restart without a volume does."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_dir = log_dir
+        self.process: Process | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self.process = Process(command, dict(os.environ), self.log_dir / f"redis-{self.port}.log")
+        from redis import Redis
+
+        client = Redis.from_url(self.url, socket_connect_timeout=1)
+
+        def answers():
+            try:
+                return client.ping()
+            except Exception:
+                return False
+
+        assert wait_for(answers, timeout=20), self.process.output()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of the test's own (never the shared one), not yet started: ``start()`` and ``stop()`` it."""
+    if not shutil.which("redis-server"):
+        from tests.conftest import service_missing
+
+        service_missing("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # A write whose enqueue was lost (broker down, worker killed) is caught up within a minute or two,
+    # not at night. A run beat queued while no worker consumed is dropped rather than run in a pile.
+    "recompute-stale-plans": {
+        "task": "plans.tasks.recompute_stale_plans",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "recompute-all-plans-nightly": {
         "task": "plans.tasks.recompute_all_plans",
         "schedule": crontab(hour=1, minute=5),

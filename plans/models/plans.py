@@ -36,6 +36,8 @@ class Plan(Tracked, Computed):
     ``data_revision`` counts committed writes that can change a status; ``computed_revision`` is
     the revision the last recompute read. A plan needs a recompute while they differ, so a write
     that could not reach the broker is caught up by the next recompute from any trigger.
+    ``marked_at`` is when the last such write committed: the catch-up task (plans.tasks) recomputes
+    a plan still marked a while after it, when that write's own enqueue was evidently lost.
     """
 
     name = models.CharField(_("name"), max_length=300)
@@ -46,6 +48,7 @@ class Plan(Tracked, Computed):
     end_date = models.DateField(_("end date"))
     data_revision = models.PositiveBigIntegerField(default=0, editable=False)
     computed_revision = models.PositiveBigIntegerField(default=0, editable=False)
+    marked_at = models.DateTimeField(null=True, editable=False)
 
     class Meta(Tracked.Meta):
         verbose_name = _("plan")

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 
 from ..choices import ChangeChannel
 from ..models import FocusArea, Plan
@@ -15,7 +16,7 @@ def plan_mark_changed(*, plan_id: int) -> None:
     The counter is bumped inside the caller's transaction, so the plan stays marked as needing a
     recompute even when the broker is unreachable; whatever recompute runs next catches up.
     """
-    Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1)
+    Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1, marked_at=Now())
     connection = transaction.get_connection()
     if any(getattr(callback, "plan_id", None) == plan_id for _, callback, _ in connection.run_on_commit):
         return  # one recompute per plan per transaction, however many rows it wrote

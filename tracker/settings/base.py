@@ -124,16 +124,23 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
-# The visibility timeout must exceed the hard time limit, or Redis redelivers a task still running.
+# Redis redelivers an unacknowledged task after the visibility timeout: it must exceed the longest hard
+# time limit (plans.tasks, 600 s), or a task still running runs twice; a little above it, a task whose
+# worker was killed runs again within minutes, not an hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": 600 + 120,
     "socket_connect_timeout": 3,
     "socket_timeout": 5,
     "max_retries": 2,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# The worker and beat wait out a broker outage of any length, backing off up to 30 s between attempts,
+# at startup too; the web never waits on these (its publish has its own short retry policy below).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task running when the broker connection drops cannot be acknowledged and is redelivered anyway, so
+# it is stopped (Celery 6's default); recomputes are idempotent and the catch-up task covers the gap.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR). Sign-in
