@@ -11,4 +11,5 @@ RUN DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/build.sqlit
 RUN useradd --create-home tracker
 USER tracker
 EXPOSE 8000
+# gunicorn sends "Server: gunicorn" without its version; the reverse proxy removes it (see docker-compose.yml).
 CMD ["gunicorn", "tracker.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

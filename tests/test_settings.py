@@ -98,6 +98,29 @@ def test_deploy_check_reports_no_warnings_with_production_variables():
     assert "no issues" in result.stdout
 
 
+def env_example() -> dict:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def deploy_check(**variables) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(variables)
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_deploy_check_fails_on_the_placeholder_secret_of_env_example():
+    result = deploy_check(**env_example())
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
+
+
+def test_deploy_check_accepts_env_example_once_its_secret_is_replaced():
+    result = deploy_check(**{**env_example(), "DJANGO_SECRET_KEY": PRODUCTION_ENV["DJANGO_SECRET_KEY"]})
+    assert "security.W009" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("module", ["tracker.settings.local", "tracker.settings.test"])
 def test_non_production_settings_need_no_environment(module):
     assert settings_in_process(module).returncode == 0

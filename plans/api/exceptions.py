@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler
 
 from plans.exceptions import StaleVersionError
 
@@ -43,6 +42,9 @@ class IdempotencyKeyReused(exceptions.APIException):
 
 
 def api_exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the parser classes, and the JSON parser raises PayloadTooLarge.
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, DjangoValidationError):
         detail = as_serializer_error(exc)
         if NON_FIELD_ERRORS in detail:

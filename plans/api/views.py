@@ -24,6 +24,7 @@ from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows
+from .parsers import BULK_MAX_BODY_BYTES
 from .permissions import ApiAccess, definition_checked, ensure_can_change_definition
 
 IF_MATCH = OpenApiParameter(
@@ -388,7 +389,7 @@ class MeasurementViewSet(TrackedViewSet):
         responses={200: serializers.BulkResultSerializer},
         parameters=[IDEMPOTENCY_KEY],
     )
-    @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=16 * 1024 * 1024)
+    @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=BULK_MAX_BODY_BYTES)
     def bulk(self, request):
         serializer = serializers.BulkMeasurementsSerializer(data=request.data)
         if not serializer.is_valid():
