@@ -103,7 +103,7 @@ def test_recording_a_measurement_brings_its_kpi_into_the_next_sync(client):
     KPI.objects.update(updated_at=timezone.now() - datetime.timedelta(hours=1))
     since = (timezone.now() - datetime.timedelta(minutes=1)).isoformat()
     assert client.get("/api/v1/kpis/", {"updated_since": since}).json()["results"] == []
-    client.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 1.0})
+    client.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 61.0})
     assert [row["id"] for row in client.get("/api/v1/kpis/", {"updated_since": since}).json()["results"]] == [kpi.pk]
 
 
@@ -119,7 +119,7 @@ def test_an_invalid_page_size_is_400(client, size):
 
 def test_deleting_a_goal_lists_everything_it_took_with_it(client):
     kpi = KPIFactory()
-    client.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 1.0})
+    client.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 61.0})
     client.delete(f"/api/v1/goals/{kpi.goal_id}/")
     rows, _ = sync(client, f"/api/v1/deletions/?plan={kpi.plan_id}")
     assert sorted(row["resource"] for row in rows) == ["goals", "kpis", "measurements"]

@@ -6,6 +6,7 @@ computed statuses, versions, timestamps and the denormalised plan are never take
 
 from collections.abc import Mapping
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -41,8 +42,18 @@ class StrictMixin:
         return super().to_internal_value(data)
 
 
+class NumberField(serializers.FloatField):
+    """A float that was sent as a number or numeric text: DRF's FloatField takes true as 1.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
     serializer_related_field = IdRelatedField
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: NumberField}
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
@@ -118,6 +129,13 @@ class GoalSerializer(StrictModelSerializer):
 
 class MilestoneSerializer(StrictModelSerializer):
     status = computed_status()
+    note = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TEXT_LENGTH,
+        help_text=_("The progress log's note for a change of percent or state; required when blocked or going down."),
+    )
 
     class Meta:
         model = Milestone
@@ -134,6 +152,7 @@ class MilestoneSerializer(StrictModelSerializer):
             "percent_complete",
             "state",
             "completed_on",
+            "note",
             "source",
             "external_id",
             *COMPUTED,
@@ -162,6 +181,8 @@ class KPISerializer(StrictModelSerializer):
             "baseline_date",
             "target_value",
             "target_date",
+            "min_value",
+            "max_value",
             "frequency",
             "weight",
             "owner_team",
@@ -269,7 +290,7 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
         help_text=_("With kpi_external_id, when the same external id is used by several sources."),
     )
     date = serializers.DateField()
-    value = serializers.FloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
+    value = NumberField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
 

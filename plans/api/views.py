@@ -241,11 +241,19 @@ class MilestoneViewSet(TrackedViewSet):
         return selectors.api_milestone_list()
 
     def create_item(self, data):
-        return services.milestone_create(data=data), True
+        data = dict(data)
+        note = data.pop("note", "")
+        return services.milestone_create(data=data, note=note, author=request_user(self.request)), True
 
     def update_item(self, item, data, expected_version):
+        data = dict(data)
+        note = data.pop("note", "")
         return services.milestone_update(
-            milestone=item, data=data, expected_version=expected_version, author=request_user(self.request)
+            milestone=item,
+            data=data,
+            expected_version=expected_version,
+            author=request_user(self.request),
+            note=note,
         )
 
     def delete_item(self, item, expected_version):
