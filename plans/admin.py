@@ -1,6 +1,8 @@
 """Admin pages: list filters and search on every model; computed fields shown read-only."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -161,15 +163,56 @@ class GoalAdmin(GoalChildAdmin):
     readonly_fields = (*COMPUTED, *TRACKED)
 
 
+class MilestoneAdminForm(forms.ModelForm):
+    """The milestone with the progress log's note; progress is checked by the service's own rules."""
+
+    note = forms.CharField(
+        label=_("Progress note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Logged with a change of percent or state; required when blocked or going down."),
+    )
+
+    class Meta:
+        model = Milestone
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets decide what is shown
+
+    def clean(self):
+        cleaned = super().clean()
+        percent, state = cleaned.get("percent_complete"), cleaned.get("state")
+        if percent is None or not state:
+            return cleaned
+        previous = self.instance.percent_complete if self.instance.pk else 0
+        if self.instance.pk and (percent, state) == (previous, self.instance.state):
+            return cleaned  # progress unchanged: nothing is logged, so nothing to check
+        try:
+            services.milestone_progress_check(
+                previous_percent=previous, percent_complete=percent, state=state, note=cleaned.get("note", "")
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Milestone)
 class MilestoneAdmin(GoalChildAdmin):
     item_arg = "milestone"
+    form = MilestoneAdminForm
     list_display = ("title", "goal", "owner_team", "due_date", "percent_complete", "state", "status")
     list_filter = ("plan", "state", "status", "owner_team")
     search_fields = ("title", "description", "goal__code", "external_id")
     list_select_related = ("goal", "owner_team")
     date_hierarchy = "due_date"
     readonly_fields = (*COMPUTED, *TRACKED)
+
+    def service_save(self, request, obj, form, change):
+        model_fields = {f.name for f in obj._meta.concrete_fields}
+        note = form.cleaned_data.get("note", "")
+        if not change:
+            data = {name: value for name, value in form.cleaned_data.items() if name in model_fields}
+            return services.milestone_create(data=data, note=note, author=request.user)
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in model_fields}
+        return services.milestone_update(milestone=obj, data=data, author=request.user, note=note)
 
 
 @admin.register(MilestoneUpdate)

@@ -1,9 +1,14 @@
-"""Staff forms: parse and check input, then call the service that writes it (plans.services).
+"""Staff forms: parse input, then call the service that writes it (plans.services).
+
+The rules of what may be written are the services'; a refused write comes back as the service's
+ValidationError, shown on the field it names (``VersionedForm.add_service_error``).
 
 Both forms carry the item's version; a save based on an older one is refused by the service
 (StaleVersionError) and the form turns that into a conflict the page can show, with the newer values
 and what the user typed kept for a resubmit.
 """
+
+import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -98,9 +103,16 @@ class VersionedForm(forms.Form):
         except services.StaleVersionError as exc:
             self.conflict = exc
             return None
-        except ValidationError as exc:  # the model's own checks: the form should have caught these
-            self.add_error(None, exc.messages)
+        except ValidationError as exc:  # the service's rules: shown on the fields they concern
+            self.add_service_error(exc)
             return None
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
 
     def rebased(self):
         """After a conflict: the same input, bound to the newer item and version, with the conflict explained."""
@@ -145,22 +157,6 @@ class MilestoneUpdateForm(VersionedForm):
     def initial_from(self, item: Milestone) -> dict:
         return {"percent_complete": item.percent_complete, "state": item.state}
 
-    def clean(self):
-        cleaned = super().clean()
-        percent, state, note = cleaned.get("percent_complete"), cleaned.get("state"), cleaned.get("note", "").strip()
-        cleaned["note"] = note
-        if note:
-            return cleaned
-        if state == MilestoneState.BLOCKED:
-            self.add_error("note", _("Explain what blocks the milestone."))
-        elif percent is not None and percent < self.item.percent_complete:
-            self.add_error(
-                "note",
-                _("Explain why progress goes down from %(old)s%% to %(new)s%%.")
-                % {"old": self.item.percent_complete, "new": percent},
-            )
-        return cleaned
-
     def record(self, *, user):
         data = self.cleaned_data
         return services.milestone_progress_record(
@@ -196,7 +192,9 @@ class MeasurementForm(VersionedForm):
         super().__init__(data, item=item, **kwargs)
         self.fields["value"].label = _("Value (%(unit)s)") % {"unit": item.unit}
         self.fields["value"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
-        self.fields["date"].widget.attrs.update({"min": item.baseline_date.isoformat(), "max": self.today.isoformat()})
+        # A hint for the date picker only; the rule itself is the service's (measurement_check).
+        first_day = item.baseline_date + datetime.timedelta(days=1)
+        self.fields["date"].widget.attrs.update({"min": first_day.isoformat(), "max": self.today.isoformat()})
 
     def initial_from(self, item: KPI) -> dict:
         # A figure describes the latest period that has ended, not the day it is typed in; after the target
@@ -204,18 +202,6 @@ class MeasurementForm(VersionedForm):
         # ended, today: a figure dated on the baseline date would not count.
         due = latest_due_period_end(item.frequency, self.today, item.target_date)
         return {"date": due if due > item.baseline_date else self.today}
-
-    def clean_date(self):
-        date = self.cleaned_data["date"]
-        if date < self.item.baseline_date:
-            raise ValidationError(
-                _("The date cannot be before the KPI's baseline date, %(date)s."),
-                code="before_baseline",
-                params={"date": formats.date_format(self.item.baseline_date, "DATE_FORMAT")},
-            )
-        if date > self.today:
-            raise ValidationError(_("The date cannot be in the future."), code="future")
-        return date
 
     def clean_note(self):
         return self.cleaned_data["note"].strip()

@@ -12,6 +12,9 @@ from .choices import ApiTokenScope
 from .models import ApiToken, Milestone
 from .models.milestones import PROGRESS_FIELDS
 
+# What a milestone progress report carries: its fields, and the note that goes into its log.
+_PROGRESS_REPORT = (*PROGRESS_FIELDS, "note")
+
 STAFF = "staff"
 MANAGER = "manager"
 ROLE_LABELS = {STAFF: _("Staff"), MANAGER: _("Manager")}
@@ -78,7 +81,7 @@ def can_change_definition(user_or_token, item=None) -> bool:
 def definition_changes(item, data: dict) -> list[str]:
     """The fields of ``data`` that would change ``item``'s definition: every field but its progress, whose
     value differs (so a client sending a whole item back unchanged changes no definition)."""
-    progress = PROGRESS_FIELDS if isinstance(item, Milestone) else ()
+    progress = _PROGRESS_REPORT if isinstance(item, Milestone) else ()
     changed = []
     for name, value in data.items():
         if name in progress:
@@ -93,5 +96,5 @@ def definition_changes(item, data: dict) -> list[str]:
 def progress_only(item, data: dict) -> dict:
     """``data`` without the fields a caller who may not change definitions sends back unchanged: writing
     them could still undo a manager's concurrent change."""
-    progress = PROGRESS_FIELDS if isinstance(item, Milestone) else ()
+    progress = _PROGRESS_REPORT if isinstance(item, Milestone) else ()
     return {name: value for name, value in data.items() if name in progress}

@@ -107,7 +107,7 @@ def test_reloading_the_demo_keeps_a_revised_measurement(demo):
     from plans import services
 
     measurement = Measurement.objects.filter(kpi__plan=demo).order_by("pk").first()
-    services.measurement_update(measurement=measurement, value=measurement.value + 0.5)
+    services.measurement_update(measurement=measurement, value=measurement.value + 0.5, note="Revised by the bureau")
     call_command("load_demo_plan", verbosity=0)
     assert Measurement.objects.get(pk=measurement.pk).value == measurement.value + 0.5
 

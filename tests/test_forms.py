@@ -55,19 +55,45 @@ def test_percent_errors_say_what_is_wrong(milestone, value, message):
     assert form.errors["percent_complete"] == [message]
 
 
+def save_refused(form) -> bool:
+    """The form parses, the service refuses the write and the form shows why."""
+    return form.is_valid() and form.save(user=None) is None and bool(form.errors)
+
+
 def test_note_is_required_when_blocked(milestone):
     form = milestone_form(milestone, state=MilestoneState.BLOCKED, percent_complete="50")
+    assert save_refused(form)
     assert form.errors["note"] == ["Explain what blocks the milestone."]
-    assert milestone_form(milestone, state=MilestoneState.BLOCKED, note="Waiting for the permit").is_valid()
+    assert not MilestoneUpdate.objects.exists()
+
+
+def test_blocked_with_a_note_is_saved(milestone):
+    form = milestone_form(milestone, state=MilestoneState.BLOCKED, note="Waiting for the permit")
+    assert form.is_valid() and form.save(user=None) == MilestoneUpdate.objects.get()
 
 
 def test_note_is_required_when_progress_goes_down(milestone):
     form = milestone_form(milestone, percent_complete="45")
+    assert save_refused(form)
     assert form.errors["note"] == ["Explain why progress goes down from 50% to 45%."]
 
 
 def test_whitespace_note_counts_as_empty(milestone):
-    assert "note" in milestone_form(milestone, state=MilestoneState.BLOCKED, note="   ").errors
+    form = milestone_form(milestone, state=MilestoneState.BLOCKED, note="   ")
+    assert save_refused(form)
+    assert "note" in form.errors
+
+
+def test_done_below_100_is_refused_on_the_percent_field(milestone):
+    form = milestone_form(milestone, state=MilestoneState.DONE, percent_complete="90")
+    assert save_refused(form)
+    assert form.errors["percent_complete"][0].startswith("A done milestone is 100% complete")
+
+
+def test_100_percent_is_saved_as_done(milestone):
+    form = milestone_form(milestone, percent_complete="100")
+    assert form.is_valid()
+    assert form.save(user=None).state == MilestoneState.DONE
 
 
 def test_note_is_optional_when_progress_goes_up(milestone):
@@ -103,16 +129,35 @@ def test_value_errors_say_what_is_wrong(kpi, value, message):
     assert form.errors["value"] == [message]
 
 
-def test_date_on_the_baseline_is_accepted_before_it_refused(kpi):
-    assert measurement_form(kpi, date="2024-12-31").is_valid()
-    form = measurement_form(kpi, date="2024-12-30")
-    assert form.errors["date"][0].startswith("The date cannot be before the KPI's baseline date")
+def test_date_on_the_baseline_is_refused_the_day_after_accepted(kpi):
+    form = measurement_form(kpi, date="2024-12-31")
+    assert save_refused(form)
+    assert form.errors["date"][0].startswith("The date must be after the KPI's baseline date")
+    form = measurement_form(kpi, date="2025-01-01")
+    assert form.is_valid() and form.save(user=None) is not None
 
 
 def test_date_in_the_future_is_refused_today_accepted(kpi):
-    assert measurement_form(kpi, date=TODAY.isoformat()).is_valid()
     form = measurement_form(kpi, date=(TODAY + datetime.timedelta(days=1)).isoformat())
-    assert form.errors["date"] == ["The date cannot be in the future."]
+    assert save_refused(form)
+    assert form.errors["date"][0].startswith("The date cannot be in the future")
+    form = measurement_form(kpi, date=TODAY.isoformat())
+    assert form.is_valid() and form.save(user=None) is not None
+
+
+def test_value_outside_the_kpis_range_is_refused_on_the_value_field(kpi):
+    kpi.min_value, kpi.max_value = 0, 100
+    kpi.save()
+    form = measurement_form(kpi, value="170")
+    assert save_refused(form)
+    assert form.errors["value"] == ["170 is outside this KPI's plausible range, 0 to 100."]
+
+
+def test_a_jump_without_a_note_is_refused_with_the_jump_shown(kpi):
+    form = measurement_form(kpi, value="-5")
+    assert save_refused(form)
+    assert form.errors["note"][0].endswith("Confirm with a note: 60 -> -5")
+    assert not MeasurementRevision.objects.exists()
 
 
 def test_value_label_carries_the_unit(kpi):

@@ -106,7 +106,8 @@ BEAT = (
 # A write through the service, in its own process pointed at the (stopped) test Redis.
 WRITE = (
     "import datetime, sys, django; django.setup(); from plans import services; from plans.models import KPI; "
-    "services.measurement_record(kpi=KPI.objects.get(pk=int(sys.argv[1])), date=datetime.date(2025, 6, 30), value=95)"
+    "services.measurement_record(kpi=KPI.objects.get(pk=int(sys.argv[1])), date=datetime.date(2025, 6, 30), value=95, "
+    "note='Confirmed by the bureau')"
 )
 
 

@@ -183,6 +183,13 @@ class GoalSerializer(StrictModelSerializer):
 
 class MilestoneSerializer(StrictModelSerializer):
     status = computed_status()
+    note = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TEXT_LENGTH,
+        help_text=_("The progress log's note for a change of percent or state; required when blocked or going down."),
+    )
 
     class Meta:
         model = Milestone
@@ -199,6 +206,7 @@ class MilestoneSerializer(StrictModelSerializer):
             "percent_complete",
             "state",
             "completed_on",
+            "note",
             "source",
             "external_id",
             *COMPUTED,
@@ -227,6 +235,8 @@ class KPISerializer(StrictModelSerializer):
             "baseline_date",
             "target_value",
             "target_date",
+            "min_value",
+            "max_value",
             "frequency",
             "weight",
             "owner_team",

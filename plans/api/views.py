@@ -269,11 +269,15 @@ class MilestoneViewSet(TrackedViewSet):
         return selectors.api_milestone_list()
 
     def create_item(self, data):
-        return services.milestone_create(data=data, **self.authorship()), True
+        data = dict(data)
+        note = data.pop("note", "")
+        return services.milestone_create(data=data, note=note, **self.authorship()), True
 
     def update_item(self, item, data, expected_version):
+        data = dict(data)
+        note = data.pop("note", "")
         return services.milestone_update(
-            milestone=item, data=data, expected_version=expected_version, **self.authorship()
+            milestone=item, data=data, expected_version=expected_version, note=note, **self.authorship()
         )
 
     def delete_item(self, item, expected_version):

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -11,7 +12,56 @@ from .milestones import fill_from_goal
 from .plans import ExternalRef, Goal, Plan, external_id_unique
 from .teams import Team
 
-__all__ = ["KPI", "Measurement", "MeasurementRevision"]
+__all__ = ["KPI", "Measurement", "MeasurementRevision", "kpi_default_range"]
+
+# Words of a unit that name an amount that cannot be negative: money, counts, institutions.
+_NON_NEGATIVE_UNIT_WORDS = (
+    "yuan",
+    "rmb",
+    "usd",
+    "dollar",
+    "euro",
+    "trillion",
+    "billion",
+    "million",
+    "thousand",
+    "count",
+    "number",
+    "institution",
+    "enterprise",
+    "compan",
+    "firm",
+    "patent",
+    "item",
+    "people",
+    "person",
+    "zone",
+    "park",
+    "project",
+)
+# Words of a KPI's name or unit that make it a rate of change, which may be negative.
+_CHANGE_WORDS = ("growth", "change", "year-on-year", "yoy")
+
+
+def kpi_default_range(*, unit: str, name: str = "") -> tuple[float | None, float | None]:
+    """The plausible (min_value, max_value) of a KPI's values, from its unit and name; None is unbounded.
+
+    - A rate of change ("growth", "year-on-year", ... in the name or unit): a percentage cannot fall
+      below -100 and has no upper bound; in other units (index points) it is unbounded. Checked first,
+      because the demo plan gives growth rates the unit "%" too (RD-GROWTH, IC-GDP-GROWTH).
+    - A percentage share (unit "%", or "percent"/"share" in the unit): 0 to 100.
+    - Money, counts and institutions (yuan, trillion, count, enterprises, patents, items ...): 0 or more.
+    - Anything else (index points, ratios): unbounded, since a wrong guess would refuse real figures.
+    """
+    unit_text, name_text = unit.strip().lower(), name.strip().lower()
+    is_percent = unit_text in ("%", "pct") or "percent" in unit_text
+    if any(word in name_text or word in unit_text for word in _CHANGE_WORDS):
+        return (-100.0, None) if is_percent else (None, None)
+    if is_percent or "share" in unit_text:
+        return 0.0, 100.0
+    if any(word in unit_text for word in _NON_NEGATIVE_UNIT_WORDS):
+        return 0.0, None
+    return None, None
 
 
 class KPI(Tracked, Computed, ExternalRef):
@@ -27,6 +77,20 @@ class KPI(Tracked, Computed, ExternalRef):
     baseline_date = models.DateField(_("baseline date"))
     target_value = models.FloatField(_("target value"), validators=finite_validators)
     target_date = models.DateField(_("target date"))
+    min_value = models.FloatField(
+        _("lowest plausible value"),
+        null=True,
+        blank=True,
+        validators=finite_validators,
+        help_text=_("Values below it are refused. Empty: no lower bound. Filled from the unit when left empty."),
+    )
+    max_value = models.FloatField(
+        _("highest plausible value"),
+        null=True,
+        blank=True,
+        validators=finite_validators,
+        help_text=_("Values above it are refused. Empty: no upper bound."),
+    )
     frequency = models.CharField(_("reporting frequency"), max_length=16, choices=Frequency.choices)
     weight = weight_field()
     owner_team = models.ForeignKey(
@@ -64,6 +128,13 @@ class KPI(Tracked, Computed, ExternalRef):
             ),
             finite_check("baseline_value", name="plans_kpi_baseline_finite"),
             finite_check("target_value", name="plans_kpi_target_finite"),
+            finite_check("min_value", name="plans_kpi_min_value_finite", nullable=True),
+            finite_check("max_value", name="plans_kpi_max_value_finite", nullable=True),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True) | Q(max_value__isnull=True) | Q(min_value__lte=F("max_value")),
+                name="plans_kpi_min_value_lte_max_value",
+                violation_error_message=_("The lowest plausible value cannot be above the highest."),
+            ),
             positive_weight_check("plans_kpi_weight_positive"),
             external_id_unique("plans_kpi_unique_external_id"),
             choices_check("direction", Direction, name="plans_kpi_direction_valid"),
@@ -77,6 +148,35 @@ class KPI(Tracked, Computed, ExternalRef):
     def save(self, *args, **kwargs):
         fill_from_goal(self)
         super().save(*args, **kwargs)
+
+    def clean(self):
+        # The baseline and the target are values of the KPI too: a range that excludes them is a typo.
+        errors = {}
+        for name in ("baseline_value", "target_value"):
+            value = getattr(self, name)
+            if value is not None and not self.value_in_range(value):
+                errors[name] = ValidationError(
+                    _("This value lies outside the KPI's plausible range, %(range)s."),
+                    code="out_of_range",
+                    params={"range": self.range_display()},
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    def value_in_range(self, value: float) -> bool:
+        low, high = self.min_value, self.max_value
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def range_display(self) -> str:
+        """The plausible range in words, for error messages: "0 to 100", "at least 0", "at most 5"."""
+        low, high = self.min_value, self.max_value
+        if low is not None and high is not None:
+            return str(_("%(low)g to %(high)g") % {"low": low, "high": high})
+        if low is not None:
+            return str(_("at least %(low)g") % {"low": low})
+        if high is not None:
+            return str(_("at most %(high)g") % {"high": high})
+        return str(_("any value"))
 
 
 class Measurement(Tracked):

@@ -15,13 +15,22 @@ from .kpis import (
     MeasurementRow,
     kpi_create,
     kpi_delete,
+    kpi_typical_change,
     kpi_update,
+    measurement_check,
     measurement_delete,
     measurement_record,
     measurement_update,
     measurements_bulk_upsert,
 )
-from .milestones import PROGRESS_FIELDS, milestone_create, milestone_delete, milestone_progress_record, milestone_update
+from .milestones import (
+    PROGRESS_FIELDS,
+    milestone_create,
+    milestone_delete,
+    milestone_progress_check,
+    milestone_progress_record,
+    milestone_update,
+)
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .teams import team_create, team_delete, team_update
 
@@ -41,11 +50,14 @@ __all__ = [
     "kpi_delete",
     "kpi_update",
     "measurement_delete",
+    "kpi_typical_change",
+    "measurement_check",
     "measurement_record",
     "measurement_update",
     "measurements_bulk_upsert",
     "milestone_create",
     "milestone_delete",
+    "milestone_progress_check",
     "milestone_progress_record",
     "milestone_update",
     "plan_delete",

@@ -4,13 +4,16 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from ..choices import ChangeChannel, MeasurementSource, MilestoneState
 from ..models import KPI, FocusArea, Goal, Milestone, MilestoneUpdate, Plan, Team
+from ..models.kpis import kpi_default_range
 from .history import definition_created, definition_updated, item_values
 from .kpis import measurement_record
+from .milestones import milestone_progress_check
 from .plans import plan_mark_changed
 from .rows import row_assign
 
@@ -45,6 +48,13 @@ def _date(value) -> datetime.date | None:
     return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _located(exc: ValidationError, where: str) -> ValidationError:
+    """The service's error with each field named by where it sits in the file ("RD-SPEND 2025-03-31: value")."""
+    if not hasattr(exc, "error_dict"):
+        return ValidationError({where: exc.error_list})
+    return ValidationError({f"{where}: {field}": errors for field, errors in exc.error_dict.items()})
+
+
 @transaction.atomic
 def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = True) -> tuple[Plan, bool]:
     """Create or update a whole plan from a nested dict (see plans/demo/*.json for the shape).
@@ -55,6 +65,9 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
     ``overwrite=False`` only creates what is missing and never changes an existing row (the demo
     plan, loaded at every ``make run``: progress, measurements and definitions people changed since
     are kept). ``recorded_by`` (a user or an API token) is the author of what the import writes.
+    Measurements and milestone progress meet the same rules as every other write (``measurement_check``,
+    ``milestone_progress_check``); a row that breaks one raises ValidationError, naming the row, and
+    nothing of the file is written.
     """
     options = {"overwrite": overwrite, "author": recorded_by}
     changed = False
@@ -115,6 +128,23 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
         options,
     )
     for m in g.get("milestones", []):
+        history = m.get("history", [])
+        percent = m.get("percent_complete", 0)
+        existing = (
+            Milestone.objects.filter(goal=goal, title=m["title"]).values_list("percent_complete", flat=True).first()
+        )
+        state = m.get("state", MilestoneState.PLANNED)
+        if existing is None or options["overwrite"]:  # without overwrite an existing milestone is left as it is
+            try:
+                state = milestone_progress_check(
+                    previous_percent=existing or 0,
+                    percent_complete=percent,
+                    state=state,
+                    # The note of the milestone's state is its last logged one, when the file gives a log.
+                    note=m.get("note") or (history[-1].get("note", "") if history else ""),
+                )
+            except ValidationError as exc:
+                raise _located(exc, f"{g['code']} {m['title']}") from exc
         milestone, did = _upsert(
             Milestone,
             {"goal": goal, "title": m["title"]},
@@ -125,14 +155,14 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
                 "start_date": _date(m.get("start_date")),
                 "due_date": _date(m["due_date"]),
                 "weight": Decimal(str(m.get("weight", 1))),
-                "percent_complete": m.get("percent_complete", 0),
-                "state": m.get("state", MilestoneState.PLANNED),
+                "percent_complete": percent,
+                "state": state,
                 "completed_on": _date(m.get("completed_on")),
             },
             options,
         )
         changed |= did
-        changed |= _milestone_history_import(milestone, m.get("history", []), options["author"])
+        changed |= _milestone_history_import(milestone, history, options["author"])
     for k in g.get("kpis", []):
         changed |= _kpi_import(plan, goal, owner, k, options)
     return changed
@@ -144,10 +174,19 @@ def _milestone_history_import(milestone, history, author) -> bool:
         return False
     previous_percent, previous_state = 0, MilestoneState.PLANNED
     for entry in history:
+        try:
+            state = milestone_progress_check(
+                previous_percent=previous_percent,
+                percent_complete=entry["percent_complete"],
+                state=entry["state"],
+                note=entry.get("note", ""),
+            )
+        except ValidationError as exc:
+            raise _located(exc, f"{milestone.title} {entry['date']}") from exc
         update = MilestoneUpdate.objects.create(
             milestone=milestone,
             percent_complete=entry["percent_complete"],
-            state=entry["state"],
+            state=state,
             previous_percent_complete=previous_percent,
             previous_state=previous_state,
             note=entry.get("note", ""),
@@ -155,11 +194,15 @@ def _milestone_history_import(milestone, history, author) -> bool:
         )
         day = datetime.datetime.combine(_date(entry["date"]), datetime.time(12), timezone.get_current_timezone())
         MilestoneUpdate.objects.filter(pk=update.pk).update(created_at=day, updated_at=day)
-        previous_percent, previous_state = entry["percent_complete"], entry["state"]
+        previous_percent, previous_state = entry["percent_complete"], state
     return True
 
 
 def _kpi_import(plan, goal, owner, k, options) -> bool:
+    if "min_value" in k or "max_value" in k:
+        low, high = k.get("min_value"), k.get("max_value")
+    else:
+        low, high = kpi_default_range(unit=k["unit"], name=k["name"])
     kpi, changed = _upsert(
         KPI,
         {"plan": plan, "code": k["code"]},
@@ -173,6 +216,8 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
             "baseline_date": _date(k["baseline_date"]),
             "target_value": float(k["target_value"]),
             "target_date": _date(k["target_date"]),
+            "min_value": None if low is None else float(low),
+            "max_value": None if high is None else float(high),
             "frequency": k["frequency"],
             "weight": Decimal(str(k.get("weight", 1))),
             "source_note": k.get("source_note", ""),
@@ -188,13 +233,16 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
     for date, value in k.get("measurements", []):
         if _date(date) in stored:
             continue
-        result = measurement_record(
-            kpi=kpi,
-            date=_date(date),
-            value=value,
-            source=MeasurementSource.IMPORT,
-            recorded_by=options["author"],
-            note=k.get("measurement_note", ""),
-        )
+        try:
+            result = measurement_record(
+                kpi=kpi,
+                date=_date(date),
+                value=value,
+                source=MeasurementSource.IMPORT,
+                recorded_by=options["author"],
+                note=k.get("measurement_note", ""),
+            )
+        except ValidationError as exc:
+            raise _located(exc, f"{k['code']} {date}") from exc
         changed |= result.outcome != "unchanged"
     return changed

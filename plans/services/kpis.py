@@ -1,17 +1,24 @@
 """Writes of KPIs and their measurements: create, update, delete, ``measurement_record`` and the bulk upsert."""
 
 import datetime
+import itertools
+import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import ChangeChannel, MeasurementSource
 from ..exceptions import MeasurementRowsInvalid
 from ..models import KPI, Measurement, MeasurementRevision
+from ..models.base import MAX_ABS_VALUE
+from ..models.kpis import kpi_default_range
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
@@ -29,6 +36,117 @@ def _kpis_series_changed(kpi_ids, *, now: datetime.datetime) -> None:
     KPI.objects.filter(pk__in=kpi_ids).update(version=F("version") + 1, updated_at=now)
 
 
+# Reporting periods per year of each frequency, to spread a KPI's planned change over its periods.
+PERIODS_PER_YEAR = {"monthly": 12, "quarterly": 4, "annual": 1}
+
+
+def kpi_typical_change(*, kpi: KPI, values: list[float]) -> float | None:
+    """The KPI's typical period-on-period change, the yardstick of a jump (``measurement_check``).
+
+    ``values`` are the KPI's measurements in date order, one per date. With three or more, it is the
+    median of the absolute changes between consecutive ones: a median, so one earlier jump does not
+    widen the yardstick. With fewer there is no history to learn from, so it is the planned change
+    spread over the KPI's reporting periods, ``|target - baseline| / periods``, where periods are the
+    frequency's periods between the baseline and the target date (at least one). A hold-the-line
+    target (target = baseline) plans no change; then the baseline's own size spread over the periods
+    stands in, so any real change is not a "jump". None (no yardstick, no jump rule) when all are zero.
+    """
+    if len(values) >= 3:
+        typical = statistics.median(abs(later - earlier) for earlier, later in itertools.pairwise(values))
+        if typical > 0:
+            return typical
+    years = (kpi.target_date - kpi.baseline_date).days / 365.25
+    periods = max(1, round(years * PERIODS_PER_YEAR.get(kpi.frequency, 1)))
+    planned = abs(kpi.target_value - kpi.baseline_value) or abs(kpi.baseline_value)
+    return planned / periods if planned > 0 else None
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: float) -> str:
+    value = round(value, 6)
+    return formats.number_format(int(value) if value.is_integer() else value, use_l10n=True)
+
+
+def measurement_check(
+    *, kpi: KPI, date: datetime.date, value: Any, note: str, series: dict[datetime.date, float]
+) -> float:
+    """Every rule a measurement must meet; returns the value as a float or raises ValidationError by field.
+
+    ``series`` is the KPI's other values by date (one per date: the latest recorded). The rules:
+    - the date lies after the KPI's baseline date and not after today (``timezone.localdate()``, in the
+      plan's time zone);
+    - the value is a real number (not a boolean, text, NaN or infinity) within the KPI's plausible range;
+    - a change from the previous value (by date; the baseline before the first) larger than
+      ``TRACKER_JUMP_NOTE_MULTIPLE`` times the typical change (``kpi_typical_change``) needs a note.
+    """
+    errors: dict[str, ValidationError] = {}
+    today = timezone.localdate()
+    if date <= kpi.baseline_date:
+        errors["date"] = ValidationError(
+            _("The date must be after the KPI's baseline date, %(date)s."),
+            code="not_after_baseline",
+            params={"date": formats.date_format(kpi.baseline_date, "DATE_FORMAT")},
+        )
+    elif date > today:
+        errors["date"] = ValidationError(
+            _("The date cannot be in the future (today is %(today)s)."),
+            code="future",
+            params={"today": formats.date_format(today, "DATE_FORMAT")},
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors["value"] = ValidationError(_("Enter a number, such as 12.5."), code="invalid")
+        raise ValidationError(errors)
+    value = float(value)
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        errors["value"] = ValidationError(
+            _("Enter a real number between -1e15 and 1e15: NaN and infinity are not allowed."), code="not_finite"
+        )
+    elif not kpi.value_in_range(value):
+        errors["value"] = ValidationError(
+            _("%(value)s is outside this KPI's plausible range, %(range)s."),
+            code="out_of_range",
+            params={"value": _number(value), "range": kpi.range_display()},
+        )
+    elif not note.strip() and "date" not in errors:
+        earlier = [d for d in series if d < date]
+        previous = series[max(earlier)] if earlier else kpi.baseline_value
+        typical = kpi_typical_change(kpi=kpi, values=[series[d] for d in sorted(series)])
+        multiple = settings.TRACKER_JUMP_NOTE_MULTIPLE
+        if typical is not None and abs(value - previous) > multiple * typical:
+            errors["note"] = ValidationError(
+                _(
+                    "This is a jump of more than %(multiple)s times the KPI's typical change (%(typical)s). "
+                    "Confirm with a note: %(previous)s -> %(value)s"
+                ),
+                code="jump_needs_note",
+                params={
+                    "multiple": _number(multiple),
+                    "typical": _number(typical),
+                    "previous": _number(previous),
+                    "value": _number(value),
+                },
+            )
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
+    """Each KPI's values by date, one per date (the latest recorded, as the status method counts them)."""
+    series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
+    rows = (
+        Measurement.objects.filter(kpi_id__in=list(kpi_ids))
+        .order_by("kpi_id", "date", "recorded_at", "id")
+        .values_list("kpi_id", "date", "value")
+    )
+    for kpi_id, date, value in rows:
+        series[kpi_id][date] = value
+    return series
+
+
 @transaction.atomic
 def measurement_record(
     *,
@@ -44,6 +162,7 @@ def measurement_record(
     """Create or revise the KPI's value on ``date`` from ``source``; every change is kept as a revision.
 
     ``recorded_by`` is the author: a user or an API token.
+    The value must meet ``measurement_check`` (ValidationError by field, nothing written).
 
     ``expected_version`` is the KPI's version when the caller read it: a newer one raises
     StaleVersionError and writes nothing.
@@ -56,9 +175,13 @@ def measurement_record(
         ),
     )
     measurement = Measurement.objects.select_for_update().filter(kpi=kpi, date=date, source=source).first()
-    value = float(value)
+    note = note.strip()
     if measurement and measurement.value == value and measurement.note == note:
         return MeasurementResult(measurement, "unchanged")
+    # Only the jump rule reads the series, and a note settles it: no query then.
+    series = {} if note else kpi_series([kpi.pk])[kpi.pk]
+    series.pop(date, None)
+    value = measurement_check(kpi=kpi, date=date, value=value, note=note, series=series)
     previous_value = measurement.value if measurement else None
     outcome = "updated" if measurement else "created"
     if measurement is None:
@@ -88,6 +211,10 @@ def measurement_record(
 
 @transaction.atomic
 def kpi_create(*, data: dict[str, Any], author=None, channel: str = ChangeChannel.WEB) -> KPI:
+    """Create a KPI; without a range (neither bound given) it gets its unit's default (``kpi_default_range``)."""
+    if data.get("min_value") is None and data.get("max_value") is None:
+        low, high = kpi_default_range(unit=data.get("unit", ""), name=data.get("name", ""))
+        data = {**data, "min_value": low, "max_value": high}
     kpi = KPI(**data)
     goal_child_fill(kpi)
     row_create(kpi, author=author, channel=channel)
@@ -180,6 +307,23 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
             if first != index:
                 message = _("Row %(row)d already uses this external id.") % {"row": first}
                 errors.setdefault(index, {})["external_id"] = [str(message)]
+    stored = kpi_series(kpis)
+    payload: dict[int, dict[datetime.date, float]] = {}
+    for row in rows:
+        payload.setdefault(row.kpi_id, {})
+        if _is_real(row.value):  # a row with no real value is refused below and is no yardstick for the others
+            payload[row.kpi_id][row.date] = row.value
+    for index, row in enumerate(rows):
+        if row.kpi_id not in kpis:
+            continue
+        # The series the row will sit in once the payload is written: stored values, then the payload's.
+        series = {**stored[row.kpi_id], **payload.get(row.kpi_id, {})}
+        series.pop(row.date, None)
+        try:
+            measurement_check(kpi=kpis[row.kpi_id], date=row.date, value=row.value, note=row.note, series=series)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(index, {}).setdefault(field, []).extend(messages)
     used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
         "external_id", "kpi_id", "date"
     )
@@ -196,16 +340,15 @@ def measurements_bulk_upsert(
 ) -> dict[str, int]:
     """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
 
-    Raises MeasurementRowsInvalid, writing nothing, when any row is invalid. Rows whose value and note
+    Every row must meet the rules of ``measurement_check``, judged against the series as it will be once
+    the whole payload is written. Raises MeasurementRowsInvalid, writing nothing, when any row is invalid
+    (its errors by row index and field). Rows whose value and note
     are already stored count as unchanged, so replaying a payload creates nothing. Each affected
     KPI's version is bumped once and each affected plan marked changed once.
     """
     kpi_ids = sorted({row.kpi_id for row in rows})
     # Locked in id order, like measurement_record locks its KPI, so concurrent writers queue instead of deadlocking.
-    kpis = {
-        kpi.pk: kpi
-        for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only("id", "plan_id")
-    }
+    kpis = {kpi.pk: kpi for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk")}
     errors = _bulk_rows_check(rows, kpis, source)
     if errors:
         raise MeasurementRowsInvalid(errors)
@@ -223,12 +366,12 @@ def measurements_bulk_upsert(
     user, token = author_split(recorded_by)
     created, updated, previous_values = [], [], []  # previous_values: of the updated rows
     for row in rows:
-        value = float(row.value)
+        value, note = float(row.value), row.note.strip()
         measurement = existing.get((row.kpi_id, row.date))
         if measurement is None:
             measurement = Measurement(kpi_id=row.kpi_id, date=row.date, source=source, external_id=row.external_id)
             created.append(measurement)
-        elif measurement.value == value and measurement.note == row.note:
+        elif measurement.value == value and measurement.note == note:
             counts["unchanged"] += 1
             continue
         else:
@@ -238,7 +381,7 @@ def measurements_bulk_upsert(
             measurement.updated_at = now
             measurement.external_id = row.external_id or measurement.external_id
         measurement.value = value
-        measurement.note = row.note
+        measurement.note = note
         measurement.recorded_by, measurement.recorded_by_token = user, token
         measurement.recorded_at = now
         # Uniqueness and the finite check were settled above for all rows at once (and the database

@@ -12,7 +12,7 @@ from tests.factories import UserFactory, api_client, api_token
 
 
 def measurement(kpi):
-    return {"kpi": kpi.pk, "date": "2025-03-31", "value": 1.0}
+    return {"kpi": kpi.pk, "date": "2025-03-31", "value": 61.0}
 
 
 def test_create_api_token_prints_the_key_once_and_stores_only_its_hash(team):
@@ -81,7 +81,7 @@ def test_a_team_token_cannot_write_other_teams_items(team_writer, other_kpi):
     assert team_writer.post("/api/v1/measurements/", measurement(other_kpi)).status_code == 403
     assert team_writer.patch(f"/api/v1/kpis/{other_kpi.pk}/", {"name": "Theirs"}).status_code == 403
     assert team_writer.delete(f"/api/v1/kpis/{other_kpi.pk}/").status_code == 403
-    body = {"measurements": [{"kpi": other_kpi.pk, "date": "2025-03-31", "value": 1.0}]}
+    body = {"measurements": [{"kpi": other_kpi.pk, "date": "2025-03-31", "value": 61.0}]}
     assert team_writer.post("/api/v1/measurements/bulk/", body).status_code == 403
     assert not Measurement.objects.exists()
     assert KPI.objects.get(pk=other_kpi.pk).version == 1

@@ -21,7 +21,7 @@ def month_ends(count: int) -> list[datetime.date]:
     return [start + datetime.timedelta(days=i) for i in range(count)]
 
 
-def rows_for(kpis, days: int, value: float = 1.0) -> list[dict]:
+def rows_for(kpis, days: int, value: float = 60.0) -> list[dict]:
     return [
         {"kpi": kpi.pk, "date": day.isoformat(), "value": value + i, "note": ""}
         for kpi in kpis
@@ -45,26 +45,26 @@ def test_bulk_creates_then_replay_changes_nothing(writer, kpis):
 def test_bulk_updates_changed_values_and_keeps_revisions(writer, kpis):
     writer.post(URL, {"measurements": rows_for(kpis[:1], 3)})
     rows = rows_for(kpis[:1], 3)
-    rows[1]["value"] = 99.0
+    rows[1]["value"] = 62.5
     assert writer.post(URL, {"measurements": rows}).json() == {"created": 0, "updated": 1, "unchanged": 2}
-    changed = Measurement.objects.get(value=99.0)
+    changed = Measurement.objects.get(value=62.5)
     assert changed.version == 2
-    assert changed.revisions.first().previous_value == 2.0
+    assert changed.revisions.first().previous_value == 61.0
     assert KPI.objects.get(pk=kpis[0].pk).version == 3
 
 
 def test_bulk_does_not_touch_measurements_of_other_channels(writer, kpis):
-    manual = MeasurementFactory(kpi=kpis[0], date=datetime.date(2025, 1, 1), value=5.0, source="manual")
-    result = writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-01", "value": 6.0}]})
+    manual = MeasurementFactory(kpi=kpis[0], date=datetime.date(2025, 1, 1), value=61.0, source="manual")
+    result = writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-01", "value": 62.0}]})
     assert result.json() == {"created": 1, "updated": 0, "unchanged": 0}
     manual.refresh_from_db()
-    assert manual.value == 5.0
+    assert manual.value == 61.0
 
 
 def test_bulk_resolves_kpis_by_external_id(writer, kpis):
     rows = [
-        {"kpi_external_id": "EXT-1", "date": "2025-01-31", "value": 3.0},
-        {"kpi_external_id": "EXT-2", "kpi_source": "bureau", "date": "2025-01-31", "value": 4.0},
+        {"kpi_external_id": "EXT-1", "date": "2025-01-31", "value": 63.0},
+        {"kpi_external_id": "EXT-2", "kpi_source": "bureau", "date": "2025-01-31", "value": 64.0},
     ]
     assert writer.post(URL, {"measurements": rows}).json()["created"] == 2
     assert set(Measurement.objects.values_list("kpi_id", flat=True)) == {kpis[1].pk, kpis[2].pk}
@@ -74,7 +74,7 @@ def test_one_invalid_row_rejects_the_whole_batch_with_errors_by_row_index(writer
     rows = rows_for(kpis, 4)
     rows[2]["value"] = "NaN"
     rows[5]["date"] = "2025-02-30"
-    rows[7] = {"kpi_external_id": "NOPE", "date": "2025-01-01", "value": 1}
+    rows[7] = {"kpi_external_id": "NOPE", "date": "2025-01-01", "value": 61}
     rows[9]["unexpected"] = 1
     response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
@@ -86,10 +86,10 @@ def test_one_invalid_row_rejects_the_whole_batch_with_errors_by_row_index(writer
 
 def test_unknown_kpis_and_duplicates_are_row_errors_and_nothing_is_written(writer, kpis):
     rows = [
-        {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1.0},
-        {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 2.0},
-        {"kpi_external_id": "NOPE", "date": "2025-01-31", "value": 1.0},
-        {"kpi": 987654, "date": "2025-01-31", "value": 1.0},
+        {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 61.0},
+        {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 62.0},
+        {"kpi_external_id": "NOPE", "date": "2025-01-31", "value": 61.0},
+        {"kpi": 987654, "date": "2025-01-31", "value": 61.0},
     ]
     response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
@@ -102,8 +102,8 @@ def test_unknown_kpis_and_duplicates_are_row_errors_and_nothing_is_written(write
 
 
 def test_an_external_id_used_by_another_measurement_is_a_row_error(writer, kpis):
-    writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1, "external_id": "M1"}]})
-    rows = [{"kpi": kpis[1].pk, "date": "2025-01-31", "value": 1, "external_id": "M1"}]
+    writer.post(URL, {"measurements": [{"kpi": kpis[0].pk, "date": "2025-01-31", "value": 61, "external_id": "M1"}]})
+    rows = [{"kpi": kpis[1].pk, "date": "2025-01-31", "value": 61, "external_id": "M1"}]
     response = writer.post(URL, {"measurements": rows})
     assert response.status_code == 400
     assert "external_id" in response.json()["measurements"]["0"]
@@ -178,12 +178,12 @@ def test_idempotency_keys_belong_to_their_caller(kpis):
 
 
 def test_idempotency_key_works_on_any_post(writer, kpis):
-    body = {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 1.0}
+    body = {"kpi": kpis[0].pk, "date": "2025-01-31", "value": 61.0}
     first = writer.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
     replay = writer.post("/api/v1/measurements/", body, HTTP_IDEMPOTENCY_KEY="one")
     assert (first.status_code, replay.status_code) == (201, 201)
     assert replay.json() == first.json()
-    assert writer.post("/api/v1/measurements/", {**body, "value": 2}, HTTP_IDEMPOTENCY_KEY="one").status_code == 422
+    assert writer.post("/api/v1/measurements/", {**body, "value": 62}, HTTP_IDEMPOTENCY_KEY="one").status_code == 422
 
 
 def test_a_request_that_is_still_running_makes_its_key_409(writer, kpis):

@@ -97,10 +97,16 @@ def test_the_bulk_limit_fits_the_most_rows_with_the_longest_notes():
 def test_ten_thousand_rows_with_notes_beyond_django_upload_limit_are_accepted(writer, team, settings):
     """Slow-ish (about 10,000 rows are written), kept: it is the documented maximum of the endpoint."""
     goal = GoalFactory(owner_team=team)
-    kpis = [KPIFactory(goal=goal) for _ in range(10)]
-    first = datetime.date(2020, 1, 1)
+    # Dated after the baseline and not in the future, with plausible values: what the write rules accept.
+    kpis = [KPIFactory(goal=goal) for _ in range(100)]
+    first = datetime.date(2025, 1, 1)
     rows = [
-        {"kpi": kpi.pk, "date": (first + datetime.timedelta(days=day)).isoformat(), "value": day, "note": "n" * 300}
+        {
+            "kpi": kpi.pk,
+            "date": (first + datetime.timedelta(days=day)).isoformat(),
+            "value": 60 + day / 100,
+            "note": "n" * 300,
+        }
         for kpi in kpis
         for day in range(MAX_BULK_ROWS // len(kpis))
     ]

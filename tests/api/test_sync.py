@@ -91,7 +91,7 @@ def test_recording_a_measurement_brings_its_kpi_into_the_next_sync(writer):
     KPI.objects.update(updated_at=timezone.now() - datetime.timedelta(hours=1))
     since = (timezone.now() - datetime.timedelta(minutes=1)).isoformat()
     assert writer.get("/api/v1/kpis/", {"updated_since": since}).json()["results"] == []
-    writer.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 1.0})
+    writer.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 61.0})
     assert [row["id"] for row in writer.get("/api/v1/kpis/", {"updated_since": since}).json()["results"]] == [kpi.pk]
 
 
@@ -107,7 +107,7 @@ def test_an_invalid_page_size_is_400(writer, size):
 
 def test_deleting_a_goal_lists_everything_it_took_with_it(writer):
     kpi = KPIFactory()
-    writer.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 1.0})
+    writer.post("/api/v1/measurements/", {"kpi": kpi.pk, "date": "2025-01-31", "value": 61.0})
     writer.delete(f"/api/v1/goals/{kpi.goal_id}/")
     rows, _ = sync(writer, f"/api/v1/deletions/?plan={kpi.plan_id}")
     assert sorted(row["resource"] for row in rows) == ["goals", "kpis", "measurements"]

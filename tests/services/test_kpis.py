@@ -44,3 +44,54 @@ def test_a_measurement_delete_bumps_its_kpi_version_once():
     version = KPI.objects.get(pk=measurement.kpi_id).version
     services.measurement_delete(measurement=measurement, expected_version=measurement.version)
     assert KPI.objects.get(pk=measurement.kpi_id).version == version + 1
+
+
+@pytest.mark.parametrize(
+    "unit, name, expected",
+    [
+        ("%", "Zones' share of the nation's R&D personnel", (0, 100)),
+        ("%", "Year-on-year GDP growth of the zones", (-100, None)),
+        ("points", "Annual growth of the zones' innovation index", (None, None)),
+        ("trillion yuan", "GDP of the national high-tech zones", (0, None)),
+        ("institutions", "Provincial-level R&D institutions", (0, None)),
+        ("percent", "Coverage", (0, 100)),
+        ("ratio", "Output per worker", (None, None)),
+    ],
+)
+def test_the_default_range_follows_the_unit_and_a_growth_rate_may_be_negative(unit, name, expected):
+    from plans.models.kpis import kpi_default_range
+
+    assert kpi_default_range(unit=unit, name=name) == expected
+
+
+def test_typical_change_is_the_median_of_consecutive_changes_with_three_measurements():
+    kpi = KPIFactory.build(baseline_value=60, target_value=80, frequency="quarterly")
+    assert services.kpi_typical_change(kpi=kpi, values=[61, 62, 72, 73]) == 1
+
+
+def test_typical_change_falls_back_to_the_planned_change_per_period_with_fewer_measurements():
+    kpi = KPIFactory.build(baseline_value=60, target_value=80, frequency="quarterly")
+    assert services.kpi_typical_change(kpi=kpi, values=[61, 62]) == 5
+
+
+def test_a_jump_with_a_note_is_recorded():
+    kpi = KPIFactory()
+    result = services.measurement_record(kpi=kpi, date=JUNE_30, value=5, note="Rebased series.")
+    assert result.outcome == "created"
+
+
+def test_a_kpi_created_without_a_range_gets_its_units_default():
+    goal = GoalFactory()
+    data = {
+        "goal": goal,
+        "code": "S",
+        "name": "Share",
+        "unit": "%",
+        "baseline_value": 10,
+        "baseline_date": datetime.date(2024, 12, 31),
+        "target_value": 20,
+        "target_date": datetime.date(2025, 12, 31),
+        "frequency": "annual",
+    }
+    kpi = services.kpi_create(data=data)
+    assert (kpi.min_value, kpi.max_value) == (0, 100)

@@ -41,3 +41,24 @@ def test_a_milestone_moved_to_a_goal_of_another_plan_follows_its_plan():
     milestone, goal = MilestoneFactory(), GoalFactory()
     services.milestone_update(milestone=milestone, data={"goal": goal})
     assert Milestone.objects.get(pk=milestone.pk).plan_id == goal.plan_id
+
+
+def test_100_percent_in_progress_is_recorded_as_done():
+    milestone = MilestoneFactory(percent_complete=50, state="in_progress")
+    update = services.milestone_progress_record(milestone=milestone, percent_complete=100, state="in_progress")
+    milestone.refresh_from_db()
+    assert (update.state, milestone.state, milestone.completed_on is not None) == ("done", "done", True)
+
+
+def test_100_percent_cancelled_stays_cancelled():
+    milestone = MilestoneFactory(percent_complete=100, state="in_progress")
+    services.milestone_progress_record(milestone=milestone, percent_complete=100, state="cancelled")
+    assert Milestone.objects.get(pk=milestone.pk).state == "cancelled"
+
+
+def test_a_drop_with_a_note_is_recorded():
+    milestone = MilestoneFactory(percent_complete=50, state="in_progress")
+    update = services.milestone_progress_record(
+        milestone=milestone, percent_complete=30, state="in_progress", note="Scope grew."
+    )
+    assert (update.previous_percent_complete, update.percent_complete) == (50, 30)

@@ -175,6 +175,10 @@ TRACKER_NUM_PROXIES = env.int("TRACKER_NUM_PROXIES", default=0)
 TRACKER_TOMBSTONE_RETENTION_DAYS = env.int("TRACKER_TOMBSTONE_RETENTION_DAYS", default=365)
 TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS = env.int("TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS", default=400)
 
+# A measurement that moves more than this many times the KPI's typical period-on-period change needs
+# a note confirming it (plans.services.kpis.measurement_check): it is more often a typo than news.
+TRACKER_JUMP_NOTE_MULTIPLE = env.float("TRACKER_JUMP_NOTE_MULTIPLE", default=5.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "plans.api.authentication.TokenAuthentication",
