@@ -15,9 +15,9 @@ urlpatterns = [
     path("kpis/<int:pk>/measurements/new/", work.measurement_create, name="measurement_create"),
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
-    path("plans/<slug:slug>/focus-areas/<str:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),
-    path("plans/<slug:slug>/goals/<str:code>/", dashboard.goal_detail, name="dashboard_goal"),
-    path("plans/<slug:slug>/kpis/<str:code>/", items.kpi_detail, name="dashboard_kpi"),
+    path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),
+    path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
+    path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/export/(?P<table>kpis|milestones)\.(?P<fmt>csv|xlsx)$",

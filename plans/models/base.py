@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +27,14 @@ MAX_ID = 2**63 - 1
 # since NaN compares false (SQLite stores it as NULL) and infinity lies beyond it.
 MAX_ABS_VALUE = 1e15
 finite_validators = [MinValueValidator(-MAX_ABS_VALUE), MaxValueValidator(MAX_ABS_VALUE)]
+# Codes travel in URLs, file names of exports and spreadsheets: letters, digits, dots, hyphens, underscores.
+code_validators = [
+    RegexValidator(
+        r"\A[A-Za-z0-9._-]+\Z",
+        message=_("Use only letters, digits, dots, hyphens and underscores in a code (no spaces or slashes)."),
+        code="invalid_code",
+    )
+]
 
 
 def finite_check(field: str, *, name: str, nullable: bool = False) -> models.CheckConstraint:

@@ -7,7 +7,16 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Direction, Frequency, MeasurementSource, Status
 
-from .base import Computed, Tracked, choices_check, finite_check, finite_validators, positive_weight_check, weight_field
+from .base import (
+    Computed,
+    Tracked,
+    choices_check,
+    code_validators,
+    finite_check,
+    finite_validators,
+    positive_weight_check,
+    weight_field,
+)
 from .milestones import fill_from_goal
 from .plans import ExternalRef, Goal, Plan, external_id_unique
 from .teams import Team
@@ -69,7 +78,9 @@ class KPI(Tracked, Computed, ExternalRef):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="kpis", editable=False)
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="kpis", verbose_name=_("goal"))
-    code = models.CharField(_("code"), max_length=32, help_text=_("Unique within the plan."))
+    code = models.CharField(
+        _("code"), max_length=32, validators=code_validators, help_text=_("Unique within the plan.")
+    )
     name = models.CharField(_("name"), max_length=300)
     unit = models.CharField(_("unit"), max_length=64)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.INCREASE)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Status
 
-from .base import Computed, Tracked, choices_check, positive_weight_check, weight_field
+from .base import Computed, Tracked, choices_check, code_validators, positive_weight_check, weight_field
 from .teams import Team
 
 __all__ = ["FocusArea", "Goal", "Plan"]
@@ -76,7 +76,7 @@ class FocusArea(Tracked, Computed):
     """A strand of the plan, such as "R&D capability and innovation ecosystem"."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="focus_areas", verbose_name=_("plan"))
-    code = models.CharField(_("code"), max_length=32)
+    code = models.CharField(_("code"), max_length=32, validators=code_validators)
     name = models.CharField(_("name"), max_length=300)
     description = models.TextField(_("description"), blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -104,7 +104,7 @@ class Goal(Tracked, Computed, ExternalRef):
     focus_area = models.ForeignKey(
         FocusArea, on_delete=models.CASCADE, related_name="goals", verbose_name=_("focus area")
     )
-    code = models.CharField(_("code"), max_length=32)
+    code = models.CharField(_("code"), max_length=32, validators=code_validators)
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
     owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team"))
