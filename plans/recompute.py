@@ -255,7 +255,10 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
         return plan.start_date
     measured = Measurement.objects.filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
     completed = Milestone.objects.filter(plan=plan, updated_at__gt=previous).aggregate(d=Min("completed_on"))["d"]
-    return min(d for d in (measured, completed, timezone.localdate(previous)) if d is not None)
+    earliest = min(d for d in (measured, completed, timezone.localdate(previous)) if d is not None)
+    # Month ends before the plan starts are never shown: a stray early date (written before dates were
+    # checked, or by hand) must not make the run walk every month since it.
+    return max(earliest, plan.start_date)
 
 
 @transaction.atomic

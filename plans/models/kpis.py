@@ -18,7 +18,7 @@ from .base import (
     weight_field,
 )
 from .milestones import fill_from_goal
-from .plans import ExternalRef, Goal, Plan, external_id_unique
+from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
 
 __all__ = ["KPI", "Measurement", "MeasurementRevision", "kpi_default_range"]
@@ -171,6 +171,8 @@ class KPI(Tracked, Computed, ExternalRef):
                     code="out_of_range",
                     params={"range": self.range_display()},
                 )
+        plan = self.plan if self.plan_id else (self.goal.plan if self.goal_id else None)
+        errors.update(date_window_errors(plan, self, ("baseline_date", "target_date")))
         if errors:
             raise ValidationError(errors)
 

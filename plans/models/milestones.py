@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -7,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from plans.choices import MilestoneState, Status
 
 from .base import Computed, Tracked, choices_check, positive_weight_check, weight_field
-from .plans import ExternalRef, Goal, Plan, external_id_unique
+from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
 
 __all__ = ["PROGRESS_FIELDS", "Milestone", "MilestoneUpdate"]
@@ -74,6 +75,12 @@ class Milestone(Tracked, Computed, ExternalRef):
     def save(self, *args, **kwargs):
         fill_from_goal(self)
         super().save(*args, **kwargs)
+
+    def clean(self):
+        plan = self.plan if self.plan_id else (self.goal.plan if self.goal_id else None)
+        errors = date_window_errors(plan, self, ("start_date", "due_date", "completed_on"))
+        if errors:
+            raise ValidationError(errors)
 
 
 def fill_from_goal(item) -> None:

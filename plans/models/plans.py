@@ -1,3 +1,5 @@
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -8,7 +10,28 @@ from plans.choices import Status
 from .base import Computed, Tracked, choices_check, code_validators, positive_weight_check, weight_field
 from .teams import Team
 
-__all__ = ["FocusArea", "Goal", "Plan"]
+__all__ = ["FocusArea", "Goal", "Plan", "date_window_errors"]
+
+# Dates an item of a plan may carry: from the year before its baseline year to five years past its end.
+# A year-1 date is a typo, and one would make every recompute walk thousands of month ends.
+WINDOW_YEARS_AFTER_END = 5
+
+
+def date_window_errors(plan, item, names) -> dict[str, ValidationError]:
+    """The fields of ``item`` among ``names`` whose date falls outside ``plan``'s window (``Plan.date_window``)."""
+    if plan is None:
+        return {}
+    first, last = plan.date_window()
+    errors = {}
+    for name in names:
+        value = getattr(item, name)
+        if value is not None and not first <= value <= last:
+            errors[name] = ValidationError(
+                _("The date must lie between %(first)s and %(last)s, the plan's period with its margins."),
+                code="outside_plan_window",
+                params={"first": first.isoformat(), "last": last.isoformat()},
+            )
+    return errors
 
 
 def external_id_unique(name: str) -> models.UniqueConstraint:
@@ -66,6 +89,12 @@ class Plan(Tracked, Computed):
 
     def __str__(self):
         return self.name
+
+    def date_window(self) -> tuple[datetime.date, datetime.date]:
+        """The dates an item of this plan may carry (see ``date_window_errors``)."""
+        end = self.end_date
+        last = end.replace(year=end.year + WINDOW_YEARS_AFTER_END, day=min(end.day, 28) if end.month == 2 else end.day)
+        return datetime.date(self.baseline_year - 1, 1, 1), last
 
     @property
     def needs_recompute(self) -> bool:
@@ -140,3 +169,7 @@ class Goal(Tracked, Computed, ExternalRef):
     def clean(self):
         if self.focus_area_id and self.plan_id and self.focus_area.plan_id != self.plan_id:
             raise ValidationError({"focus_area": _("The focus area belongs to another plan.")})
+        plan = self.plan if self.plan_id else (self.focus_area.plan if self.focus_area_id else None)
+        errors = date_window_errors(plan, self, ("start_date", "due_date"))
+        if errors:
+            raise ValidationError(errors)
