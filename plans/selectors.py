@@ -495,3 +495,9 @@ def plan_ids_left_stale(*, for_longer_than: datetime.timedelta) -> list[int]:
     left = Q(marked_at__isnull=True) | Q(marked_at__lte=Now() - for_longer_than)
     stale = Plan.objects.exclude(data_revision=F("computed_revision")).filter(left)
     return list(stale.order_by("id").values_list("id", flat=True))
+
+
+def goal_child_team_ids(*, goal_id: int) -> set[int]:
+    """The teams owning the goal's milestones and KPIs (what deleting the goal would delete), in one query."""
+    milestones = Milestone.objects.filter(goal_id=goal_id).values_list("owner_team_id", flat=True)
+    return set(KPI.objects.filter(goal_id=goal_id).values_list("owner_team_id", flat=True).union(milestones))

@@ -115,6 +115,23 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         goal = data.get("goal")
         return goal.owner_team_id if goal is not None else (item.owner_team_id if item else None)
 
+    def touched_team_ids(self, data, item=None) -> set[int | None]:
+        """Every team whose items a write changes: the item's owner once written and, for a goal's child, the
+        goal it is put in (that goal's status moves with it)."""
+        teams = {self.owner_team_id(data, item)}
+        goal = data.get("goal")
+        if goal is not None and (item is None or goal.pk != getattr(item, "goal_id", None)):
+            teams.add(goal.owner_team_id)
+        return teams
+
+    def cascade_team_ids(self, item) -> set[int | None]:
+        """The teams owning what deleting ``item`` deletes with it; a goal's viewset names its children's."""
+        return set()
+
+    def check_teams(self, request, team_ids) -> None:
+        for team_id in sorted(team_ids, key=lambda t: (t is None, t or 0)):
+            self.check_team_permissions(request, team_id)
+
     def detail_response(self, item, status_code=status.HTTP_200_OK, serializer_class=None):
         fresh = self.selector().get(pk=item.pk)
         data = (serializer_class or self.output_serializer_class)(fresh, context=self.get_serializer_context()).data
@@ -131,7 +148,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.check_team_permissions(request, self.owner_team_id(serializer.validated_data))
+        self.check_teams(request, self.touched_team_ids(serializer.validated_data))
         if self.defines_items:
             ensure_can_change_definition(request)
         item, created = self.create_item(serializer.validated_data)
@@ -143,7 +160,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        self.check_team_permissions(request, self.owner_team_id(data, item))
+        self.check_teams(request, self.touched_team_ids(data, item))
         if self.defines_items:
             data = definition_checked(request, item, data)
         item = self.update_item(item, data, expected_version)
@@ -154,6 +171,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         expected_version = if_match_version(request, item)
         if self.defines_items:
             ensure_can_change_definition(request, item)
+        self.check_teams(request, self.cascade_team_ids(item))
         self.delete_item(item, expected_version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -167,7 +185,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = serializer_class(item, data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        self.check_team_permissions(request, self.owner_team_id(data, item))
+        self.check_teams(request, self.touched_team_ids(data, item))
         if item is None:
             ensure_can_change_definition(request)
             item, _ = self.create_item({**data, "source": source, "external_id": external_id})
@@ -237,6 +255,10 @@ class GoalViewSet(TrackedViewSet):
 
     def selector(self):
         return selectors.api_goal_list()
+
+    def cascade_team_ids(self, item):
+        # Deleting a goal deletes its milestones and KPIs: other teams' among them are not the caller's to delete.
+        return selectors.goal_child_team_ids(goal_id=item.pk)
 
     def create_item(self, data):
         return services.goal_create(data=data, **self.authorship()), True
