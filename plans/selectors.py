@@ -499,5 +499,7 @@ def plan_ids_left_stale(*, for_longer_than: datetime.timedelta) -> list[int]:
 
 def goal_child_team_ids(*, goal_id: int) -> set[int]:
     """The teams owning the goal's milestones and KPIs (what deleting the goal would delete), in one query."""
-    milestones = Milestone.objects.filter(goal_id=goal_id).values_list("owner_team_id", flat=True)
-    return set(KPI.objects.filter(goal_id=goal_id).values_list("owner_team_id", flat=True).union(milestones))
+    # order_by(): the models' default ordering is not allowed in a UNION's parts (SQLite refuses it).
+    milestones = Milestone.objects.filter(goal_id=goal_id).order_by().values_list("owner_team_id", flat=True)
+    kpis = KPI.objects.filter(goal_id=goal_id).order_by().values_list("owner_team_id", flat=True)
+    return set(kpis.union(milestones))
