@@ -38,3 +38,28 @@ def month_ends_among(
 ) -> list[datetime.date]:
     """The month ends among ``dates`` (in their order) from ``start`` to 31 days past ``end`` (``PERIOD_GRACE``)."""
     return [d for d in dates if is_month_end(d) and start <= d <= end + PERIOD_GRACE]
+
+
+# Reporting periods are calendar months, quarters (ending 31 March, 30 June, 30 September, 31 December)
+# and years, after a KPI's frequency (the values of plans.choices.Frequency; this module imports nothing).
+MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def period_end_on_or_before(frequency: str, day: datetime.date) -> datetime.date:
+    """The last end of a ``frequency`` period on or before ``day`` (``day`` itself when it ends one)."""
+    step = MONTHS_PER_PERIOD[str(frequency)]
+    end_month = ((day.month - 1) // step + 1) * step  # the month that ends the period containing day
+    end = month_end(datetime.date(day.year, end_month, 1))
+    if end <= day:
+        return end
+    previous = end_month - step
+    return month_end(datetime.date(day.year, previous, 1)) if previous else datetime.date(day.year - 1, 12, 31)
+
+
+def latest_due_period_end(frequency: str, today: datetime.date, target_date: datetime.date) -> datetime.date:
+    """The date a new figure most likely refers to: the end of the latest period that has ended by ``today``.
+
+    Never after ``target_date``: once the target date has passed, the figure still owed is the final
+    one, and only a figure dated on the target date (or later) counts as final (METHOD.md, KPI rule 3).
+    """
+    return min(period_end_on_or_before(frequency, today), target_date)

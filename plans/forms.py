@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import numbers, services
 from .choices import MeasurementSource, MilestoneState
+from .dates import latest_due_period_end
 from .models import KPI, Milestone
-from .periods import latest_due_period_end
 
 
 class StrictNumberMixin:
@@ -198,7 +198,7 @@ class MeasurementForm(VersionedForm):
 
     def initial_from(self, item: KPI) -> dict:
         # A figure describes the latest period that has ended, not the day it is typed in; after the target
-        # date it is the final figure, dated on the target date (plans.periods). Before any period has
+        # date it is the final figure, dated on the target date (plans.dates). Before any period has
         # ended, today: a figure dated on the baseline date would not count.
         due = latest_due_period_end(item.frequency, self.today, item.target_date)
         return {"date": due if due > item.baseline_date else self.today}

@@ -1,12 +1,12 @@
-"""Reporting periods (plans/periods.py) and the measurement form's default date built on them."""
+"""Reporting periods (plans/dates.py) and the measurement form's default date built on them."""
 
 import datetime
 
 import pytest
 
 from plans.choices import Frequency
+from plans.dates import latest_due_period_end, period_end_on_or_before
 from plans.forms import MeasurementForm
-from plans.periods import latest_due_period_end, period_end_on_or_before
 from tests.factories import KPIFactory
 
 D = datetime.date
