@@ -203,14 +203,14 @@ def test_managers_see_when_the_recompute_failed_how_often_and_the_next_try(broke
     html = page(client, manager, url_of(plan_of(broken)))
     assert "recompute-failed-banner" in html
     assert "has failed 2 times in a row" in html
-    assert "IntegrityError" in html and "next at" in html
+    assert "IntegrityError" in html and "tried again automatically at" in html
     assert "being recomputed" not in html  # it is not: it waits for its next try
 
 
 def test_staff_see_only_that_statuses_may_be_out_of_date(broken, client, staff):
     plan_recompute_task(broken.plan_id)
     html = page(client, staff, reverse("plans:dashboard", args=[plan_of(broken).slug]))
-    assert "Statuses may be out of date." in html
+    assert "Statuses may be out of date" in html
     assert "recompute-failed-banner" not in html and "IntegrityError" not in html
 
 
