@@ -22,7 +22,7 @@ from plans.recompute import plan_recompute
 from plans.recompute_failures import RETRY_MAX, recompute_failure_record, retry_delay
 from plans.recompute_queue import RECOMPUTE_TASK, broker_breaker
 from plans.selectors import plan_ids_left_stale
-from plans.tasks import CATCH_UP_AFTER, plan_recompute_task
+from plans.tasks import CATCH_UP_AFTER, plan_recompute_task, recompute_stale_plans
 from tests.factories import KPIFactory
 from tests.test_compose import ROOT, compose_env
 from tests.worker import Process, wait_for
@@ -160,6 +160,17 @@ def test_the_catch_up_retries_a_failing_plan_even_when_no_write_marked_it(broken
     assert not plan_of(broken).needs_recompute
     Plan.objects.filter(pk=broken.plan_id).update(recompute_retry_at=F("recompute_retry_at") - MINUTE)
     assert plan_ids_left_stale(for_longer_than=CATCH_UP_AFTER) == [broken.plan_id]
+
+
+def test_the_catch_up_retries_once_due_and_its_success_clears_the_failure(eager, breaker, broken):
+    plan_recompute_task(broken.plan_id)
+    breaker.fix(broken.plan_id)
+    assert recompute_stale_plans() == 0  # fixed, but its next try is a minute away
+
+    Plan.objects.filter(pk=broken.plan_id).update(recompute_retry_at=F("recompute_retry_at") - MINUTE)
+    assert recompute_stale_plans() == 1
+    plan = plan_of(broken)
+    assert plan.computed_at is not None and plan.recompute_failures == 0
 
 
 # --- a write whose in-process recompute fails still succeeds -------------------------------------
