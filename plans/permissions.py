@@ -6,6 +6,7 @@ and views ask ``writable_team_ids`` / ``can_write_team``, which also answer for 
 """
 
 from django.core.exceptions import PermissionDenied
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from .choices import ApiTokenScope
@@ -22,6 +23,11 @@ ROLE_LABELS = {STAFF: _("Staff"), MANAGER: _("Manager")}
 
 def is_manager(user) -> bool:
     return bool(user.is_authenticated and (user.is_superuser or user.groups.filter(name=MANAGER).exists()))
+
+
+def is_manager_lazy(user) -> SimpleLazyObject:
+    """``is_manager`` for a page that rarely needs it: asked (one query) only if a template branch reads it."""
+    return SimpleLazyObject(lambda: is_manager(user))
 
 
 def team_ids(user) -> set[int]:

@@ -487,14 +487,29 @@ def api_kpis_for_refs(*, ids: set[int], external_ids: set[str]) -> list[tuple[in
 
 
 def plan_ids_left_stale(*, for_longer_than: datetime.timedelta) -> list[int]:
-    """Plans still marked for a recompute this long after their last write, in one query.
+    """Plans to recompute now, in one query: those still marked this long after their last write, and
+    those whose last recompute failed; either only once its next try is due (``recompute_retry_at``).
 
     The database clock decides (as it stamped ``marked_at``), so app hosts with skewed clocks agree.
     Plans marked before ``marked_at`` existed have none and count as long marked.
     """
-    left = Q(marked_at__isnull=True) | Q(marked_at__lte=Now() - for_longer_than)
-    stale = Plan.objects.exclude(data_revision=F("computed_revision")).filter(left)
+    marked = ~Q(data_revision=F("computed_revision")) & (
+        Q(marked_at__isnull=True) | Q(marked_at__lte=Now() - for_longer_than)
+    )
+    failed = Q(recompute_retry_at__isnull=False)
+    due = Q(recompute_retry_at__isnull=True) | Q(recompute_retry_at__lte=Now())
+    stale = Plan.objects.filter((marked | failed) & due)
     return list(stale.order_by("id").values_list("id", flat=True))
+
+
+def plans_failing_recompute() -> list[dict]:
+    """Plans whose last recompute failed, longest failing first (the readiness probe lists them)."""
+    failing = Plan.objects.filter(recompute_failures__gt=0).order_by("recompute_failing_since", "id")
+    return list(
+        failing.values(
+            "id", "slug", "recompute_failing_since", "recompute_failed_at", "recompute_failures", "recompute_retry_at"
+        )
+    )
 
 
 def goal_child_team_ids(*, goal_id: int) -> set[int]:

@@ -3,36 +3,27 @@
 import datetime
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OperationalError, InterfaceError)
 # A write's own enqueue (2 s coalescing, then a run of seconds) has long finished by then, so a plan
 # still marked this long after its last write lost that enqueue (broker down, worker killed).
 CATCH_UP_AFTER = datetime.timedelta(minutes=1)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=240,
-    time_limit=300,
-)
-def plan_recompute_task(self, plan_id: int) -> None:
-    from .recompute import plan_recompute
+# No Celery autoretry: every failure, transient or not, is recorded on the plan and retried with backoff
+# by the catch-up below (plans.recompute_failures), so the task itself always ends without raising.
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def plan_recompute_task(plan_id: int) -> bool:
+    from .recompute_failures import plan_recompute_guarded
     from .recompute_queue import pending_clear
 
     pending_clear(plan_id=plan_id)
-    plan_recompute(plan_id=plan_id)
+    return plan_recompute_guarded(plan_id=plan_id)
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def recompute_stale_plans() -> int:
-    """Every minute: enqueue the recompute of each plan left marked after a broker outage or a lost task.
+    """Every minute: enqueue the recompute of each plan left marked after a broker outage or a lost task,
+    and of each failing plan whose next try is due (``Plan.recompute_retry_at``).
 
     One query when nothing is stale. The enqueue coalesces with a recompute already pending and is
     safe when the broker is down, so an overlapping run enqueues nothing twice.

@@ -34,9 +34,29 @@ def broker_state() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
+def failing_recomputes() -> list[dict]:
+    """Plans whose recompute keeps failing, for operators; an empty list when all is well."""
+    from plans.selectors import plans_failing_recompute
+
+    return [
+        {
+            "plan": row["id"],
+            "slug": row["slug"],
+            "since": row["recompute_failing_since"],
+            "last_failed_at": row["recompute_failed_at"],
+            "failures": row["recompute_failures"],
+            "next_retry_at": row["recompute_retry_at"],
+        }
+        for row in plans_failing_recompute()
+    ]
+
+
 @require_GET
 @never_cache
 def readyz(request):
     checks = {"database": database_state(), "broker": broker_state()}
     ready = all(state in ("ok", "in-process") for state in checks.values())
-    return JsonResponse({"ready": ready, **checks}, status=200 if ready else 503)
+    # Reported, never counted against readiness: a plan whose data breaks its recompute is no fault of
+    # this process, and a probe that failed for it would take every web process out of the load balancer.
+    detail = {"failing_recomputes": failing_recomputes()} if checks["database"] == "ok" else {}
+    return JsonResponse({"ready": ready, **checks, **detail}, status=200 if ready else 503)

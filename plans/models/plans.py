@@ -61,6 +61,8 @@ class Plan(Tracked, Computed):
     that could not reach the broker is caught up by the next recompute from any trigger.
     ``marked_at`` is when the last such write committed: the catch-up task (plans.tasks) recomputes
     a plan still marked a while after it, when that write's own enqueue was evidently lost.
+    The ``recompute_*`` fields record failed recomputes (plans.recompute_failures): since when, the last
+    one, how many in a row, the error's kind, and when the catch-up tries again; the next success clears them.
     """
 
     name = models.CharField(_("name"), max_length=300)
@@ -72,6 +74,11 @@ class Plan(Tracked, Computed):
     data_revision = models.PositiveBigIntegerField(default=0, editable=False)
     computed_revision = models.PositiveBigIntegerField(default=0, editable=False)
     marked_at = models.DateTimeField(null=True, editable=False)
+    recompute_failures = models.PositiveIntegerField(default=0, editable=False)
+    recompute_failing_since = models.DateTimeField(null=True, editable=False)
+    recompute_failed_at = models.DateTimeField(null=True, editable=False)
+    recompute_error = models.CharField(max_length=200, blank=True, editable=False)
+    recompute_retry_at = models.DateTimeField(null=True, editable=False)
 
     class Meta(Tracked.Meta):
         verbose_name = _("plan")

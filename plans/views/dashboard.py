@@ -25,6 +25,7 @@ from ..choices import ItemType, Status
 from ..dates import month_ends_among
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
+from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
 
 KPI_PAGE_SIZE = 25
@@ -98,6 +99,8 @@ def page_context(request, plan, as_of: AsOf) -> dict:
         "stale_before": stale_before,
         "today": today,
         "closure": selectors.plan_closure(plan=plan, today=today),
+        # Managers see why statuses are out of date (a failing recompute), staff only that they may be.
+        "viewer_is_manager": is_manager_lazy(request.user),
     }
 
 

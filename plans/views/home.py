@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from .. import selectors
+from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
 
 
@@ -16,4 +17,10 @@ def home(request):
     closures = selectors.plan_closures(plans=plans, today=today)
     for plan in plans:
         plan.closure = closures[plan.pk]
-    return render(request, "plans/home.html", {"plans": plans, "stale_before": stale_before, "today": today})
+    context = {
+        "plans": plans,
+        "stale_before": stale_before,
+        "today": today,
+        "viewer_is_manager": is_manager_lazy(request.user),
+    }
+    return render(request, "plans/home.html", context)
