@@ -165,7 +165,7 @@ def test_api_refuses_a_progress_report_with_a_control_character_in_its_note_or_l
 def test_api_refuses_a_measurement_with_a_control_character_in_its_external_id_or_note(definer, field):
     kpi = KPIFactory()
     before = versions()
-    body = {"kpi": kpi.pk, "date": "2025-03-31", "value": 61, field: "M\x001"}
+    body = {"kpi": kpi.pk, "date": "2025-03-31", "value": 61, field: "M\x071"}
     response = send(definer, "post", "/api/v1/measurements/", body)
     assert response.status_code == 400
     assert field in response.json()
@@ -181,7 +181,7 @@ def test_bulk_refuses_a_row_with_a_control_character_in_any_text(definer, field)
     bad = {**bad, field: bad.get(field, "x") + "\x9b"}
     response = send(definer, "post", "/api/v1/measurements/bulk/", {"measurements": [good, bad]})
     assert response.status_code == 400, response.content
-    assert field in response.json()["measurements"]["1"]
+    assert "U+009B" in str(response.json()["measurements"]["1"][field])
     assert versions() == before
 
 
