@@ -32,7 +32,7 @@ from tests.factories import (
     api_token,
 )
 from tests.test_compose import ROOT
-from tests.test_worker_resilience import BEAT, WRITE, achieved, env, start_worker  # noqa: F401 - fixtures
+from tests.test_worker_resilience import BEAT, WRITE, achieved
 from tests.test_write_rules import plan_file
 from tests.worker import Process, wait_for
 
@@ -178,15 +178,6 @@ def theirs(other_team):
     return goal, KPIFactory(goal=goal), MilestoneFactory(goal=goal, percent_complete=10, state="in_progress")
 
 
-@pytest.fixture
-def ours_holding_theirs(team, other_team):
-    """Team A's goal holding a KPI and a milestone of team B's: deleting it would delete B's items."""
-    goal = GoalFactory(owner_team=team)
-    KPIFactory(goal=goal, owner_team=other_team)
-    MilestoneFactory(goal=goal, owner_team=other_team)
-    return goal
-
-
 def kpi_body(goal, team, code="MINE") -> dict:
     return {
         "goal": goal.pk,
@@ -202,48 +193,44 @@ def kpi_body(goal, team, code="MINE") -> dict:
     }
 
 
-def test_a_team_token_cannot_cascade_into_or_inject_into_another_teams_goals(team, theirs, ours_holding_theirs):
-    _, key = api_token(scope="manage", team=team)
-    token = api_client(key)
+@pytest.fixture(params=["token", "session"])
+def team_a_api(request, team, staff):
+    """Team A's API access: a manage token for team A, or the session of team A's staff member."""
+    if request.param == "token":
+        _, key = api_token(scope="manage", team=team)
+        return api_client(key)
+    session = api_client()
+    session.force_login(staff)
+    return session
+
+
+def test_team_a_cannot_cascade_into_or_inject_into_team_bs_goals_through_the_api(
+    team_a_api, team, theirs, team_a_goal_with_team_b_items
+):
+    api = team_a_api
     their_goal, their_kpi, their_milestone = theirs
     our_kpi = KPIFactory(goal=GoalFactory(owner_team=team, focus_area=their_goal.focus_area))
     our_milestone = MilestoneFactory(goal=our_kpi.goal)
     before = rows()
     responses = [
-        token.delete(f"/api/v1/goals/{ours_holding_theirs.pk}/"),
-        token.post("/api/v1/kpis/", kpi_body(their_goal, team), format="json"),
-        token.post("/api/v1/milestones/", {"goal": their_goal.pk, "owner_team": team.pk, "title": "Ours",
-                                           "due_date": "2025-12-31"}, format="json"),
-        token.put("/api/v1/kpis/by-external-id/ours/K-9/", kpi_body(their_goal, team, "K9"), format="json"),
-        token.patch(f"/api/v1/kpis/{our_kpi.pk}/", {"goal": their_goal.pk}, format="json"),
-        token.patch(f"/api/v1/milestones/{our_milestone.pk}/", {"goal": their_goal.pk}, format="json"),
-        token.post("/api/v1/measurements/", {"kpi": their_kpi.pk, "date": "2025-03-31", "value": 1}, format="json"),
-        token.post("/api/v1/milestone-updates/", {"milestone": their_milestone.pk, "percent_complete": 20,
-                                                  "state": "in_progress"}, format="json"),
+        api.delete(f"/api/v1/goals/{team_a_goal_with_team_b_items.pk}/"),
+        api.post("/api/v1/kpis/", kpi_body(their_goal, team), format="json"),
+        api.post("/api/v1/milestones/", {"goal": their_goal.pk, "owner_team": team.pk, "title": "Ours",
+                                         "due_date": "2025-12-31"}, format="json"),
+        api.put("/api/v1/kpis/by-external-id/ours/K-9/", kpi_body(their_goal, team, "K9"), format="json"),
+        api.patch(f"/api/v1/kpis/{our_kpi.pk}/", {"goal": their_goal.pk}, format="json"),
+        api.patch(f"/api/v1/milestones/{our_milestone.pk}/", {"goal": their_goal.pk}, format="json"),
+        api.post("/api/v1/measurements/", {"kpi": their_kpi.pk, "date": "2025-03-31", "value": 1}, format="json"),
+        api.post("/api/v1/milestone-updates/", {"milestone": their_milestone.pk, "percent_complete": 20,
+                                                "state": "in_progress"}, format="json"),
     ]  # fmt: skip
     assert [r.status_code for r in responses] == [403] * len(responses), [r.content for r in responses]
     assert rows() == before
 
 
-def test_a_staff_session_cannot_cascade_into_or_inject_into_another_teams_goals(
-    staff, team, theirs, ours_holding_theirs
+def test_the_web_refuses_another_teams_items_and_goal_deletes_by_staff(
+    client, staff, theirs, team_a_goal_with_team_b_items
 ):
-    session = api_client()
-    session.force_login(staff)
-    their_goal, their_kpi, their_milestone = theirs
-    before = rows()
-    responses = [
-        session.delete(f"/api/v1/goals/{ours_holding_theirs.pk}/"),
-        session.post("/api/v1/kpis/", kpi_body(their_goal, team), format="json"),
-        session.post("/api/v1/measurements/", {"kpi": their_kpi.pk, "date": "2025-03-31", "value": 1}, format="json"),
-        session.post("/api/v1/milestone-updates/", {"milestone": their_milestone.pk, "percent_complete": 20,
-                                                    "state": "in_progress"}, format="json"),
-    ]  # fmt: skip
-    assert [r.status_code for r in responses] == [403] * len(responses), [r.content for r in responses]
-    assert rows() == before
-
-
-def test_the_web_refuses_another_teams_items_and_goal_deletes_by_staff(client, staff, theirs, ours_holding_theirs):
     their_goal, their_kpi, their_milestone = theirs
     before = rows()
     client.force_login(staff)
@@ -259,7 +246,7 @@ def test_the_web_refuses_another_teams_items_and_goal_deletes_by_staff(client, s
     # A staff member given the admin (is_staff) still cannot delete or define: definitions are for managers.
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
-    delete = client.post(reverse("admin:plans_goal_delete", args=[ours_holding_theirs.pk]), {"post": "yes"})
+    delete = client.post(reverse("admin:plans_goal_delete", args=[team_a_goal_with_team_b_items.pk]), {"post": "yes"})
     assert delete.status_code == 403
     assert rows() == before
 
@@ -330,16 +317,15 @@ CAUGHT_UP_WITHIN = 120
 
 
 def test_the_worker_survives_a_40_second_redis_outage_and_statuses_catch_up_with_no_later_write(
-    redis_server,
-    start_worker,  # noqa: F811 - the fixture imported above
-    env,  # noqa: F811
-    tmp_path,
+    redis_server, compose_worker, worker_env, tmp_path
 ):
     """A write committed while Redis is down loses its enqueue; beat's catch-up (every 2 s here instead of every
     minute, so the test does not wait a whole tick) recomputes the plan once it has been marked for a minute."""
     redis_server.start()
-    worker = start_worker()
-    beat = Process([sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log", cwd=ROOT)
+    worker = compose_worker()
+    beat = Process(
+        [sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], worker_env, tmp_path / "beat.log", cwd=ROOT
+    )
     try:
         kpi = KPIFactory(baseline_value=60, target_value=80)
         plan_recompute(plan_id=kpi.plan_id)
@@ -347,7 +333,7 @@ def test_the_worker_survives_a_40_second_redis_outage_and_statuses_catch_up_with
 
         redis_server.stop()
         stopped = time.monotonic()
-        write = Process([sys.executable, "-c", WRITE, str(kpi.pk)], env, tmp_path / "write.log", cwd=ROOT)
+        write = Process([sys.executable, "-c", WRITE, str(kpi.pk)], worker_env, tmp_path / "write.log", cwd=ROOT)
         assert write.popen.wait(timeout=60) == 0, write.output()
         assert "stays marked" in write.output()  # the enqueue failed; the write committed all the same
         assert Plan.objects.get(pk=kpi.plan_id).needs_recompute

@@ -13,7 +13,7 @@ from django.urls import reverse
 from plans import services
 from plans.models import KPI, Goal, Measurement, Milestone, MilestoneUpdate, Plan, Team
 from plans.models.base import multi_line_validators, single_line_validators
-from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, UserFactory, api_client, api_token
+from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, UserFactory
 from tests.test_admin import kpi_form
 from tests.test_write_rules import plan_file
 
@@ -72,16 +72,6 @@ def test_the_error_names_the_character_and_where_it_is():
 
 
 # --- the API, with a manage token and with a manager's session ---
-
-
-@pytest.fixture(params=["token", "session"])
-def definer(request, manager):
-    if request.param == "token":
-        _, key = api_token(scope="manage")
-        return api_client(key)
-    client = api_client()
-    client.force_login(manager)
-    return client
 
 
 def send(client, method: str, url: str, fields: dict):

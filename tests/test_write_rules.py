@@ -128,17 +128,6 @@ def api(request, staff):
     return client
 
 
-@pytest.fixture(params=["token", "session"])
-def definer(request, manager):
-    """An API client that may change definitions: a manage token, or a manager's session."""
-    if request.param == "token":
-        _, key = api_token(scope="manage")
-        return api_client(key)
-    client = api_client()
-    client.force_login(manager)
-    return client
-
-
 @pytest.mark.parametrize(
     "case, value_json, value_form, value_py, date, note, field, words", MEASUREMENT_BAD, ids=MEASUREMENT_IDS
 )

@@ -1,17 +1,7 @@
 """A write may only create, move or delete items of teams the writer may write, cascades included."""
 
-import pytest
-
 from plans.models import KPI, Goal, Milestone
 from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, UserFactory, api_client
-
-
-@pytest.fixture
-def team_a_goal_with_team_b_items(team, other_team):
-    goal = GoalFactory(owner_team=team)
-    KPIFactory(goal=goal, owner_team=other_team)
-    MilestoneFactory(goal=goal, owner_team=other_team)
-    return goal
 
 
 def test_a_team_token_cannot_delete_its_goal_when_it_holds_another_teams_items(
