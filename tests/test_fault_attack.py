@@ -22,6 +22,7 @@ from plans.api.parsers import BULK_MAX_BODY_BYTES, MAX_DEPTH
 from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan
 from plans.recompute import plan_recompute
+from tests.api.test_cross_team import kpi_body
 from tests.factories import (
     GoalFactory,
     KPIFactory,
@@ -32,7 +33,7 @@ from tests.factories import (
     api_token,
 )
 from tests.test_compose import ROOT
-from tests.test_worker_resilience import BEAT, WRITE, achieved
+from tests.test_worker_resilience import WRITE, achieved, beat_start
 from tests.test_write_rules import plan_file
 from tests.worker import Process, wait_for
 
@@ -178,21 +179,6 @@ def theirs(other_team):
     return goal, KPIFactory(goal=goal), MilestoneFactory(goal=goal, percent_complete=10, state="in_progress")
 
 
-def kpi_body(goal, team, code="MINE") -> dict:
-    return {
-        "goal": goal.pk,
-        "owner_team": team.pk,
-        "code": code,
-        "name": "Ours in theirs",
-        "unit": "count",
-        "baseline_value": 1,
-        "baseline_date": "2024-12-31",
-        "target_value": 2,
-        "target_date": "2025-12-31",
-        "frequency": "annual",
-    }
-
-
 @pytest.fixture(params=["token", "session"])
 def team_a_api(request, team, staff):
     """Team A's API access: a manage token for team A, or the session of team A's staff member."""
@@ -323,9 +309,7 @@ def test_the_worker_survives_a_40_second_redis_outage_and_statuses_catch_up_with
     minute, so the test does not wait a whole tick) recomputes the plan once it has been marked for a minute."""
     redis_server.start()
     worker = compose_worker()
-    beat = Process(
-        [sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], worker_env, tmp_path / "beat.log", cwd=ROOT
-    )
+    beat = beat_start(worker_env, tmp_path)
     try:
         kpi = KPIFactory(baseline_value=60, target_value=80)
         plan_recompute(plan_id=kpi.plan_id)

@@ -84,6 +84,12 @@ BEAT = (
     "app.conf.beat_schedule['recompute-stale-plans']['schedule'] = 2.0; "
     "app.start(['beat', '--loglevel=INFO', '--schedule=' + sys.argv[1]])"
 )
+
+
+def beat_start(env: dict, tmp_path) -> Process:
+    return Process([sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log", cwd=ROOT)
+
+
 # A write through the service, in its own process pointed at the (stopped) test Redis.
 WRITE = (
     "import datetime, sys, django; django.setup(); from plans import services; from plans.models import KPI; "
@@ -97,9 +103,7 @@ def test_write_committed_during_an_outage_is_recomputed_by_the_catch_up_without_
 ):
     redis_server.start()
     worker = compose_worker()
-    beat = Process(
-        [sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], worker_env, tmp_path / "beat.log", cwd=ROOT
-    )
+    beat = beat_start(worker_env, tmp_path)
     try:
         kpi = KPIFactory(baseline_value=60, target_value=80)
         assert wait_for(lambda: "ready." in worker.output(), timeout=DEADLINE), worker.output()

@@ -20,12 +20,12 @@ def test_a_team_token_deletes_its_goal_when_it_holds_only_its_own_items(team_man
     assert not KPI.objects.exists()
 
 
-def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manager, team, other_team):
-    goal = GoalFactory(owner_team=other_team)
-    body = {
+def kpi_body(goal, team, code="MINE") -> dict:
+    """A KPI of ``team`` in ``goal``."""
+    return {
         "goal": goal.pk,
         "owner_team": team.pk,
-        "code": "MINE",
+        "code": code,
         "name": "Ours in theirs",
         "unit": "count",
         "baseline_value": 1,
@@ -34,7 +34,11 @@ def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manage
         "target_date": "2025-12-31",
         "frequency": "annual",
     }
-    assert team_manager.post("/api/v1/kpis/", body, format="json").status_code == 403
+
+
+def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manager, team, other_team):
+    goal = GoalFactory(owner_team=other_team)
+    assert team_manager.post("/api/v1/kpis/", kpi_body(goal, team), format="json").status_code == 403
     assert not KPI.objects.exists()
 
 
