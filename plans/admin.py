@@ -25,6 +25,7 @@ from .models import (
     Team,
     Tombstone,
 )
+from .models.base import multi_line_validators
 from .permissions import can_change_definition
 
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
@@ -169,6 +170,7 @@ class MilestoneAdminForm(forms.ModelForm):
     note = forms.CharField(
         label=_("Progress note"),
         required=False,
+        validators=multi_line_validators,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Logged with a change of percent or state; required when blocked or going down."),
     )

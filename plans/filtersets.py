@@ -146,6 +146,26 @@ class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
             raise forms.ValidationError(_("Enter a date and time between the years 1 and 9999.")) from exc
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false`` (or absent): Django's NullBooleanField reads any other text as "no filter",
+    so ``?stale=yes`` would silently list everything; here it is a 400 that names the accepted values."""
+
+    default_error_messages = {"invalid": _("Use true or false.")}
+    VALUES = {"true": True, "false": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value not in self.VALUES:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return self.VALUES[value]
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class UpdatedSinceFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
@@ -230,7 +250,7 @@ class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
 class KPISyncFilterSet(ExternalRefFilterMixin, KPIFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
     goal = IdFilter(field_name="goal", label=_("Goal"))
-    stale = django_filters.BooleanFilter(label=_("Stale"))
+    stale = StrictBooleanFilter(label=_("Stale"))
     target_after, target_before = date_range("target_date", _("Target date"))
 
     class Meta:

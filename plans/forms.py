@@ -19,6 +19,7 @@ from . import numbers, services
 from .choices import MeasurementSource, MilestoneState
 from .dates import latest_due_period_end
 from .models import KPI, Milestone
+from .models.base import multi_line_validators
 
 
 class StrictNumberMixin:
@@ -142,6 +143,7 @@ class MilestoneUpdateForm(VersionedForm):
         label=_("Note"),
         required=False,
         max_length=4000,
+        validators=multi_line_validators,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Required when the milestone is blocked or its progress goes down."),
     )
@@ -183,6 +185,7 @@ class MeasurementForm(VersionedForm):
         label=_("Note"),
         required=False,
         max_length=4000,
+        validators=multi_line_validators,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The source of the figure, or why it was revised."),
     )

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.factories import TeamFactory, UserFactory, api_client, api_token
+from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, TeamFactory, UserFactory, api_client, api_token
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -61,6 +61,26 @@ def staff(db, team):
 @pytest.fixture
 def other_staff(db, other_team):
     return UserFactory(username="staff-b", role="staff", teams=[other_team])
+
+
+@pytest.fixture
+def team_a_goal_with_team_b_items(team, other_team):
+    """Team A's goal holding a KPI and a milestone of team B's: deleting it would delete B's items."""
+    goal = GoalFactory(owner_team=team)
+    KPIFactory(goal=goal, owner_team=other_team)
+    MilestoneFactory(goal=goal, owner_team=other_team)
+    return goal
+
+
+@pytest.fixture(params=["token", "session"])
+def definer(request, manager):
+    """An API client that may change definitions: a manage token, or a manager's session."""
+    if request.param == "token":
+        _, key = api_token(scope="manage")
+        return api_client(key)
+    client = api_client()
+    client.force_login(manager)
+    return client
 
 
 @pytest.fixture

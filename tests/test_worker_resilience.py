@@ -12,7 +12,7 @@ from plans.models import KPI, Plan
 from plans.recompute_queue import RECOMPUTE_TASK
 from plans.tasks import CATCH_UP_AFTER
 from tests.factories import KPIFactory, MeasurementFactory
-from tests.test_compose import COMPOSE, ROOT, compose_env
+from tests.test_compose import ROOT
 from tests.worker import Process, wait_for
 from tracker.celery import app as celery_app
 
@@ -27,25 +27,6 @@ PAST_THE_OLD_LIMIT = "(4/"
 # Not a wait for a condition but part of the scenario: a worker stopped within a second of its start
 # does not show the Gossip failure (its first heartbeats have not gone round yet); one up for a few does.
 UPTIME_BEFORE_OUTAGE = 8
-
-
-@pytest.fixture
-def env(requires_postgres, transactional_db, redis_server):
-    return compose_env(redis_server.url)
-
-
-@pytest.fixture
-def start_worker(env, tmp_path):
-    started = []
-
-    def start() -> Process:
-        worker = Process(COMPOSE["services"]["worker"]["command"], env, tmp_path / "worker.log", cwd=ROOT)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def achievable_kpi() -> KPI:
@@ -65,9 +46,9 @@ def achieved(kpi: KPI):
     return lambda: KPI.objects.get(pk=kpi.pk).status == "achieved"
 
 
-def test_worker_survives_a_redis_restart_and_then_recomputes(redis_server, start_worker):
+def test_worker_survives_a_redis_restart_and_then_recomputes(redis_server, compose_worker):
     redis_server.start()
-    worker = start_worker()
+    worker = compose_worker()
     before = achievable_kpi()
     recompute_send(redis_server.url, before.plan_id)
     assert wait_for(achieved(before), timeout=DEADLINE), worker.output()
@@ -86,8 +67,8 @@ def test_worker_survives_a_redis_restart_and_then_recomputes(redis_server, start
     assert "AttributeError" not in worker.output()
 
 
-def test_worker_started_while_redis_is_down_connects_when_it_comes_up(redis_server, start_worker):
-    worker = start_worker()
+def test_worker_started_while_redis_is_down_connects_when_it_comes_up(redis_server, compose_worker):
+    worker = compose_worker()
     assert wait_for(lambda: PAST_THE_OLD_LIMIT in worker.output() or not worker.alive, timeout=DEADLINE)
     assert worker.alive, worker.output()
 
@@ -103,6 +84,12 @@ BEAT = (
     "app.conf.beat_schedule['recompute-stale-plans']['schedule'] = 2.0; "
     "app.start(['beat', '--loglevel=INFO', '--schedule=' + sys.argv[1]])"
 )
+
+
+def beat_start(env: dict, tmp_path) -> Process:
+    return Process([sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log", cwd=ROOT)
+
+
 # A write through the service, in its own process pointed at the (stopped) test Redis.
 WRITE = (
     "import datetime, sys, django; django.setup(); from plans import services; from plans.models import KPI; "
@@ -112,17 +99,17 @@ WRITE = (
 
 
 def test_write_committed_during_an_outage_is_recomputed_by_the_catch_up_without_a_later_write(
-    redis_server, start_worker, env, tmp_path
+    redis_server, compose_worker, worker_env, tmp_path
 ):
     redis_server.start()
-    worker = start_worker()
-    beat = Process([sys.executable, "-c", BEAT, str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log", cwd=ROOT)
+    worker = compose_worker()
+    beat = beat_start(worker_env, tmp_path)
     try:
         kpi = KPIFactory(baseline_value=60, target_value=80)
         assert wait_for(lambda: "ready." in worker.output(), timeout=DEADLINE), worker.output()
         redis_server.stop()
 
-        write = Process([sys.executable, "-c", WRITE, str(kpi.pk)], env, tmp_path / "write.log", cwd=ROOT)
+        write = Process([sys.executable, "-c", WRITE, str(kpi.pk)], worker_env, tmp_path / "write.log", cwd=ROOT)
         assert write.popen.wait(timeout=DEADLINE) == 0, write.output()
         assert "stays marked" in write.output()  # the enqueue failed and the write still committed
         assert Plan.objects.get(pk=kpi.plan_id).needs_recompute

@@ -117,6 +117,32 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
+def worker_env(requires_postgres, transactional_db, redis_server):
+    """The environment docker-compose.yml gives its services (.env.example, production settings), on the test's
+    database and its own Redis."""
+    from tests.test_compose import compose_env  # here: tests.test_compose imports this module
+
+    return compose_env(redis_server.url)
+
+
+@pytest.fixture
+def compose_worker(worker_env, tmp_path):
+    """Starts the worker as docker-compose.yml runs it, in a subprocess (``compose_worker()``); stopped at the end."""
+    from tests.test_compose import COMPOSE, ROOT
+
+    started = []
+
+    def start() -> Process:
+        worker = Process(COMPOSE["services"]["worker"]["command"], worker_env, tmp_path / "worker.log", cwd=ROOT)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
 def celery_worker(requires_postgres, requires_redis, transactional_db):
     """An in-process Celery worker consuming the real Redis broker (emptied first, for isolation)."""
     cache.clear()

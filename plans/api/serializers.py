@@ -25,7 +25,7 @@ from plans.models import (
     Team,
     Tombstone,
 )
-from plans.models.base import MAX_ABS_VALUE, MAX_ID
+from plans.models.base import MAX_ABS_VALUE, MAX_ID, multi_line_validators, single_line_validators
 
 MAX_TEXT_LENGTH = 10_000
 MAX_BULK_ROWS = 10_000
@@ -84,10 +84,23 @@ class StrictDecimalField(StrictNumberMixin, serializers.DecimalField):
         return self.quantize(self.validate_precision(super().to_internal_value(data)))
 
 
-STRICT_NUMBER_FIELDS = {
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true and false: DRF's BooleanField also takes "yes", "on", 1, "1", "t"..., and a client
+    sending one of those has a bug that a guess would hide. Every boolean the API accepts uses this field."""
+
+    default_error_messages = {"invalid": _("Send JSON true or false.")}
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid")
+
+
+STRICT_FIELDS = {
     serializers.FloatField: StrictFloatField,
     serializers.IntegerField: StrictIntegerField,
     serializers.DecimalField: StrictDecimalField,
+    serializers.BooleanField: StrictBooleanField,
 }
 
 
@@ -105,7 +118,7 @@ class StrictMixin:
 class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
     serializer_related_field = IdRelatedField
     serializer_field_mapping = {
-        model_field: STRICT_NUMBER_FIELDS.get(field, field)
+        model_field: STRICT_FIELDS.get(field, field)
         for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
     }
 
@@ -188,6 +201,7 @@ class MilestoneSerializer(StrictModelSerializer):
         required=False,
         allow_blank=True,
         max_length=MAX_TEXT_LENGTH,
+        validators=multi_line_validators,
         help_text=_("The progress log's note for a change of percent or state; required when blocked or going down."),
     )
 
@@ -361,18 +375,26 @@ class DefinitionChangeSerializer(StrictModelSerializer):
 class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
     kpi = StrictIntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=_("The KPI's id."))
     kpi_external_id = serializers.CharField(
-        required=False, max_length=128, help_text=_("Instead of kpi: the KPI's external id.")
+        required=False,
+        max_length=128,
+        validators=single_line_validators,
+        help_text=_("Instead of kpi: the KPI's external id."),
     )
     kpi_source = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=64,
+        validators=single_line_validators,
         help_text=_("With kpi_external_id, when the same external id is used by several sources."),
     )
     date = serializers.DateField()
     value = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
-    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH, validators=multi_line_validators
+    )
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=128, validators=single_line_validators
+    )
 
     def validate(self, attrs):
         if ("kpi" in attrs) == ("kpi_external_id" in attrs):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import ApiTokenScope
 
+from .base import single_line_validators
 from .teams import Team
 
 __all__ = ["ApiToken", "IdempotencyKey", "Tombstone"]
@@ -26,7 +27,7 @@ class ApiToken(models.Model):
     the token as their author (``*_by_token``), and ``created_by`` the person answerable for it.
     """
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=single_line_validators)
     prefix = models.CharField(_("prefix"), max_length=TOKEN_PREFIX_LENGTH, editable=False)
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     scope = models.CharField(_("scope"), max_length=8, choices=ApiTokenScope.choices, default=ApiTokenScope.READ)

@@ -1,10 +1,13 @@
 """Abstract building blocks shared by the domain models, and constraint helpers."""
 
+import re
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Status
@@ -13,6 +16,8 @@ __all__ = [
     "MAX_ABS_VALUE",
     "Computed",
     "finite_validators",
+    "multi_line_validators",
+    "single_line_validators",
     "Tracked",
     "choices_check",
     "finite_check",
@@ -35,6 +40,50 @@ code_validators = [
         code="invalid_code",
     )
 ]
+
+
+# Characters no person types into a name or a note: C0 controls, DEL, C1 controls, and lone surrogates
+# (JSON's "\ud800" decodes to one; PostgreSQL cannot store it, and NUL not at all). They arrive pasted from
+# PDFs or sent by broken clients, are invisible on the page and break exports, so they are refused with the
+# character named, never silently stripped: a stripped value would differ from what the client sent and
+# then compare as changed on every replay. Multi-line text keeps tab, line feed and carriage return.
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+# A single line also refuses tab and every line break: LF, CR, and Unicode's line and paragraph separators.
+_LINE_BREAK = "\t\n\r\u2028\u2029"
+
+
+@deconstructible
+class ControlCharacterValidator:
+    """Refuses text holding any character of ``characters`` (a regex character class body)."""
+
+    message = _("Remove the control character %(character)s (at position %(position)d): it cannot be shown or stored.")
+    single_line_message = _(
+        "This field is a single line: remove the control character or line break %(character)s "
+        "(at position %(position)d)."
+    )
+    code = "control_character"
+
+    def __init__(self, *, single_line: bool):
+        self.single_line = single_line
+        self.pattern = re.compile(f"[{_CONTROL}{_LINE_BREAK if single_line else ''}]")
+
+    def __call__(self, value):
+        found = self.pattern.search(str(value))
+        if found:
+            raise ValidationError(
+                self.single_line_message if self.single_line else self.message,
+                code=self.code,
+                params={"character": f"U+{ord(found.group()):04X}", "position": found.start() + 1},
+            )
+
+    def __eq__(self, other):
+        return isinstance(other, ControlCharacterValidator) and other.single_line == self.single_line
+
+
+# Names, titles, units, sources, external ids: one line of printable text.
+single_line_validators = [ControlCharacterValidator(single_line=True)]
+# Descriptions and notes: printable text in lines (tab, LF and CR allowed).
+multi_line_validators = [ControlCharacterValidator(single_line=False)]
 
 
 def finite_check(field: str, *, name: str, nullable: bool = False) -> models.CheckConstraint:

@@ -14,7 +14,9 @@ from .base import (
     code_validators,
     finite_check,
     finite_validators,
+    multi_line_validators,
     positive_weight_check,
+    single_line_validators,
     weight_field,
 )
 from .milestones import fill_from_goal
@@ -81,8 +83,8 @@ class KPI(Tracked, Computed, ExternalRef):
     code = models.CharField(
         _("code"), max_length=32, validators=code_validators, help_text=_("Unique within the plan.")
     )
-    name = models.CharField(_("name"), max_length=300)
-    unit = models.CharField(_("unit"), max_length=64)
+    name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
+    unit = models.CharField(_("unit"), max_length=64, validators=single_line_validators)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.INCREASE)
     baseline_value = models.FloatField(_("baseline value"), validators=finite_validators)
     baseline_date = models.DateField(_("baseline date"))
@@ -112,7 +114,7 @@ class KPI(Tracked, Computed, ExternalRef):
         verbose_name=_("owner team"),
         help_text=_("Defaults to the goal's owner team."),
     )
-    source_note = models.TextField(_("source note"), blank=True)
+    source_note = models.TextField(_("source note"), blank=True, validators=multi_line_validators)
 
     forecast_value = models.FloatField(_("forecast"), null=True, blank=True, editable=False)
     forecast_low = models.FloatField(_("forecast low (95%)"), null=True, blank=True, editable=False)
@@ -198,7 +200,7 @@ class Measurement(Tracked):
     kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="measurements", verbose_name=_("KPI"))
     date = models.DateField(_("date"))
     value = models.FloatField(_("value"), validators=finite_validators)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, validators=multi_line_validators)
     source = models.CharField(
         _("source"), max_length=16, choices=MeasurementSource.choices, default=MeasurementSource.MANUAL
     )
@@ -219,7 +221,7 @@ class Measurement(Tracked):
         verbose_name=_("recorded by API token"),
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
-    external_id = models.CharField(_("external id"), max_length=128, blank=True)
+    external_id = models.CharField(_("external id"), max_length=128, blank=True, validators=single_line_validators)
 
     class Meta(Tracked.Meta):
         verbose_name = _("measurement")
@@ -249,7 +251,7 @@ class MeasurementRevision(models.Model):
     )
     previous_value = models.FloatField(_("previous value"), null=True, blank=True)
     value = models.FloatField(_("value"))
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, validators=multi_line_validators)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("author")
     )

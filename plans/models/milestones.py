@@ -7,7 +7,15 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import MilestoneState, Status
 
-from .base import Computed, Tracked, choices_check, positive_weight_check, weight_field
+from .base import (
+    Computed,
+    Tracked,
+    choices_check,
+    multi_line_validators,
+    positive_weight_check,
+    single_line_validators,
+    weight_field,
+)
 from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
 
@@ -22,8 +30,8 @@ class Milestone(Tracked, Computed, ExternalRef):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="milestones", editable=False)
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("goal"))
-    title = models.CharField(_("title"), max_length=300)
-    description = models.TextField(_("description"), blank=True)
+    title = models.CharField(_("title"), max_length=300, validators=single_line_validators)
+    description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
     owner_team = models.ForeignKey(
         Team,
         on_delete=models.PROTECT,
@@ -100,8 +108,8 @@ class MilestoneUpdate(models.Model):
     state = models.CharField(_("state"), max_length=16, choices=MilestoneState.choices)
     previous_percent_complete = models.PositiveSmallIntegerField(_("previous percent complete"), null=True)
     previous_state = models.CharField(_("previous state"), max_length=16, choices=MilestoneState.choices, blank=True)
-    note = models.TextField(_("note"), blank=True)
-    evidence_url = models.URLField(_("evidence link"), blank=True)
+    note = models.TextField(_("note"), blank=True, validators=multi_line_validators)
+    evidence_url = models.URLField(_("evidence link"), blank=True, validators=single_line_validators)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("author")
     )

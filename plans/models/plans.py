@@ -7,7 +7,16 @@ from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Status
 
-from .base import Computed, Tracked, choices_check, code_validators, positive_weight_check, weight_field
+from .base import (
+    Computed,
+    Tracked,
+    choices_check,
+    code_validators,
+    multi_line_validators,
+    positive_weight_check,
+    single_line_validators,
+    weight_field,
+)
 from .teams import Team
 
 __all__ = ["FocusArea", "Goal", "Plan", "date_window_errors"]
@@ -46,8 +55,8 @@ def external_id_unique(name: str) -> models.UniqueConstraint:
 class ExternalRef(models.Model):
     """The id an external system (``source``) knows this row by; unique per source when set."""
 
-    source = models.CharField(_("source system"), max_length=64, blank=True)
-    external_id = models.CharField(_("external id"), max_length=128, blank=True)
+    source = models.CharField(_("source system"), max_length=64, blank=True, validators=single_line_validators)
+    external_id = models.CharField(_("external id"), max_length=128, blank=True, validators=single_line_validators)
 
     class Meta:
         abstract = True
@@ -65,9 +74,9 @@ class Plan(Tracked, Computed):
     one, how many in a row, the error's kind, and when the catch-up tries again; the next success clears them.
     """
 
-    name = models.CharField(_("name"), max_length=300)
+    name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
     baseline_year = models.PositiveSmallIntegerField(_("baseline year"))
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
@@ -113,8 +122,8 @@ class FocusArea(Tracked, Computed):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="focus_areas", verbose_name=_("plan"))
     code = models.CharField(_("code"), max_length=32, validators=code_validators)
-    name = models.CharField(_("name"), max_length=300)
-    description = models.TextField(_("description"), blank=True)
+    name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
+    description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     weight = weight_field()
 
@@ -141,8 +150,8 @@ class Goal(Tracked, Computed, ExternalRef):
         FocusArea, on_delete=models.CASCADE, related_name="goals", verbose_name=_("focus area")
     )
     code = models.CharField(_("code"), max_length=32, validators=code_validators)
-    title = models.CharField(_("title"), max_length=300)
-    description = models.TextField(_("description"), blank=True)
+    title = models.CharField(_("title"), max_length=300, validators=single_line_validators)
+    description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
     owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team"))
     weight = weight_field()
     start_date = models.DateField(_("start date"), null=True, blank=True)

@@ -16,12 +16,14 @@ def user_ensure(*, username: str, password: str, role: str, teams=(), admin: boo
     ``admin`` opens the admin site to the user with every permission on the plans app (its writes
     go through these services too, see plans/admin.py).
     """
-    user, created = get_user_model().objects.get_or_create(username=username, defaults=fields)
-    if not created:
+    model = get_user_model()
+    user = model.objects.filter(username=username).first()
+    if user is not None:
         return user, False
+    user = model(username=username, is_staff=admin, **fields)
     user.set_password(password)
-    user.is_staff = admin
-    user.save(update_fields=["password", "is_staff"])
+    user.full_clean()  # the username's own rule: letters, digits and @.+-_, no control characters
+    user.save()
     if admin:
         user.user_permissions.add(*Permission.objects.filter(content_type__app_label="plans"))
     user.groups.add(Group.objects.get_or_create(name=role)[0])

@@ -73,10 +73,17 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
     changed = False
     teams = {}
     for name in data.get("teams", []):
-        teams[name], created = Team.objects.get_or_create(name=name)
-        if created:
-            definition_created(teams[name], author=recorded_by, channel=ChangeChannel.IMPORT)
-        changed |= created
+        team = Team.objects.filter(name=name).first()
+        if team is None:
+            team = Team(name=name)
+            try:
+                team.full_clean()
+            except ValidationError as exc:
+                raise _located(exc, f"team {name!r}") from exc
+            team.save()
+            definition_created(team, author=recorded_by, channel=ChangeChannel.IMPORT)
+            changed = True
+        teams[name] = team
     p = data["plan"]
     plan, did = _upsert(
         Plan,
@@ -183,7 +190,7 @@ def _milestone_history_import(milestone, history, author) -> bool:
             )
         except ValidationError as exc:
             raise _located(exc, f"{milestone.title} {entry['date']}") from exc
-        update = MilestoneUpdate.objects.create(
+        update = MilestoneUpdate(
             milestone=milestone,
             percent_complete=entry["percent_complete"],
             state=state,
@@ -192,6 +199,11 @@ def _milestone_history_import(milestone, history, author) -> bool:
             note=entry.get("note", ""),
             author=author,
         )
+        try:
+            update.full_clean()
+        except ValidationError as exc:
+            raise _located(exc, f"{milestone.title} {entry['date']}") from exc
+        update.save()
         day = datetime.datetime.combine(_date(entry["date"]), datetime.time(12), timezone.get_current_timezone())
         MilestoneUpdate.objects.filter(pk=update.pk).update(created_at=day, updated_at=day)
         previous_percent, previous_state = entry["percent_complete"], state

@@ -1,17 +1,7 @@
 """A write may only create, move or delete items of teams the writer may write, cascades included."""
 
-import pytest
-
 from plans.models import KPI, Goal, Milestone
 from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, UserFactory, api_client
-
-
-@pytest.fixture
-def team_a_goal_with_team_b_items(team, other_team):
-    goal = GoalFactory(owner_team=team)
-    KPIFactory(goal=goal, owner_team=other_team)
-    MilestoneFactory(goal=goal, owner_team=other_team)
-    return goal
 
 
 def test_a_team_token_cannot_delete_its_goal_when_it_holds_another_teams_items(
@@ -30,12 +20,12 @@ def test_a_team_token_deletes_its_goal_when_it_holds_only_its_own_items(team_man
     assert not KPI.objects.exists()
 
 
-def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manager, team, other_team):
-    goal = GoalFactory(owner_team=other_team)
-    body = {
+def kpi_body(goal, team, code="MINE") -> dict:
+    """A KPI of ``team`` in ``goal``."""
+    return {
         "goal": goal.pk,
         "owner_team": team.pk,
-        "code": "MINE",
+        "code": code,
         "name": "Ours in theirs",
         "unit": "count",
         "baseline_value": 1,
@@ -44,7 +34,11 @@ def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manage
         "target_date": "2025-12-31",
         "frequency": "annual",
     }
-    assert team_manager.post("/api/v1/kpis/", body, format="json").status_code == 403
+
+
+def test_a_team_token_cannot_create_its_kpi_under_another_teams_goal(team_manager, team, other_team):
+    goal = GoalFactory(owner_team=other_team)
+    assert team_manager.post("/api/v1/kpis/", kpi_body(goal, team), format="json").status_code == 403
     assert not KPI.objects.exists()
 
 
