@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plans', '0010_codes_are_slugs'),
+        ('plans', '0011_recompute_failures'),
     ]
 
     operations = [
