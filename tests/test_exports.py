@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from plans.exports import safe_text
 from plans.models import KPI
+from tests.factories import KPIFactory, MilestoneFactory
 from tests.test_dashboard_views import build_plan
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,13 @@ def test_exports_stream_and_never_read_the_stored_explanations(client, manager, 
     assert response.streaming
     rows_sql = [q["sql"] for q in queries.captured_queries if '"plans_goal"' in q["sql"]]
     assert rows_sql and not any("explanation" in sql for sql in rows_sql)
+    # Every column shown is among those read: more rows, no more queries.
+    goal = plan.goals.get(code="G00")
+    KPIFactory.create_batch(3, goal=goal)
+    MilestoneFactory.create_batch(3, goal=goal, due_date=datetime.date(2025, 1, 31), status="overdue")
+    with CaptureQueriesContext(connection) as more:
+        export(client, plan, table, fmt).getvalue()
+    assert len(more.captured_queries) == len(queries.captured_queries)
 
 
 def test_a_long_csv_is_sent_in_chunks_of_rows_with_the_same_content(client, manager, plan, monkeypatch):
