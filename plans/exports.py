@@ -3,13 +3,20 @@
 Each file opens with a few ``label, value`` rows (plan, as-of date, filters, export time, notices),
 then a blank row, the column header and the data. Numbers stay numbers (unrounded) so the file
 can be recomputed; text that a spreadsheet would run as a formula is prefixed with an apostrophe.
+
+Rows are produced one at a time from a server-side iteration of the queryset, never as a list: the CSV is
+streamed to the client as it is written, the XLSX (a zip, written whole by openpyxl's write-only mode) is
+spooled to a temporary file and streamed from there. Only the columns shown are read (never the stored
+explanations, tens of KB of JSON per item at national scale): decoding those was most of an export's time.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import tempfile
+from collections.abc import Iterable, Iterator
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -20,6 +27,42 @@ from openpyxl.utils import get_column_letter
 from .explain import status_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The columns each table shows, and only those, are read: a KPI row holds a dozen more (timestamps, stored
+# explanations), and parsing them was most of an export's time.
+KPI_COLUMNS = (
+    "code",
+    "name",
+    "goal__code",
+    "goal__focus_area__code",
+    "owner_team__name",
+    "unit",
+    "baseline_value",
+    "baseline_date",
+    "target_value",
+    "target_date",
+    "forecast_low",
+    "forecast_high",
+    "stale",
+)
+MILESTONE_COLUMNS = (
+    "goal__code",
+    "goal__focus_area__code",
+    "title",
+    "owner_team__name",
+    "start_date",
+    "due_date",
+    "percent_complete",
+    "state",
+)
+CHUNK_ROWS = 500  # rows fetched per round trip, and CSV rows sent per chunk
+SPOOL_BYTES = 8 * 1024 * 1024  # an XLSX larger than this is spooled to disk rather than memory
+
+
+def _rows_of(items, columns: tuple[str, ...]) -> Iterable:
+    """Iterate a queryset in chunks, reading only ``columns`` (and its annotations), caching no row."""
+    if isinstance(items, QuerySet):
+        return items.only(*columns).iterator(chunk_size=CHUNK_ROWS)
+    return items
 
 
 def safe_text(value):
@@ -49,8 +92,8 @@ def _percent(share):
     return None if share is None else round(share * 100, 1)
 
 
-def kpi_table(kpis, *, as_of) -> tuple[list[str], list[list]]:
-    """Header and rows; at a past as-of the interval and stale flag are not kept, so left blank."""
+def kpi_table(kpis, *, as_of) -> tuple[list[str], Iterator[list]]:
+    """Header and rows (produced lazily); at a past as-of the interval and stale flag are not kept, so left blank."""
     header = [
         _("Code"),
         _("KPI"),
@@ -72,10 +115,12 @@ def kpi_table(kpis, *, as_of) -> tuple[list[str], list[list]]:
         _("Score"),
         _("Stale"),
     ]
-    rows = []
-    for k in kpis:
-        past = as_of is not None
-        rows.append(
+    return header, _kpi_rows(kpis, past=as_of is not None)
+
+
+def _kpi_rows(kpis, *, past: bool) -> Iterator[list]:
+    for k in _rows_of(kpis, KPI_COLUMNS):
+        yield (
             [
                 k.code,
                 k.name,
@@ -98,10 +143,9 @@ def kpi_table(kpis, *, as_of) -> tuple[list[str], list[list]]:
                 None if past else (_("yes") if k.stale else _("no")),
             ]
         )
-    return header, rows
 
 
-def milestone_table(milestones) -> tuple[list[str], list[list]]:
+def milestone_table(milestones) -> tuple[list[str], Iterator[list]]:
     header = [
         _("Focus area"),
         _("Goal"),
@@ -115,7 +159,7 @@ def milestone_table(milestones) -> tuple[list[str], list[list]]:
         _("Score"),
         _("Progress (%)"),
     ]
-    rows = [
+    rows = (
         [
             m.goal.focus_area.code,
             m.goal.code,
@@ -129,8 +173,8 @@ def milestone_table(milestones) -> tuple[list[str], list[list]]:
             m.as_of_score,
             _percent(m.as_of_progress),
         ]
-        for m in milestones
-    ]
+        for m in _rows_of(milestones, MILESTONE_COLUMNS)
+    )
     return header, rows
 
 
@@ -144,26 +188,33 @@ def _csv_cell(value):
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def to_csv(*, meta: list, header: list, rows: list) -> str:
-    """UTF-8 CSV with a byte-order mark, so spreadsheet programs read non-ASCII names right."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    for row in meta:
-        writer.writerow([_csv_cell(c) for c in row])
-    writer.writerow([])
-    writer.writerow([_csv_cell(c) for c in header])
+class _Echo:
+    """A file whose write returns what it was given: csv.writer then hands back each formatted line."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(*, meta: list, header: list, rows: Iterable[list]) -> Iterator[str]:
+    """UTF-8 CSV with a byte-order mark (so spreadsheet programs read non-ASCII names right), in chunks of
+    CHUNK_ROWS rows: one write per row would cost a system call per row behind gunicorn."""
+    writer = csv.writer(_Echo())
+    head = ["\ufeff", *(writer.writerow([_csv_cell(c) for c in row]) for row in meta), writer.writerow([])]
+    head.append(writer.writerow([_csv_cell(c) for c in header]))
+    yield "".join(head)
+    chunk = []
     for row in rows:
-        writer.writerow([_csv_cell(c) for c in row])
-    return out.getvalue()
+        chunk.append(writer.writerow([_csv_cell(c) for c in row]))
+        if len(chunk) >= CHUNK_ROWS:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
 
 
-def to_xlsx(*, title: str, meta: list, header: list, rows: list) -> bytes:
-    """The whole workbook as bytes, built in memory: metadata rows, a bold header, typed cells, frozen header.
-
-    openpyxl's write-only mode keeps no cell objects once a row is appended, but the finished file is
-    held in memory and returned in one piece; nothing is streamed to the client.
-    """
+def to_xlsx(*, title: str, meta: list, header: list, rows: Iterable[list]):
+    """The workbook in a temporary file, positioned at its start: metadata rows, a bold header, typed cells,
+    frozen header. openpyxl's write-only mode keeps no cell once its row is appended."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(str(title)[:31])
     bold = Font(bold=True)
@@ -187,6 +238,7 @@ def to_xlsx(*, title: str, meta: list, header: list, rows: list) -> bytes:
     sheet.append([cell(str(c), font=bold) for c in header])
     for row in rows:
         sheet.append([cell(safe_text(c)) for c in row])
-    out = io.BytesIO()
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
     book.save(out)
-    return out.getvalue()
+    out.seek(0)
+    return out

@@ -289,8 +289,10 @@ def kpi_for_page(pk: int) -> KPI:
 AS_OF_FIELDS = ("status", "score", "progress", "explanation")
 
 
-def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False) -> dict:
+def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False, explained: bool = True) -> dict:
     fields = (*AS_OF_FIELDS, "forecast") if forecast else AS_OF_FIELDS
+    if not explained:  # the explanation is the large part of a row; the exports show none
+        fields = tuple(name for name in fields if name != "explanation")
     if as_of is None:
         live = {
             "status": "status",
@@ -374,7 +376,7 @@ def dashboard_goal_list(*, plan_id: int, as_of=None) -> QuerySet[Goal]:
     )
 
 
-def dashboard_kpi_list(*, plan_id: int, as_of=None) -> QuerySet[KPI]:
+def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> QuerySet[KPI]:
     """KPIs with ``as_of_*`` status fields and ``as_of_latest_value``/``as_of_latest_date``.
 
     In the past the latest figure is the newest measurement after the baseline date and on or
@@ -393,16 +395,16 @@ def dashboard_kpi_list(*, plan_id: int, as_of=None) -> QuerySet[KPI]:
     return (
         KPI.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
-        .annotate(**_as_of_annotations(ItemType.KPI, as_of, forecast=True), **latest)
+        .annotate(**_as_of_annotations(ItemType.KPI, as_of, forecast=True, explained=explained), **latest)
         .order_by("goal__focus_area__order", "goal__focus_area__code", "code")
     )
 
 
-def dashboard_milestone_list(*, plan_id: int, as_of=None):
+def dashboard_milestone_list(*, plan_id: int, as_of=None, explained: bool = True):
     return (
         Milestone.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
-        .annotate(**_as_of_annotations(ItemType.MILESTONE, as_of))
+        .annotate(**_as_of_annotations(ItemType.MILESTONE, as_of, explained=explained))
         .order_by("due_date", "id")
     )
 

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from plans.exports import safe_text
 from plans.models import KPI
+from tests.factories import KPIFactory, MilestoneFactory
 from tests.test_dashboard_views import build_plan
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def export(client, plan, table, fmt, **query):
 
 def read_csv(response) -> tuple[dict, list[str], list[dict]]:
     """(meta rows as a dict, header, data rows as dicts) from an exported CSV."""
-    text = response.content.decode("utf-8-sig")
+    text = response.getvalue().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     blank = rows.index([])
     meta = {row[0]: row[1] for row in rows[:blank]}
@@ -36,7 +37,7 @@ def read_csv(response) -> tuple[dict, list[str], list[dict]]:
 
 
 def read_xlsx(response):
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     blank = next(i for i, r in enumerate(rows) if all(c is None for c in r))
     meta = {r[0]: r[1] for r in rows[:blank]}
@@ -131,3 +132,36 @@ def test_unknown_table_or_format_is_not_found(client, manager, plan):
     client.force_login(manager)
     assert client.get(f"/plans/{plan.slug}/export/goals.csv").status_code == 404
     assert client.get(f"/plans/{plan.slug}/export/kpis.pdf").status_code == 404
+
+
+@pytest.mark.parametrize(("table", "fmt"), [("kpis", "csv"), ("kpis", "xlsx"), ("milestones", "csv")])
+def test_exports_stream_and_never_read_the_stored_explanations(client, manager, plan, table, fmt):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = export(client, plan, table, fmt)
+        response.getvalue()  # a streamed CSV is written (and its rows read) only as it is sent
+    assert response.streaming
+    rows_sql = [q["sql"] for q in queries.captured_queries if '"plans_goal"' in q["sql"]]
+    assert rows_sql and not any("explanation" in sql for sql in rows_sql)
+    # Every column shown is among those read: more rows, no more queries.
+    goal = plan.goals.get(code="G00")
+    KPIFactory.create_batch(3, goal=goal)
+    MilestoneFactory.create_batch(3, goal=goal, due_date=datetime.date(2025, 1, 31), status="overdue")
+    with CaptureQueriesContext(connection) as more:
+        export(client, plan, table, fmt).getvalue()
+    assert len(more.captured_queries) == len(queries.captured_queries)
+
+
+def test_a_long_csv_is_sent_in_chunks_of_rows_with_the_same_content(client, manager, plan, monkeypatch):
+    from plans import exports
+
+    client.force_login(manager)
+    whole = export(client, plan, "kpis", "csv").getvalue()
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 1)
+    response = export(client, plan, "kpis", "csv")
+    chunks = list(response.streaming_content)
+    assert len(chunks) == 1 + 4  # the head (meta rows and header), then each KPI row
+    assert b"".join(chunks).split(b"\r\n")[5:] == whole.split(b"\r\n")[5:]  # past the export time

@@ -27,6 +27,8 @@ from plans.models import (
 )
 from plans.models.base import MAX_ABS_VALUE, MAX_ID, multi_line_validators, single_line_validators
 
+from .expand import EXPANDABLE
+
 MAX_TEXT_LENGTH = 10_000
 MAX_BULK_ROWS = 10_000
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
@@ -121,6 +123,15 @@ class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
         model_field: STRICT_FIELDS.get(field, field)
         for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
     }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # plans.api.expand: large fields only when asked for; no "expand" in the context (not from a view) keeps all.
+        expand = self.context.get("expand")
+        if expand is not None:
+            for name in EXPANDABLE - expand:
+                fields.pop(name, None)
+        return fields
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)

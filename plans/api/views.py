@@ -5,6 +5,7 @@ import datetime
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -19,8 +20,9 @@ from plans.models.base import MAX_ID
 
 from . import serializers
 from .authentication import request_author
-from .conditional import etag_for, if_match_version
+from .conditional import etag_for, if_match_version, list_etag, not_modified
 from .exceptions import PayloadTooLarge, SyncTooOld
+from .expand import EXPAND_PARAMETER, EXPANDABLE, expanded_fields, has_expandable
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows
@@ -53,12 +55,62 @@ def write_schema(serializer_class) -> dict:
     }
 
 
+class ExpandAutoSchema(AutoSchema):
+    """Documents ``expand`` on every read of a resource with an expandable field (lists and details)."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "GET" and has_expandable(getattr(self.view, "serializer_class", None)):
+            parameters = [*parameters, EXPAND_PARAMETER]
+        return parameters
+
+    def _map_basic_serializer(self, serializer, direction):
+        # An expandable field is in a response only when asked for: documented, never required.
+        schema = super()._map_basic_serializer(serializer, direction)
+        if "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in EXPANDABLE]
+        return schema
+
+
 class ApiViewMixin(IdempotentPostMixin):
     """Shared by every API view: access rules, body size limit, Idempotency-Key, keyset pages."""
 
     permission_classes = [ApiAccess]
+    schema = ExpandAutoSchema()
     max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     sync_field = "updated_at"
+
+    def get_serializer_context(self):
+        # The schema generator's fake view documents every field; a request gets the ones it expands.
+        expand = frozenset(EXPANDABLE) if getattr(self, "swagger_fake_view", False) else expanded_fields(self.request)
+        return {**super().get_serializer_context(), "expand": expand}
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.request.method in ("GET", "HEAD"):
+            # Reads skip the columns nobody asked for; writes load whole rows for the services.
+            model_fields = {field.name for field in queryset.model._meta.concrete_fields}
+            left_out = (EXPANDABLE & model_fields) - self.get_serializer_context()["expand"]
+            if left_out:
+                queryset = queryset.defer(*left_out)
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        """A page with an ETag from its rows' versions and stamps, answered 304 before serialising when unchanged."""
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        etag = list_etag(request, rows, has_next=self.paginator.has_next)
+        if not_modified(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        response = self.get_paginated_response(self.get_serializer(rows, many=True).data)
+        response["ETag"] = etag
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        item = self.get_object()
+        etag = etag_for(item, request)
+        if not_modified(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(self.get_serializer(item).data, headers={"ETag": etag})
 
     def initial(self, request, *args, **kwargs):
         try:
@@ -84,9 +136,7 @@ class ApiViewMixin(IdempotentPostMixin):
 
 
 class ReadOnlyViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
-    def retrieve(self, request, *args, **kwargs):
-        item = self.get_object()
-        return Response(self.get_serializer(item).data, headers={"ETag": etag_for(item)})
+    """Lists and details only (their ETags and 304s come from ApiViewMixin)."""
 
 
 class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
@@ -135,15 +185,12 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def detail_response(self, item, status_code=status.HTTP_200_OK, serializer_class=None):
         fresh = self.selector().get(pk=item.pk)
         data = (serializer_class or self.output_serializer_class)(fresh, context=self.get_serializer_context()).data
-        headers = {"ETag": etag_for(fresh)} if hasattr(fresh, "version") else {}
+        headers = {"ETag": etag_for(fresh, self.request)} if hasattr(fresh, "version") else {}
         return Response(data, status=status_code, headers=headers)
 
     @property
     def output_serializer_class(self):
         return self.serializer_class
-
-    def retrieve(self, request, *args, **kwargs):
-        return self.detail_response(self.get_object())
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -104,16 +104,16 @@ def page_context(request, plan, as_of: AsOf) -> dict:
     }
 
 
-def dashboard_tables(plan, as_of: AsOf, data):
+def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     """The filtered KPI and milestone querysets of the dashboard (the exports write the same rows).
 
     The milestone table lists overdue, off-track and at-risk milestones unless the status filter
-    picks a status, in which case it lists the milestones in that status.
+    picks a status, in which case it lists the milestones in that status. ``explained=False`` leaves
+    out the ``as_of_explanation`` the pages' "Why?" panels need and the exports do not.
     """
-    kpi_filter = KPIFilterSet(data, selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), plan=plan)
-    milestone_filter = MilestoneFilterSet(
-        data, selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), plan=plan
-    )
+    listed = {"plan_id": plan.pk, "as_of": as_of.date, "explained": explained}
+    kpi_filter = KPIFilterSet(data, selectors.dashboard_kpi_list(**listed), plan=plan)
+    milestone_filter = MilestoneFilterSet(data, selectors.dashboard_milestone_list(**listed), plan=plan)
     milestones = milestone_filter.qs
     attention_only = not (milestone_filter.form.is_valid() and milestone_filter.form.cleaned_data.get("status"))
     if attention_only:
@@ -263,7 +263,7 @@ def dashboard_export(request, slug, table, fmt):
     """The dashboard's KPI or milestone table (all pages) as CSV or XLSX, with as-of and filters."""
     plan = selectors.dashboard_plan_get(slug=slug)
     as_of = as_of_read(request, plan)
-    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET)
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET, explained=False)
     if table == "kpis":
         header, rows = exports.kpi_table(kpi_filter.qs, as_of=as_of.date)
         title = _("KPIs")
@@ -283,12 +283,20 @@ def dashboard_export(request, slug, table, fmt):
     )
     stem = f"{plan.slug}-{table}-{as_of.param or 'now'}"
     if fmt == "csv":
-        body, content_type = exports.to_csv(meta=meta, header=header, rows=rows), "text/csv; charset=utf-8"
+        # Written while it is sent, after this view returns: in the request's language, whatever runs next.
+        chunks = _in_language(translation.get_language(), exports.csv_chunks(meta=meta, header=header, rows=rows))
+        response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     elif fmt == "xlsx":
-        body = exports.to_xlsx(title=title, meta=meta, header=header, rows=rows)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        response = FileResponse(
+            exports.to_xlsx(title=title, meta=meta, header=header, rows=rows),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     else:
         raise Http404
-    response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
     return response
+
+
+def _in_language(language: str, chunks):
+    with translation.override(language):
+        yield from chunks

@@ -1,0 +1,120 @@
+"""Benchmark: API and export costs as ratios to a trivial Django view (/healthz) measured in the same run.
+
+    .venv/bin/python benchmarks/api_conn_bench.py [--kpis 1200] [--milestones 2400] [--repeat 200]
+
+Prints figures; asserts nothing. Runs in a throwaway test database on whatever DATABASE_URL points at, through
+Django's test client (in-process: no gunicorn, no network), so a ratio shows what the app adds per request.
+KPI explanations are padded to their national-scale weight (200 points each) for the page-size figures.
+"""
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import recompute_bench  # noqa: E402  (sets up Django)
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+
+def median_ms(call, repeat: int) -> float:
+    call()  # warm up: imports, caches, the connection
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kpis", type=int, default=1200)
+    parser.add_argument("--milestones", type=int, default=2400)
+    parser.add_argument("--repeat", type=int, default=200)
+    args = parser.parse_args()
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test.client import RequestFactory
+    from django.test.utils import setup_test_environment
+    from rest_framework.request import Request
+
+    from plans.api.authentication import TokenAuthentication
+    from plans.models import KPI, Team
+    from plans.recompute import plan_recompute
+    from plans.services import api_token_create
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        plan = recompute_bench.build(args.kpis, args.milestones, 4)
+        plan_recompute(plan_id=plan.pk, as_of=datetime.date(2025, 10, 15), backfill=True)
+        for kpi in KPI.objects.filter(plan=plan).only("id", "explanation"):
+            points = [{"date": f"2009-{1 + i % 12:02d}-28", "value": 50 + i * 0.1, "used": True} for i in range(200)]
+            KPI.objects.filter(pk=kpi.pk).update(explanation={**(kpi.explanation or {}), "points": points})
+
+        _, key = api_token_create(name="bench", scope="read")
+        api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+        team = Team.objects.first()
+        user = get_user_model().objects.create_user("bench-manager", password="x")
+        user.groups.add(Group.objects.get_or_create(name="manager")[0])
+        web = Client()
+        web.force_login(user)
+
+        n = args.repeat
+        base = median_ms(lambda: web.get("/healthz"), n)
+        rows = []
+
+        def row(label, ms, extra=""):
+            rows.append((label, ms, ms / base, extra))
+
+        row("trivial Django view GET /healthz", base)
+        row(
+            "trivial DRF detail GET /api/v1/teams/<id>/ (token)",
+            median_ms(lambda: api.get(f"/api/v1/teams/{team.pk}/"), n),
+        )
+        factory = RequestFactory()
+        auth = TokenAuthentication()
+        raw = factory.get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {key}")
+        row("token check (TokenAuthentication.authenticate)", median_ms(lambda: auth.authenticate(Request(raw)), n * 5))
+
+        def reconnect():
+            connection.close()
+            connection.ensure_connection()
+
+        row("a new database connection (what CONN_MAX_AGE=0 pays per request)", median_ms(reconnect, 50))
+        for label, params in (("", {}), (" ?expand=explanation", {"expand": "explanation"})):
+            response = api.get("/api/v1/kpis/", params)
+            size = f"{len(response.content) / 1024:.0f} KB for {len(response.json()['results'])} rows"
+            row(f"GET /api/v1/kpis/{label}", median_ms(lambda p=params: api.get("/api/v1/kpis/", p), 20), size)
+        etag = api.get("/api/v1/kpis/")["ETag"]
+        row(
+            "GET /api/v1/kpis/ with If-None-Match (304)",
+            median_ms(lambda: api.get("/api/v1/kpis/", HTTP_IF_NONE_MATCH=etag), 20),
+        )
+        for fmt in ("csv", "xlsx"):
+            path = f"/plans/{plan.slug}/export/kpis.{fmt}"
+            size = len(web.get(path).getvalue())
+            row(
+                f"GET {path} ({args.kpis} KPIs)",
+                median_ms(lambda p=path: web.get(p).getvalue(), 5),
+                f"{size / 1024:.0f} KB",
+            )
+
+        load = os.getloadavg()
+        print(f"database: {connection.vendor}; {args.kpis} KPIs, {args.milestones} milestones; load {load[0]:.2f}")
+        print(f"{'figure':<72} {'ms':>9} {'ratio':>8}")
+        for label, ms, ratio, extra in rows:
+            print(f"{label:<72} {ms:>9.3f} {ratio:>7.1f}x  {extra}")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
