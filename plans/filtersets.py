@@ -161,6 +161,15 @@ def date_range(field: str, label: str) -> tuple[django_filters.DateFilter, djang
     )
 
 
+def item_id_filters(focus_area_path: str) -> tuple[IdFilter, IdFilter]:
+    """The API's focus area and owner team filters: ids like its other filters, so an id that names nothing
+    gives an empty page (the dashboards' choice filters refuse it, as their forms offer only real choices)."""
+    return (
+        IdFilter(field_name=focus_area_path, label=_("Focus area")),
+        IdFilter(field_name="owner_team", label=_("Owner team")),
+    )
+
+
 # The mixins are FilterSets without a model because django-filter collects declared filters only from
 # FilterSet bases; they go first in the bases of the classes that use them.
 
@@ -209,6 +218,7 @@ class FocusAreaSyncFilterSet(SyncFilterMixin):
 
 class GoalSyncFilterSet(ExternalRefFilterMixin, GoalFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("focus_area")
     due_after, due_before = date_range("due_date", _("Due"))
 
     class Meta:
@@ -218,6 +228,7 @@ class GoalSyncFilterSet(ExternalRefFilterMixin, GoalFilterSet):
 
 class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("goal__focus_area")
     goal = IdFilter(field_name="goal", label=_("Goal"))
     state = django_filters.ChoiceFilter(choices=MilestoneState.choices, label=_("State"))
     due_after, due_before = date_range("due_date", _("Due"))
@@ -229,6 +240,7 @@ class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
 
 class KPISyncFilterSet(ExternalRefFilterMixin, KPIFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("goal__focus_area")
     goal = IdFilter(field_name="goal", label=_("Goal"))
     stale = django_filters.BooleanFilter(label=_("Stale"))
     target_after, target_before = date_range("target_date", _("Target date"))

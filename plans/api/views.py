@@ -22,7 +22,7 @@ from .authentication import request_author
 from .conditional import etag_for, if_match_version
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
-from .idempotency import IdempotentPostMixin
+from .idempotency import MAX_KEY_LENGTH, IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows
 from .parsers import BULK_MAX_BODY_BYTES
 from .permissions import ApiAccess, definition_checked, ensure_can_change_definition
@@ -35,7 +35,7 @@ IF_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "maxLength": MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
     description=_("Replays the first response for the same key and body; 422 for the same key with another body."),
 )
