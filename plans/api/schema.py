@@ -142,6 +142,10 @@ class TrackerAutoSchema(AutoSchema):
             return schema
         if isinstance(field, serializers.PrimaryKeyRelatedField):
             schema.update(ID_RANGE)
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema and field.max_whole_digits:
+            # drf-spectacular's pattern also matches "", "-" and ".", which are not numbers.
+            whole, places = field.max_whole_digits, field.decimal_places
+            schema["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
         if isinstance(field, serializers.ListSerializer):
             if not field.allow_empty:
                 schema["minItems"] = 1

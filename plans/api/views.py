@@ -57,6 +57,8 @@ class ApiViewMixin(IdempotentPostMixin):
     """Shared by every API view: access rules, body size limit, Idempotency-Key, keyset pages."""
 
     permission_classes = [ApiAccess]
+    # Any segment reaches get_object, so an id like "0.5" gets the API's JSON 404, not the site's HTML page.
+    lookup_value_regex = "[^/]+"
     max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     sync_field = "updated_at"
 
