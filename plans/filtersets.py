@@ -42,7 +42,8 @@ class BoundedModelChoiceField(django_filters.fields.ModelChoiceField):
     """Refuses ids that cannot be a primary key before querying (SQLite overflows on huge integers)."""
 
     def to_python(self, value):
-        if value not in self.empty_values and (not str(value).isdigit() or not 0 < int(value) <= MAX_ID):
+        text = str(value)  # isascii: isdigit() also takes digits such as "³" that int() refuses
+        if value not in self.empty_values and (not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID):
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return super().to_python(value)
 

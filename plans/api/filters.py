@@ -11,7 +11,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 # What django-filter's boolean field reads; it takes anything else as "no filter".
-BOOLEANS = {"true", "false", "1", "0"}
+BOOLEANS = {"True", "true", "1", "False", "false", "0"}
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -23,7 +23,7 @@ class StrictFilterBackend(DjangoFilterBackend):
                 values = request.query_params.getlist(name)
                 if "" in values:
                     errors[name] = [_("This value may not be blank.")]
-                elif isinstance(item, django_filters.BooleanFilter) and any(v.lower() not in BOOLEANS for v in values):
+                elif isinstance(item, django_filters.BooleanFilter) and any(v not in BOOLEANS for v in values):
                     errors[name] = [_("Send true or false.")]
             if errors:
                 raise ValidationError(errors)

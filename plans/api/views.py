@@ -78,9 +78,10 @@ class ApiViewMixin(IdempotentPostMixin):
                 self.permission_denied(request, message=permission.message)
 
     def get_object(self):
-        # Out-of-range ids overflow SQLite's integers; they name nothing, so 404 before the query.
+        # Out-of-range ids overflow SQLite's integers; they name nothing, so 404 before the query. isdigit() alone
+        # also takes digits such as "³" that int() refuses.
         value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
-        if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+        if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
             raise NotFound()
         return super().get_object()
 
