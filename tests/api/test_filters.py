@@ -41,3 +41,13 @@ def test_an_id_that_is_not_a_number_gets_the_api_json_404(writer):
     response = writer.get("/api/v1/goals/0.5/")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/goals/%C2%B3/", "/api/v1/kpis/?focus_area=%C2%B3"])
+def test_a_unicode_digit_is_not_an_id(writer, url):
+    assert writer.get(url).status_code in (400, 404)
+
+
+def test_a_unicode_digit_is_not_a_related_id(writer, kpi):
+    response = writer.post("/api/v1/measurements/", {"kpi": "³", "date": "2025-01-31", "value": 1}, format="json")
+    assert response.status_code == 400
