@@ -131,7 +131,7 @@ class TrackerAutoSchema(AutoSchema):
                 schema.update(ID_RANGE)
             elif schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
                 schema["minLength"] = 1
-                max_length = (item.extra.get("max_length") if item is not None else None) or None
+                max_length = item.extra.get("max_length") if item is not None else None
                 if max_length:
                     schema["maxLength"] = max_length
         return parameters
