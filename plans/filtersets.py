@@ -42,7 +42,8 @@ class BoundedModelChoiceField(django_filters.fields.ModelChoiceField):
     """Refuses ids that cannot be a primary key before querying (SQLite overflows on huge integers)."""
 
     def to_python(self, value):
-        if value not in self.empty_values and (not str(value).isdigit() or not 0 < int(value) <= MAX_ID):
+        text = str(value)  # isascii: isdigit() also takes digits such as "³" that int() refuses
+        if value not in self.empty_values and (not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID):
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return super().to_python(value)
 
@@ -181,6 +182,15 @@ def date_range(field: str, label: str) -> tuple[django_filters.DateFilter, djang
     )
 
 
+def item_id_filters(focus_area_path: str) -> tuple[IdFilter, IdFilter]:
+    """The API's focus area and owner team filters: ids like its other filters, so an id that names nothing
+    gives an empty page (the dashboards' choice filters refuse it, as their forms offer only real choices)."""
+    return (
+        IdFilter(field_name=focus_area_path, label=_("Focus area")),
+        IdFilter(field_name="owner_team", label=_("Owner team")),
+    )
+
+
 # The mixins are FilterSets without a model because django-filter collects declared filters only from
 # FilterSet bases; they go first in the bases of the classes that use them.
 
@@ -229,6 +239,7 @@ class FocusAreaSyncFilterSet(SyncFilterMixin):
 
 class GoalSyncFilterSet(ExternalRefFilterMixin, GoalFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("focus_area")
     due_after, due_before = date_range("due_date", _("Due"))
 
     class Meta:
@@ -238,6 +249,7 @@ class GoalSyncFilterSet(ExternalRefFilterMixin, GoalFilterSet):
 
 class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("goal__focus_area")
     goal = IdFilter(field_name="goal", label=_("Goal"))
     state = django_filters.ChoiceFilter(choices=MilestoneState.choices, label=_("State"))
     due_after, due_before = date_range("due_date", _("Due"))
@@ -249,6 +261,7 @@ class MilestoneSyncFilterSet(ExternalRefFilterMixin, MilestoneFilterSet):
 
 class KPISyncFilterSet(ExternalRefFilterMixin, KPIFilterSet):
     plan = IdFilter(field_name="plan", label=_("Plan"))
+    focus_area, owner_team = item_id_filters("goal__focus_area")
     goal = IdFilter(field_name="goal", label=_("Goal"))
     stale = StrictBooleanFilter(label=_("Stale"))
     target_after, target_before = date_range("target_date", _("Target date"))

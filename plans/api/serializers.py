@@ -39,7 +39,9 @@ class IdRelatedField(serializers.PrimaryKeyRelatedField):
     """A primary key that is range-checked before the query (SQLite overflows on huge integers)."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+        # isascii: isdigit() also takes digits such as "³" that int() refuses.
+        text = str(data)
+        if isinstance(data, bool) or not isinstance(data, int | str) or not (text.isascii() and text.isdigit()):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if not 0 < int(data) <= MAX_ID:
             self.fail("does_not_exist", pk_value=data)

@@ -196,8 +196,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["plans.api.filters.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "plans.api.schema.TrackerAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "plans.api.pagination.SyncCursorPagination",
     "PAGE_SIZE": 100,
     # JSON only, with a size limit per view and a nesting limit (plans/api/parsers.py).
