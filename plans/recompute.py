@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from . import rollup
 from .choices import ItemType, MilestoneState
-from .dates import is_month_end, month_ends_between
+from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .setwrites import bulk_insert, bulk_set
 
@@ -483,7 +483,7 @@ def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     (``recompute_rollups --as-of``) lasts until the next current recompute.
     """
     stored = StatusSnapshot.objects.filter(plan=plan).order_by("as_of").values_list("as_of", flat=True).distinct()
-    dropped = [day for day in stored if day != keep and not is_month_end(day)]
+    dropped = stray_snapshot_days(stored, current=keep)
     if dropped:
         StatusSnapshot.objects.filter(plan=plan, as_of__in=dropped).delete()
     return dropped

@@ -5,10 +5,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from plans import services
+from plans import recompute, services
 from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
-from plans import recompute
 from plans.recompute import plan_backfill, plan_recompute
 from plans.rollup import METHOD_VERSION
 from tests.factories import (

@@ -230,10 +230,10 @@ def test_decrease_direction_value_below_target_is_achieved():
     assert result.status == Status.ACHIEVED
 
 
-def point_rows(points, as_of=D(2025, 7, 1)):
+def point_rows(points):
     """The full point list derived on demand (the stored explanation keeps a summary)."""
     measurements = [p if isinstance(p, MeasurementPoint) else MeasurementPoint(*p) for p in points]
-    return kpi_point_rows(measurements, baseline_date=BASELINE_DATE, as_of=as_of)
+    return kpi_point_rows(measurements, baseline_date=BASELINE_DATE, as_of=D(2025, 7, 1))
 
 
 def test_decrease_direction_rising_value_is_off_track_with_progress_0():
