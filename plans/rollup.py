@@ -329,26 +329,34 @@ EXCLUDED_SUPERSEDED = "superseded_by_later_record_same_date"
 
 def _classify(measurements: Iterable[MeasurementPoint], t0: datetime.date, as_of: datetime.date):
     """``(points, reasons, kept)``: the input as a list, why each one is left out (None: used), and the
-    kept ``(date, value)`` pairs by date."""
-    points, reasons, winners = list(measurements), [], {}
+    kept ``(date, value)`` pairs by date.
+
+    Recording times are compared only between points of one date (rare), which keeps a replay of many
+    days over long series cheap.
+    """
+    points = measurements if isinstance(measurements, list) else list(measurements)
+    reasons: list[str | None] = [None] * len(points)
+    winners: dict[datetime.date, int] = {}
     for index, m in enumerate(points):
-        value = _finite("measurement value", m.value)
-        if m.date <= t0:
-            reasons.append(EXCLUDED_BEFORE_BASELINE)
+        value = float(m.value)
+        if not math.isfinite(value):
+            _finite("measurement value", value)
+        day = m.date
+        if day <= t0:
+            reasons[index] = EXCLUDED_BEFORE_BASELINE
             continue
-        if m.date > as_of:
-            reasons.append(EXCLUDED_AFTER_AS_OF)
+        if day > as_of:
+            reasons[index] = EXCLUDED_AFTER_AS_OF
             continue
-        reasons.append(None)
-        key = (_recorded_key(m.recorded_at), index)
-        best = winners.get(m.date)
-        if best is None or key >= best[0]:
-            if best is not None:
-                reasons[best[2]] = EXCLUDED_SUPERSEDED
-            winners[m.date] = (key, value, index)
+        best = winners.get(day)
+        if best is None:
+            winners[day] = index
+        elif (_recorded_key(m.recorded_at), index) >= (_recorded_key(points[best].recorded_at), best):
+            reasons[best] = EXCLUDED_SUPERSEDED
+            winners[day] = index
         else:
             reasons[index] = EXCLUDED_SUPERSEDED
-    kept = sorted((d, v) for d, (_k, v, _i) in winners.items())
+    kept = sorted((day, float(points[index].value)) for day, index in winners.items())
     return points, reasons, kept
 
 
