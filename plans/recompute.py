@@ -423,7 +423,7 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
     ``live_day`` is the day whose milestones count with their current progress (the as-of day when it is
     today or later), as ``plan_evaluate(live=True)`` does.
     """
-    goal_children = {day: {} for day in days}
+    goal_children, live = {day: {} for day in days}, None
     for data in _goal_stream(plan):
         goal = data.goal
         for day in days:
@@ -444,12 +444,15 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         result = rollup.rollup_status(as_of=day, children=plan_children)
         writer.add(day, ItemType.PLAN, plan, result)
         if day == writer.live:
-            _apply(plan, result, writer.now, kpi=False)
-            plan.computed_at = writer.now  # the latest recompute, whether or not the plan's own values changed
-            bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+            live = result
         if progress is not None:
             progress.update()
     writer.flush()
+    if writer.live is not None:
+        # The plan's row last, as every write bumps it after its own rows: one lock order, no deadlock.
+        _apply(plan, live, writer.now, kpi=False)
+        plan.computed_at = writer.now  # the latest recompute, whether or not the plan's own values changed
+        bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
 
 
 def _method_changed(plan: Plan) -> bool:
