@@ -114,16 +114,17 @@ def test_query_count_does_not_grow_with_plan_size(monkeypatch):
     assert not KPI.objects.filter(plan=large, status="").exists()
 
 
+FIRST_QUARTER_ENDS = {datetime.date(2025, 1, 31), datetime.date(2025, 2, 28), datetime.date(2025, 3, 31)}
+
+
+def kpi_snapshot_days() -> set:
+    return set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
+
+
 def test_recompute_writes_a_snapshot_for_its_day_and_every_passed_month_end():
     kpi = KPIFactory()
     plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
-    days = set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
-    assert days == {
-        datetime.date(2025, 1, 31),
-        datetime.date(2025, 2, 28),
-        datetime.date(2025, 3, 31),
-        datetime.date(2025, 4, 15),
-    }
+    assert kpi_snapshot_days() == {*FIRST_QUARTER_ENDS, datetime.date(2025, 4, 15)}
 
 
 def test_back_dated_measurement_rewrites_the_month_end_snapshots_it_affects():
@@ -419,13 +420,7 @@ def test_snapshots_keep_month_ends_and_the_current_day():
     kpi = KPIFactory()
     plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
     summary = plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 16))
-    days = set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
-    assert days == {
-        datetime.date(2025, 1, 31),
-        datetime.date(2025, 2, 28),
-        datetime.date(2025, 3, 31),
-        datetime.date(2025, 4, 16),
-    }
+    assert kpi_snapshot_days() == {*FIRST_QUARTER_ENDS, datetime.date(2025, 4, 16)}
     assert summary.dropped_days == (datetime.date(2025, 4, 15),)
 
 
