@@ -63,3 +63,16 @@ def latest_due_period_end(frequency: str, today: datetime.date, target_date: dat
     one, and only a figure dated on the target date (or later) counts as final (METHOD.md, KPI rule 3).
     """
     return min(period_end_on_or_before(frequency, today), target_date)
+
+
+def stray_snapshot_days(days, *, current: datetime.date | None = None) -> list[datetime.date]:
+    """The days among one plan's snapshot ``days`` that its history does not keep, oldest first.
+
+    Snapshots are month ends plus the current day (``current``, by default the latest of ``days``):
+    what every recompute leaves (``plans.recompute``) and the nightly housekeeping restores after a
+    replay of a past day (``recompute_rollups --as-of``).
+    """
+    days = sorted(set(days))
+    if current is None and days:
+        current = days[-1]
+    return [day for day in days if day != current and not is_month_end(day)]

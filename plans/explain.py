@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .choices import Frequency, Status
-from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY
+from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, MeasurementPoint, kpi_point_rows
 
 DASH = "—"
 # Pulls are shown to two decimals: one within ±0.005 reads as 0.00, so it neither drags nor lifts.
@@ -178,6 +178,24 @@ def kpi_outcome(kpi, as_of: datetime.date | None, today: datetime.date) -> KPIOu
     if as_of is None:
         return KPIOutcome(FORECAST, value=kpi.as_of_forecast, low=kpi.forecast_low, high=kpi.forecast_high)
     return KPIOutcome(FORECAST, value=kpi.as_of_forecast)
+
+
+def kpi_points(kpi, as_of: datetime.date | None = None, measurements=None) -> list[dict]:
+    """Every measurement of ``kpi`` as its status at ``as_of`` (None: the stored current status) used it:
+    ``{"date", "value", "recorded_at", "used", "reason"}``, oldest first.
+
+    Stored explanations keep a summary of the points (``inputs.points``), so a KPI with years of
+    monthly figures stays small; this derives the full list from the rows, the same way the method
+    reads them. ``measurements`` (objects with ``date``, ``value``, ``recorded_at``) saves the query
+    when the caller has them, e.g. the KPI page's log.
+    """
+    if measurements is None:
+        measurements = kpi.measurements.order_by("date", "recorded_at", "id").only("date", "value", "recorded_at")
+    if as_of is None:
+        stored = (kpi.explanation or {}).get("as_of")
+        as_of = datetime.date.fromisoformat(stored) if stored else datetime.date.max
+    points = [MeasurementPoint(date=m.date, value=m.value, recorded_at=m.recorded_at) for m in measurements]
+    return kpi_point_rows(points, baseline_date=kpi.baseline_date, as_of=as_of)
 
 
 # --- KPI ----------------------------------------------------------------------------------

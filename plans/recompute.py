@@ -1,20 +1,24 @@
 """The status engine's write side: recompute a plan from its source rows with ``plans.rollup``.
 
-One recompute loads the whole plan in a fixed number of queries, evaluates every KPI, milestone,
-goal, focus area and the plan in Python, and writes the results with one statement per table
-(``plans.setwrites``), whatever the plan's size. Recomputes of one plan are serialised by a
+One recompute streams the plan goal by goal: five queries read every goal, KPI, measurement,
+milestone and logged progress in goal order through server-side cursors, each goal is evaluated
+in Python and dropped, and the results are written in batches (``plans.setwrites``, one statement
+per ``BATCH_ROWS`` rows), so memory is bounded by a batch and a goal, not by the plan. Only the
+rows whose computed values changed are written. Recomputes of one plan are serialised by a
 PostgreSQL advisory lock held for the transaction, so two workers cannot interleave their writes.
 
-History: each recompute writes a StatusSnapshot of every item for its as-of date, and rebuilds
-the month-end snapshots that may have changed since the previous recompute: month ends on or
-after the earliest back-dated measurement or milestone completion written since then, and month
-ends that passed since then. ``plan_backfill`` rebuilds all month ends of the plan's period.
+History: snapshots are "month ends plus the current day". Each current recompute writes a
+StatusSnapshot of every item for its as-of date, drops the plan's snapshots of other days that
+are not month ends, and rebuilds the month-end snapshots that may have changed since the previous
+recompute: month ends on or after the earliest back-dated measurement or milestone completion
+written since then, and month ends that passed since then. ``plan_backfill`` rebuilds all month
+ends of the plan's period.
 
 Method versions: when the stored statuses were computed with another method version than
 ``rollup.METHOD_VERSION`` (the plan's explanation, or one of its month-end snapshots', says so),
-the recompute rebuilds the whole history with the current one: every month end of the period and
-every other day that has snapshots, so a trend never mixes two methods. The first recompute after
-a deploy that changes the method (the nightly one, or ``recompute_rollups``) does it.
+the recompute rebuilds every month end of the period with the current one, so a trend never mixes
+two methods. The first recompute after a deploy that changes the method (the nightly one, or
+``recompute_rollups``) does it.
 
 Replaying a past date uses the measurements dated up to it and each milestone's progress as
 logged by then (MilestoneUpdate history; a milestone without history counts with its current
@@ -22,6 +26,7 @@ progress). Target, weight and date changes apply to the whole history once it is
 """
 
 import datetime
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from django.utils import timezone
 
 from . import rollup
 from .choices import ItemType, MilestoneState
-from .dates import is_month_end, month_ends_between
+from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .setwrites import bulk_insert, bulk_set
 
@@ -47,7 +52,10 @@ HEADLINE = ("status", "score", "progress", "forecast_value", "forecast_low", "fo
 
 @dataclass
 class PlanData:
-    """Everything a recompute reads, loaded once."""
+    """A whole plan in memory (``plan_data_load``): for callers that evaluate a few items or a small plan.
+
+    ``plan_recompute`` does not use it: it streams the plan goal by goal (``_goal_stream``).
+    """
 
     plan: Plan
     focus_areas: list[FocusArea]
@@ -60,28 +68,45 @@ class PlanData:
 
 @dataclass(frozen=True)
 class RecomputeSummary:
-    """What one recompute wrote: the as-of day, and the past days whose snapshots it rebuilt."""
+    """What one recompute wrote: the as-of day, the past month ends whose snapshots it rebuilt, and the
+    other past days whose snapshots it dropped (only month ends and the current day are kept)."""
 
     plan_id: int
     as_of: datetime.date
     items: int
     month_ends: tuple[datetime.date, ...]
-    other_days: tuple[datetime.date, ...] = ()
+    dropped_days: tuple[datetime.date, ...] = ()
     method_changed: bool = False
+    rows_written: int = 0  # KPI, milestone, goal and focus-area rows whose computed values changed
+
+
+MEASUREMENT_COLUMNS = ("kpi_id", "date", "value", "recorded_at")
+UPDATE_COLUMNS = (
+    "milestone_id",
+    "created_at",
+    "percent_complete",
+    "state",
+    "previous_percent_complete",
+    "previous_state",
+)
+
+
+def _point(row) -> rollup.MeasurementPoint:
+    return rollup.MeasurementPoint(date=row[1], value=row[2], recorded_at=row[3])
 
 
 def plan_data_load(plan: Plan) -> PlanData:
-    """Six queries whatever the plan's size."""
+    """Six queries whatever the plan's size; everything held in memory."""
     points = defaultdict(list)
-    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__plan=plan).values_list(
-        "kpi_id", "date", "value", "recorded_at"
+    for row in (
+        Measurement.objects.filter(kpi__plan=plan)
+        .order_by("kpi_id", "date", "recorded_at", "id")
+        .values_list(*MEASUREMENT_COLUMNS)
     ):
-        points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
+        points[row[0]].append(_point(row))
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("created_at", "id")
-    for row in updates.values_list(
-        "milestone_id", "created_at", "percent_complete", "state", "previous_percent_complete", "previous_state"
-    ):
+    for row in updates.values_list(*UPDATE_COLUMNS):
         history[row[0]].append(row[1:])
     return PlanData(
         plan=plan,
@@ -112,6 +137,48 @@ def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datet
     return (first[3] or 0), (first[4] or MilestoneState.PLANNED)
 
 
+def kpi_evaluate(kpi: KPI, points, as_of: datetime.date) -> rollup.Result:
+    """One KPI's result at ``as_of`` from its measurement points."""
+    return rollup.kpi_status(
+        as_of=as_of,
+        baseline_value=kpi.baseline_value,
+        baseline_date=kpi.baseline_date,
+        target_value=kpi.target_value,
+        target_date=kpi.target_date,
+        direction=kpi.direction,
+        frequency=kpi.frequency,
+        measurements=points,
+    )
+
+
+def milestone_evaluate(milestone: Milestone, goal: Goal, plan: Plan, history, as_of: datetime.date, *, live: bool):
+    """One milestone's result at ``as_of``: its logged progress by then (current progress when ``live``)."""
+    percent, state = milestone_progress_at(milestone, history, as_of, live)
+    return rollup.milestone_status(
+        as_of=as_of,
+        start_date=milestone.start_date or goal.start_date or plan.start_date,
+        due_date=milestone.due_date,
+        percent_complete=percent,
+        state=state,
+    )
+
+
+def kpi_child(kpi: KPI, result: rollup.Result) -> rollup.Child:
+    return _child(f"kpi:{kpi.pk}", f"{kpi.code} {kpi.name}", kpi, result)
+
+
+def milestone_child(milestone: Milestone, result: rollup.Result) -> rollup.Child:
+    return _child(f"milestone:{milestone.pk}", milestone.title, milestone, result)
+
+
+def goal_child(goal: Goal, result: rollup.Result) -> rollup.Child:
+    return _child(f"goal:{goal.pk}", f"{goal.code} {goal.title}", goal, result)
+
+
+def area_child(area: FocusArea, result: rollup.Result) -> rollup.Child:
+    return _child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result)
+
+
 def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
     """Results of every item at ``as_of`` keyed by (item type, id). Pure computation, no queries."""
     plan = data.plan
@@ -119,44 +186,22 @@ def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[t
     children = defaultdict(list)
     goals = {g.pk: g for g in data.goals}
     for kpi in data.kpis:
-        result = rollup.kpi_status(
-            as_of=as_of,
-            baseline_value=kpi.baseline_value,
-            baseline_date=kpi.baseline_date,
-            target_value=kpi.target_value,
-            target_date=kpi.target_date,
-            direction=kpi.direction,
-            frequency=kpi.frequency,
-            measurements=data.points.get(kpi.pk, ()),
-        )
-        results[(ItemType.KPI, kpi.pk)] = result
-        children[(ItemType.GOAL, kpi.goal_id)].append(_child(f"kpi:{kpi.pk}", f"{kpi.code} {kpi.name}", kpi, result))
+        result = results[(ItemType.KPI, kpi.pk)] = kpi_evaluate(kpi, data.points.get(kpi.pk, ()), as_of)
+        children[(ItemType.GOAL, kpi.goal_id)].append(kpi_child(kpi, result))
     for milestone in data.milestones:
         goal = goals[milestone.goal_id]
-        percent, state = milestone_progress_at(milestone, data.history.get(milestone.pk, []), as_of, live)
-        result = rollup.milestone_status(
-            as_of=as_of,
-            start_date=milestone.start_date or goal.start_date or plan.start_date,
-            due_date=milestone.due_date,
-            percent_complete=percent,
-            state=state,
-        )
+        history = data.history.get(milestone.pk, [])
+        result = milestone_evaluate(milestone, goal, plan, history, as_of, live=live)
         results[(ItemType.MILESTONE, milestone.pk)] = result
-        children[(ItemType.GOAL, goal.pk)].append(
-            _child(f"milestone:{milestone.pk}", milestone.title, milestone, result)
-        )
+        children[(ItemType.GOAL, goal.pk)].append(milestone_child(milestone, result))
     for goal in data.goals:
         result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.GOAL, goal.pk)])
         results[(ItemType.GOAL, goal.pk)] = result
-        children[(ItemType.FOCUS_AREA, goal.focus_area_id)].append(
-            _child(f"goal:{goal.pk}", f"{goal.code} {goal.title}", goal, result)
-        )
+        children[(ItemType.FOCUS_AREA, goal.focus_area_id)].append(goal_child(goal, result))
     for area in data.focus_areas:
         result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.FOCUS_AREA, area.pk)])
         results[(ItemType.FOCUS_AREA, area.pk)] = result
-        children[(ItemType.PLAN, plan.pk)].append(
-            _child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result)
-        )
+        children[(ItemType.PLAN, plan.pk)].append(area_child(area, result))
     results[(ItemType.PLAN, plan.pk)] = rollup.rollup_status(as_of=as_of, children=children[(ItemType.PLAN, plan.pk)])
     return results
 
@@ -179,63 +224,235 @@ def _lock(plan_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, plan_id % 2**31])
 
 
-def _apply(item, result: rollup.Result, now, *, kpi: bool) -> None:
+# Rows per write statement and per fetch from a server-side cursor: what the recompute holds at a time.
+BATCH_ROWS = 2000
+
+
+def _normalised(explanation: dict) -> dict:
+    """The explanation as it reads back from the database (JSON types), for comparison with the stored one."""
+    return json.loads(json.dumps(explanation, allow_nan=False))
+
+
+def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
+    """Set the item's computed fields from ``result``; False (and the item untouched) when nothing changes.
+
+    ``computed_at`` is the time of the recompute that last changed the item's computed values or
+    explanation (the plan's own ``computed_at`` is the time of the latest recompute, whatever it changed),
+    and ``updated_at`` moves only when a figure a client shows changes, for incremental sync.
+    """
+    values = {"status": str(result.status), "score": result.score, "progress": result.progress}
+    if kpi:
+        values.update(
+            forecast_value=result.forecast_value,
+            forecast_low=result.forecast_low,
+            forecast_high=result.forecast_high,
+            latest_value=result.latest_value,
+            latest_date=result.latest_date,
+            stale=result.stale,
+        )
+    same = all(getattr(item, name, None) == value for name, value in values.items())
+    stored = item.explanation
+    if same and (stored == result.explanation or stored == _normalised(result.explanation)):
+        return False
     before = tuple(getattr(item, name, None) for name in HEADLINE)
-    item.status = str(result.status)
-    item.score = result.score
-    item.progress = result.progress
+    for name, value in values.items():
+        setattr(item, name, value)
     item.explanation = result.explanation
     item.computed_at = now
-    if kpi:
-        item.forecast_value = result.forecast_value
-        item.forecast_low = result.forecast_low
-        item.forecast_high = result.forecast_high
-        item.latest_value = result.latest_value
-        item.latest_date = result.latest_date
-        item.stale = result.stale
     # Incremental sync sees an item again only when a figure a client shows has changed.
     if tuple(getattr(item, name, None) for name in HEADLINE) != before:
         item.updated_at = now
+    return True
 
 
-def _write_live(data: PlanData, results, now) -> None:
-    for model, items, item_type, fields in (
-        (KPI, data.kpis, ItemType.KPI, KPI_FIELDS),
-        (Milestone, data.milestones, ItemType.MILESTONE, COMMON_FIELDS),
-        (Goal, data.goals, ItemType.GOAL, COMMON_FIELDS),
-        (FocusArea, data.focus_areas, ItemType.FOCUS_AREA, COMMON_FIELDS),
-    ):
-        for item in items:
-            _apply(item, results[(item_type, item.pk)], now, kpi=model is KPI)
-        bulk_set(model, items, fields)
-    plan = data.plan
-    _apply(plan, results[(ItemType.PLAN, plan.pk)], now, kpi=False)
-    bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+def _rows(queryset):
+    """The queryset's rows through a server-side cursor on PostgreSQL, fetched ``BATCH_ROWS`` at a time, so
+    memory holds a batch and not the plan. SQLite isolates no cursor from the connection's own writes:
+    it reads the rows whole (it serves development and tests, not national plans)."""
+    if connection.vendor == "postgresql":
+        return queryset.iterator(chunk_size=BATCH_ROWS)
+    return iter(list(queryset))
+
+
+_END = object()
+
+
+class _Runs:
+    """A stream sorted by goal, taken one goal's run at a time in the order of the goal stream.
+
+    The streams are separate queries, so under READ COMMITTED a row written between them (say a KPI
+    created in a goal the goal stream has not seen) can belong to no goal: it is skipped, and the write
+    that made it enqueues its own recompute.
+    """
+
+    def __init__(self, rows, goal_of):
+        self._rows, self._goal_of = iter(rows), goal_of
+        self._next = next(self._rows, _END)
+
+    def take(self, goal_id: int) -> list:
+        run = []
+        while self._next is not _END and self._goal_of(self._next) <= goal_id:
+            if self._goal_of(self._next) == goal_id:
+                run.append(self._next)
+            self._next = next(self._rows, _END)
+        return run
+
+
+@dataclass
+class GoalData:
+    """One goal with its KPIs (code order, each with its points) and milestones (due order, each with its
+    logged progress, oldest first): what a recompute holds at a time."""
+
+    goal: Goal
+    kpis: list[tuple[KPI, list[rollup.MeasurementPoint]]]
+    milestones: list[tuple[Milestone, list[tuple]]]
+
+
+def _goal_stream(plan: Plan):
+    """``GoalData`` of every goal of the plan, by goal id: five queries whatever the plan's size, each read
+    through a server-side cursor."""
+    goals = _rows(Goal.objects.filter(plan=plan).order_by("id"))
+    kpis = _Runs(_rows(KPI.objects.filter(plan=plan).order_by("goal_id", "code")), goal_of=lambda k: k.goal_id)
+    milestones = _Runs(
+        _rows(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")), goal_of=lambda m: m.goal_id
+    )
+    measurements = Measurement.objects.filter(kpi__plan=plan).order_by(
+        "kpi__goal_id", "kpi_id", "date", "recorded_at", "id"
+    )
+    points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), goal_of=lambda r: r[0])
+    updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("milestone__goal_id", "created_at", "id")
+    history = _Runs(_rows(updates.values_list("milestone__goal_id", *UPDATE_COLUMNS)), goal_of=lambda r: r[0])
+    for goal in goals:
+        by_kpi, by_milestone = defaultdict(list), defaultdict(list)
+        for row in points.take(goal.pk):
+            by_kpi[row[1]].append(_point(row[1:]))
+        for row in history.take(goal.pk):
+            by_milestone[row[1]].append(row[2:])
+        yield GoalData(
+            goal=goal,
+            kpis=[(kpi, by_kpi.get(kpi.pk, [])) for kpi in kpis.take(goal.pk)],
+            milestones=[(m, by_milestone.get(m.pk, [])) for m in milestones.take(goal.pk)],
+        )
 
 
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
 
 
-def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
-    """Plain rows, not model instances: a backfill of a national plan makes a great many.
+class _Writer:
+    """Buffers the rows a recompute writes and flushes them ``BATCH_ROWS`` at a time, one statement each.
 
-    Month ends keep the explanation, so a past "Why?" can be read; other days keep the outcome only.
+    Current statuses (``live`` day only) are written when their values change; snapshots are inserted
+    for every day in ``snapshot_days``. Month-end snapshots keep the explanation, so a past "Why?" can
+    be read; the current day's keeps the outcome only.
     """
-    explain = is_month_end(day)
-    return [
-        SimpleNamespace(
-            plan_id=plan.pk,
-            item_type=item_type,
-            item_id=item_id,
-            as_of=day,
-            status=str(result.status),
-            score=result.score,
-            progress=result.progress,
-            forecast=result.forecast_value,
-            explanation=result.explanation if explain else None,
-        )
-        for (item_type, item_id), result in results.items()
-    ]
+
+    FIELDS = {
+        KPI: KPI_FIELDS,
+        Milestone: COMMON_FIELDS,
+        Goal: COMMON_FIELDS,
+        FocusArea: COMMON_FIELDS,
+    }
+
+    def __init__(self, plan: Plan, *, as_of: datetime.date, live: bool, snapshot_days, now):
+        self.plan, self.as_of, self.snapshot_days, self.now = plan, as_of, set(snapshot_days), now
+        self.live = as_of if live else None
+        self.changed = {model: [] for model in self.FIELDS}
+        self.snapshots: list[SimpleNamespace] = []
+        self.items = self.rows_written = 0
+
+    def add(self, day: datetime.date, item_type: str, item, result: rollup.Result) -> None:
+        if day == self.as_of:
+            self.items += 1
+        if day == self.live:
+            model = type(item)
+            if model in self.FIELDS and _apply(item, result, self.now, kpi=model is KPI):
+                self.changed[model].append(item)
+                self.rows_written += 1
+                if len(self.changed[model]) >= BATCH_ROWS:
+                    self._flush_model(model)
+        if day in self.snapshot_days:
+            self.snapshots.append(
+                SimpleNamespace(
+                    plan_id=self.plan.pk,
+                    item_type=item_type,
+                    item_id=item.pk,
+                    as_of=day,
+                    status=str(result.status),
+                    score=result.score,
+                    progress=result.progress,
+                    forecast=result.forecast_value,
+                    explanation=result.explanation if is_month_end(day) else None,
+                )
+            )
+            if len(self.snapshots) >= BATCH_ROWS:
+                self._flush_snapshots()
+
+    def _flush_model(self, model) -> None:
+        bulk_set(model, self.changed[model], self.FIELDS[model])
+        self.changed[model] = []
+
+    def _flush_snapshots(self) -> None:
+        bulk_insert(StatusSnapshot, self.snapshots, SNAPSHOT_FIELDS)
+        self.snapshots = []
+
+    def flush(self) -> None:
+        for model in self.FIELDS:
+            self._flush_model(model)
+        self._flush_snapshots()
+
+
+def _evaluate_goal(data: GoalData, plan: Plan, day: datetime.date, *, live: bool, writer: _Writer) -> rollup.Result:
+    """The goal's result at ``day``, its KPIs' and milestones' handed to ``writer`` on the way."""
+    goal, children = data.goal, []
+    for kpi, points in data.kpis:
+        result = kpi_evaluate(kpi, points, day)
+        writer.add(day, ItemType.KPI, kpi, result)
+        children.append(kpi_child(kpi, result))
+    for milestone, history in data.milestones:
+        result = milestone_evaluate(milestone, goal, plan, history, day, live=live)
+        writer.add(day, ItemType.MILESTONE, milestone, result)
+        children.append(milestone_child(milestone, result))
+    result = rollup.rollup_status(as_of=day, children=children)
+    writer.add(day, ItemType.GOAL, goal, result)
+    return result
+
+
+def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer: _Writer, progress) -> None:
+    """Evaluate the plan at every day of ``days`` goal by goal, keeping only each goal's roll-up child per day.
+
+    ``live_day`` is the day whose milestones count with their current progress (the as-of day when it is
+    today or later), as ``plan_evaluate(live=True)`` does.
+    """
+    goal_children, live = {day: {} for day in days}, None
+    for data in _goal_stream(plan):
+        goal = data.goal
+        for day in days:
+            result = _evaluate_goal(data, plan, day, live=day == live_day, writer=writer)
+            goal_children[day][goal.pk] = goal_child(goal, result)
+    areas = list(FocusArea.objects.filter(plan=plan).order_by("order", "code"))
+    goal_order = list(Goal.objects.filter(plan=plan).order_by("code").values_list("id", "focus_area_id"))
+    for day in days:
+        area_children = defaultdict(list)
+        for goal_id, area_id in goal_order:
+            if goal_id in goal_children[day]:
+                area_children[area_id].append(goal_children[day][goal_id])
+        plan_children = []
+        for area in areas:
+            result = rollup.rollup_status(as_of=day, children=area_children[area.pk])
+            writer.add(day, ItemType.FOCUS_AREA, area, result)
+            plan_children.append(area_child(area, result))
+        result = rollup.rollup_status(as_of=day, children=plan_children)
+        writer.add(day, ItemType.PLAN, plan, result)
+        if day == writer.live:
+            live = result
+        if progress is not None:
+            progress.update()
+    writer.flush()
+    if writer.live is not None:
+        # The plan's row last, as every write bumps it after its own rows: one lock order, no deadlock.
+        _apply(plan, live, writer.now, kpi=False)
+        plan.computed_at = writer.now  # the latest recompute, whether or not the plan's own values changed
+        bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
 
 
 def _method_changed(plan: Plan) -> bool:
@@ -261,6 +478,20 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
     return max(earliest, plan.start_date)
 
 
+def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
+    """Drop the plan's snapshots of days other than month ends and ``keep`` (the current day); return them.
+
+    Snapshots are "month ends plus the current day": the trend charts month ends, a past "Why?" reads
+    a month end, and the current day is what the pages show as now. A replay of another past day
+    (``recompute_rollups --as-of``) lasts until the next current recompute.
+    """
+    stored = StatusSnapshot.objects.filter(plan=plan).order_by("as_of").values_list("as_of", flat=True).distinct()
+    dropped = stray_snapshot_days(stored, current=keep)
+    if dropped:
+        StatusSnapshot.objects.filter(plan=plan, as_of__in=dropped).delete()
+    return dropped
+
+
 @transaction.atomic
 def plan_recompute(
     *,
@@ -273,12 +504,17 @@ def plan_recompute(
 ) -> RecomputeSummary | None:
     """Recompute one plan as of ``as_of`` (default today) and write statuses, snapshots and history.
 
+    The plan is streamed goal by goal (``_goal_stream``): each goal's KPIs, measurements, milestones and
+    their logged progress are read through server-side cursors, evaluated at ``as_of`` and at every month
+    end to rebuild, and written in batches of ``BATCH_ROWS``; what stays in memory is each goal's roll-up
+    child per day. Item rows are rewritten only when their computed values change.
+
     ``current=False`` writes only the snapshot for ``as_of`` (and, with ``backfill``, the month ends up
     to it), never the items' current status, explanation or the plan's computed revision: a replay of
     a past date must not become what the dashboards show as now (``recompute_rollups --as-of``).
 
     ``progress`` is an optional tqdm-like bar (``reset(total=...)``, ``update()``), advanced once per
-    evaluated day, for the command's long runs.
+    evaluated day as that day's plan-level roll-up completes, for the command's long runs.
 
     Idempotent: it reads only source rows, so running it twice gives the same statuses. Returns
     None when the plan no longer exists (a queued task may outlive its plan).
@@ -290,44 +526,31 @@ def plan_recompute(
     today = timezone.localdate()
     as_of = as_of or today
     previous = plan.computed_at
-    data = plan_data_load(plan)
-    results = plan_evaluate(data, as_of, live=as_of >= today)
-    method_changed = False
+    method_changed, dropped = False, []
     if current:
         method_changed = _method_changed(plan)
         plan.computed_revision = plan.data_revision
-        _write_live(data, results, timezone.now())
         start = plan.start_date if backfill or method_changed else _dirty_from(plan, previous)
+        dropped = _compact(plan, keep=as_of)
     else:
         # The month ends a write made dirty are the next current recompute's to rebuild: it reads
         # computed_at, which this run leaves as it was.
         start = plan.start_date if backfill else as_of + datetime.timedelta(days=1)
     days = [d for d in month_ends_between(start, min(plan.end_date, as_of, today)) if d >= start and d != as_of]
-    other_days = []
-    if method_changed:
-        # Other days keep no explanation to tell their method by: every stored one is rebuilt.
-        stored = StatusSnapshot.objects.filter(plan=plan).exclude(as_of__in=[as_of, *days])
-        other_days = list(stored.order_by("as_of").values_list("as_of", flat=True).distinct())
-    days = sorted([*days, *other_days])
     StatusSnapshot.objects.filter(plan=plan, as_of__in=[as_of, *days] if snapshot else days).delete()
-    if snapshot:
-        bulk_insert(StatusSnapshot, _snapshot_rows(plan, as_of, results), SNAPSHOT_FIELDS)
-    # One statement per month end (at most a dozen or so a year, whatever the plan's size), so only one
-    # day's explanations are held in memory at a time.
     if progress is not None:
         progress.reset(total=1 + len(days))
-        progress.update()
-    for day in days:
-        bulk_insert(StatusSnapshot, _snapshot_rows(plan, day, plan_evaluate(data, day, live=False)), SNAPSHOT_FIELDS)
-        if progress is not None:
-            progress.update()
+    snapshot_days = [as_of, *days] if snapshot else days
+    writer = _Writer(plan, as_of=as_of, live=current, snapshot_days=snapshot_days, now=timezone.now())
+    _stream_evaluate(plan, [as_of, *days], live_day=as_of if as_of >= today else None, writer=writer, progress=progress)
     return RecomputeSummary(
         plan_id=plan.pk,
         as_of=as_of,
-        items=len(results),
-        month_ends=tuple(d for d in days if d not in other_days),
-        other_days=tuple(other_days),
+        items=writer.items,
+        month_ends=tuple(days),
+        dropped_days=tuple(dropped),
         method_changed=method_changed,
+        rows_written=writer.rows_written,
     )
 
 

@@ -322,36 +322,81 @@ def _recorded_key(recorded_at: datetime.datetime | None):
     return (1, recorded_at)
 
 
-def _select_points(measurements: Iterable[MeasurementPoint], t0: datetime.date, as_of: datetime.date):
-    """Kept ``(date, value)`` pairs by date, and one explanation row per input measurement."""
-    rows, winners = [], {}
-    for index, m in enumerate(measurements):
-        value = _finite("measurement value", m.value)
-        row = {
+EXCLUDED_BEFORE_BASELINE = "on_or_before_baseline_date"
+EXCLUDED_AFTER_AS_OF = "after_as_of_date"
+EXCLUDED_SUPERSEDED = "superseded_by_later_record_same_date"
+
+
+def _classify(measurements: Iterable[MeasurementPoint], t0: datetime.date, as_of: datetime.date):
+    """``(points, reasons, kept)``: the input as a list, why each one is left out (None: used), and the
+    kept ``(date, value)`` pairs by date.
+
+    Recording times are compared only between points of one date (rare), which keeps a replay of many
+    days over long series cheap.
+    """
+    points = measurements if isinstance(measurements, list) else list(measurements)
+    reasons: list[str | None] = [None] * len(points)
+    winners: dict[datetime.date, int] = {}
+    for index, m in enumerate(points):
+        value = float(m.value)
+        if not math.isfinite(value):
+            _finite("measurement value", value)
+        day = m.date
+        if day <= t0:
+            reasons[index] = EXCLUDED_BEFORE_BASELINE
+            continue
+        if day > as_of:
+            reasons[index] = EXCLUDED_AFTER_AS_OF
+            continue
+        best = winners.get(day)
+        if best is None:
+            winners[day] = index
+        elif (_recorded_key(m.recorded_at), index) >= (_recorded_key(points[best].recorded_at), best):
+            reasons[best] = EXCLUDED_SUPERSEDED
+            winners[day] = index
+        else:
+            reasons[index] = EXCLUDED_SUPERSEDED
+    kept = sorted((day, float(points[index].value)) for day, index in winners.items())
+    return points, reasons, kept
+
+
+def _point(date: datetime.date, value: float) -> dict:
+    return {"date": date.isoformat(), "value": value}
+
+
+def _points_summary(points: list, reasons: list, kept: list) -> dict:
+    """What the explanation keeps of the measurements: counts, the first and the last kept (the last one
+    decides achieved and missed; the fit's slope and intercept, in ``values``, decide a forecast).
+    ``kpi_point_rows`` derives the full list on demand."""
+    excluded = {}
+    for reason in reasons:
+        if reason is not None:
+            excluded[reason] = excluded.get(reason, 0) + 1
+    return {
+        "count": len(points),
+        "used": len(kept),
+        "excluded": excluded,
+        "first": _point(*kept[0]) if kept else None,
+        "last": _point(*kept[-1]) if kept else None,
+    }
+
+
+def kpi_point_rows(
+    measurements: Iterable[MeasurementPoint], *, baseline_date: datetime.date, as_of: datetime.date
+) -> list[dict]:
+    """Every measurement as ``kpi_status`` saw it at ``as_of``: date, value, recorded_at, whether it was used
+    and if not why. Stored explanations keep only a summary (``inputs.points``); pages derive this list."""
+    points, reasons, _kept = _classify(measurements, baseline_date, as_of)
+    return [
+        {
             "date": m.date.isoformat(),
-            "value": value,
+            "value": float(m.value),
             "recorded_at": m.recorded_at.isoformat() if m.recorded_at is not None else None,
-            "used": False,
-            "reason": None,
+            "used": reason is None,
+            "reason": reason,
         }
-        rows.append(row)
-        if m.date <= t0:
-            row["reason"] = "on_or_before_baseline_date"
-            continue
-        if m.date > as_of:
-            row["reason"] = "after_as_of_date"
-            continue
-        key = (_recorded_key(m.recorded_at), index)
-        best = winners.get(m.date)
-        if best is None or key >= best[0]:
-            winners[m.date] = (key, value, row)
-    for _key, _value, row in winners.values():
-        row["used"] = True
-    for row in rows:
-        if row["reason"] is None and not row["used"]:
-            row["reason"] = "superseded_by_later_record_same_date"
-    kept = sorted((d, v) for d, (_k, v, _r) in winners.items())
-    return kept, rows
+        for m, reason in zip(points, reasons, strict=True)
+    ]
 
 
 def _fit_line(xs: list[float], ys: list[float]) -> dict:
@@ -420,7 +465,7 @@ def _forecast(b0: float, kept, t0: datetime.date, target_date: datetime.date) ->
     x0 = float((target_date - t0).days)
     fit = _fit_line(xs, ys)
     forecast = fit["mean_y"] + fit["slope_per_day"] * (x0 - fit["mean_x"])
-    values = {"points": [[x, y] for x, y in zip(xs, ys, strict=True)], "x0": x0, **fit, "forecast": forecast}
+    values = {"x0": x0, **fit, "forecast": forecast}
     if len(xs) >= 3:
         values.update(_prediction_interval(fit, xs, ys, x0, forecast))
     return values
@@ -567,7 +612,7 @@ def kpi_status(
         raise ValueError(f"frequency must be one of {sorted(str(f) for f in Frequency)}, got {frequency!r}")
     b0 = _finite("baseline_value", baseline_value)
     target = _finite("target_value", target_value)
-    kept, rows = _select_points(measurements, baseline_date, as_of)
+    points, reasons, kept = _classify(measurements, baseline_date, as_of)
     inputs = {
         "baseline_value": b0,
         "baseline_date": baseline_date.isoformat(),
@@ -575,7 +620,7 @@ def kpi_status(
         "target_date": target_date.isoformat(),
         "direction": direction,
         "frequency": frequency,
-        "measurements": rows,
+        "points": _points_summary(points, reasons, kept),
     }
     thresholds = _kpi_thresholds(frequency)
     values: dict = {"direction_sign": d, "kept_measurements": len(kept), "required_change": target - b0}

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from plans.dates import is_month_end, month_end, month_ends_among, month_ends_between
+from plans.dates import is_month_end, month_end, month_ends_among, month_ends_between, stray_snapshot_days
 
 D = datetime.date
 
@@ -50,3 +50,10 @@ def test_month_ends_among_keeps_the_given_month_ends_of_the_period_in_their_orde
 
 def test_month_ends_among_offers_the_month_end_closing_a_period_that_ends_mid_month():
     assert month_ends_among([D(2025, 12, 31)], start=D(2025, 1, 1), end=D(2025, 12, 15)) == [D(2025, 12, 31)]
+
+
+def test_snapshot_history_keeps_month_ends_and_the_current_day():
+    days = [D(2025, 1, 31), D(2025, 2, 14), D(2025, 2, 28), D(2025, 3, 3), D(2025, 3, 4)]
+    assert stray_snapshot_days(days) == [D(2025, 2, 14), D(2025, 3, 3)]
+    assert stray_snapshot_days(days, current=D(2025, 3, 3)) == [D(2025, 2, 14), D(2025, 3, 4)]
+    assert stray_snapshot_days([]) == []

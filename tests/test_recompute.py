@@ -5,12 +5,19 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from plans import services
+from plans import recompute, services
 from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
 from plans.recompute import plan_backfill, plan_recompute
 from plans.rollup import METHOD_VERSION
-from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory
+from tests.factories import (
+    FocusAreaFactory,
+    GoalFactory,
+    KPIFactory,
+    MeasurementFactory,
+    MilestoneFactory,
+    PlanFactory,
+)
 
 pytestmark = pytest.mark.django_db
 JULY_1 = datetime.date(2025, 7, 1)
@@ -94,7 +101,9 @@ def count_queries(plan) -> int:
     return len(ctx.captured_queries)
 
 
-def test_query_count_does_not_grow_with_plan_size():
+def test_query_count_does_not_grow_with_plan_size(monkeypatch):
+    # Reads are a fixed number of streamed queries; writes one statement per BATCH_ROWS rows, here all in one.
+    monkeypatch.setattr(recompute, "BATCH_ROWS", 100_000)
     small, large = plan_of_size(10), plan_of_size(1000)
     assert count_queries(small) == count_queries(large)
     assert (
@@ -105,16 +114,17 @@ def test_query_count_does_not_grow_with_plan_size():
     assert not KPI.objects.filter(plan=large, status="").exists()
 
 
+FIRST_QUARTER_ENDS = {datetime.date(2025, 1, 31), datetime.date(2025, 2, 28), datetime.date(2025, 3, 31)}
+
+
+def kpi_snapshot_days() -> set:
+    return set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
+
+
 def test_recompute_writes_a_snapshot_for_its_day_and_every_passed_month_end():
     kpi = KPIFactory()
     plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
-    days = set(StatusSnapshot.objects.filter(item_type="kpi").values_list("as_of", flat=True))
-    assert days == {
-        datetime.date(2025, 1, 31),
-        datetime.date(2025, 2, 28),
-        datetime.date(2025, 3, 31),
-        datetime.date(2025, 4, 15),
-    }
+    assert kpi_snapshot_days() == {*FIRST_QUARTER_ENDS, datetime.date(2025, 4, 15)}
 
 
 def test_back_dated_measurement_rewrites_the_month_end_snapshots_it_affects():
@@ -298,9 +308,10 @@ def test_snapshots_stored_by_an_earlier_method_version_are_rewritten_with_the_cu
     summary = plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 16))
 
     assert summary.method_changed
-    assert summary.other_days == (datetime.date(2025, 8, 15),)
+    assert summary.dropped_days == (datetime.date(2025, 8, 15),)  # month ends plus the current day are kept
     rows = snapshot_rows(goal.plan_id)
-    assert {key: row for key, row in rows.items() if key[2] != datetime.date(2025, 8, 16)} == expected
+    month_ends = {key: row for key, row in expected.items() if key[2] != datetime.date(2025, 8, 15)}
+    assert {key: row for key, row in rows.items() if key[2] != datetime.date(2025, 8, 16)} == month_ends
     explained = StatusSnapshot.objects.exclude(explanation=None)
     assert {s.as_of for s in explained} == set(
         month_ends_between(datetime.date(2025, 1, 1), datetime.date(2025, 8, 15))
@@ -323,7 +334,7 @@ def test_a_recompute_under_the_same_method_version_leaves_old_history_alone():
     StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31)).update(status="missed")
     summary = plan_recompute(plan_id=goal.plan_id, as_of=datetime.date(2025, 8, 16))
     assert not summary.method_changed
-    assert summary.other_days == ()
+    assert summary.month_ends == ()
     assert StatusSnapshot.objects.filter(as_of=datetime.date(2025, 3, 31), status="missed").exists()
 
 
@@ -332,3 +343,104 @@ def test_recompute_rollups_command_says_when_it_recomputed_history_for_a_new_met
     Plan.objects.filter(pk=goal.plan_id).update(explanation={"method_version": 1})
     call_command("recompute_rollups", "--plan", goal.plan.slug)  # a current recompute: --as-of writes one snapshot
     assert f"history recomputed with method version {METHOD_VERSION}" in capsys.readouterr().out
+
+
+def stored_results(plan) -> dict:
+    rows = {}
+    for model, item_type in ((KPI, "kpi"), (Milestone, "milestone"), (Goal, "goal"), (FocusArea, "focus_area")):
+        for pk, status, score, progress, explanation in model.objects.filter(plan=plan).values_list(
+            "pk", "status", "score", "progress", "explanation"
+        ):
+            rows[(item_type, pk)] = (status, score, progress, explanation)
+    return rows
+
+
+@pytest.mark.parametrize("batch", [3, 100_000])
+def test_streamed_recompute_stores_what_the_in_memory_evaluation_gives(monkeypatch, batch):
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get()
+    monkeypatch.setattr(recompute, "BATCH_ROWS", batch)
+    as_of = datetime.date(2025, 9, 15)
+    plan_recompute(plan_id=plan.pk, as_of=as_of)
+    expected = recompute.plan_evaluate(recompute.plan_data_load(plan), as_of, live=False)
+    want = {
+        key: (str(r.status), r.score, r.progress, recompute._normalised(r.explanation))
+        for key, r in expected.items()
+        if key[0] != "plan"
+    }
+    assert stored_results(plan) == want
+    june = {
+        (s.item_type, s.item_id): (s.status, s.score)
+        for s in StatusSnapshot.objects.filter(plan=plan, as_of=datetime.date(2025, 6, 30))
+    }
+    replay = recompute.plan_evaluate(recompute.plan_data_load(plan), datetime.date(2025, 6, 30), live=False)
+    assert june == {key: (str(r.status), r.score) for key, r in replay.items()}
+
+
+def test_a_recompute_with_nothing_new_rewrites_no_row():
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get()
+    first = plan_recompute(plan_id=plan.pk, as_of=datetime.date(2025, 9, 15))
+    assert first.rows_written == first.items - 1  # every item but the plan, whose row is always written
+    stamps = dict(KPI.objects.values_list("pk", "computed_at"))
+
+    again = plan_recompute(plan_id=plan.pk, as_of=datetime.date(2025, 9, 15))
+
+    assert again.rows_written == 0
+    assert dict(KPI.objects.values_list("pk", "computed_at")) == stamps
+    assert Plan.objects.get().computed_at > max(stamps.values())
+
+
+def test_a_new_measurement_rewrites_only_the_rows_it_changes():
+    goal = GoalFactory()
+    kpi, other = KPIFactory(goal=goal), KPIFactory(goal=GoalFactory(focus_area=goal.focus_area))
+    plan_recompute(plan_id=goal.plan_id, as_of=JULY_1)
+    record(kpi, datetime.date(2025, 6, 30), 70)
+    summary = plan_recompute(plan_id=goal.plan_id, as_of=JULY_1)
+    # The KPI, its goal and their roll-ups change; the other KPI does not.
+    changed = {
+        model.__name__: set(
+            model.objects.filter(plan_id=goal.plan_id, computed_at=Plan.objects.get().computed_at).values_list(
+                "pk", flat=True
+            )
+        )
+        for model in (KPI, Goal, FocusArea)
+    }
+    assert changed["KPI"] == {kpi.pk}
+    assert other.pk not in changed["KPI"]
+    assert goal.pk in changed["Goal"]
+    assert (
+        summary.rows_written
+        == sum(len(pks) for pks in changed.values())
+        + Milestone.objects.filter(plan_id=goal.plan_id, computed_at=Plan.objects.get().computed_at).count()
+    )
+
+
+def test_snapshots_keep_month_ends_and_the_current_day():
+    kpi = KPIFactory()
+    plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 15))
+    summary = plan_recompute(plan_id=kpi.plan_id, as_of=datetime.date(2025, 4, 16))
+    assert kpi_snapshot_days() == {*FIRST_QUARTER_ENDS, datetime.date(2025, 4, 16)}
+    assert summary.dropped_days == (datetime.date(2025, 4, 15),)
+
+
+def test_kpi_points_lists_every_measurement_the_summary_counts():
+    from plans.explain import kpi_points
+
+    kpi = KPIFactory()
+    MeasurementFactory(kpi=kpi, date=datetime.date(2024, 12, 31), value=59)  # a stray row at the baseline date
+    for day, value in (("2025-03-31", 66), ("2025-06-30", 70), ("2025-08-31", 72)):
+        record(kpi, datetime.date.fromisoformat(day), value)
+    plan_recompute(plan_id=kpi.plan_id, as_of=JULY_1)
+    kpi.refresh_from_db()
+    points = kpi_points(kpi)
+    summary = kpi.explanation["inputs"]["points"]
+    assert [(p["date"], p["used"], p["reason"]) for p in points] == [
+        ("2024-12-31", False, "on_or_before_baseline_date"),
+        ("2025-03-31", True, None),
+        ("2025-06-30", True, None),
+        ("2025-08-31", False, "after_as_of_date"),
+    ]
+    assert summary["count"] == len(points) and summary["used"] == sum(p["used"] for p in points)
+    assert summary["last"] == {"date": "2025-06-30", "value": 70.0}
+    assert [p["used"] for p in kpi_points(kpi, as_of=datetime.date(2025, 9, 30))] == [False, True, True, True]

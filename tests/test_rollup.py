@@ -12,6 +12,7 @@ from plans.rollup import (
     Child,
     MeasurementPoint,
     Status,
+    kpi_point_rows,
     kpi_stale_reasons,
     kpi_status,
     milestone_status,
@@ -229,6 +230,12 @@ def test_decrease_direction_value_below_target_is_achieved():
     assert result.status == Status.ACHIEVED
 
 
+def point_rows(points):
+    """The full point list derived on demand (the stored explanation keeps a summary)."""
+    measurements = [p if isinstance(p, MeasurementPoint) else MeasurementPoint(*p) for p in points]
+    return kpi_point_rows(measurements, baseline_date=BASELINE_DATE, as_of=D(2025, 7, 1))
+
+
 def test_decrease_direction_rising_value_is_off_track_with_progress_0():
     result = kpi([(D(2025, 6, 30), 85.0)], baseline_value=80.0, target_value=60.0, direction="decrease")
     assert result.status == Status.OFF_TRACK
@@ -236,11 +243,13 @@ def test_decrease_direction_rising_value_is_off_track_with_progress_0():
 
 
 def test_measurements_on_or_before_baseline_date_are_ignored():
-    result = kpi([(D(2024, 6, 30), 90.0), (BASELINE_DATE, 90.0), (D(2025, 6, 30), 70.0)])
+    points = [(D(2024, 6, 30), 90.0), (BASELINE_DATE, 90.0), (D(2025, 6, 30), 70.0)]
+    result = kpi(points)
     assert result.explanation["values"]["kept_measurements"] == 1
     assert result.score == approx(2.9163)
-    reasons = [m["reason"] for m in result.explanation["inputs"]["measurements"]]
+    reasons = [m["reason"] for m in point_rows(points)]
     assert reasons == ["on_or_before_baseline_date", "on_or_before_baseline_date", None]
+    assert result.explanation["inputs"]["points"]["excluded"] == {"on_or_before_baseline_date": 2}
 
 
 def test_only_measurements_on_or_before_baseline_date_is_no_data():
@@ -249,10 +258,12 @@ def test_only_measurements_on_or_before_baseline_date_is_no_data():
 
 
 def test_measurements_after_as_of_are_ignored():
-    result = kpi([(D(2025, 6, 30), 70.0), (D(2025, 7, 2), 90.0)])
+    points = [(D(2025, 6, 30), 70.0), (D(2025, 7, 2), 90.0)]
+    result = kpi(points)
     assert result.status == Status.ON_TRACK
     assert result.latest_value == 70.0
-    assert result.explanation["inputs"]["measurements"][1]["reason"] == "after_as_of_date"
+    assert point_rows(points)[1]["reason"] == "after_as_of_date"
+    assert result.explanation["inputs"]["points"]["excluded"] == {"after_as_of_date": 1}
 
 
 def test_measurement_on_as_of_date_is_kept():
@@ -277,9 +288,11 @@ def test_several_measurements_on_one_date_recorded_time_beats_none():
 
 def test_several_measurements_on_one_date_tie_goes_to_later_input():
     day = D(2025, 6, 30)
-    result = kpi([MeasurementPoint(day, 50.0), MeasurementPoint(day, 70.0)])
+    points = [MeasurementPoint(day, 50.0), MeasurementPoint(day, 70.0)]
+    result = kpi(points)
     assert result.latest_value == 70.0
-    assert result.explanation["inputs"]["measurements"][0]["reason"] == "superseded_by_later_record_same_date"
+    assert point_rows(points)[0]["reason"] == "superseded_by_later_record_same_date"
+    assert point_rows(points)[1]["used"]
 
 
 def test_several_measurements_on_one_date_compare_aware_times_in_utc():
@@ -847,3 +860,18 @@ def test_explanations_carry_the_common_keys():
         assert explanation["as_of"] in {"2025-07-01", "2025-09-30", "2026-02-01"}
         assert {"inputs", "values", "thresholds", "rule", "summary"} <= explanation.keys()
         assert isinstance(explanation["summary"], str) and explanation["summary"].endswith(".")
+
+
+def test_kpi_explanation_summarises_its_points_whatever_their_number():
+    days = [BASELINE_DATE + datetime.timedelta(days=i) for i in range(1, 181)]
+    result = kpi([(day, 60.0 + i / 10) for i, day in enumerate(days)])
+    summary = result.explanation["inputs"]["points"]
+    assert summary == {
+        "count": 180,
+        "used": 180,
+        "excluded": {},
+        "first": {"date": "2025-01-01", "value": 60.0},
+        "last": {"date": "2025-06-29", "value": 77.9},
+    }
+    assert "points" not in result.explanation["values"]
+    assert len(json.dumps(result.explanation)) < 3000

@@ -10,10 +10,11 @@ __all__ = ["StatusSnapshot"]
 
 
 class StatusSnapshot(models.Model):
-    """An item's computed status as of a date: month ends of the plan and each day a recompute ran.
+    """An item's computed status as of a date: the plan's month ends plus the current day (the latest recompute's).
 
-    Month-end rows also keep the full explanation (what the dashboards' "Why?" shows at a past date);
-    daily rows keep only the outcome, which bounds the table's growth.
+    Month-end rows also keep the explanation (what the dashboards' "Why?" shows at a past date); the
+    current day's keeps only the outcome. Other days are dropped by the next recompute (plans.recompute),
+    which bounds the table by the plan's months, not by the days it has been running.
     """
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("plan"))

@@ -36,11 +36,12 @@ def test_tombstones_past_their_retention_are_deleted(settings):
     assert list(Tombstone.objects.values_list("pk", flat=True)) == [kept.pk]
 
 
-def test_old_daily_snapshots_go_but_month_ends_stay(settings):
-    settings.TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS = 60
-    plan = PlanFactory()
+def test_stray_daily_snapshots_go_but_month_ends_and_each_plans_latest_day_stay():
+    plan, other = PlanFactory(), PlanFactory()
     for day in ("2025-06-15", "2025-06-30", "2025-07-01", "2026-02-28", "2027-02-15"):
         snapshot(plan, datetime.date.fromisoformat(day))
+    snapshot(other, datetime.date(2025, 6, 15))
     assert housekeeping_run(now=NOW)["daily_snapshots"] == 2
-    kept = sorted(str(d) for d in StatusSnapshot.objects.values_list("as_of", flat=True))
+    kept = sorted(str(d) for d in StatusSnapshot.objects.filter(plan=plan).values_list("as_of", flat=True))
     assert kept == ["2025-06-30", "2026-02-28", "2027-02-15"]
+    assert StatusSnapshot.objects.filter(plan=other).exists()

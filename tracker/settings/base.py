@@ -184,7 +184,6 @@ TRACKER_NUM_PROXIES = env.int("TRACKER_NUM_PROXIES", default=0)
 # Housekeeping (plans.tasks.housekeeping, nightly): deletions stay in the sync feed this long, and
 # snapshots of days other than month ends are kept this long (month ends are kept for good).
 TRACKER_TOMBSTONE_RETENTION_DAYS = env.int("TRACKER_TOMBSTONE_RETENTION_DAYS", default=365)
-TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS = env.int("TRACKER_DAILY_SNAPSHOT_RETENTION_DAYS", default=400)
 
 # A measurement that moves more than this many times the KPI's typical period-on-period change needs
 # a note confirming it (plans.services.kpis.measurement_check): it is more often a typo than news.

@@ -55,5 +55,5 @@ class Command(BaseCommand):
                 if summary.method_changed:
                     self.stdout.write(
                         f"Plan {slug}: stored statuses came from another method version; history recomputed "
-                        f"with method version {METHOD_VERSION} ({len(summary.other_days)} other days rebuilt)."
+                        f"with method version {METHOD_VERSION}."
                     )
