@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,19 @@ from plans.dates import month_ends_between
 from plans.incremental import Changes, Fallback, plan_update_incremental
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
 from plans.recompute import plan_recompute
-from tests.factories import FocusAreaFactory, GoalFactory, KPIFactory, MilestoneFactory, PlanFactory, TeamFactory
+from plans.permissions import STAFF
+from tests.factories import (
+    FocusAreaFactory,
+    GoalFactory,
+    KPIFactory,
+    MilestoneFactory,
+    PlanFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.worker import wait_for
+
+pytest_plugins = ["tests.worker"]
 
 TODAY = timezone.localdate()
 START = TODAY - datetime.timedelta(days=330)  # ten or eleven month ends of history behind today
@@ -260,3 +273,25 @@ def test_a_write_after_an_uncomputed_one_updates_its_chain_and_leaves_the_plan_m
     plan = Plan.objects.get(pk=kpi.plan_id)
     assert KPI.objects.get(pk=kpi.pk).status == "achieved"
     assert plan.needs_recompute
+
+
+def dashboard_kpi_status(client, kpi: KPI) -> str:
+    response = client.get(reverse("plans:dashboard", kwargs={"slug": kpi.plan.slug}))
+    return next(row.status for row in response.context["kpis"] if row.pk == kpi.pk)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_web_form_write_shows_on_the_dashboard_within_two_seconds(celery_worker, client):
+    kpi = measured_plan(2)
+    client.force_login(UserFactory(role=STAFF, teams=[kpi.owner_team]))
+    assert dashboard_kpi_status(client, kpi) != "achieved"
+
+    response = client.post(
+        reverse("plans:measurement_create", kwargs={"pk": kpi.pk}),
+        {"version": kpi.version, "date": TODAY.isoformat(), "value": "95", "note": "final figure"},
+    )
+
+    assert response.status_code == 302
+    assert wait_for(lambda: dashboard_kpi_status(client, kpi) == "achieved", timeout=2.0, interval=0.1)
+    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
