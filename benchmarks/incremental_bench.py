@@ -20,10 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.test")
 os.environ.pop("REDIS_URL", None)
 
-from recompute_bench import build  # noqa: E402  (it sets Django up)
-
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from recompute_bench import build  # noqa: E402  (it sets Django up)
 
 REPEATS = 5
 
@@ -44,7 +43,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--kpis", type=int, default=1200)
     parser.add_argument("--milestones", type=int, default=2400)
-    parser.add_argument("--per-kpi", type=int, default=50)
+    parser.add_argument("--per-kpi", type=int, default=4)
     args = parser.parse_args()
 
     from plans import services
@@ -79,7 +78,9 @@ def main():
 
         def progress(attempt):
             percent = 10 + attempt
-            services.milestone_progress_record(milestone=milestone, percent_complete=percent, state="in_progress")
+            services.milestone_progress_record(
+                milestone=milestone, percent_complete=percent, state="in_progress", note="bench"
+            )
 
         def back_dated(attempt):
             services.measurement_record(kpi=kpi, date=datetime.date(2025, 2, 1 + attempt), value=52, note="bench")
@@ -93,6 +94,16 @@ def main():
         ):
             seconds, queries = timed(write)
             print(f"{label}: {seconds * 1000:.0f} ms, {queries} queries, {seconds / whole:.3f}x the whole-plan path")
+        from plans.incremental import plan_update_incremental
+        from plans.models import Plan
+
+        def update_only(attempt):
+            revision = Plan.objects.get(pk=plan.pk).data_revision
+            changes = Changes.measured([kpi.pk], datetime.date(2025, 12, 30))
+            plan_update_incremental(plan_id=plan.pk, changes=changes, first_revision=revision, last_revision=revision)
+
+        seconds, queries = timed(update_only)
+        print(f"the incremental update alone (no write): {seconds * 1000:.0f} ms, {queries} queries")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

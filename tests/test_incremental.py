@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plans import services
@@ -18,8 +18,8 @@ from plans.choices import ItemType, MilestoneState
 from plans.dates import month_ends_between
 from plans.incremental import Changes, Fallback, plan_update_incremental
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
-from plans.recompute import plan_recompute
 from plans.permissions import STAFF
+from plans.recompute import plan_recompute
 from tests.factories import (
     FocusAreaFactory,
     GoalFactory,
