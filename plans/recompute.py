@@ -338,6 +338,27 @@ def _goal_stream(plan: Plan):
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
 
 
+def snapshot_row(plan_id: int, day: datetime.date, item_type: str, item_id: int, result: rollup.Result):
+    """A plain row, not a model instance (a backfill of a national plan makes a great many). Month ends keep
+    the explanation, so a past "Why?" can be read; the current day's keeps the outcome only."""
+    return SimpleNamespace(
+        plan_id=plan_id,
+        item_type=item_type,
+        item_id=item_id,
+        as_of=day,
+        status=str(result.status),
+        score=result.score,
+        progress=result.progress,
+        forecast=result.forecast_value,
+        explanation=result.explanation if is_month_end(day) else None,
+    )
+
+
+def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
+    """The snapshot rows of ``results`` (keyed by (item type, id)) for ``day`` (the incremental path's)."""
+    return [snapshot_row(plan.pk, day, item_type, item_id, result) for (item_type, item_id), result in results.items()]
+
+
 class _Writer:
     """Buffers the rows a recompute writes and flushes them ``BATCH_ROWS`` at a time, one statement each.
 
@@ -371,19 +392,7 @@ class _Writer:
                 if len(self.changed[model]) >= BATCH_ROWS:
                     self._flush_model(model)
         if day in self.snapshot_days:
-            self.snapshots.append(
-                SimpleNamespace(
-                    plan_id=self.plan.pk,
-                    item_type=item_type,
-                    item_id=item.pk,
-                    as_of=day,
-                    status=str(result.status),
-                    score=result.score,
-                    progress=result.progress,
-                    forecast=result.forecast_value,
-                    explanation=result.explanation if is_month_end(day) else None,
-                )
-            )
+            self.snapshots.append(snapshot_row(self.plan.pk, day, item_type, item.pk, result))
             if len(self.snapshots) >= BATCH_ROWS:
                 self._flush_snapshots()
 

@@ -4,6 +4,7 @@ import datetime
 import itertools
 import math
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..choices import ChangeChannel, MeasurementSource
 from ..exceptions import MeasurementRowsInvalid
+from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
@@ -205,7 +207,7 @@ def measurement_record(
         author_token=token,
     )
     _kpis_series_changed([kpi.pk], now=timezone.now())
-    plan_mark_changed(plan_id=kpi.plan_id)
+    plan_mark_changed(plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], date))
     return MeasurementResult(measurement, outcome)
 
 
@@ -279,7 +281,7 @@ def measurement_delete(*, measurement: Measurement, expected_version: int | None
     )
     measurement.delete()
     _kpis_series_changed([kpi.pk], now=timezone.now())
-    plan_mark_changed(plan_id=kpi.plan_id)
+    plan_mark_changed(plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], measurement.date))
 
 
 @dataclass(frozen=True)
@@ -409,6 +411,10 @@ def measurements_bulk_upsert(
     affected = sorted({m.kpi_id for m in written})
     if affected:
         _kpis_series_changed(affected, now=now)
-    for plan_id in sorted({kpis[kpi_id].plan_id for kpi_id in affected}):
-        plan_mark_changed(plan_id=plan_id)
+    by_plan = defaultdict(dict)  # plan -> KPI -> earliest date written
+    for m in written:
+        dates = by_plan[kpis[m.kpi_id].plan_id]
+        dates[m.kpi_id] = min(dates.get(m.kpi_id, m.date), m.date)
+    for plan_id, dates in sorted(by_plan.items()):
+        plan_mark_changed(plan_id=plan_id, changes=Changes.measured(dates, min(dates.values())))
     return counts

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import ChangeChannel, MilestoneState
+from ..incremental import Changes
 from ..models import Milestone, MilestoneUpdate
 from ..models.milestones import PROGRESS_FIELDS
 from .history import author_split
@@ -98,7 +99,7 @@ def milestone_progress_record(
     )
     update.full_clean()
     update.save()
-    plan_mark_changed(plan_id=milestone.plan_id)
+    plan_mark_changed(plan_id=milestone.plan_id, changes=Changes(milestones={milestone.pk}))
     return update
 
 

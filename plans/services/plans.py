@@ -1,34 +1,55 @@
-"""Writes of plans and focus areas, and ``plan_mark_changed``, which every write calls to have its plan recomputed."""
+"""Writes of plans and focus areas, and ``plan_mark_changed``, which every write calls to have its statuses updated."""
 
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
 from ..choices import ChangeChannel
+from ..incremental import Changes, plan_changes_apply
 from ..models import FocusArea, Plan
 from .history import definition_created, definition_deleted, definition_updated, item_values
 from .sync import _tombstones_for_focus_areas, _tombstones_for_plans
 
 
-def plan_mark_changed(*, plan_id: int) -> None:
-    """Count a status-changing write against the plan and enqueue its recompute once the write commits.
+def plan_mark_changed(*, plan_id: int, changes=None) -> None:
+    """Count a status-changing write against the plan and, once the write commits, bring its statuses up to date.
+
+    ``changes`` (``plans.incremental.Changes``) says what the write changed; once the transaction
+    commits, the incremental update recomputes only that, in-process (a few dozen milliseconds), and the
+    whole-plan recompute is enqueued instead when it cannot apply (None: a structural change).
 
     The counter is bumped inside the caller's transaction, so the plan stays marked as needing a
     recompute even when the broker is unreachable; whatever recompute runs next catches up.
     """
+    changes = changes or Changes.whole_plan()
     Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1, marked_at=Now())
     connection = transaction.get_connection()
-    if any(getattr(callback, "plan_id", None) == plan_id for _, callback, _ in connection.run_on_commit):
-        return  # one recompute per plan per transaction, however many rows it wrote
-    from ..recompute_queue import plan_recompute_enqueue
+    for _, callback, _ in connection.run_on_commit:
+        if getattr(callback, "plan_id", None) == plan_id:
+            # One update per plan per transaction, however many rows it wrote.
+            callback.changes.merge(changes)
+            callback.last_revision += 1
+            return
+    # The row stays locked by the update above until commit, so no other write moves the counter meanwhile.
+    revision = Plan.objects.filter(pk=plan_id).values_list("data_revision", flat=True).first() or 0
 
     # A plain function, not functools.partial: Django 5.2's robust on_commit logs the callback's
     # __qualname__, which partial lacks (ticket #36487).
-    def enqueue():
-        plan_recompute_enqueue(plan_id=plan_id)
+    def bring_up_to_date():
+        from ..recompute_queue import plan_recompute_enqueue
 
-    enqueue.plan_id = plan_id
-    transaction.on_commit(enqueue, robust=True)
+        if plan_changes_apply(
+            plan_id=plan_id,
+            changes=bring_up_to_date.changes,
+            first_revision=revision,
+            last_revision=bring_up_to_date.last_revision,
+        ):
+            plan_recompute_enqueue(plan_id=plan_id)
+
+    bring_up_to_date.plan_id = plan_id
+    bring_up_to_date.changes = changes
+    bring_up_to_date.last_revision = revision
+    transaction.on_commit(bring_up_to_date, robust=True)
 
 
 @transaction.atomic

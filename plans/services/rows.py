@@ -14,6 +14,7 @@ from typing import Any
 
 from ..choices import ChangeChannel
 from ..exceptions import StaleVersionError
+from ..incremental import Changes, parent_id
 from ..models.milestones import fill_from_goal
 from .history import definition_created, definition_deleted, definition_updated, item_values
 from .plans import plan_mark_changed
@@ -52,13 +53,16 @@ def row_assign(item, data: dict[str, Any]) -> bool:
     return changed
 
 
-def row_save(item, *, previous_plan_id: int | None = None) -> None:
-    """Validate and save ``item``, then mark its plan changed, and the plan it left if it moved."""
+def row_save(item, *, previous_plan_id: int | None = None, previous_parent_id: int | None = None) -> None:
+    """Validate and save ``item``, then mark what changed in its plan (the parent it left is rolled up
+    again); a move to another plan has both plans recomputed whole."""
     item.full_clean()
     item.save()
-    plan_mark_changed(plan_id=item.plan_id)
     if previous_plan_id and previous_plan_id != item.plan_id:
+        plan_mark_changed(plan_id=item.plan_id)
         plan_mark_changed(plan_id=previous_plan_id)
+        return
+    plan_mark_changed(plan_id=item.plan_id, changes=Changes.saved(item, previous_parent_id=previous_parent_id))
 
 
 def row_create(item, *, author=None, channel: str = ChangeChannel.WEB) -> None:
@@ -83,14 +87,14 @@ def row_update(
     Returns the locked row, changed or not.
     """
     row = row_lock(item, expected_version)
-    previous_plan_id = row.plan_id
+    previous_plan_id, previous_parent_id = row.plan_id, parent_id(row)
     before = item_values(row)
     if not row_assign(row, data):
         return row
     row.version += 1
     if fill:
         fill(row)
-    row_save(row, previous_plan_id=previous_plan_id)
+    row_save(row, previous_plan_id=previous_plan_id, previous_parent_id=previous_parent_id)
     definition_updated(row, before, author=author, channel=channel)
     return row
 
@@ -103,9 +107,9 @@ def row_delete(
     row = row_lock(item, expected_version)
     tombstones(type(row).objects.filter(pk=row.pk), deleted_by=deleted_by)
     definition_deleted(row, author=deleted_by, channel=channel)
-    plan_id = row.plan_id
+    plan_id, changes = row.plan_id, Changes.deleting(row)
     row.delete()
-    plan_mark_changed(plan_id=plan_id)
+    plan_mark_changed(plan_id=plan_id, changes=changes)
 
 
 def goal_child_fill(item) -> None:

@@ -1,0 +1,431 @@
+"""Incremental status maintenance: after a write, recompute only what it can change.
+
+A write records what it changed (``Changes``) on its transaction (``services.plan_mark_changed``); once
+it commits, ``plan_update_incremental`` re-evaluates those KPIs and milestones from their own source
+rows with ``plans.rollup``, then rolls up their goals from the stored results of each goal's children,
+then the focus areas, then the plan, in a fixed number of queries whatever the plan's size. It writes
+only the items whose values changed, today's snapshot rows of the chain, and the chain's month-end
+snapshots the change can touch: from a measurement's date on, or the whole period for anything else
+(a milestone's first logged update, a target or a weight reshape its whole history). A past month
+end rolls up from the siblings' stored snapshots of that day, so the history stays what a backfill
+(``plan_recompute(backfill=True)``) would give; a property test checks both paths agree.
+
+It applies only on top of a consistent state, and raises ``Fallback`` (the caller then enqueues the
+whole-plan recompute) when:
+- the plan's stored statuses are not today's (never computed, or the nightly run is still due: dates
+  passed and every sibling may have changed), or come from another method version;
+- a sibling the roll-up needs has no stored status, or no snapshot at a month end to rebuild;
+- the write is not a change of KPIs, milestones or goals: plan and focus-area edits and deletions,
+  imports, items moved to another plan, and bulk writes of more than ``MAX_ITEMS`` items (the
+  set-based whole-plan run is then as cheap) record ``Changes.whole()``.
+
+Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
+advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
+revision only when every earlier revision was already computed. Otherwise (an earlier update is
+still pending or was lost) it writes its chain and has the whole plan recomputed, which catches up.
+"""
+
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import rollup
+from .choices import ItemType
+from .dates import month_ends_between
+from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
+from .recompute import (
+    COMMON_FIELDS,
+    KPI_FIELDS,
+    SNAPSHOT_FIELDS,
+    PlanData,
+    _apply,
+    _lock,
+    _snapshot_rows,
+    plan_evaluate,
+)
+from .setwrites import bulk_insert, bulk_set
+
+logger = logging.getLogger(__name__)
+
+# Beyond this many changed items (a large bulk upload), the whole-plan recompute does the work instead.
+MAX_ITEMS = 200
+WHOLE_PERIOD = datetime.date.min
+
+
+class Fallback(Exception):
+    """The incremental path cannot apply; the whole plan must be recomputed."""
+
+
+@dataclass
+class Changes:
+    """What one transaction changed in a plan, accumulated until it commits.
+
+    ``kpis``/``milestones`` are re-evaluated from their source rows; ``goals`` changed their own
+    definition (their milestones default to the goal's start, so those are re-evaluated too);
+    ``parents`` are goals and focus areas to roll up again because a child left them;
+    ``deleted`` lose their snapshots. ``since`` is the earliest month end the writes can touch.
+    """
+
+    kpis: set[int] = field(default_factory=set)
+    milestones: set[int] = field(default_factory=set)
+    goals: set[int] = field(default_factory=set)
+    parents: set[tuple[str, int]] = field(default_factory=set)
+    deleted: set[tuple[str, int]] = field(default_factory=set)
+    since: datetime.date = WHOLE_PERIOD
+    whole: bool = False
+
+    @classmethod
+    def whole_plan(cls) -> "Changes":
+        return cls(whole=True)
+
+    @classmethod
+    def measured(cls, kpi_ids, since: datetime.date) -> "Changes":
+        """Measurements of ``kpi_ids`` dated ``since`` or later were written or deleted."""
+        kpi_ids = set(kpi_ids)
+        if len(kpi_ids) > MAX_ITEMS:
+            return cls.whole_plan()
+        return cls(kpis=kpi_ids, since=since)
+
+    @classmethod
+    def saved(cls, item, *, previous_parent_id: int | None = None) -> "Changes":
+        """A KPI, milestone or goal was created or redefined (``previous_parent_id``: its goal or focus
+        area before the write, rolled up again when it moved)."""
+        if isinstance(item, KPI | Milestone):
+            changes = cls(kpis={item.pk}) if isinstance(item, KPI) else cls(milestones={item.pk})
+            if previous_parent_id and previous_parent_id != item.goal_id:
+                changes.parents.add((ItemType.GOAL, previous_parent_id))
+            return changes
+        if isinstance(item, Goal):
+            changes = cls(goals={item.pk})
+            if previous_parent_id and previous_parent_id != item.focus_area_id:
+                changes.parents.add((ItemType.FOCUS_AREA, previous_parent_id))
+            return changes
+        return cls.whole_plan()
+
+    @classmethod
+    def deleting(cls, item) -> "Changes":
+        """``item`` is about to be deleted (call before the delete: a goal's children are read here)."""
+        if isinstance(item, KPI):
+            return cls(parents={(ItemType.GOAL, item.goal_id)}, deleted={(ItemType.KPI, item.pk)})
+        if isinstance(item, Milestone):
+            return cls(parents={(ItemType.GOAL, item.goal_id)}, deleted={(ItemType.MILESTONE, item.pk)})
+        if isinstance(item, Goal):
+            deleted = {(ItemType.GOAL, item.pk)}
+            deleted |= {(ItemType.KPI, pk) for pk in KPI.objects.filter(goal=item).values_list("pk", flat=True)}
+            deleted |= {
+                (ItemType.MILESTONE, pk) for pk in Milestone.objects.filter(goal=item).values_list("pk", flat=True)
+            }
+            return cls(parents={(ItemType.FOCUS_AREA, item.focus_area_id)}, deleted=deleted)
+        return cls.whole_plan()
+
+    def merge(self, other: "Changes") -> None:
+        self.kpis |= other.kpis
+        self.milestones |= other.milestones
+        self.goals |= other.goals
+        self.parents |= other.parents
+        self.deleted |= other.deleted
+        self.since = min(self.since, other.since)
+        self.whole = self.whole or other.whole or len(self.kpis) + len(self.milestones) > MAX_ITEMS
+
+
+def parent_id(item) -> int | None:
+    """The id of the goal (KPI, milestone) or focus area (goal) ``item`` rolls up into."""
+    return getattr(item, "goal_id", None) or getattr(item, "focus_area_id", None)
+
+
+@dataclass
+class _Node:
+    """A stored item of the chain's neighbourhood: what a parent's roll-up reads of it."""
+
+    key: tuple[str, int]
+    label: str
+    weight: float
+    status: str
+    score: float | None
+    progress: float | None
+    parent: tuple[str, int]
+
+
+def _child(node: _Node, result: rollup.Result | None = None) -> rollup.Child:
+    source = result or node
+    return rollup.Child(
+        key=f"{node.key[0]}:{node.key[1]}",
+        label=node.label,
+        weight=node.weight,
+        status=source.status,
+        score=source.score,
+        progress=source.progress,
+    )
+
+
+def _nodes(plan: Plan, goal_ids: set[int], area_ids: set[int]) -> list[_Node]:
+    """The children of the goals and focus areas to roll up, and the plan's focus areas, in the
+    order the whole-plan recompute lists them (it decides the explanation's order of ties)."""
+    nodes = []
+    common = ("pk", "weight", "status", "score", "progress")
+    for pk, weight, status, score, progress, goal_id, code, name in (
+        KPI.objects.filter(goal_id__in=goal_ids).order_by("code").values_list(*common, "goal_id", "code", "name")
+    ):
+        nodes.append(
+            _Node(
+                (ItemType.KPI, pk), f"{code} {name}", float(weight), status, score, progress, (ItemType.GOAL, goal_id)
+            )
+        )
+    for pk, weight, status, score, progress, goal_id, title in (
+        Milestone.objects.filter(goal_id__in=goal_ids)
+        .order_by("due_date", "id")
+        .values_list(*common, "goal_id", "title")
+    ):
+        nodes.append(
+            _Node((ItemType.MILESTONE, pk), title, float(weight), status, score, progress, (ItemType.GOAL, goal_id))
+        )
+    for pk, weight, status, score, progress, area_id, code, title in (
+        Goal.objects.filter(focus_area_id__in=area_ids)
+        .order_by("code")
+        .values_list(*common, "focus_area_id", "code", "title")
+    ):
+        nodes.append(
+            _Node(
+                (ItemType.GOAL, pk),
+                f"{code} {title}",
+                float(weight),
+                status,
+                score,
+                progress,
+                (ItemType.FOCUS_AREA, area_id),
+            )
+        )
+    for pk, weight, status, score, progress, code, name in (
+        FocusArea.objects.filter(plan=plan).order_by("order", "code").values_list(*common, "code", "name")
+    ):
+        nodes.append(
+            _Node(
+                (ItemType.FOCUS_AREA, pk),
+                f"{code} {name}",
+                float(weight),
+                status,
+                score,
+                progress,
+                (ItemType.PLAN, plan.pk),
+            )
+        )
+    return nodes
+
+
+@dataclass
+class _Chain:
+    """The rows one update reads: the items to re-evaluate, and the goals and focus areas to roll up."""
+
+    plan: Plan
+    kpis: list[KPI]
+    milestones: list[Milestone]
+    goals: list[Goal]
+    areas: list[FocusArea]
+    nodes: list[_Node]
+
+    def keys(self) -> list[tuple[str, int]]:
+        return [
+            *((ItemType.KPI, k.pk) for k in self.kpis),
+            *((ItemType.MILESTONE, m.pk) for m in self.milestones),
+            *((ItemType.GOAL, g.pk) for g in self.goals),
+            *((ItemType.FOCUS_AREA, a.pk) for a in self.areas),
+            (ItemType.PLAN, self.plan.pk),
+        ]
+
+
+def _chain_load(plan: Plan, changes: Changes) -> _Chain:
+    kpis = list(KPI.objects.filter(plan=plan, pk__in=changes.kpis).order_by("code"))
+    milestones = list(
+        Milestone.objects.filter(plan=plan)
+        .filter(Q(pk__in=changes.milestones) | Q(goal_id__in=changes.goals))
+        .order_by("due_date", "id")
+    )
+    parent_goals = {pk for kind, pk in changes.parents if kind == ItemType.GOAL}
+    goal_ids = {k.goal_id for k in kpis} | {m.goal_id for m in milestones} | changes.goals | parent_goals
+    goals = list(Goal.objects.filter(plan=plan, pk__in=goal_ids).order_by("code"))
+    area_ids = {g.focus_area_id for g in goals} | {pk for kind, pk in changes.parents if kind == ItemType.FOCUS_AREA}
+    areas = list(FocusArea.objects.filter(plan=plan, pk__in=area_ids).order_by("order", "code"))
+    return _Chain(plan, kpis, milestones, goals, areas, _nodes(plan, {g.pk for g in goals}, {a.pk for a in areas}))
+
+
+def _item_results(chain: _Chain, points, history, day: datetime.date, *, live: bool) -> dict:
+    """The re-evaluated KPIs and milestones at ``day``, by the whole-plan recompute's own evaluation
+    (run on just these items: its roll-ups of them are partial and dropped)."""
+    data = PlanData(
+        plan=chain.plan,
+        focus_areas=[],
+        goals=chain.goals,
+        milestones=chain.milestones,
+        kpis=chain.kpis,
+        points=points,
+        history=history,
+    )
+    results = plan_evaluate(data, day, live=live)
+    return {key: result for key, result in results.items() if key[0] in (ItemType.KPI, ItemType.MILESTONE)}
+
+
+def _roll_up(chain: _Chain, results: dict, day: datetime.date, stored) -> dict:
+    """Add the chain's goals, focus areas and plan at ``day`` to ``results``; ``stored(node)`` is what a
+    sibling outside ``results`` contributes (its status, score and progress), or None when unknown."""
+    children = defaultdict(list)
+    for node in chain.nodes:
+        children[node.parent].append(node)
+    parents = [
+        *((ItemType.GOAL, g.pk) for g in chain.goals),
+        *((ItemType.FOCUS_AREA, a.pk) for a in chain.areas),
+        (ItemType.PLAN, chain.plan.pk),
+    ]
+    for parent in parents:
+        rows = []
+        for node in children[parent]:
+            source = results.get(node.key) or stored(node)
+            if source is None:
+                raise Fallback(f"{node.key[0]} {node.key[1]} has no stored status for {day}")
+            rows.append(_child(node, source))
+        results[parent] = rollup.rollup_status(as_of=day, children=rows)
+    return results
+
+
+def _stored_today(node: _Node):
+    return node if node.status else None
+
+
+def _key_filter(keys) -> Q:
+    by_type = defaultdict(list)
+    for item_type, item_id in keys:
+        by_type[item_type].append(item_id)
+    query = Q(pk__in=[])
+    for item_type, ids in by_type.items():
+        query |= Q(item_type=item_type, item_id__in=ids)
+    return query
+
+
+def _month_end_snapshots(chain: _Chain, days: list[datetime.date]) -> dict:
+    """The siblings' stored snapshots at ``days``: (item type, id, day) -> a row with status, score, progress."""
+    if not days:
+        return {}
+    chained = set(chain.keys())
+    siblings = [node.key for node in chain.nodes if node.key not in chained]
+    if not siblings:
+        return {}
+    rows = StatusSnapshot.objects.filter(plan=chain.plan, as_of__in=days).filter(_key_filter(siblings))
+    return {
+        (item_type, item_id, as_of): rollup.Child("", "", 0.0, status, score, progress)
+        for item_type, item_id, as_of, status, score, progress in rows.values_list(
+            "item_type", "item_id", "as_of", "status", "score", "progress"
+        )
+    }
+
+
+def _write_items(chain: _Chain, results: dict, now) -> None:
+    """Write the chain's items whose computed values changed (the plan is written by the caller)."""
+    for model, items, item_type, fields in (
+        (KPI, chain.kpis, ItemType.KPI, KPI_FIELDS),
+        (Milestone, chain.milestones, ItemType.MILESTONE, COMMON_FIELDS),
+        (Goal, chain.goals, ItemType.GOAL, COMMON_FIELDS),
+        (FocusArea, chain.areas, ItemType.FOCUS_AREA, COMMON_FIELDS),
+    ):
+        names = [name for name in fields if name not in ("computed_at", "updated_at")]
+        changed = []
+        for item in items:
+            before = [getattr(item, name) for name in names]
+            _apply(item, results[(item_type, item.pk)], now, kpi=model is KPI)
+            if [getattr(item, name) for name in names] != before:
+                changed.append(item)
+        bulk_set(model, changed, fields)
+
+
+@transaction.atomic
+def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+    """Apply ``changes`` (committed writes that took the plan's data_revision from ``first_revision - 1``
+    to ``last_revision``) to the stored statuses and snapshots; raises Fallback when it cannot (see the
+    module's docstring).
+
+    Returns True when the plan's statuses are now current (computed_revision advanced), False when an
+    earlier write is still to be computed, so the whole plan should follow.
+    """
+    _lock(plan_id)
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        return True
+    if changes.whole:
+        raise Fallback("the write changed the plan's structure")
+    today = timezone.localdate()
+    if plan.computed_at is None or timezone.localdate(plan.computed_at) != today:
+        raise Fallback("the stored statuses are not today's")
+    if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
+        raise Fallback("the stored statuses come from another method version")
+    chain = _chain_load(plan, changes)
+    points = defaultdict(list)
+    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__in=chain.kpis).values_list(
+        "kpi_id", "date", "value", "recorded_at"
+    ):
+        points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
+    history = defaultdict(list)
+    updates = MilestoneUpdate.objects.filter(milestone__in=chain.milestones).order_by("created_at", "id")
+    for row in updates.values_list(
+        "milestone_id", "created_at", "percent_complete", "state", "previous_percent_complete", "previous_state"
+    ):
+        history[row[0]].append(row[1:])
+
+    # An item's explanation lists every measurement, later ones too (as left out): its own history is
+    # rebuilt in full; its parents read only statuses and scores, which change from ``since`` on.
+    start = max(changes.since, plan.start_date)
+    end = min(plan.end_date, today)
+    month_ends = [d for d in month_ends_between(plan.start_date, end) if d >= plan.start_date and d != today]
+    rolled = [d for d in month_ends if d >= start]
+    stored = _month_end_snapshots(chain, rolled)
+    current = _roll_up(chain, _item_results(chain, points, history, today, live=True), today, _stored_today)
+    by_day = {today: current}
+    for day in month_ends:
+        items = _item_results(chain, points, history, day, live=False)
+        by_day[day] = (
+            _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day))) if day >= start else items
+        )
+
+    now = timezone.now()
+    _write_items(chain, current, now)
+    in_sync = plan.computed_revision >= first_revision - 1
+    computed_at, revision = plan.computed_at, plan.computed_revision
+    _apply(plan, current[(ItemType.PLAN, plan.pk)], now, kpi=False)
+    if in_sync:
+        plan.computed_revision = min(max(revision, last_revision), plan.data_revision)
+    else:
+        # The dirty month ends of the writes not yet computed are found from computed_at: keep it.
+        plan.computed_at = computed_at
+    bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+
+    keys = chain.keys()
+    item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
+    StatusSnapshot.objects.filter(plan=plan).filter(
+        (Q(as_of__in=[today, *rolled]) & _key_filter(keys))
+        | (Q(as_of__in=month_ends) & _key_filter(item_keys))
+        | _key_filter(changes.deleted)
+    ).delete()
+    rows = []
+    for day, results in by_day.items():
+        rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
+    bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
+    return in_sync
+
+
+def plan_changes_apply(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+    """After a write commits: the incremental update; True when the whole-plan recompute must follow
+    (the incremental path could not apply, failed, or found an earlier write not yet computed)."""
+    if changes.whole:
+        logger.info("Plan %s is recomputed whole: the write changed its structure", plan_id)
+        return True
+    try:
+        return not plan_update_incremental(
+            plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
+        )
+    except Fallback as reason:
+        logger.info("Plan %s is recomputed whole: %s", plan_id, reason)
+    except Exception:
+        logger.exception("The incremental update of plan %s failed; the whole plan is recomputed", plan_id)
+    return True

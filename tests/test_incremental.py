@@ -1,0 +1,297 @@
+"""plans.incremental: a write updates only its chain, and gives what a whole-plan recompute gives."""
+
+import datetime
+import itertools
+import logging
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plans import services
+from plans.choices import ItemType, MilestoneState
+from plans.dates import month_ends_between
+from plans.incremental import Changes, Fallback, plan_update_incremental
+from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
+from plans.permissions import STAFF
+from plans.recompute import plan_recompute
+from tests.factories import (
+    FocusAreaFactory,
+    GoalFactory,
+    KPIFactory,
+    MilestoneFactory,
+    PlanFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.worker import wait_for
+
+pytest_plugins = ["tests.worker"]
+
+TODAY = timezone.localdate()
+START = TODAY - datetime.timedelta(days=330)  # ten or eleven month ends of history behind today
+END = TODAY + datetime.timedelta(days=200)
+FALLBACK = "is recomputed whole"
+COMPUTED = ["status", "score", "progress", "explanation"]
+KPI_COMPUTED = [*COMPUTED, "forecast_value", "forecast_low", "forecast_high", "latest_value", "latest_date", "stale"]
+WEIGHTS = st.sampled_from([Decimal("0.5"), Decimal("1"), Decimal("2")])
+
+
+def day(offset: int) -> datetime.date:
+    return min(START + datetime.timedelta(days=offset), TODAY)
+
+
+def plan_build(shape: list[list[tuple[int, int]]], weights) -> Plan:
+    """A plan of focus areas of goals, each with (KPIs, milestones), with a few measurements and a full history."""
+    plan = PlanFactory(start_date=START, end_date=END, baseline_year=START.year - 1)
+    team = TeamFactory()
+    weight = itertools.cycle(weights)
+    for area_goals in shape:
+        area = FocusAreaFactory(plan=plan, weight=next(weight))
+        for kpis, milestones in area_goals:
+            goal = GoalFactory(focus_area=area, owner_team=team, weight=next(weight))
+            for _ in range(kpis):
+                kpi = KPIFactory(
+                    goal=goal,
+                    weight=next(weight),
+                    baseline_date=START - datetime.timedelta(days=1),
+                    target_date=END,
+                    frequency="monthly",
+                )
+                Measurement.objects.create(kpi=kpi, date=day(40), value=64)
+            for index in range(milestones):
+                MilestoneFactory(
+                    goal=goal,
+                    weight=next(weight),
+                    start_date=day(30 * index),
+                    due_date=day(60 + 90 * index),
+                    percent_complete=10 * index,
+                    state=MilestoneState.IN_PROGRESS if index else MilestoneState.PLANNED,
+                )
+    plan_recompute(plan_id=plan.pk)
+    return plan
+
+
+def stored(plan: Plan) -> dict:
+    """Every computed value of the plan's items, and its snapshots of today and of every month end."""
+    state = {}
+    for model, item_type, fields in (
+        (KPI, ItemType.KPI, KPI_COMPUTED),
+        (Milestone, ItemType.MILESTONE, COMPUTED),
+        (Goal, ItemType.GOAL, COMPUTED),
+        (FocusArea, ItemType.FOCUS_AREA, COMPUTED),
+    ):
+        for row in model.objects.filter(plan=plan).values("pk", *fields):
+            state[(item_type, row.pop("pk"))] = row
+    state[(ItemType.PLAN, plan.pk)] = Plan.objects.filter(pk=plan.pk).values(*COMPUTED).get()
+    days = [TODAY, *month_ends_between(START, min(END, TODAY))]
+    for row in StatusSnapshot.objects.filter(plan=plan, as_of__in=days).values(
+        "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"
+    ):
+        state[(row.pop("item_type"), row.pop("item_id"), row.pop("as_of"))] = row
+    return state
+
+
+def write(plan: Plan, op: tuple) -> None:
+    """One write through the services, as a web form or the API makes it (it commits: transactional_db)."""
+    kind, index, number = op
+    kpis = list(KPI.objects.filter(plan=plan).order_by("pk"))
+    milestones = list(Milestone.objects.filter(plan=plan).order_by("pk"))
+    goals = list(Goal.objects.filter(plan=plan).order_by("pk"))
+    kpi = kpis[index % len(kpis)] if kpis else None
+    milestone = milestones[index % len(milestones)] if milestones else None
+    goal = goals[index % len(goals)]
+    if kind == "measure" and kpi:
+        services.measurement_record(kpi=kpi, date=day(number * 7 + 1), value=50 + number % 50, note="checked")
+    elif kind == "unmeasure" and kpi:
+        measurement = Measurement.objects.filter(kpi=kpi).order_by("date").first()
+        if measurement:
+            services.measurement_delete(measurement=measurement)
+    elif kind == "progress" and milestone and milestone.state != MilestoneState.CANCELLED:
+        percent = min(number * 10, 100)
+        completed_on = day(number * 20) if percent == 100 else None
+        state = MilestoneState.DONE if percent == 100 else MilestoneState.IN_PROGRESS
+        services.milestone_progress_record(
+            milestone=milestone, percent_complete=percent, state=state, note="logged", completed_on=completed_on
+        )
+    elif kind == "kpi_weight" and kpi:
+        services.kpi_update(kpi=kpi, data={"weight": Decimal(number % 3 + 1)})
+    elif kind == "kpi_target" and kpi:
+        services.kpi_update(kpi=kpi, data={"target_value": 66.0 + number})
+    elif kind == "kpi_move" and kpi:
+        services.kpi_update(kpi=kpi, data={"goal": goals[number % len(goals)]})
+    elif kind == "milestone_due" and milestone:
+        services.milestone_update(milestone=milestone, data={"due_date": day(100 + number * 30)})
+    elif kind == "goal_start":
+        services.goal_update(goal=goal, data={"start_date": day(number * 10), "weight": Decimal(number % 2 + 1)})
+    elif kind == "kpi_create":
+        services.kpi_create(
+            data={
+                "goal": goal,
+                "code": f"NEW-{KPI.objects.count()}-{number}",
+                "name": "New",
+                "unit": "%",
+                "baseline_value": 60.0,
+                "baseline_date": START - datetime.timedelta(days=1),
+                "target_value": 70.0 + number,
+                "target_date": END,
+                "frequency": "quarterly",
+            }
+        )
+    elif kind == "kpi_delete" and kpi:
+        services.kpi_delete(kpi=kpi)
+    elif kind == "milestone_delete" and milestone:
+        services.milestone_delete(milestone=milestone)
+
+
+shapes = st.lists(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=2), min_size=1, max_size=2
+)
+kinds = st.sampled_from(
+    [
+        "measure",
+        "measure",
+        "unmeasure",
+        "progress",
+        "kpi_weight",
+        "kpi_target",
+        "kpi_move",
+        "milestone_due",
+        "goal_start",
+        "kpi_create",
+        "kpi_delete",
+        "milestone_delete",
+    ]
+)
+ops = st.lists(st.tuples(kinds, st.integers(0, 9), st.integers(0, 10)), min_size=1, max_size=6)
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=25,
+    print_blob=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(shape=shapes, weights=st.lists(WEIGHTS, min_size=1, max_size=5), writes=ops)
+def test_incremental_updates_equal_a_whole_plan_recompute(shape, weights, writes, caplog):
+    plan = plan_build(shape, weights)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="plans.incremental"):
+        for op in writes:
+            write(plan, op)
+    assert FALLBACK not in caplog.text
+    plan.refresh_from_db()
+    assert plan.computed_revision == plan.data_revision
+    incremental = stored(plan)
+
+    plan_recompute(plan_id=plan.pk, backfill=True)
+
+    whole = stored(plan)
+    differing = {
+        key: (incremental.get(key), whole.get(key))
+        for key in incremental.keys() | whole.keys()
+        if incremental.get(key) != whole.get(key)
+    }
+    assert not differing, (writes, sorted(differing.items(), key=str)[:3])
+
+
+def measured_plan(goals: int) -> KPI:
+    """A plan of ``goals`` goals of three KPIs and two milestones each, computed today; returns one KPI."""
+    return plan_build([[(3, 2)] * goals], [Decimal("1")]).kpis.order_by("pk").first()
+
+
+def measurement_write_queries(kpi: KPI, capture) -> int:
+    with CaptureQueriesContext(connection) as queries, capture(execute=True):
+        services.measurement_record(kpi=kpi, date=TODAY, value=71, note="checked")
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_a_measurement_write_costs_the_same_queries_whatever_the_plan_size(django_capture_on_commit_callbacks):
+    small = measurement_write_queries(measured_plan(2), django_capture_on_commit_callbacks)
+    large = measurement_write_queries(measured_plan(12), django_capture_on_commit_callbacks)
+    assert small == large <= 40
+
+
+@pytest.mark.django_db
+def test_a_write_updates_its_chain_without_a_whole_plan_recompute(django_capture_on_commit_callbacks, caplog):
+    kpi = measured_plan(3)
+    untouched = KPI.objects.exclude(goal=kpi.goal).order_by("pk").first()
+    before = untouched.computed_at
+    with caplog.at_level(logging.INFO, logger="plans.incremental"), django_capture_on_commit_callbacks(execute=True):
+        services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    kpi.refresh_from_db()
+    plan = Plan.objects.get(pk=kpi.plan_id)
+    assert kpi.status == "achieved"
+    assert FALLBACK not in caplog.text
+    assert not plan.needs_recompute
+    assert KPI.objects.get(pk=untouched.pk).computed_at == before
+    assert StatusSnapshot.objects.get(item_type=ItemType.KPI, item_id=kpi.pk, as_of=TODAY).status == "achieved"
+
+
+@pytest.mark.django_db
+def test_a_plan_not_computed_today_falls_back_to_the_whole_plan_recompute():
+    kpi = measured_plan(1)
+    Plan.objects.filter(pk=kpi.plan_id).update(computed_at=timezone.now() - datetime.timedelta(days=2))
+    with pytest.raises(Fallback, match="not today's"):
+        plan_update_incremental(
+            plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], TODAY), first_revision=1, last_revision=1
+        )
+
+
+@pytest.mark.django_db
+def test_a_structural_change_falls_back_to_the_whole_plan_recompute(django_capture_on_commit_callbacks, caplog):
+    kpi = measured_plan(1)
+    area = FocusArea.objects.get(plan_id=kpi.plan_id)
+    with caplog.at_level(logging.INFO, logger="plans.incremental"), django_capture_on_commit_callbacks(execute=True):
+        services.structure_save(item=area, is_new=False)
+    assert FALLBACK in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_write_after_an_uncomputed_one_updates_its_chain_and_leaves_the_plan_marked(
+    django_capture_on_commit_callbacks,
+):
+    kpi = measured_plan(1)
+    Plan.objects.filter(pk=kpi.plan_id).update(data_revision=kpi.plan.data_revision + 1)  # a write not yet computed
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    callback = callbacks[0]
+    assert not plan_update_incremental(
+        plan_id=kpi.plan_id,
+        changes=callback.changes,
+        first_revision=callback.last_revision,
+        last_revision=callback.last_revision,
+    )
+    plan = Plan.objects.get(pk=kpi.plan_id)
+    assert KPI.objects.get(pk=kpi.pk).status == "achieved"
+    assert plan.needs_recompute
+
+
+def dashboard_kpi_status(client, kpi: KPI) -> str:
+    response = client.get(reverse("plans:dashboard", kwargs={"slug": kpi.plan.slug}))
+    return next(row.status for row in response.context["kpis"] if row.pk == kpi.pk)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_web_form_write_shows_on_the_dashboard_within_two_seconds(celery_worker, client):
+    kpi = measured_plan(2)
+    client.force_login(UserFactory(role=STAFF, teams=[kpi.owner_team]))
+    assert dashboard_kpi_status(client, kpi) != "achieved"
+
+    response = client.post(
+        reverse("plans:measurement_create", kwargs={"pk": kpi.pk}),
+        {"version": kpi.version, "date": TODAY.isoformat(), "value": "95", "note": "final figure"},
+    )
+
+    assert response.status_code == 302
+    assert wait_for(lambda: dashboard_kpi_status(client, kpi) == "achieved", timeout=2.0, interval=0.1)
+    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
