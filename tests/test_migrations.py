@@ -25,7 +25,7 @@ def test_snapshot_compaction_keeps_month_ends_and_summarises_kpi_points():
     from plans.rollup import MeasurementPoint, kpi_status
     from tests.factories import KPIFactory
 
-    migration = importlib.import_module("plans.migrations.0011_compact_snapshots")
+    migration = importlib.import_module("plans.migrations.0013_compact_snapshots")
     kpi = KPIFactory()
     points = [MeasurementPoint(datetime.date(2024, 12, 31), 59.0)] + [
         MeasurementPoint(datetime.date(2025, m, 28), 60.0 + m) for m in range(1, 9)
