@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from ..dates import month_ends_among
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..recompute import STATUSES_STALE_AFTER
+from .pagecache import cached_page, plan_facts
 
 KPI_PAGE_SIZE = 25
 GOAL_PAGE_SIZE = 50
@@ -143,6 +144,17 @@ def _headline(rows: list[dict]) -> list[dict]:
 @login_required
 def plan_dashboard(request, slug):
     plan = selectors.dashboard_plan_get(slug=slug)
+    return cached_page(
+        request,
+        view="dashboard",
+        facts=plan_facts(plan),
+        build=lambda: (_("Dashboard"), _dashboard_context(request, plan)),
+        template="plans/dashboard/plan.html",
+        plan=plan,
+    )
+
+
+def _dashboard_context(request, plan) -> dict:
     as_of = as_of_read(request, plan)
     data = request.GET
     kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data)
@@ -179,12 +191,23 @@ def plan_dashboard(request, slug):
         "milestones_attention_only": attention_only,
         "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
     }
-    return render(request, "plans/dashboard/plan.html", context)
+    return context
 
 
 @login_required
 def focus_area_detail(request, slug, code):
     plan = selectors.dashboard_plan_get(slug=slug)
+    return cached_page(
+        request,
+        view=f"focus_area:{code}",
+        facts=plan_facts(plan),
+        build=lambda: _focus_area_page(request, plan, code),
+        template="plans/dashboard/focus_area.html",
+        plan=plan,
+    )
+
+
+def _focus_area_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     focus_area = get_object_or_404(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date).filter(focus_area=focus_area)
@@ -195,12 +218,23 @@ def focus_area_detail(request, slug, code):
         "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
-    return render(request, "plans/dashboard/focus_area.html", context)
+    return f"{focus_area.code} {focus_area.name}", context
 
 
 @login_required
 def goal_detail(request, slug, code):
     plan = selectors.dashboard_plan_get(slug=slug)
+    return cached_page(
+        request,
+        view=f"goal:{code}",
+        facts=plan_facts(plan),
+        build=lambda: _goal_page(request, plan, code),
+        template="plans/dashboard/goal.html",
+        plan=plan,
+    )
+
+
+def _goal_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     goal = get_object_or_404(selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     kpis = list(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
@@ -226,7 +260,7 @@ def goal_detail(request, slug, code):
         "kpi_rows": kpi_rows,
         "timeline": _timeline(plan, goal, milestones, as_of),
     }
-    return render(request, "plans/dashboard/goal.html", context)
+    return f"{goal.code} {goal.title}", context
 
 
 def _timeline(plan, goal, milestones, as_of: AsOf) -> dict:

@@ -8,7 +8,7 @@ the update form shows to those who may update the item (plans.permissions), and 
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponsePermanentRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -19,6 +19,7 @@ from ..explain import explain_item
 from ..models import KPI, Milestone
 from ..permissions import can_update
 from .dashboard import AsOf, as_of_read, page_context
+from .pagecache import cached_page, plan_facts, viewer_facts
 
 
 def item_url(item: KPI | Milestone) -> str:
@@ -46,6 +47,17 @@ def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
 @require_safe
 def kpi_detail(request, slug, code):
     plan = selectors.dashboard_plan_get(slug=slug)
+    return cached_page(
+        request,
+        view=f"kpi:{code}",
+        facts=(plan_facts(plan), viewer_facts(request.user)),
+        build=lambda: _kpi_page(request, plan, code),
+        template="plans/dashboard/kpi.html",
+        plan=plan,
+    )
+
+
+def _kpi_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     kpi = get_object_or_404(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
@@ -61,13 +73,24 @@ def kpi_detail(request, slug, code):
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
         "can_update": can_update(request.user, kpi),
     }
-    return render(request, "plans/dashboard/kpi.html", context)
+    return f"{kpi.code} {kpi.name}", context
 
 
 @login_required
 @require_safe
 def milestone_detail(request, slug, pk):
     plan = selectors.dashboard_plan_get(slug=slug)
+    return cached_page(
+        request,
+        view=f"milestone:{pk}",
+        facts=(plan_facts(plan), viewer_facts(request.user)),
+        build=lambda: _milestone_page(request, plan, pk),
+        template="plans/dashboard/milestone.html",
+        plan=plan,
+    )
+
+
+def _milestone_page(request, plan, pk) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     milestone = get_object_or_404(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), pk=pk)
     context = page_context(request, plan, as_of) | {
@@ -77,7 +100,7 @@ def milestone_detail(request, slug, pk):
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }
-    return render(request, "plans/dashboard/milestone.html", context)
+    return milestone.title, context
 
 
 def _moved(loader):
