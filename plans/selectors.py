@@ -249,6 +249,11 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     return items
 
 
+def plan_revision_list() -> QuerySet[Plan]:
+    """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
+    return Plan.objects.only("id", "created_at", "data_revision", "computed_revision", "computed_at").order_by("id")
+
+
 def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
     """The milestone's progress updates, newest first, with their authors."""
     return (

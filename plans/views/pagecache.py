@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from ..failopen import Breaker, fail_open
-from ..permissions import team_ids, writable_team_ids
+from ..permissions import writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
 
 TIMEOUT = 6 * 60 * 60
@@ -74,11 +74,6 @@ def viewer_facts(user) -> tuple:
     """
     teams = writable_team_ids(user)
     return ("all",) if teams is None else ("teams", *sorted(teams))
-
-
-def member_facts(user) -> tuple:
-    """A page of the user's own work: the user itself (never shared) and its teams."""
-    return (user.pk, sorted(team_ids(user)))
 
 
 def page_key(request, view: str, *facts) -> str:
