@@ -313,11 +313,18 @@ def dashboard_plan_get(*, slug: str) -> Plan:
     return get_object_or_404(Plan, slug=slug)
 
 
-def plan_snapshot_dates(*, plan_id: int) -> list:
-    """Every date the plan has snapshots for, oldest first."""
-    return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id).order_by("as_of").values_list("as_of", flat=True).distinct()
-    )
+def plan_snapshot_days(*, plan_id: int, among) -> list[datetime.date]:
+    """The days among ``among`` the plan has snapshots for, oldest first, in one query.
+
+    One index probe per day (``plans_snapshot_plan_day``), never a scan of the history: a plan
+    keeps a snapshot for every day a recompute ran, and the pages ask about a dozen month ends.
+    """
+    days = sorted(set(among))
+    if not days:
+        return []
+    probes = {f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)}
+    row = Plan.objects.filter(pk=plan_id).values(**probes).first() or {}
+    return [day for i, day in enumerate(days) if row.get(f"day_{i}")]
 
 
 def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
@@ -346,10 +353,13 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
     return list(parts[0].union(*parts[1:], all=True))
 
 
-def plan_status_trend(*, plan_id: int) -> list[dict]:
-    """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each snapshot date."""
+def plan_status_trend(*, plan_id: int, dates) -> list[dict]:
+    """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each of ``dates``.
+
+    Reads those days' rows through the (plan, as_of) index, not the daily history between them.
+    """
     return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id)
+        StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates))
         .exclude(item_type=ItemType.PLAN)
         .values("as_of", "status")
         .annotate(n=Count("id"))
@@ -419,9 +429,10 @@ def plan_owner_team_list(*, plan_id: int):
     return Team.objects.filter(Q(pk__in=owners[0]) | Q(pk__in=owners[1]) | Q(pk__in=owners[2])).order_by("name")
 
 
-def item_snapshot_history(*, item_type: str, item_id: int) -> list:
-    """An item's snapshots, oldest first."""
-    return list(StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id).order_by("as_of"))
+def item_snapshot_history(*, item_type: str, item_id: int, dates) -> list:
+    """An item's snapshots on ``dates`` (its page shows month ends), oldest first, through the unique index."""
+    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id, as_of__in=list(dates))
+    return list(rows.order_by("as_of"))
 
 
 def goal_kpi_measurement_map(*, goal_id: int) -> dict[int, list]:

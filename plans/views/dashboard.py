@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from .. import charts, exports, selectors
 from ..choices import ItemType, Status
-from ..dates import month_ends_among
+from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..recompute import STATUSES_STALE_AFTER
@@ -61,18 +61,21 @@ class AsOf:
 
 def as_of_read(request, plan) -> AsOf:
     """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
-    dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
+    raw = request.GET.get("as_of", "").strip()
+    try:
+        day = datetime.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        day = None
+    # Asked about the plan's month ends and the requested day only: a scan of every snapshot date
+    # would read the whole daily history.
+    candidates = month_ends_between(plan.start_date, plan.end_date + PERIOD_GRACE)
+    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=[*candidates, *([day] if day else [])])
     ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]
-    raw = request.GET.get("as_of", "").strip()
     if not raw:
         return AsOf(choices=choices, month_ends=ends)
-    try:
-        day = datetime.date.fromisoformat(raw)
-    except ValueError:
-        day = None
     if day is None or day not in set(dates):
         return AsOf(choices=choices, rejected=raw, month_ends=ends)
     if day.isoformat() not in {value for value, _label in choices}:
@@ -166,7 +169,7 @@ def _dashboard_context(request, plan) -> dict:
         focus_areas = focus_areas.filter(pk=chosen_area.pk)
 
     trend_dates = as_of.month_ends
-    trend_rows = [r for r in selectors.plan_status_trend(plan_id=plan.pk) if r["as_of"] in set(trend_dates)]
+    trend_rows = selectors.plan_status_trend(plan_id=plan.pk, dates=trend_dates) if trend_dates else []
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
     stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
     plan_status = stored.status if stored else ""

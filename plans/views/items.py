@@ -14,7 +14,6 @@ from django.views.decorators.http import require_safe
 
 from .. import charts, selectors
 from ..choices import ItemType
-from ..dates import is_month_end
 from ..explain import explain_item
 from ..models import KPI, Milestone
 from ..permissions import can_update
@@ -39,8 +38,8 @@ def item_or_404(loader, pk: int) -> KPI | Milestone:
 
 def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
     """The item's month-end snapshots, and the as-of day's when that is not a month end."""
-    history = selectors.item_snapshot_history(item_type=item_type, item_id=item_id)
-    return [h for h in history if is_month_end(h.as_of) or h.as_of == as_of.date]
+    dates = [*as_of.month_ends, *([as_of.date] if as_of.date else [])]
+    return selectors.item_snapshot_history(item_type=item_type, item_id=item_id, dates=dates)
 
 
 @login_required
