@@ -141,21 +141,31 @@ def main():
     parser.add_argument("--scales", type=int, nargs="+", default=[1])
     parser.add_argument("--daily-days", type=int, default=330)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the test database and reuse its plans next time")
+    parser.add_argument("--only", nargs="*", help="measure these pages only")
     args = parser.parse_args()
 
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
+    from plans.models import Team
+
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
         print(f"database: {connection.vendor}; cache: {cache.__class__.__name__}; load {os.getloadavg()}")
         results = {}
         for scale in args.scales:
-            t = time.perf_counter()
-            plan, teams = build(scale, f"scale-{scale}")
-            daily = add_daily_snapshots(plan, args.daily_days)
-            print(f"scale {scale}: built in {time.perf_counter() - t:.0f} s, {daily} daily snapshot rows added")
+            from plans.models import Plan
+
+            plan = Plan.objects.filter(slug=f"scale-{scale}").first() if args.keep else None
+            if plan is None:
+                t = time.perf_counter()
+                plan, teams = build(scale, f"scale-{scale}")
+                daily = add_daily_snapshots(plan, args.daily_days)
+                print(f"scale {scale}: built in {time.perf_counter() - t:.0f} s, {daily} daily snapshot rows added")
+            teams = Team.objects.filter(name__startswith=f"scale-{scale} team")
+            get_user_model().objects.filter(username=f"bench-{scale}").delete()
             user = get_user_model().objects.create_user(f"bench-{scale}", password="x")
             user.groups.add(Group.objects.get_or_create(name="manager")[0])
             user.teams.set(teams)
@@ -164,6 +174,8 @@ def main():
             trivial, _, _ = measure(client, "/healthz", repeat=args.repeat * 4, cold=False)
             print(f"  trivial view: {trivial:.2f} ms")
             for name, path in pages(plan).items():
+                if args.only and name not in args.only:
+                    continue
                 for mode in ("cold", "warm"):
                     ms, queries, size = measure(client, path, repeat=args.repeat, cold=mode == "cold")
                     results[(scale, name, mode)] = ms
@@ -178,7 +190,8 @@ def main():
                     print(f"  scale {high} / scale {low}, {name} {mode}: {ms / results[(low, name, mode)]:.2f}x")
         print(f"load average at the end: {os.getloadavg()}")
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -189,10 +189,13 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     measurement dated after the baseline and on or before ``today``, the latest recorded on one date.
     """
     teams = list(user.teams.values_list("id", flat=True))
+    # The page shows no explanation: decoding thousands of them (items, goals, plans) was most of its cost.
+    unshown = ("explanation", "goal__explanation", "goal__description", "plan__explanation", "plan__description")
     last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
     milestones = (
         Milestone.objects.filter(owner_team__in=teams)
         .select_related("goal", "plan", "owner_team")
+        .defer(*unshown)
         .annotate(
             last_update_at=Subquery(last_update.values("created_at")[:1]),
             last_update_author_id=Subquery(last_update.values("author_id")[:1]),
@@ -204,6 +207,7 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     kpis = (
         KPI.objects.filter(owner_team__in=teams)
         .select_related("goal", "plan", "owner_team")
+        .defer(*unshown)
         .annotate(
             measured_on=Subquery(latest.values("date")[:1]),
             measured_value=Subquery(latest.values("value")[:1]),
@@ -334,7 +338,7 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
             StatusSnapshot.objects.filter(plan_id=plan_id, as_of=as_of)
             .exclude(item_type=ItemType.PLAN)
             .values("item_type", "status")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
             .order_by()
         )
     parts = [
@@ -362,7 +366,7 @@ def plan_status_trend(*, plan_id: int, dates) -> list[dict]:
         StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates))
         .exclude(item_type=ItemType.PLAN)
         .values("as_of", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
         .order_by("as_of", "status")
     )
 
