@@ -326,7 +326,9 @@ def plan_snapshot_days(*, plan_id: int, among) -> list[datetime.date]:
     days = sorted(set(among))
     if not days:
         return []
-    probes = {f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)}
+    probes = {
+        f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)
+    }
     row = Plan.objects.filter(pk=plan_id).values(**probes).first() or {}
     return [day for i, day in enumerate(days) if row.get(f"day_{i}")]
 

@@ -7,7 +7,7 @@ cached body (``plans/_cached_page.html``). The key of a body holds
 - the view, the language, the query string (filters, as-of date, page numbers) and today's date
   (statuses read against it: forecasts or final figures, "due in n days");
 - per plan: its id and creation time (ids come back after a database reset), ``computed_revision``
-  (every recompute), ``data_revision`` (every write, definitions included: ``plan_mark_changed``, so
+  and ``computed_at`` (every recompute, also the nightly one that only moves dates), ``data_revision`` (every write, definitions included: ``plan_mark_changed``, so
   the "being recomputed" banner and the logs show a write at once) and whether its statuses are more
   than a day old (the banner that says so);
 - the generation: bumped when a team or a user changes (names shown on every page; plans.signals);
@@ -64,7 +64,8 @@ def generation_bump() -> None:
 def plan_facts(plan) -> tuple:
     """What about a plan changes when anything its pages show changes."""
     stale = bool(plan.computed_at and plan.computed_at < timezone.now() - STATUSES_STALE_AFTER)
-    return (plan.pk, plan.created_at.isoformat(), plan.data_revision, plan.computed_revision, stale)
+    computed_at = plan.computed_at.isoformat() if plan.computed_at else ""
+    return (plan.pk, plan.created_at.isoformat(), plan.data_revision, plan.computed_revision, computed_at, stale)
 
 
 def viewer_facts(user) -> tuple:
