@@ -7,10 +7,11 @@ cached body (``plans/_cached_page.html``). The key of a body holds
 - the view, the language, the query string (filters, as-of date, page numbers) and today's date
   (statuses read against it: forecasts or final figures, "due in n days");
 - per plan: its id and creation time (ids come back after a database reset), ``computed_revision``
-  and ``computed_at`` (every recompute, also the nightly one that only moves dates), ``data_revision`` (every write, definitions included: ``plan_mark_changed``, so
-  the "being recomputed" banner and the logs show a write at once) and whether its statuses are more
-  than a day old (the banner that says so);
-- the generation: bumped when a team or a user changes (names shown on every page; plans.signals);
+  and ``computed_at`` (every recompute, also the nightly one that only moves dates), ``data_revision``
+  (every write, definitions included: ``plan_mark_changed``, so the "being recomputed" banner and the
+  logs show a write at once) and whether its statuses are more than a day old (the banner that says so);
+- the generation: bumped when a team or a user is saved or deleted (their names show on many pages;
+  ``connect_signals``);
 - for the pages that differ by viewer, what they depend on (role and writable teams, or the user).
 
 So any change that can alter a body changes its key; old bodies expire after ``TIMEOUT``. When the
