@@ -26,7 +26,7 @@ from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..recompute import STATUSES_STALE_AFTER
-from .pagecache import cached_page, plan_facts
+from .pagecache import plan_page
 
 KPI_PAGE_SIZE = 25
 GOAL_PAGE_SIZE = 50
@@ -146,15 +146,7 @@ def _headline(rows: list[dict]) -> list[dict]:
 
 @login_required
 def plan_dashboard(request, slug):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    return cached_page(
-        request,
-        view="dashboard",
-        facts=plan_facts(plan),
-        build=lambda: (_("Dashboard"), _dashboard_context(request, plan)),
-        template="plans/dashboard/plan.html",
-        plan=plan,
-    )
+    return plan_page(request, slug, "plan", lambda plan: (_("Dashboard"), _dashboard_context(request, plan)))
 
 
 def _dashboard_context(request, plan) -> dict:
@@ -199,15 +191,7 @@ def _dashboard_context(request, plan) -> dict:
 
 @login_required
 def focus_area_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    return cached_page(
-        request,
-        view=f"focus_area:{code}",
-        facts=plan_facts(plan),
-        build=lambda: _focus_area_page(request, plan, code),
-        template="plans/dashboard/focus_area.html",
-        plan=plan,
-    )
+    return plan_page(request, slug, "focus_area", lambda plan: _focus_area_page(request, plan, code), item=code)
 
 
 def _focus_area_page(request, plan, code) -> tuple[str, dict]:
@@ -226,15 +210,7 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
 
 @login_required
 def goal_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    return cached_page(
-        request,
-        view=f"goal:{code}",
-        facts=plan_facts(plan),
-        build=lambda: _goal_page(request, plan, code),
-        template="plans/dashboard/goal.html",
-        plan=plan,
-    )
+    return plan_page(request, slug, "goal", lambda plan: _goal_page(request, plan, code), item=code)
 
 
 def _goal_page(request, plan, code) -> tuple[str, dict]:

@@ -18,7 +18,7 @@ from ..explain import explain_item
 from ..models import KPI, Milestone
 from ..permissions import can_update
 from .dashboard import AsOf, as_of_read, page_context
-from .pagecache import cached_page, plan_facts, viewer_facts
+from .pagecache import plan_page
 
 
 def item_url(item: KPI | Milestone) -> str:
@@ -45,15 +45,7 @@ def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
 @login_required
 @require_safe
 def kpi_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    return cached_page(
-        request,
-        view=f"kpi:{code}",
-        facts=(plan_facts(plan), viewer_facts(request.user)),
-        build=lambda: _kpi_page(request, plan, code),
-        template="plans/dashboard/kpi.html",
-        plan=plan,
-    )
+    return plan_page(request, slug, "kpi", lambda plan: _kpi_page(request, plan, code), item=code, per_viewer=True)
 
 
 def _kpi_page(request, plan, code) -> tuple[str, dict]:
@@ -78,14 +70,8 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
 @login_required
 @require_safe
 def milestone_detail(request, slug, pk):
-    plan = selectors.dashboard_plan_get(slug=slug)
-    return cached_page(
-        request,
-        view=f"milestone:{pk}",
-        facts=(plan_facts(plan), viewer_facts(request.user)),
-        build=lambda: _milestone_page(request, plan, pk),
-        template="plans/dashboard/milestone.html",
-        plan=plan,
+    return plan_page(
+        request, slug, "milestone", lambda plan: _milestone_page(request, plan, pk), item=pk, per_viewer=True
     )
 
 

@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
+from .. import selectors
 from ..failopen import Breaker, fail_open
 from ..permissions import writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
@@ -100,6 +101,19 @@ def cached_page(request, *, view: str, facts: tuple, build, template: str, plan=
             fail_open(lambda: cache.set(key, page, TIMEOUT), None, "page not kept", breaker=_breaker)
     context = {"plan": plan, "title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 (our own render)
     return render(request, SHELL_TEMPLATE, context, status=status)
+
+
+def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False):
+    """A page under a plan's dashboard, ``plans/dashboard/<page>.html``; ``build(plan)`` gives its title and context.
+
+    ``per_viewer``: the page shows what the viewer may do (the update link), so its writable teams are in the key.
+    """
+    plan = selectors.dashboard_plan_get(slug=slug)
+    facts = (plan_facts(plan), viewer_facts(request.user) if per_viewer else None)
+    template = f"plans/dashboard/{page}.html"
+    return cached_page(
+        request, view=f"{page}:{item}", facts=facts, build=lambda: build(plan), template=template, plan=plan
+    )
 
 
 def _names_changed(sender, instance=None, update_fields=None, **kwargs) -> None:
