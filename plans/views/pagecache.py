@@ -20,9 +20,12 @@ cache is down, pages are rendered as if nothing were cached (plans.failopen).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -79,10 +82,29 @@ def viewer_facts(user) -> tuple:
     return ("all",) if teams is None else ("teams", *sorted(teams))
 
 
+@functools.cache
+def _templates_digest() -> str:
+    """A digest of the templates, read once per process: a deploy that changes one is not served old bodies."""
+    digest = hashlib.sha256()
+    for folder in settings.TEMPLATES[0]["DIRS"]:
+        for path in sorted(Path(folder).rglob("*.html")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def page_key(request, view: str, *facts) -> str:
     query = sorted((name, sorted(values)) for name, values in request.GET.lists())
     raw = repr(
-        (FORMAT, view, translation.get_language(), query, timezone.localdate().isoformat(), _generation(), facts)
+        (
+            FORMAT,
+            _templates_digest(),
+            view,
+            translation.get_language(),
+            query,
+            timezone.localdate().isoformat(),
+            _generation(),
+            facts,
+        )
     )
     return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
