@@ -151,7 +151,7 @@ def main():
     from plans.models import Team
 
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False)
     try:
         print(f"database: {connection.vendor}; cache: {cache.__class__.__name__}; load {os.getloadavg()}")
         results = {}
