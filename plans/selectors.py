@@ -189,10 +189,13 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     measurement dated after the baseline and on or before ``today``, the latest recorded on one date.
     """
     teams = list(user.teams.values_list("id", flat=True))
+    # The page shows no explanation: decoding thousands of them (items, goals, plans) was most of its cost.
+    unshown = ("explanation", "goal__explanation", "goal__description", "plan__explanation", "plan__description")
     last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
     milestones = (
         Milestone.objects.filter(owner_team__in=teams)
         .select_related("goal", "plan", "owner_team")
+        .defer(*unshown)
         .annotate(
             last_update_at=Subquery(last_update.values("created_at")[:1]),
             last_update_author_id=Subquery(last_update.values("author_id")[:1]),
@@ -204,6 +207,7 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     kpis = (
         KPI.objects.filter(owner_team__in=teams)
         .select_related("goal", "plan", "owner_team")
+        .defer(*unshown)
         .annotate(
             measured_on=Subquery(latest.values("date")[:1]),
             measured_value=Subquery(latest.values("value")[:1]),
@@ -247,6 +251,11 @@ def my_work_items(user, today: datetime.date) -> list[WorkItem]:
     order = {bucket: i for i, bucket in enumerate(WORK_BUCKETS)}
     items.sort(key=lambda w: (order[w.bucket], w.due, str(w.item)))
     return items
+
+
+def plan_revision_list() -> QuerySet[Plan]:
+    """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
+    return Plan.objects.only("id", "created_at", "data_revision", "computed_revision", "computed_at").order_by("id")
 
 
 def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
@@ -310,11 +319,20 @@ def dashboard_plan_get(*, slug: str) -> Plan:
     return get_object_or_404(Plan, slug=slug)
 
 
-def plan_snapshot_dates(*, plan_id: int) -> list:
-    """Every date the plan has snapshots for, oldest first."""
-    return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id).order_by("as_of").values_list("as_of", flat=True).distinct()
-    )
+def plan_snapshot_days(*, plan_id: int, among) -> list[datetime.date]:
+    """The days among ``among`` the plan has snapshots for, oldest first, in one query.
+
+    One index probe per day (``plans_snapshot_plan_day``), never a scan of the history: a plan
+    keeps a snapshot for every day a recompute ran, and the pages ask about a dozen month ends.
+    """
+    days = sorted(set(among))
+    if not days:
+        return []
+    probes = {
+        f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)
+    }
+    row = Plan.objects.filter(pk=plan_id).values(**probes).first() or {}
+    return [day for i, day in enumerate(days) if row.get(f"day_{i}")]
 
 
 def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
@@ -324,7 +342,7 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
             StatusSnapshot.objects.filter(plan_id=plan_id, as_of=as_of)
             .exclude(item_type=ItemType.PLAN)
             .values("item_type", "status")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
             .order_by()
         )
     parts = [
@@ -343,13 +361,16 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
     return list(parts[0].union(*parts[1:], all=True))
 
 
-def plan_status_trend(*, plan_id: int) -> list[dict]:
-    """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each snapshot date."""
+def plan_status_trend(*, plan_id: int, dates) -> list[dict]:
+    """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each of ``dates``.
+
+    Reads those days' rows through the (plan, as_of) index, not the daily history between them.
+    """
     return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id)
+        StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates))
         .exclude(item_type=ItemType.PLAN)
         .values("as_of", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
         .order_by("as_of", "status")
     )
 
@@ -416,9 +437,10 @@ def plan_owner_team_list(*, plan_id: int):
     return Team.objects.filter(Q(pk__in=owners[0]) | Q(pk__in=owners[1]) | Q(pk__in=owners[2])).order_by("name")
 
 
-def item_snapshot_history(*, item_type: str, item_id: int) -> list:
-    """An item's snapshots, oldest first."""
-    return list(StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id).order_by("as_of"))
+def item_snapshot_history(*, item_type: str, item_id: int, dates) -> list:
+    """An item's snapshots on ``dates`` (its page shows month ends), oldest first, through the unique index."""
+    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=item_id, as_of__in=list(dates))
+    return list(rows.order_by("as_of"))
 
 
 def goal_kpi_measurement_map(*, goal_id: int) -> dict[int, list]:

@@ -52,14 +52,17 @@ def test_plan_overview_lists_focus_areas_goals_and_kpis_in_order(django_assert_n
     assert kpis == ["K1", "K2"]
 
 
-def test_snapshot_dates_are_distinct_and_oldest_first():
+def test_snapshot_days_are_the_asked_days_the_plan_has_snapshots_for_oldest_first():
     kpi = KPIFactory()
     other = KPIFactory()
-    for day, item in [(JULY, kpi), (JUNE, kpi), (JULY, kpi.goal), (datetime.date(2025, 5, 31), other)]:
+    may = datetime.date(2025, 5, 31)
+    for day, item in [(JULY, kpi), (JUNE, kpi), (JULY, kpi.goal), (may, other)]:
         item_type = ItemType.KPI if isinstance(item, KPI) else ItemType.GOAL
         StatusSnapshotFactory(plan=item.plan, item_type=item_type, item_id=item.pk, as_of=day)
 
-    assert selectors.plan_snapshot_dates(plan_id=kpi.plan_id) == [JUNE, JULY]
+    asked = [JULY, may, JUNE, JULY, datetime.date(2025, 8, 31)]
+    assert selectors.plan_snapshot_days(plan_id=kpi.plan_id, among=asked) == [JUNE, JULY]
+    assert selectors.plan_snapshot_days(plan_id=kpi.plan_id, among=[]) == []
 
 
 def test_status_counts_now_read_the_items_and_in_the_past_their_snapshots():
@@ -84,7 +87,10 @@ def test_status_trend_counts_items_per_day_and_status_without_the_plan():
         StatusSnapshotFactory(plan=plan, item_type=ItemType.KPI, item_id=kpi.pk, as_of=JUNE, status=Status.AT_RISK)
     StatusSnapshotFactory(plan=plan, item_type=ItemType.PLAN, item_id=plan.pk, as_of=JUNE, status=Status.AT_RISK)
 
-    assert selectors.plan_status_trend(plan_id=plan.pk) == [{"as_of": JUNE, "status": Status.AT_RISK, "n": 2}]
+    StatusSnapshotFactory(plan=plan, item_type=ItemType.GOAL, item_id=goal.pk, as_of=JULY, status=Status.AT_RISK)
+
+    trend = [{"as_of": JUNE, "status": Status.AT_RISK, "n": 2}]
+    assert selectors.plan_status_trend(plan_id=plan.pk, dates=[JUNE]) == trend
 
 
 def test_plan_snapshot_is_the_plans_own_row_of_that_day():

@@ -36,7 +36,12 @@ class StatusSnapshot(models.Model):
         verbose_name = _("status snapshot")
         verbose_name_plural = _("status snapshots")
         ordering = ["plan", "as_of", "item_type", "item_id"]
-        indexes = [models.Index(fields=["plan", "as_of", "item_type", "item_id"], name="plans_snapshot_plan_day")]
+        indexes = [
+            models.Index(fields=["plan", "as_of", "item_type", "item_id"], name="plans_snapshot_plan_day"),
+            # What the dashboards count on a day (the status trend, the tiles at a past date): read from
+            # the index alone, without visiting the wide month-end rows that carry explanations.
+            models.Index(fields=["plan", "as_of", "status", "item_type"], name="plans_snapshot_day_status"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["item_type", "item_id", "as_of"], name="plans_snapshot_unique_item_day"),
             choices_check("item_type", ItemType, name="plans_statussnapshot_item_type_valid"),

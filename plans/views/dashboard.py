@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -22,11 +22,12 @@ from django.utils.translation import ngettext
 
 from .. import charts, exports, selectors
 from ..choices import ItemType, Status
-from ..dates import month_ends_among
+from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
+from .pagecache import plan_page
 
 KPI_PAGE_SIZE = 25
 GOAL_PAGE_SIZE = 50
@@ -61,18 +62,21 @@ class AsOf:
 
 def as_of_read(request, plan) -> AsOf:
     """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
-    dates = selectors.plan_snapshot_dates(plan_id=plan.pk)
+    raw = request.GET.get("as_of", "").strip()
+    try:
+        day = datetime.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        day = None
+    # Asked about the plan's month ends and the requested day only: a scan of every snapshot date
+    # would read the whole daily history.
+    candidates = month_ends_between(plan.start_date, plan.end_date + PERIOD_GRACE)
+    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=[*candidates, *([day] if day else [])])
     ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]
-    raw = request.GET.get("as_of", "").strip()
     if not raw:
         return AsOf(choices=choices, month_ends=ends)
-    try:
-        day = datetime.date.fromisoformat(raw)
-    except ValueError:
-        day = None
     if day is None or day not in set(dates):
         return AsOf(choices=choices, rejected=raw, month_ends=ends)
     if day.isoformat() not in {value for value, _label in choices}:
@@ -145,7 +149,10 @@ def _headline(rows: list[dict]) -> list[dict]:
 
 @login_required
 def plan_dashboard(request, slug):
-    plan = selectors.dashboard_plan_get(slug=slug)
+    return plan_page(request, slug, "plan", lambda plan: (_("Dashboard"), _dashboard_context(request, plan)))
+
+
+def _dashboard_context(request, plan) -> dict:
     as_of = as_of_read(request, plan)
     data = request.GET
     kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data)
@@ -157,7 +164,7 @@ def plan_dashboard(request, slug):
         focus_areas = focus_areas.filter(pk=chosen_area.pk)
 
     trend_dates = as_of.month_ends
-    trend_rows = [r for r in selectors.plan_status_trend(plan_id=plan.pk) if r["as_of"] in set(trend_dates)]
+    trend_rows = selectors.plan_status_trend(plan_id=plan.pk, dates=trend_dates) if trend_dates else []
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
     stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
     plan_status = stored.status if stored else ""
@@ -182,12 +189,15 @@ def plan_dashboard(request, slug):
         "milestones_attention_only": attention_only,
         "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
     }
-    return render(request, "plans/dashboard/plan.html", context)
+    return context
 
 
 @login_required
 def focus_area_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
+    return plan_page(request, slug, "focus_area", lambda plan: _focus_area_page(request, plan, code), item=code)
+
+
+def _focus_area_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     focus_area = get_object_or_404(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date).filter(focus_area=focus_area)
@@ -198,12 +208,15 @@ def focus_area_detail(request, slug, code):
         "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
-    return render(request, "plans/dashboard/focus_area.html", context)
+    return f"{focus_area.code} {focus_area.name}", context
 
 
 @login_required
 def goal_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
+    return plan_page(request, slug, "goal", lambda plan: _goal_page(request, plan, code), item=code)
+
+
+def _goal_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     goal = get_object_or_404(selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     kpis = list(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal=goal))
@@ -229,7 +242,7 @@ def goal_detail(request, slug, code):
         "kpi_rows": kpi_rows,
         "timeline": _timeline(plan, goal, milestones, as_of),
     }
-    return render(request, "plans/dashboard/goal.html", context)
+    return f"{goal.code} {goal.title}", context
 
 
 def _timeline(plan, goal, milestones, as_of: AsOf) -> dict:

@@ -8,17 +8,17 @@ the update form shows to those who may update the item (plans.permissions), and 
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponsePermanentRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from .. import charts, selectors
 from ..choices import ItemType
-from ..dates import is_month_end
 from ..explain import explain_item
 from ..models import KPI, Milestone
 from ..permissions import can_update
 from .dashboard import AsOf, as_of_read, page_context
+from .pagecache import plan_page
 
 
 def item_url(item: KPI | Milestone) -> str:
@@ -38,14 +38,17 @@ def item_or_404(loader, pk: int) -> KPI | Milestone:
 
 def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
     """The item's month-end snapshots, and the as-of day's when that is not a month end."""
-    history = selectors.item_snapshot_history(item_type=item_type, item_id=item_id)
-    return [h for h in history if is_month_end(h.as_of) or h.as_of == as_of.date]
+    dates = [*as_of.month_ends, *([as_of.date] if as_of.date else [])]
+    return selectors.item_snapshot_history(item_type=item_type, item_id=item_id, dates=dates)
 
 
 @login_required
 @require_safe
 def kpi_detail(request, slug, code):
-    plan = selectors.dashboard_plan_get(slug=slug)
+    return plan_page(request, slug, "kpi", lambda plan: _kpi_page(request, plan, code), item=code, per_viewer=True)
+
+
+def _kpi_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     kpi = get_object_or_404(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
     measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
@@ -61,13 +64,18 @@ def kpi_detail(request, slug, code):
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
         "can_update": can_update(request.user, kpi),
     }
-    return render(request, "plans/dashboard/kpi.html", context)
+    return f"{kpi.code} {kpi.name}", context
 
 
 @login_required
 @require_safe
 def milestone_detail(request, slug, pk):
-    plan = selectors.dashboard_plan_get(slug=slug)
+    return plan_page(
+        request, slug, "milestone", lambda plan: _milestone_page(request, plan, pk), item=pk, per_viewer=True
+    )
+
+
+def _milestone_page(request, plan, pk) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     milestone = get_object_or_404(selectors.dashboard_milestone_list(plan_id=plan.pk, as_of=as_of.date), pk=pk)
     context = page_context(request, plan, as_of) | {
@@ -77,7 +85,7 @@ def milestone_detail(request, slug, pk):
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }
-    return render(request, "plans/dashboard/milestone.html", context)
+    return milestone.title, context
 
 
 def _moved(loader):

@@ -7,6 +7,7 @@ refused with 403 before anything is parsed. A save returns to the item's page (p
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -17,8 +18,9 @@ from .. import selectors
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan
-from ..permissions import ensure_can_update
+from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
+from .pagecache import cached_page, plan_facts
 
 # Heading and one-line description of each "My work" bucket (plans.selectors.my_work_items decides the bucket).
 BUCKETS = {
@@ -34,6 +36,9 @@ BUCKETS = {
     selectors.ON_TRACK: (gettext_lazy("On track, done or not yet due"), ""),
 }
 NOT_COMPUTED_NOTE = gettext_lazy("Items whose status has not been computed yet are listed here too.")
+# Rows of each bucket on "My work"; "show all" pages one bucket by SHOWN_PAGE_SIZE.
+SECTION_ROWS = 25
+SHOWN_PAGE_SIZE = 100
 
 
 def _status_phrase(item) -> str:
@@ -48,24 +53,47 @@ def _status_phrase(item) -> str:
 @login_required
 @require_safe
 def my_work(request):
+    """Cached per user: its teams' items come from every plan, so every plan's revisions are in the key."""
+    teams = sorted(team_ids(request.user))
+    return cached_page(
+        request,
+        view="my_work",
+        # The user itself, never only its teams: nobody is served another user's page.
+        facts=(request.user.pk, teams, *(plan_facts(plan) for plan in selectors.plan_revision_list())),
+        build=lambda: (_("My work"), _my_work_context(request, has_teams=bool(teams))),
+        template="plans/work/my_work.html",
+    )
+
+
+def _my_work_context(request, *, has_teams: bool) -> dict:
+    """Each bucket lists its most urgent ``SECTION_ROWS`` rows, and links to all of them (``?show=<bucket>``).
+
+    ``?show=`` lists that bucket alone, ``SHOWN_PAGE_SIZE`` rows a page: a team owning thousands of
+    items gets a page of bounded size either way.
+    """
     today = timezone.localdate()
     items = selectors.my_work_items(request.user, today)
+    shown = request.GET.get("show", "")
+    if shown not in BUCKETS:
+        shown = ""
     sections = []
     for key, (label, description) in BUCKETS.items():
+        if shown and key != shown:
+            continue
         rows = [i for i in items if i.bucket == key]
+        if not rows:
+            continue
         if any(not row.item.status for row in rows):
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
-        sections.append({"key": key, "label": label, "description": description, "items": rows})
-    return render(
-        request,
-        "plans/work/my_work.html",
-        {
-            "sections": [section for section in sections if section["items"]],
-            "count": len(items),
-            "today": today,
-            "has_teams": request.user.teams.exists(),
-        },
-    )
+        page = Paginator(rows, SHOWN_PAGE_SIZE if shown else SECTION_ROWS).get_page(request.GET.get("page"))
+        sections.append({"key": key, "label": label, "description": description, "items": page, "total": len(rows)})
+    return {
+        "sections": sections,
+        "shown": shown,
+        "count": len(items),
+        "today": today,
+        "has_teams": has_teams,
+    }
 
 
 def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved):
