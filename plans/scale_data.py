@@ -14,7 +14,6 @@ catches its statuses up.
 """
 
 import datetime
-import itertools
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from .choices import Direction, Frequency, MeasurementSource, MilestoneState
 from .models import KPI, FocusArea, Goal, Measurement, MeasurementRevision, Milestone, MilestoneUpdate, Plan, Team
+from .setwrites import copy_rows
 
 FOCUS_AREAS = 12
 GOALS, MILESTONES, KPIS = 240, 2400, 1200  # at scale 1
@@ -86,32 +86,7 @@ class _Writer:
             return cursor.fetchone()[0]
 
     def write(self, rows) -> None:
-        if connection.vendor == "postgresql":
-            self._copy(rows)
-        else:
-            for batch in _batched(rows):
-                self.model.objects.bulk_create(
-                    [self.model(**dict(zip(self.columns, row, strict=True))) for row in batch]
-                )
-                self.progress.update(len(batch))
-
-    def _copy(self, rows) -> None:
-        quote = connection.ops.quote_name
-        names = ", ".join(quote(self.model._meta.get_field(name).column) for name in self.columns)
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {quote(self.model._meta.db_table)} ({names}) FROM STDIN") as copy:
-                count = 0
-                for count, row in enumerate(rows, 1):  # noqa: B007  (count is read after the loop)
-                    copy.write_row(row)
-                    if count % CHUNK == 0:
-                        self.progress.update(CHUNK)
-                self.progress.update(count % CHUNK)
-
-
-def _batched(rows):
-    iterator = iter(rows)
-    while batch := tuple(itertools.islice(iterator, CHUNK)):
-        yield batch
+        copy_rows(self.model, self.columns, rows, progress=self.progress, chunk=CHUNK)
 
 
 class _Null:
