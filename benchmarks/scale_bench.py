@@ -89,7 +89,7 @@ def child(mode: str, redis_url: str = "", timeout: float = CHILD_TIMEOUT) -> dic
         return {"error": f"over {timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:
-        return {"error": (done.stderr.strip().splitlines() or ["exit %d" % done.returncode])[-1][:80]}
+        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:80]}
     return json.loads(lines[-1])
 
 
