@@ -48,7 +48,6 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
 def median_time(call, repeat: int = 15) -> float:
@@ -290,7 +289,12 @@ def measure_pages(plan, trivial: float) -> dict:
     out = {}
     for name, (client, path) in pages.items():
         cache.clear()
-        with CaptureQueriesContext(connection) as queries:
+        queries = []
+        # An execute wrapper, not CaptureQueriesContext: the client closes the connection after each
+        # request (CONN_MAX_AGE 0), which empties the captured log.
+        with connection.execute_wrapper(
+            lambda execute, sql, *rest, queries=queries: queries.append(sql) or execute(sql, *rest)
+        ):
             t = time.perf_counter()
             response = client.get(path)
             body = consume(response)
@@ -303,7 +307,7 @@ def measure_pages(plan, trivial: float) -> dict:
             "cold": cold,
             "warm": warm,
             "warm_x": warm / trivial,
-            "queries": len(queries.captured_queries),
+            "queries": len(queries),
             "bytes": len(body),
         }
     for fmt in ("csv", "xlsx"):
@@ -415,6 +419,10 @@ def table(results: list[dict]) -> list[tuple]:
     def each(*keys):
         return [get(r, *keys) for r in results]
 
+    def add_ms(label, keys, target, limit):
+        """A figure kept in seconds, shown in ms, passing at or under ``limit`` ms."""
+        add(label, [(s * 1000, s) if s is not None else None for s in each(*keys)], target, lambda v: v[0] <= limit)
+
     pairs = list(zip(each("recompute_later", "seconds"), each("raw_pass", "seconds"), strict=True))
     add(
         "whole-plan recompute (later) / raw SQL pass",
@@ -439,12 +447,7 @@ def table(results: list[dict]) -> list[tuple]:
             "<= 5x",
             lambda v: v[0] <= 5,
         )
-        add(
-            f"{page}: cold, ms",
-            [(c * 1000, c) if c else None for c in each("pages", page, "cold")],
-            "<= 100 ms (scale 1)",
-            lambda v: v[0] <= 100,
-        )
+        add_ms(f"{page}: cold, ms", ("pages", page, "cold"), "<= 100 ms (scale 1)", 100)
         add(
             f"{page}: queries (cold)", [(q, q) if q else None for q in each("pages", page, "queries")], "constant", bool
         )
@@ -471,35 +474,20 @@ def table(results: list[dict]) -> list[tuple]:
         "< 200 KB",
         lambda v: v[0] < 200,
     )
-    add(
-        "token check, ms",
-        [(t * 1000, t) if t else None for t in each("api", "token_check")],
-        "< 1 ms",
-        lambda v: v[0] < 1,
-    )
+    add_ms("token check, ms", ("api", "token_check"), "< 1 ms", 1)
     add(
         "If-None-Match answered", [(s, s) if s else None for s in each("api", "etag_304")], "304", lambda v: v[0] == 304
     )
     for fmt in ("csv", "xlsx"):
-        add(
+        add_ms(
             f"KPI export {fmt.upper()} (scale 1: 1,200 KPIs), ms",
-            [(s * 1000, s) if s else None for s in each("pages", f"export {fmt}", "seconds")],
+            ("pages", f"export {fmt}", "seconds"),
             "< 300 ms",
-            lambda v: v[0] < 300,
+            300,
         )
-    add(
-        "write -> fresh, in-process (POST waits), ms",
-        [(s * 1000, s) if s else None for s in each("in_process", "fresh")],
-        "< 1000 ms",
-        lambda v: v[0] < 1000,
-    )
+    add_ms("write -> fresh, in-process (POST waits), ms", ("in_process", "fresh"), "< 1000 ms", 1000)
     if BROKER_URL:
-        add(
-            "write -> fresh via Redis + worker, ms",
-            [(s * 1000, s) if s else None for s in each("worker", "one", "fresh")],
-            "< 2000 ms",
-            lambda v: v[0] < 2000,
-        )
+        add_ms("write -> fresh via Redis + worker, ms", ("worker", "one", "fresh"), "< 2000 ms", 2000)
     add(
         "bulk 10,000 rows: raw COPY / HTTP upsert",
         [
@@ -509,18 +497,8 @@ def table(results: list[dict]) -> list[tuple]:
         ">= 0.25",
         lambda v: v[0] >= 0.25,
     )
-    add(
-        "bulk: statuses fresh after the response, ms",
-        [(s * 1000, s) if s is not None else None for s in each("worker", "bulk", "fresh_after")],
-        "< 2000 ms",
-        lambda v: v[0] < 2000,
-    )
-    add(
-        "bulk replay (unchanged), ms",
-        [(s * 1000, s) if s else None for s in each("worker", "bulk", "replay")],
-        "",
-        bool,
-    )
+    add_ms("bulk: statuses fresh after the response, ms", ("worker", "bulk", "fresh_after"), "< 2000 ms", 2000)
+    add_ms("bulk replay (unchanged), ms", ("worker", "bulk", "replay"), "", float("inf"))
     add(
         "snapshot table share of the database",
         [
