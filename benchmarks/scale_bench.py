@@ -545,14 +545,14 @@ def main():
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="Also write the raw figures here.")
     args = parser.parse_args()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host, as in the test suite
     if args.child:
         print(json.dumps(CHILDREN[args.child](), default=str))
         return
     if connection.vendor != "postgresql":
         sys.exit("scale_bench needs PostgreSQL: set DATABASE_URL (its server gets throwaway databases).")
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()  # the test client's host, as in the test suite
     scales = args.scales or ([1.0] if args.quick else [1.0, 10.0])
     log_dir = ROOT / "test-artifacts"
     log_dir.mkdir(exist_ok=True)
