@@ -1,10 +1,12 @@
 """Set-based writes in one statement whatever the number of rows (PostgreSQL and SQLite).
 
-Rows travel as one JSON parameter, unpacked by the database (``jsonb_to_recordset`` on PostgreSQL,
-``json_each`` on SQLite), so writing 10 or 10,000 rows costs one query. Other backends fall back
-to Django's batched ``bulk_update`` / ``bulk_create``.
+Updates travel as one JSON parameter, unpacked by the database (``jsonb_to_recordset`` on PostgreSQL,
+``json_each`` on SQLite), so writing 10 or 10,000 rows costs one query. Appends go by COPY on
+PostgreSQL (``copy_rows``, ``insert_returning_ids``). Other backends fall back to Django's batched
+``bulk_update`` / ``bulk_create``.
 """
 
+import itertools
 import json
 
 from django.db import connection, models
@@ -12,6 +14,7 @@ from django.db import connection, models
 # Subclasses before their bases: DateTimeField is a DateField.
 PG_TYPES = {
     models.CharField: "text",
+    models.TextField: "text",
     models.FloatField: "double precision",
     models.DateTimeField: "timestamptz",
     models.DateField: "date",
@@ -20,6 +23,7 @@ PG_TYPES = {
     models.BigAutoField: "bigint",
     models.PositiveBigIntegerField: "bigint",
     models.ForeignKey: "bigint",
+    models.IntegerField: "bigint",
 }
 
 
@@ -89,3 +93,53 @@ def bulk_insert(model, objs: list, fields: list[str]) -> None:
     sql = f"INSERT INTO {table} ({column_list}) SELECT {selected} FROM {source}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [_payload(model, fields, objs)])
+
+
+def copy_rows(model, columns: list[str], rows, *, progress=None, chunk: int = 5000) -> None:
+    """Append ``rows`` (tuples of values in ``columns`` order, by attname) to ``model``'s table.
+
+    PostgreSQL: one COPY, the fastest way in (no per-row statement, no JSON to parse); elsewhere
+    ``bulk_create`` in batches. Every column without a database default must be given (Django's
+    defaults live in Python). ``rows`` may be a generator; ``progress.update(n)`` hears of each chunk.
+    """
+    if connection.vendor != "postgresql":
+        iterator = iter(rows)
+        while batch := list(itertools.islice(iterator, chunk)):
+            model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in batch])
+            if progress:
+                progress.update(len(batch))
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    # The raw psycopg cursor's errors become Django's (IntegrityError ...), as for any other query.
+    sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        count = 0
+        for count, row in enumerate(rows, 1):  # noqa: B007  (count is read after the loop)
+            copy.write_row(row)
+            if progress and count % chunk == 0:
+                progress.update(chunk)
+        if progress:
+            progress.update(count % chunk)
+
+
+def insert_returning_ids(model, columns: list[str], rows: list[tuple]) -> list[int]:
+    """Insert ``rows`` (as ``copy_rows``) and return their new primary keys, in order.
+
+    PostgreSQL: the ids are drawn from the table's sequence first (safe beside concurrent inserts),
+    then the rows are copied with them; elsewhere ``bulk_create`` reports them.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=1000)
+        return [obj.pk for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    copy_rows(model, ["id", *columns], ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
+    return ids

@@ -1,11 +1,75 @@
-"""Turn validated bulk rows into service rows: resolve KPI references in one query, check the caller's teams."""
+"""Read the bulk payload's rows and turn them into service rows: resolve KPI references in one query, check the
+caller's teams."""
+
+import datetime
+import math
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from plans import selectors
+from plans.models.base import MAX_ABS_VALUE, MAX_ID
 from plans.permissions import can_write_team
 from plans.services import MeasurementRow
+
+from .serializers import MAX_BULK_ROWS, MAX_TEXT_LENGTH, BulkMeasurementRowSerializer, BulkMeasurementsSerializer
+
+ROW_FIELDS = frozenset(("kpi", "kpi_external_id", "kpi_source", "date", "value", "note", "external_id"))
+TEXT_LIMITS = {"kpi_external_id": 128, "kpi_source": 64, "note": MAX_TEXT_LENGTH, "external_id": 128}
+
+
+def _plain_text(value, limit: int) -> bool:
+    """Text the row serializer would take unchanged: no surrounding blanks (it trims them), no control,
+    null or surrogate characters (it refuses those), within the length limit."""
+    return type(value) is str and len(value) <= limit and value == value.strip() and value.isprintable()
+
+
+def _quick_row(row) -> dict | None:
+    """The row as BulkMeasurementRowSerializer validates it, for the common well-formed row; None for any
+    row it would not take exactly as given, which then goes through the serializer itself (its messages)."""
+    if type(row) is not dict or not row.keys() <= ROW_FIELDS or ("kpi" in row) == ("kpi_external_id" in row):
+        return None
+    if "kpi" in row and not (type(row["kpi"]) is int and 0 < row["kpi"] <= MAX_ID):
+        return None
+    if "kpi_external_id" in row and not row["kpi_external_id"]:
+        return None
+    for name, limit in TEXT_LIMITS.items():
+        if name in row and not _plain_text(row[name], limit):
+            return None
+    date, value = row.get("date"), row.get("value")
+    if type(date) is not str or len(date) != 10 or date[4] != "-" or date[7] != "-":
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        return None
+    try:
+        parsed = datetime.date.fromisoformat(date)
+    except ValueError:
+        return None
+    return {"note": "", "external_id": "", **row, "date": parsed, "value": float(value)}
+
+
+def measurements_bulk_validate(data) -> list[dict]:
+    """The payload's rows, validated as BulkMeasurementsSerializer does, in one pass of plain Python for the
+    rows it settles (a DRF field per value costs about 0.3 ms a row: 3 s for 10,000). Raises ValidationError
+    with the serializer's own messages, by row index."""
+    rows = data.get("measurements") if isinstance(data, dict) and data.keys() == {"measurements"} else None
+    if type(rows) is not list or not 0 < len(rows) <= MAX_BULK_ROWS:
+        serializer = BulkMeasurementsSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data["measurements"]
+    result, errors = [], {}
+    for index, row in enumerate(rows):
+        quick = _quick_row(row)
+        if quick is None:
+            serializer = BulkMeasurementRowSerializer(data=row)
+            if not serializer.is_valid():
+                errors[str(index)] = serializer.errors
+                continue
+            quick = serializer.validated_data
+        result.append(quick)
+    if errors:
+        raise ValidationError({"measurements": errors})
+    return result
 
 
 def _kpi_for_row(row: dict, by_id: dict, by_ref: dict, by_external_id: dict) -> tuple[int | None, str | None]:

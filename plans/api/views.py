@@ -24,7 +24,7 @@ from .exceptions import PayloadTooLarge, SyncTooOld
 from .expand import EXPANDABLE, expanded_fields
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import MAX_KEY_LENGTH, IdempotentPostMixin
-from .measurement_rows import measurements_bulk_rows
+from .measurement_rows import measurements_bulk_rows, measurements_bulk_validate
 from .parsers import BULK_MAX_BODY_BYTES
 from .permissions import ApiAccess, definition_checked, ensure_can_change_definition
 
@@ -448,10 +448,11 @@ class MeasurementViewSet(TrackedViewSet):
     )
     @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=BULK_MAX_BODY_BYTES)
     def bulk(self, request):
-        serializer = serializers.BulkMeasurementsSerializer(data=request.data)
-        if not serializer.is_valid():
-            raise ValidationError(rows_by_index(serializer.errors))
-        rows = measurements_bulk_rows(request, serializer.validated_data["measurements"])
+        try:
+            validated = measurements_bulk_validate(request.data)
+        except ValidationError as exc:
+            raise ValidationError(rows_by_index(exc.detail)) from exc
+        rows = measurements_bulk_rows(request, validated)
         try:
             counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_author(request))
         except services.MeasurementRowsInvalid as exc:

@@ -1,16 +1,19 @@
 """Writes of KPIs and their measurements: create, update, delete, ``measurement_record`` and the bulk upsert."""
 
+import bisect
 import datetime
 import itertools
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +24,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
+from ..setwrites import bulk_set, copy_rows, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
@@ -57,6 +61,11 @@ def kpi_typical_change(*, kpi: KPI, values: list[float]) -> float | None:
         typical = statistics.median(abs(later - earlier) for earlier, later in itertools.pairwise(values))
         if typical > 0:
             return typical
+    return _planned_change(kpi)
+
+
+def _planned_change(kpi: KPI) -> float | None:
+    """The fallback of ``kpi_typical_change``: the planned change spread over the reporting periods."""
     years = (kpi.target_date - kpi.baseline_date).days / 365.25
     periods = max(1, round(years * PERIODS_PER_YEAR.get(kpi.frequency, 1)))
     planned = abs(kpi.target_value - kpi.baseline_value) or abs(kpi.baseline_value)
@@ -73,7 +82,14 @@ def _number(value: float) -> str:
 
 
 def measurement_check(
-    *, kpi: KPI, date: datetime.date, value: Any, note: str, series: dict[datetime.date, float]
+    *,
+    kpi: KPI,
+    date: datetime.date,
+    value: Any,
+    note: str,
+    series: dict[datetime.date, float] | None = None,
+    jump_basis: Callable[[], tuple[float, float | None]] | None = None,
+    today: datetime.date | None = None,
 ) -> float:
     """Every rule a measurement must meet; returns the value as a float or raises ValidationError by field.
 
@@ -83,9 +99,13 @@ def measurement_check(
     - the value is a real number (not a boolean, text, NaN or infinity) within the KPI's plausible range;
     - a change from the previous value (by date; the baseline before the first) larger than
       ``TRACKER_JUMP_NOTE_MULTIPLE`` times the typical change (``kpi_typical_change``) needs a note.
+
+    ``jump_basis``, when given, returns that (previous value, typical change) instead of ``series``:
+    the bulk upsert answers it from an index of the series rather than re-reading it for every row,
+    and gives ``today`` once for all its rows.
     """
     errors: dict[str, ValidationError] = {}
-    today = timezone.localdate()
+    today = today or timezone.localdate()
     if date <= kpi.baseline_date:
         errors["date"] = ValidationError(
             _("The date must be after the KPI's baseline date, %(date)s."),
@@ -113,9 +133,7 @@ def measurement_check(
             params={"value": _number(value), "range": kpi.range_display()},
         )
     elif not note.strip() and "date" not in errors:
-        earlier = [d for d in series if d < date]
-        previous = series[max(earlier)] if earlier else kpi.baseline_value
-        typical = kpi_typical_change(kpi=kpi, values=[series[d] for d in sorted(series)])
+        previous, typical = jump_basis() if jump_basis else _jump_basis(kpi, series or {}, date)
         multiple = settings.TRACKER_JUMP_NOTE_MULTIPLE
         if typical is not None and abs(value - previous) > multiple * typical:
             errors["note"] = ValidationError(
@@ -136,16 +154,68 @@ def measurement_check(
     return value
 
 
+def _jump_basis(kpi: KPI, series: dict[datetime.date, float], date: datetime.date) -> tuple[float, float | None]:
+    earlier = [d for d in series if d < date]
+    previous = series[max(earlier)] if earlier else kpi.baseline_value
+    return previous, kpi_typical_change(kpi=kpi, values=[series[d] for d in sorted(series)])
+
+
+class _SeriesIndex:
+    """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
+    of the series without one date (``_jump_basis``) costs a bisection and a few list moves per row,
+    not a sort of the whole series. Gives exactly what ``_jump_basis`` gives (same floats, same median)."""
+
+    def __init__(self, kpi: KPI, series: dict[datetime.date, float]):
+        self.kpi = kpi
+        self.dates = sorted(series)
+        self.values = [series[d] for d in self.dates]
+        self.changes = sorted(abs(later - earlier) for earlier, later in itertools.pairwise(self.values))
+
+    def without(self, date: datetime.date) -> tuple[float, float | None]:
+        dates, values, changes = self.dates, self.values, self.changes
+        i = bisect.bisect_left(dates, date)
+        previous = values[i - 1] if i > 0 else self.kpi.baseline_value
+        present = i < len(dates) and dates[i] == date
+        if len(dates) - present < 3:
+            rest = [v for d, v in zip(dates, values, strict=True) if d != date]
+            return previous, kpi_typical_change(kpi=self.kpi, values=rest)
+        removed, added = [], []
+        if present:
+            if i > 0:
+                removed.append(abs(values[i] - values[i - 1]))
+            if i < len(dates) - 1:
+                removed.append(abs(values[i + 1] - values[i]))
+            if 0 < i < len(dates) - 1:
+                added.append(abs(values[i + 1] - values[i - 1]))
+        for change in removed:
+            del changes[bisect.bisect_left(changes, change)]
+        for change in added:
+            bisect.insort(changes, change)
+        middle = len(changes) // 2
+        median = changes[middle] if len(changes) % 2 else (changes[middle - 1] + changes[middle]) / 2
+        for change in added:
+            del changes[bisect.bisect_left(changes, change)]
+        for change in removed:
+            bisect.insort(changes, change)
+        return previous, median if median > 0 else _planned_change(self.kpi)
+
+
 def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     """Each KPI's values by date, one per date (the latest recorded, as the status method counts them)."""
     series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
-    rows = (
+    query = (
         Measurement.objects.filter(kpi_id__in=list(kpi_ids))
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list("kpi_id", "date", "value")
     )
-    for kpi_id, date, value in rows:
-        series[kpi_id][date] = value
+    # A plain cursor: the bulk upsert reads whole series (200,000 rows for 1,000 KPIs), and the ORM's
+    # per-row conversion would cost most of its time. The database gives dates and floats as they are.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(10_000):
+            for kpi_id, date, value in rows:
+                series[kpi_id][date] = value
     return series
 
 
@@ -284,6 +354,17 @@ def measurement_delete(*, measurement: Measurement, expected_version: int | None
     plan_mark_changed(plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], measurement.date))
 
 
+# What the bulk upsert reads of a KPI (measurement_check's rules and the plan to mark).
+BULK_KPI_FIELDS = (
+    "id", "plan_id", "baseline_value", "baseline_date", "target_value", "target_date", "frequency", "min_value",
+    "max_value",
+)  # fmt: skip
+BULK_MEASUREMENT_COLUMNS = [
+    "kpi_id", "date", "value", "note", "source", "recorded_by_id", "recorded_by_token_id", "recorded_at",
+    "external_id", "version", "created_at", "updated_at",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class MeasurementRow:
     kpi_id: int
@@ -315,16 +396,32 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
         payload.setdefault(row.kpi_id, {})
         if _is_real(row.value):  # a row with no real value is refused below and is no yardstick for the others
             payload[row.kpi_id][row.date] = row.value
+    # The series each row will sit in once the payload is written: stored values, then the payload's.
+    indexes = {
+        kpi_id: _SeriesIndex(kpis[kpi_id], {**stored[kpi_id], **values})
+        for kpi_id, values in payload.items()
+        if kpi_id in kpis
+    }
+    external_id_field = Measurement._meta.get_field("external_id")
+    today = timezone.localdate()
     for index, row in enumerate(rows):
         if row.kpi_id not in kpis:
             continue
-        # The series the row will sit in once the payload is written: stored values, then the payload's.
-        series = {**stored[row.kpi_id], **payload.get(row.kpi_id, {})}
-        series.pop(row.date, None)
         try:
-            measurement_check(kpi=kpis[row.kpi_id], date=row.date, value=row.value, note=row.note, series=series)
+            if row.external_id:
+                external_id_field.run_validators(row.external_id)
+            measurement_check(
+                kpi=kpis[row.kpi_id],
+                date=row.date,
+                value=row.value,
+                note=row.note,
+                jump_basis=lambda row=row: indexes[row.kpi_id].without(row.date),
+                today=today,
+            )
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
+            for field, messages in (
+                exc.message_dict if hasattr(exc, "error_dict") else {"external_id": exc.messages}
+            ).items():
                 errors.setdefault(index, {}).setdefault(field, []).extend(messages)
     used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
         "external_id", "kpi_id", "date"
@@ -349,8 +446,13 @@ def measurements_bulk_upsert(
     KPI's version is bumped once and each affected plan marked changed once.
     """
     kpi_ids = sorted({row.kpi_id for row in rows})
+    Measurement._meta.get_field("source").clean(source, None)
     # Locked in id order, like measurement_record locks its KPI, so concurrent writers queue instead of deadlocking.
-    kpis = {kpi.pk: kpi for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk")}
+    # Only what the rules read: the stored explanations are large and play no part here.
+    kpis = {
+        kpi.pk: kpi
+        for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
+    }
     errors = _bulk_rows_check(rows, kpis, source)
     if errors:
         raise MeasurementRowsInvalid(errors)
@@ -359,56 +461,62 @@ def measurements_bulk_upsert(
         return counts
     dates = [row.date for row in rows]
     existing = {
-        (m.kpi_id, m.date): m
-        for m in Measurement.objects.filter(
+        (kpi_id, date): rest
+        for kpi_id, date, *rest in Measurement.objects.filter(
             kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
-        )
+        ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
     }
     now = timezone.now()
     user, token = author_split(recorded_by)
-    created, updated, previous_values = [], [], []  # previous_values: of the updated rows
+    user_id, token_id = (user.pk if user else None), (token.pk if token else None)
+    # Field rules were settled above for all rows at once (and the database constraints stay behind them).
+    # revisions: (position in created or None, measurement id or None, previous value, value, note)
+    created, updated, revisions, written = [], [], [], set()
     for row in rows:
         value, note = float(row.value), row.note.strip()
-        measurement = existing.get((row.kpi_id, row.date))
-        if measurement is None:
-            measurement = Measurement(kpi_id=row.kpi_id, date=row.date, source=source, external_id=row.external_id)
-            created.append(measurement)
-        elif measurement.value == value and measurement.note == note:
+        found = existing.get((row.kpi_id, row.date))
+        if found is None:
+            created.append(
+                (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
+            )
+            revisions.append((len(created) - 1, None, None, value, note))
+            written.add(row.kpi_id)
+            continue
+        pk, stored_value, stored_note, version, external_id = found
+        if stored_value == value and stored_note == note:
             counts["unchanged"] += 1
             continue
-        else:
-            updated.append(measurement)
-            previous_values.append(measurement.value)
-            measurement.version += 1
-            measurement.updated_at = now
-            measurement.external_id = row.external_id or measurement.external_id
-        measurement.value = value
-        measurement.note = note
-        measurement.recorded_by, measurement.recorded_by_token = user, token
-        measurement.recorded_at = now
-        # Uniqueness and the finite check were settled above for all rows at once (and the database
-        # constraints stay behind them); validating them here would cost one query per row.
-        measurement.full_clean(
-            exclude={"kpi", "recorded_by", "recorded_by_token"}, validate_unique=False, validate_constraints=False
+        updated.append(
+            SimpleNamespace(
+                id=pk,
+                value=value,
+                note=note,
+                version=version + 1,
+                recorded_by_id=user_id,
+                recorded_by_token_id=token_id,
+                recorded_at=now,
+                external_id=row.external_id or external_id,
+                updated_at=now,
+            )
         )
-    Measurement.objects.bulk_create(created, batch_size=1000)
-    Measurement.objects.bulk_update(
+        revisions.append((None, pk, stored_value, value, note))
+        written.add(row.kpi_id)
+    new_ids = insert_returning_ids(Measurement, BULK_MEASUREMENT_COLUMNS, created)
+    bulk_set(
+        Measurement,
         updated,
         ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
-        batch_size=1000,
     )
-    written = created + updated
-    MeasurementRevision.objects.bulk_create(
-        [
-            MeasurementRevision(
-                measurement=m, previous_value=previous, value=m.value, note=m.note, author=user, author_token=token
-            )
-            for m, previous in zip(written, [None] * len(created) + previous_values, strict=True)
-        ],
-        batch_size=1000,
+    copy_rows(
+        MeasurementRevision,
+        ["measurement_id", "previous_value", "value", "note", "author_id", "author_token_id", "created_at"],
+        (
+            (new_ids[position] if position is not None else pk, previous, value, note, user_id, token_id, now)
+            for position, pk, previous, value, note in revisions
+        ),
     )
     counts["created"], counts["updated"] = len(created), len(updated)
-    affected = sorted({m.kpi_id for m in written})
+    affected = sorted(written)
     if affected:
         _kpis_series_changed(affected, now=now)
     by_plan = defaultdict(dict)  # plan -> KPI -> earliest date written

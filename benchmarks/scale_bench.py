@@ -1,0 +1,568 @@
+"""Benchmark of issue 12 (national scale): one table of every figure, each as a ratio to a baseline of the same run.
+
+    DATABASE_URL=postgres://... [REDIS_URL=redis://...] .venv/bin/python benchmarks/scale_bench.py [--quick]
+
+Builds the generated plan (plans.scale_data) at scale 1 and scale 10 (``--quick``: scale 1 only) in throwaway
+databases on DATABASE_URL's server and measures, beside the targets of the issue:
+
+- pages (dashboard, focus area, goal, KPI, My work), warm and cold (cache cleared), against a trivial view
+  (``/healthz`` through the same test Client), their query counts, and scale 10 / scale 1;
+- the API: a trivial detail (one team) against the trivial view, the first page of ``/kpis/``, the token
+  check, ``If-None-Match`` answered with 304, CSV and XLSX exports;
+- the whole-plan recompute (first and later) in a subprocess, its time and peak memory (ru_maxrss) against
+  a raw SQL pass over the same rows in another subprocess;
+- write -> fresh statuses: in-process (no broker: the response waits for the recompute) and, when REDIS_URL
+  is set, through a real Celery worker; the 10,000-row bulk upsert over HTTP against a raw COPY of the same
+  rows, and how long after its response the statuses are fresh;
+- the snapshot table's share of the database.
+
+A figure whose feature is missing prints "n/a" and fails; nothing here asserts. PostgreSQL only (COPY).
+"""
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.test")
+# The parent runs without a broker (tasks in-process, locmem cache); the worker figures run in a child with it.
+BROKER_URL = os.environ.pop("REDIS_URL", "")
+SLUG = "national-scale"
+BULK_ROWS = 10_000
+CHILD_MEMORY = 4 * 2**30  # a recompute that needs more fails its figure instead of the machine
+CHILD_TIMEOUT = 420
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+
+
+def median_time(call, repeat: int = 15) -> float:
+    call()  # warm
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def consume(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def child(mode: str, redis_url: str = "", timeout: float = CHILD_TIMEOUT) -> dict:
+    """Run ``mode`` of this script in a fresh process on the bench database; its JSON result or an error."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tracker.settings.test"}
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY)),  # noqa: PLW1509
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:80]}
+    return json.loads(lines[-1])
+
+
+def child_recompute() -> dict:
+    from plans.models import Plan
+    from plans.recompute import plan_recompute
+
+    plan = Plan.objects.get(slug=SLUG)
+    t = time.perf_counter()
+    plan_recompute(plan_id=plan.pk)
+    return {"seconds": time.perf_counter() - t, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child_raw_pass() -> dict:
+    """What any recompute must at least do: read every measurement and milestone of the plan once."""
+    from plans.models import Plan
+
+    plan = Plan.objects.get(slug=SLUG)
+    t = time.perf_counter()
+    total = 0
+    with connection.cursor() as cursor:
+        for sql in (
+            "SELECT m.kpi_id, m.date, m.value FROM plans_measurement m JOIN plans_kpi k ON k.id = m.kpi_id "
+            "WHERE k.plan_id = %s ORDER BY m.kpi_id, m.date",
+            "SELECT id, goal_id, due_date, percent_complete, state FROM plans_milestone WHERE plan_id = %s",
+        ):
+            cursor.execute(sql, [plan.pk])
+            while rows := cursor.fetchmany(5000):
+                total += len(rows)
+    return {
+        "seconds": time.perf_counter() - t,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": total,
+    }
+
+
+def bulk_rows(plan, count: int) -> list[dict]:
+    """``count`` new values after the generated year, continuing each KPI's last value (no jumps)."""
+    from plans.models import KPI, Measurement
+
+    kpis = list(KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True))
+    last = dict(
+        Measurement.objects.filter(kpi__plan=plan).order_by("kpi_id", "date").values_list("kpi_id", "value")
+    )  # later dates overwrite earlier ones: each KPI's last value
+    first = datetime.date(2026, 1, 1)
+    return [
+        {
+            "kpi": kpis[i % len(kpis)],
+            "date": str(first + datetime.timedelta(days=i // len(kpis))),
+            "value": round(last[kpis[i % len(kpis)]], 4),
+        }
+        for i in range(count)
+    ]
+
+
+def raw_copy_seconds(rows: list[dict]) -> float:
+    """A raw COPY of the same rows into the measurement table, rolled back."""
+    now = datetime.datetime.now(datetime.UTC)
+    columns = "kpi_id, date, value, note, source, recorded_at, external_id, version, created_at, updated_at"
+    with transaction.atomic(), connection.cursor() as cursor:
+        t = time.perf_counter()
+        with cursor.cursor.copy(f"COPY plans_measurement ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row["kpi"], row["date"], row["value"], "", "api", now, "", 1, now, now))
+        elapsed = time.perf_counter() - t
+        transaction.set_rollback(True)
+    return elapsed
+
+
+def fresh_seconds(plan_id: int, start: float, timeout: float = 60) -> float | None:
+    """Seconds from ``start`` until the plan's statuses have caught up with its writes."""
+    from plans.models import Plan
+
+    while time.perf_counter() - start < timeout:
+        plan = Plan.objects.only("data_revision", "computed_revision").get(pk=plan_id)
+        if not plan.needs_recompute:
+            return time.perf_counter() - start
+        time.sleep(0.02)
+    return None
+
+
+def token_client(scope: str = "write") -> tuple[Client, str]:
+    from plans.services import api_token_create
+
+    _, key = api_token_create(name=f"bench-{scope}-{time.monotonic_ns()}", scope=scope)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}"), key
+
+
+def write_and_wait(api: Client, plan, kpi_id: int) -> dict:
+    """One measurement over the API, then until the plan's statuses are fresh."""
+    t = time.perf_counter()
+    response = api.post(
+        "/api/v1/measurements/",
+        {"kpi": kpi_id, "date": "2025-12-31", "value": 1, "note": "bench: a value far behind its plan"},
+        content_type="application/json",
+    )
+    answered = time.perf_counter() - t
+    if response.status_code != 201:
+        return {"error": f"POST {response.status_code}"}
+    return {"post": answered, "fresh": fresh_seconds(plan.pk, t)}
+
+
+def bulk_and_wait(api: Client, plan) -> dict:
+    rows = bulk_rows(plan, BULK_ROWS)
+    copy_seconds = raw_copy_seconds(rows)
+    body = json.dumps({"measurements": rows})
+    t = time.perf_counter()
+    response = api.post("/api/v1/measurements/bulk/", body, content_type="application/json")
+    answered = time.perf_counter() - t
+    if response.status_code != 200:
+        return {"error": f"bulk {response.status_code} {response.content[:60]!r}"}
+    done = time.perf_counter()
+    fresh = fresh_seconds(plan.pk, done)
+    t = time.perf_counter()
+    replay = api.post("/api/v1/measurements/bulk/", body, content_type="application/json")
+    replayed = time.perf_counter() - t
+    return {
+        "copy": copy_seconds,
+        "bulk": answered,
+        "fresh_after": fresh,
+        "replay": replayed if replay.status_code == 200 else None,
+        "counts": response.json(),
+    }
+
+
+def child_worker_writes() -> dict:
+    """Write -> fresh through the broker and a real worker (started by the parent), then the bulk upsert."""
+    from plans.models import KPI, Plan
+
+    plan = Plan.objects.get(slug=SLUG)
+    api, _ = token_client()
+    kpi_id = KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True)[1]
+    one = write_and_wait(api, plan, kpi_id)
+    return {"one": one, "bulk": bulk_and_wait(api, plan)}
+
+
+CHILDREN = {"recompute": child_recompute, "raw-pass": child_raw_pass, "worker-writes": child_worker_writes}
+
+
+@contextlib.contextmanager
+def celery_worker(redis_url: str, log: Path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "tracker.settings.test",
+    }
+    command = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "tracker",
+        "worker",
+        "--pool",
+        "solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "warning",
+    ]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(4)  # connected and consuming
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def measure_pages(plan, trivial: float) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.cache import cache
+
+    from plans.models import KPI
+
+    manager = get_user_model().objects.create_user(f"bench-manager-{plan.pk}", password="x")
+    manager.groups.add(Group.objects.get(name="manager"))
+    staff = get_user_model().objects.get(username=f"{plan.slug}.staff01")
+    staff.groups.add(Group.objects.get(name="staff"))
+    as_manager, as_staff = Client(), Client()
+    as_manager.force_login(manager)
+    as_staff.force_login(staff)
+    kpi = KPI.objects.filter(plan=plan).order_by("code").first()
+    goal = plan.goals.order_by("code").first()
+    area = plan.focus_areas.order_by("order").first()
+    pages = {
+        "dashboard": (as_manager, f"/plans/{plan.slug}/"),
+        "focus area": (as_manager, f"/plans/{plan.slug}/focus-areas/{area.code}/"),
+        "goal": (as_manager, f"/plans/{plan.slug}/goals/{goal.code}/"),
+        "KPI": (as_manager, f"/plans/{plan.slug}/kpis/{kpi.code}/"),
+        "My work": (as_staff, "/my-work/"),
+    }
+    out = {}
+    for name, (client, path) in pages.items():
+        cache.clear()
+        queries = []
+        # An execute wrapper, not CaptureQueriesContext: the client closes the connection after each
+        # request (CONN_MAX_AGE 0), which empties the captured log.
+        with connection.execute_wrapper(
+            lambda execute, sql, *rest, queries=queries: queries.append(sql) or execute(sql, *rest)
+        ):
+            t = time.perf_counter()
+            response = client.get(path)
+            body = consume(response)
+            cold = time.perf_counter() - t
+        if response.status_code != 200:
+            out[name] = {"error": f"{response.status_code}"}
+            continue
+        warm = median_time(lambda client=client, path=path: consume(client.get(path)), repeat=7)
+        out[name] = {
+            "cold": cold,
+            "warm": warm,
+            "warm_x": warm / trivial,
+            "queries": len(queries),
+            "bytes": len(body),
+        }
+    for fmt in ("csv", "xlsx"):
+        t = time.perf_counter()
+        response = as_manager.get(f"/plans/{plan.slug}/export/kpis.{fmt}")
+        consume(response)
+        out[f"export {fmt}"] = {"seconds": time.perf_counter() - t, "ok": response.status_code == 200}
+    return out
+
+
+def measure_api(plan, trivial: float) -> dict:
+    from django.test import RequestFactory
+
+    from plans.api.authentication import TokenAuthentication
+    from plans.models import KPI, Team
+
+    api, key = token_client("read")
+    team = Team.objects.order_by("pk").first()
+    detail = median_time(lambda: api.get(f"/api/v1/teams/{team.pk}/"))
+    first_page = api.get("/api/v1/kpis/")
+    kpi = KPI.objects.filter(plan=plan).order_by("pk").first()
+    response = api.get(f"/api/v1/kpis/{kpi.pk}/")
+    etag = response.headers.get("ETag")
+    not_modified = api.get(f"/api/v1/kpis/{kpi.pk}/", HTTP_IF_NONE_MATCH=etag).status_code if etag else None
+    request = RequestFactory().get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {key}")
+    auth = TokenAuthentication()
+    token_check = median_time(lambda: auth.authenticate(request), repeat=50)
+    return {
+        "detail_x": detail / trivial,
+        "detail": detail,
+        "first_page_bytes": len(first_page.content) if first_page.status_code == 200 else None,
+        "etag_304": not_modified,
+        "token_check": token_check,
+    }
+
+
+def database_share() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('plans_statussnapshot'), pg_database_size(current_database())")
+        snapshots, total = cursor.fetchone()
+    return {"snapshot_share": snapshots / total, "database_mib": total / 2**20}
+
+
+def run_scale(scale: float, log_dir: Path) -> dict:
+    from tqdm import tqdm
+
+    from plans.models import KPI, Plan
+    from plans.scale_data import Sizes, scale_plan_create, scale_plan_rows
+
+    result = {"scale": scale}
+    connection.settings_dict["TEST"]["NAME"] = f"bench_scale_{str(scale).replace('.', '_')}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        t = time.perf_counter()
+        with tqdm(total=scale_plan_rows(Sizes.at(scale)), desc=f"scale {scale:g}", unit="row", unit_scale=True) as bar:
+            plan = scale_plan_create(scale=scale, slug=SLUG, progress=bar)
+        result["build"] = time.perf_counter() - t
+        print(f"scale {scale:g}: built in {result['build']:.0f} s; recomputing", file=sys.stderr)
+        result["raw_pass"] = child("raw-pass")
+        result["recompute_first"] = child("recompute")
+        result["recompute_later"] = child("recompute")
+        connection.close()
+        plan = Plan.objects.get(pk=plan.pk)
+        trivial_client = Client()
+        trivial = median_time(lambda: trivial_client.get("/healthz"), repeat=50)
+        result["trivial"] = trivial
+        print(f"scale {scale:g}: pages", file=sys.stderr)
+        result["pages"] = measure_pages(plan, trivial)
+        result["api"] = measure_api(plan, trivial)
+        kpi_id = KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True).first()
+        result["in_process"] = write_and_wait(token_client()[0], plan, kpi_id) if not plan.needs_recompute else {}
+        if BROKER_URL:
+            print(f"scale {scale:g}: worker", file=sys.stderr)
+            with celery_worker(BROKER_URL, log_dir / f"worker-{scale:g}.log"):
+                result["worker"] = child("worker-writes", redis_url=BROKER_URL)
+        else:
+            result["worker"] = {"bulk": bulk_and_wait(token_client()[0], plan)}  # in-process: waits for the recompute
+        result["db"] = database_share()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    return result
+
+
+def get(data, *keys):
+    for key in keys:
+        if not isinstance(data, dict) or data.get(key) is None:
+            return None
+        data = data[key]
+    return data
+
+
+def fmt_ratio(value, absolute=None, unit="ms"):
+    if value is None:
+        return "n/a"
+    text = f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+    if absolute is not None:
+        text += f" ({absolute * 1000:.0f} ms)" if unit == "ms" else f" ({absolute})"
+    return text
+
+
+def table(results: list[dict]) -> list[tuple]:
+    """(figure, value per scale, target, pass) rows."""
+    rows = []
+
+    def add(label, values, target, check):
+        passed = all(v is not None and check(v) for v in values)
+        rows.append((label, values, target, "pass" if passed else "FAIL"))
+
+    def each(*keys):
+        return [get(r, *keys) for r in results]
+
+    def add_ms(label, keys, target, limit):
+        """A figure kept in seconds, shown in ms, passing at or under ``limit`` ms."""
+        add(label, [(s * 1000, s) if s is not None else None for s in each(*keys)], target, lambda v: v[0] <= limit)
+
+    pairs = list(zip(each("recompute_later", "seconds"), each("raw_pass", "seconds"), strict=True))
+    add(
+        "whole-plan recompute (later) / raw SQL pass",
+        [(a / b, a) if a and b else None for a, b in pairs],
+        "<= 5x",
+        lambda v: v[0] <= 5,
+    )
+    add("first recompute, seconds", [(s, s) if s else None for s in each("recompute_first", "seconds")], "", bool)
+    add(
+        "recompute peak memory, MiB (raw pass)",
+        [
+            (m, f"{m:.0f} / {r:.0f}") if m and r else None
+            for m, r in zip(each("recompute_first", "peak_mib"), each("raw_pass", "peak_mib"), strict=True)
+        ],
+        "<= 300 MiB",
+        lambda v: v[0] <= 300,
+    )
+    for page in ("dashboard", "focus area", "goal", "KPI", "My work"):
+        add(
+            f"{page}: warm / trivial view",
+            [(w, w * t) if w else None for w, t in zip(each("pages", page, "warm_x"), each("trivial"), strict=True)],
+            "<= 5x",
+            lambda v: v[0] <= 5,
+        )
+        add_ms(f"{page}: cold, ms", ("pages", page, "cold"), "<= 100 ms (scale 1)", 100)
+        add(
+            f"{page}: queries (cold)", [(q, q) if q else None for q in each("pages", page, "queries")], "constant", bool
+        )
+    if len(results) == 2:
+        for page in ("dashboard", "focus area", "goal", "KPI", "My work"):
+            a, b = (get(r, "pages", page, "warm") for r in results)
+            add(
+                f"{page}: scale 10 / scale 1 (warm)",
+                [(b / a, b) if a and b else None],
+                "<= 1.2x",
+                lambda v: v[0] <= 1.2,
+            )
+        qa, qb = (get(r, "pages", "dashboard", "queries") for r in results)
+        add("dashboard queries equal at both scales", [(1.0, f"{qa} / {qb}") if qa == qb else None], "equal", bool)
+    add(
+        "API trivial detail / trivial view",
+        [(x, d) if x else None for x, d in zip(each("api", "detail_x"), each("api", "detail"), strict=True)],
+        "<= 2x",
+        lambda v: v[0] <= 2,
+    )
+    add(
+        "/api/v1/kpis/ first page, KB",
+        [(b / 1000, f"{b / 1000:.0f} KB") if b else None for b in each("api", "first_page_bytes")],
+        "< 200 KB",
+        lambda v: v[0] < 200,
+    )
+    add_ms("token check, ms", ("api", "token_check"), "< 1 ms", 1)
+    add(
+        "If-None-Match answered", [(s, s) if s else None for s in each("api", "etag_304")], "304", lambda v: v[0] == 304
+    )
+    for fmt in ("csv", "xlsx"):
+        add_ms(
+            f"KPI export {fmt.upper()} (scale 1: 1,200 KPIs), ms",
+            ("pages", f"export {fmt}", "seconds"),
+            "< 300 ms",
+            300,
+        )
+    add_ms("write -> fresh, in-process (POST waits), ms", ("in_process", "fresh"), "< 1000 ms", 1000)
+    if BROKER_URL:
+        add_ms("write -> fresh via Redis + worker, ms", ("worker", "one", "fresh"), "< 2000 ms", 2000)
+    add(
+        "bulk 10,000 rows: raw COPY / HTTP upsert",
+        [
+            (c / b, b) if c and b else None
+            for c, b in zip(each("worker", "bulk", "copy"), each("worker", "bulk", "bulk"), strict=True)
+        ],
+        ">= 0.25",
+        lambda v: v[0] >= 0.25,
+    )
+    add_ms("bulk: statuses fresh after the response, ms", ("worker", "bulk", "fresh_after"), "< 2000 ms", 2000)
+    add_ms("bulk replay (unchanged), ms", ("worker", "bulk", "replay"), "", float("inf"))
+    add(
+        "snapshot table share of the database",
+        [
+            (s, f"{m:.0f} MiB db") if s is not None else None
+            for s, m in zip(each("db", "snapshot_share"), each("db", "database_mib"), strict=True)
+        ],
+        "< 0.5 (not dominant)",
+        lambda v: v[0] < 0.5,
+    )
+    return rows
+
+
+def print_table(results: list[dict]) -> None:
+    load = os.getloadavg()
+    out = io.StringIO()
+    scales = [f"scale {r['scale']:g}" for r in results]
+    trivial = ", ".join(f"{r['scale']:g}: {r.get('trivial', 0) * 1e6:.0f} us" for r in results)
+    print(
+        f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; trivial view (/healthz, test Client) {trivial}",
+        file=out,
+    )
+    print(f"| figure | {' | '.join(scales)} | target | result |", file=out)
+    print(f"| --- | {' | '.join('---' for _ in scales)} | --- | --- |", file=out)
+    for label, values, target, verdict in table(results):
+        cells = []
+        for value in values:
+            if value is None:
+                cells.append("n/a")
+            else:
+                number, detail = value
+                shown = f"{number:.2f}" if isinstance(number, float) and number < 10 else f"{number:.0f}"
+                if isinstance(detail, float):
+                    detail = f"{detail * 1000:.0f} ms"
+                cells.append(f"{shown} ({detail})" if str(detail) != shown else shown)
+        cells += [""] * (len(scales) - len(cells))
+        print(f"| {label} | {' | '.join(cells)} | {target} | {verdict} |", file=out)
+    print(out.getvalue())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="Scale 1 only.")
+    parser.add_argument("--scales", type=float, nargs="+", help="Other scales (default 1 and 10).")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="Also write the raw figures here.")
+    args = parser.parse_args()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host, as in the test suite
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](), default=str))
+        return
+    if connection.vendor != "postgresql":
+        sys.exit("scale_bench needs PostgreSQL: set DATABASE_URL (its server gets throwaway databases).")
+    scales = args.scales or ([1.0] if args.quick else [1.0, 10.0])
+    log_dir = ROOT / "test-artifacts"
+    log_dir.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    results = [run_scale(scale, log_dir) for scale in scales]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    print_table(results)
+    print(f"benchmark took {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

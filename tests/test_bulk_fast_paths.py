@@ -1,0 +1,115 @@
+"""The bulk upsert's shortcuts give exactly what the general code gives: the quick row reading what the row
+serializer gives, the series index what the jump rule's own reading gives, COPY what an INSERT stores."""
+
+import datetime
+import random
+
+import pytest
+
+from plans.api.measurement_rows import _quick_row, measurements_bulk_validate
+from plans.api.serializers import BulkMeasurementRowSerializer
+from plans.models import KPI, Measurement, Team
+from plans.services.kpis import _jump_basis, _SeriesIndex
+from plans.setwrites import copy_rows, insert_returning_ids
+from tests.factories import KPIFactory
+
+ROWS = [
+    {"kpi": 3, "date": "2025-02-28", "value": 12.5},
+    {"kpi": 3, "date": "2025-02-28", "value": 12},
+    {"kpi_external_id": "PAT", "kpi_source": "bureau", "date": "2025-02-28", "value": -1e15, "note": "ok"},
+    {"kpi_external_id": "PAT", "kpi_source": "", "date": "2025-02-28", "value": 0, "external_id": "x-1"},
+    {"kpi": 3, "date": "2025-02-28", "value": "12.5"},
+    {"kpi": 3, "date": "2025-02-28", "value": True},
+    {"kpi": True, "date": "2025-02-28", "value": 1},
+    {"kpi": 0, "date": "2025-02-28", "value": 1},
+    {"kpi": 2**63, "date": "2025-02-28", "value": 1},
+    {"kpi": 3, "kpi_external_id": "PAT", "date": "2025-02-28", "value": 1},
+    {"date": "2025-02-28", "value": 1},
+    {"kpi_external_id": "", "date": "2025-02-28", "value": 1},
+    {"kpi_external_id": " PAT ", "date": "2025-02-28", "value": 1},
+    {"kpi": 3, "date": "2025-02-30", "value": 1},
+    {"kpi": 3, "date": "2025-2-028", "value": 1},
+    {"kpi": 3, "date": "20250228", "value": 1},
+    {"kpi": 3, "date": "2025-02-28T00:00", "value": 1},
+    {"kpi": 3, "date": 20250228, "value": 1},
+    {"kpi": 3, "date": "2025-02-28", "value": 1e16},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "note": "line\nbreak"},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "note": "nul\x00"},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "note": 5},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "note": "x" * 10_001},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "external_id": "e" * 129},
+    {"kpi": 3, "date": "2025-02-28", "value": 1, "colour": "red"},
+    {"kpi": 3, "date": "2025-02-28"},
+    "not a row",
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=range(len(ROWS)))
+def test_quick_row_reads_a_row_as_the_serializer_does_or_leaves_it_to_it(row):
+    quick = _quick_row(row)
+    serializer = BulkMeasurementRowSerializer(data=row)
+    if quick is not None:
+        assert serializer.is_valid(), serializer.errors
+        assert quick == dict(serializer.validated_data)
+        assert [type(v) for v in quick.values()] == [type(serializer.validated_data[k]) for k in quick]
+
+
+def test_quick_reading_takes_the_common_rows():
+    assert all(_quick_row(row) is not None for row in ROWS[:4])
+
+
+def test_invalid_rows_get_the_serializers_messages_by_index():
+    from rest_framework.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        measurements_bulk_validate({"measurements": [ROWS[0], ROWS[5], ROWS[0], ROWS[24]]})
+    errors = caught.value.detail["measurements"]
+    assert set(errors) == {"1", "3"}
+    serializer = BulkMeasurementRowSerializer(data=ROWS[5])
+    serializer.is_valid()
+    assert errors["1"] == serializer.errors
+
+
+@pytest.mark.django_db
+def test_series_index_gives_what_the_jump_rule_reads():
+    rng = random.Random(4)
+    kpi = KPIFactory()
+    for size in (0, 1, 2, 3, 4, 7, 40):
+        days = sorted(rng.sample(range(1, 300), size))
+        series = {kpi.baseline_date + datetime.timedelta(days=d): round(rng.uniform(-5, 5), 2) for d in days}
+        if size == 7:
+            series = dict.fromkeys(series, 1.0)  # no change at all: the planned change stands in
+        index = _SeriesIndex(kpi, series)
+        probes = [*series, kpi.baseline_date + datetime.timedelta(days=150), kpi.baseline_date]
+        for date in probes:
+            rest = {d: v for d, v in series.items() if d != date}
+            assert index.without(date) == _jump_basis(kpi, rest, date), (size, date)
+        assert index.changes == sorted(index.changes)  # restored after each probe
+
+
+@pytest.mark.django_db
+def test_copy_rows_and_insert_returning_ids_store_what_they_are_given():
+    now = datetime.datetime(2025, 3, 1, tzinfo=datetime.UTC)
+    ids = insert_returning_ids(
+        Team, ["name", "version", "created_at", "updated_at"], [("A", 1, now, now), ("B", 1, now, now)]
+    )
+    assert list(Team.objects.filter(pk__in=ids).order_by("pk").values_list("name", flat=True)) == ["A", "B"]
+    kpi = KPIFactory()
+    copy_rows(
+        Measurement,
+        [
+            "kpi_id",
+            "date",
+            "value",
+            "note",
+            "source",
+            "recorded_at",
+            "external_id",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        iter([(kpi.pk, datetime.date(2025, 2, 1), 3.5, "", "api", now, "", 1, now, now)]),
+    )
+    assert list(Measurement.objects.filter(kpi=kpi).values_list("date", "value")) == [(datetime.date(2025, 2, 1), 3.5)]
+    assert KPI.objects.filter(pk=kpi.pk).exists()
