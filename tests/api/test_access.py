@@ -154,11 +154,13 @@ def test_throttling_answers_429_with_retry_after(reader, settings):
 def test_throttling_fails_open_when_the_cache_is_down(reader, settings, monkeypatch):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/minute"}}
 
-    def down(*args, **kwargs):
-        raise ConnectionError("redis is down")
+    class Down:
+        """A cache whose every call fails, as a client does when Redis stops answering."""
 
-    monkeypatch.setattr(throttling.cache, "add", down)
-    monkeypatch.setattr(throttling.cache, "incr", down)
+        def __getattr__(self, name):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(throttling, "cache", Down())
     assert [reader.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
     assert throttling.cache_breaker.is_down()
 
