@@ -2,8 +2,9 @@
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -34,9 +35,10 @@ return count
 
 def _hit(key: str, duration: int) -> int:
     """Count one request in the window's counter and return the count so far."""
-    if isinstance(cache, RedisCache):
-        name = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(name, write=True)
+    backend = caches[DEFAULT_CACHE_ALIAS] if isinstance(cache, ConnectionProxy) else cache
+    if isinstance(backend, RedisCache):
+        name = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(name, write=True)
         return int(client.eval(HIT_SCRIPT, 1, name, duration + 1))
     # A per-process cache (no Redis configured): add and incr cost no round trip.
     cache.add(key, 0, timeout=duration + 1)
