@@ -80,10 +80,10 @@ def column_letter(index: int) -> str:
 
 
 def _text(value: str) -> str:
-    if XML_SPECIAL.search(value):
-        value = XML_ILLEGAL.sub("", value)
-        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-    return value
+    if not XML_SPECIAL.search(value):
+        return value
+    value = XML_ILLEGAL.sub("", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def _cell(ref: str, value, style: int) -> str:
@@ -151,13 +151,22 @@ def _write_sheet(sheet: IO[bytes], rows: Iterable[list], widths, frozen_rows: in
     for number, row in enumerate(rows, start=1):
         while len(letters) < len(row):
             letters.append(column_letter(len(letters) + 1))
+        n = str(number)
         cells = []
         for letter, value in zip(letters, row, strict=False):
-            style = PLAIN
-            if type(value) is tuple:
-                value, style = value
-            cells.append(_cell(f"{letter}{number}", value, style))
-        line = f'<row r="{number}">{"".join(cells)}</row>'
+            # The common kinds inline (a function call per cell was most of the time); the rest through _cell.
+            kind = type(value)
+            if value is None:
+                continue
+            if kind is float and math.isfinite(value):
+                cells.append(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
+            elif kind is str and value == value.strip():
+                cells.append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{_text(value)}</t></is></c>')
+            elif kind is tuple:
+                cells.append(_cell(letter + n, value[0], value[1]))
+            else:
+                cells.append(_cell(letter + n, value, PLAIN))
+        line = f'<row r="{n}">{"".join(cells)}</row>'
         buffer.append(line)
         size += len(line)
         if size >= WRITE_BYTES:
