@@ -1,13 +1,14 @@
-"""The dashboard's KPI and milestone tables as CSV and XLSX (openpyxl).
+"""The dashboard's KPI and milestone tables as CSV and XLSX.
 
 Each file opens with a few ``label, value`` rows (plan, as-of date, filters, export time, notices),
 then a blank row, the column header and the data. Numbers stay numbers (unrounded) so the file
 can be recomputed; text that a spreadsheet would run as a formula is prefixed with an apostrophe.
 
-Rows are produced one at a time from a server-side iteration of the queryset, never as a list: the CSV is
-streamed to the client as it is written, the XLSX (a zip, written whole by openpyxl's write-only mode) is
-spooled to a temporary file and streamed from there. Only the columns shown are read (never the stored
-explanations, tens of KB of JSON per item at national scale): decoding those was most of an export's time.
+Rows are read as plain tuples (``values_list``, one query, fetched in chunks from a server-side cursor) and
+never kept as a list: no model instance per row, only the columns shown (never the stored explanations).
+The CSV is streamed to the client as it is written; the XLSX is written by ``plans.xlsx`` (the sheet's XML
+row by row, straight into the zip: openpyxl spent most of an export building a cell object per value) to a
+spooled temporary file and streamed from there.
 """
 
 from __future__ import annotations
@@ -19,50 +20,55 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
+from . import xlsx
+from .choices import MilestoneState, Status
 from .explain import status_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# The columns each table shows, and only those, are read: a KPI row holds a dozen more (timestamps, stored
-# explanations), and parsing them was most of an export's time.
+# The columns each table shows, in the file's order (as_of_* are the selectors' annotations): a KPI row holds a
+# dozen more (timestamps, stored explanations), and reading them was most of an export's time.
 KPI_COLUMNS = (
     "code",
     "name",
-    "goal__code",
     "goal__focus_area__code",
+    "goal__code",
     "owner_team__name",
     "unit",
     "baseline_value",
     "baseline_date",
+    "as_of_latest_value",
+    "as_of_latest_date",
     "target_value",
     "target_date",
+    "as_of_progress",
+    "as_of_forecast",
     "forecast_low",
     "forecast_high",
+    "as_of_status",
+    "as_of_score",
     "stale",
 )
 MILESTONE_COLUMNS = (
-    "goal__code",
     "goal__focus_area__code",
+    "goal__code",
     "title",
     "owner_team__name",
     "start_date",
     "due_date",
     "percent_complete",
     "state",
+    "as_of_status",
+    "as_of_score",
+    "as_of_progress",
 )
 CHUNK_ROWS = 500  # rows fetched per round trip, and CSV rows sent per chunk
 SPOOL_BYTES = 8 * 1024 * 1024  # an XLSX larger than this is spooled to disk rather than memory
 
 
-def _rows_of(items, columns: tuple[str, ...]) -> Iterable:
-    """Iterate a queryset in chunks, reading only ``columns`` (and its annotations), caching no row."""
-    if isinstance(items, QuerySet):
-        return items.only(*columns).iterator(chunk_size=CHUNK_ROWS)
-    return items
+def _rows_of(items: QuerySet, columns: tuple[str, ...]) -> Iterable[tuple]:
+    """The rows of a queryset as tuples of ``columns``, fetched in chunks, caching none."""
+    return items.values_list(*columns).iterator(chunk_size=CHUNK_ROWS)
 
 
 def safe_text(value):
@@ -92,6 +98,17 @@ def _percent(share):
     return None if share is None else round(share * 100, 1)
 
 
+def _status_labels() -> dict:
+    """Status value -> label in the active language, looked up once per file rather than once per row."""
+    labels = {status.value: str(status.label) for status in Status}
+    labels[None] = labels[""] = ""
+    return labels
+
+
+def _status_text(labels: dict, value) -> str:
+    return labels[value] if value in labels else status_label(value)
+
+
 def kpi_table(kpis, *, as_of) -> tuple[list[str], Iterator[list]]:
     """Header and rows (produced lazily); at a past as-of the interval and stale flag are not kept, so left blank."""
     header = [
@@ -119,30 +136,34 @@ def kpi_table(kpis, *, as_of) -> tuple[list[str], Iterator[list]]:
 
 
 def _kpi_rows(kpis, *, past: bool) -> Iterator[list]:
-    for k in _rows_of(kpis, KPI_COLUMNS):
-        yield (
-            [
-                k.code,
-                k.name,
-                k.goal.focus_area.code,
-                k.goal.code,
-                k.owner_team.name,
-                k.unit,
-                k.baseline_value,
-                k.baseline_date,
-                k.as_of_latest_value,
-                k.as_of_latest_date,
-                k.target_value,
-                k.target_date,
-                _percent(k.as_of_progress),
-                k.as_of_forecast,
-                None if past else k.forecast_low,
-                None if past else k.forecast_high,
-                status_label(k.as_of_status) if k.as_of_status else "",
-                k.as_of_score,
-                None if past else (_("yes") if k.stale else _("no")),
-            ]
-        )
+    # Labels are read when the first row is, so in the language the file is written in (the CSV is written
+    # after the view returns).
+    labels = _status_labels()
+    yes, no = _("yes"), _("no")
+    for row in _rows_of(kpis, KPI_COLUMNS):
+        (code, name, area, goal, team, unit, baseline, baseline_date, latest, latest_date, target, target_date,
+         progress, forecast, low, high, status, score, stale) = row  # fmt: skip
+        yield [
+            code,
+            name,
+            area,
+            goal,
+            team,
+            unit,
+            baseline,
+            baseline_date,
+            latest,
+            latest_date,
+            target,
+            target_date,
+            _percent(progress),
+            forecast,
+            None if past else low,
+            None if past else high,
+            _status_text(labels, status),
+            score,
+            None if past else (yes if stale else no),
+        ]
 
 
 def milestone_table(milestones) -> tuple[list[str], Iterator[list]]:
@@ -159,33 +180,15 @@ def milestone_table(milestones) -> tuple[list[str], Iterator[list]]:
         _("Score"),
         _("Progress (%)"),
     ]
-    rows = (
-        [
-            m.goal.focus_area.code,
-            m.goal.code,
-            m.title,
-            m.owner_team.name,
-            m.start_date,
-            m.due_date,
-            m.percent_complete,
-            str(m.get_state_display()),
-            status_label(m.as_of_status) if m.as_of_status else "",
-            m.as_of_score,
-            _percent(m.as_of_progress),
-        ]
-        for m in _rows_of(milestones, MILESTONE_COLUMNS)
-    )
-    return header, rows
+    return header, _milestone_rows(milestones)
 
 
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str):
-        return safe_text(value)
-    return repr(value) if isinstance(value, float) else str(value)
+def _milestone_rows(milestones) -> Iterator[list]:
+    labels = _status_labels()
+    states = {state.value: str(state.label) for state in MilestoneState}
+    for row in _rows_of(milestones, MILESTONE_COLUMNS):
+        *shown, state, status, score, progress = row
+        yield [*shown, states.get(state, state), _status_text(labels, status), score, _percent(progress)]
 
 
 class _Echo:
@@ -195,16 +198,21 @@ class _Echo:
         return value
 
 
+def _csv_row(row) -> list:
+    # csv writes None as an empty field, a date as its ISO form and a float as its repr: only text needs work.
+    return [safe_text(c) if isinstance(c, str) else c for c in row]
+
+
 def csv_chunks(*, meta: list, header: list, rows: Iterable[list]) -> Iterator[str]:
     """UTF-8 CSV with a byte-order mark (so spreadsheet programs read non-ASCII names right), in chunks of
     CHUNK_ROWS rows: one write per row would cost a system call per row behind gunicorn."""
     writer = csv.writer(_Echo())
-    head = ["\ufeff", *(writer.writerow([_csv_cell(c) for c in row]) for row in meta), writer.writerow([])]
-    head.append(writer.writerow([_csv_cell(c) for c in header]))
+    head = ["\ufeff", *(writer.writerow(_csv_row(row)) for row in meta), writer.writerow([])]
+    head.append(writer.writerow(_csv_row(header)))
     yield "".join(head)
     chunk = []
     for row in rows:
-        chunk.append(writer.writerow([_csv_cell(c) for c in row]))
+        chunk.append(writer.writerow(_csv_row(row)))
         if len(chunk) >= CHUNK_ROWS:
             yield "".join(chunk)
             chunk = []
@@ -213,32 +221,26 @@ def csv_chunks(*, meta: list, header: list, rows: Iterable[list]) -> Iterator[st
 
 
 def to_xlsx(*, title: str, meta: list, header: list, rows: Iterable[list]):
-    """The workbook in a temporary file, positioned at its start: metadata rows, a bold header, typed cells,
-    frozen header. openpyxl's write-only mode keeps no cell once its row is appended."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(str(title)[:31])
-    bold = Font(bold=True)
+    """The workbook in a temporary file, positioned at its start: metadata rows (labels bold), a blank row, a
+    bold header frozen above typed cells. Rows are written as they come; none is kept."""
+    bold = xlsx.BOLD
 
-    def cell(value, *, font=None):
-        c = WriteOnlyCell(sheet, value=value)
-        if font:
-            c.font = font
-        if hasattr(value, "year"):
-            c.number_format = "yyyy-mm-dd"
-        return c
+    def styled():
+        for row in meta:
+            values = [safe_text(str(c)) for c in row]
+            yield [(values[0], bold), *values[1:]]
+        yield []
+        yield [(str(c), bold) for c in header]
+        for row in rows:
+            yield [safe_text(c) for c in row]
 
-    header_row = len(meta) + 2
-    sheet.freeze_panes = f"A{header_row + 1}"
-    for index, name in enumerate(header, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(name)) + 4))
-    for row in meta:
-        values = [safe_text(str(c)) for c in row]
-        sheet.append([cell(values[0], font=bold), *values[1:]])
-    sheet.append([])
-    sheet.append([cell(str(c), font=bold) for c in header])
-    for row in rows:
-        sheet.append([cell(safe_text(c)) for c in row])
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
-    book.save(out)
+    xlsx.write(
+        out,
+        title=str(title),
+        rows=styled(),
+        widths=[max(10, min(40, len(str(name)) + 4)) for name in header],
+        frozen_rows=len(meta) + 2,
+    )
     out.seek(0)
     return out

@@ -165,3 +165,40 @@ def test_a_long_csv_is_sent_in_chunks_of_rows_with_the_same_content(client, mana
     chunks = list(response.streaming_content)
     assert len(chunks) == 1 + 4  # the head (meta rows and header), then each KPI row
     assert b"".join(chunks).split(b"\r\n")[5:] == whole.split(b"\r\n")[5:]  # past the export time
+
+
+def test_kpi_xlsx_opens_in_openpyxl_with_typed_styled_cells_and_a_frozen_header(client, manager, plan):
+    KPI.objects.filter(code="K00").update(name="R&D <spend>\x01 per GDP ", unit="%")
+    client.force_login(manager)
+    sheet = load_workbook(io.BytesIO(export(client, plan, "kpis", "xlsx").getvalue())).active
+    header_row = next(row for row in sheet.iter_rows(min_col=1, max_col=1) if row[0].value == "Code")[0].row
+    assert sheet.freeze_panes == f"A{header_row + 1}"
+    assert sheet["A1"].value == "Plan" and sheet["A1"].font.b and not sheet["B1"].font.b
+    assert [c.value for c in sheet[header_row]][:3] == ["Code", "KPI", "Focus area"]
+    assert all(c.font.b for c in sheet[header_row])
+    assert sheet.column_dimensions["A"].width == 10 and sheet.column_dimensions["P"].width == 23
+    first = {h.value: c for h, c in zip(sheet[header_row], sheet[header_row + 1], strict=True)}
+    assert first["KPI"].value == "R&D <spend> per GDP "  # escaped, the control character dropped, spaces kept
+    assert first["Code"].data_type == "s" and first["Unit"].value == "%"
+    assert first["Baseline"].data_type == "n" and first["Baseline"].value == 60.0
+    assert first["Progress (%)"].value == 50.0 and isinstance(first["Score"].value, float)
+    assert first["Target date"].is_date and first["Target date"].number_format == "yyyy-mm-dd"
+    assert first["Target date"].value == datetime.datetime(2025, 12, 31)
+    assert first["Stale"].value == "no"
+    assert sheet.max_row == header_row + 4
+
+
+def test_xlsx_sheet_names_and_cells_of_every_kind_round_trip(tmp_path):
+    from plans import xlsx
+
+    path = tmp_path / "book.xlsx"
+    when = datetime.datetime(2025, 6, 30, 12, 30)
+    rows = [[("Bold", xlsx.BOLD), True, 3, -1.5e-7, datetime.date(1999, 12, 31), when], [], [None, "x"]]
+    with path.open("wb") as out:
+        xlsx.write(out, title="a/b:[c]*?" + "d" * 40, rows=iter(rows), frozen_rows=1)
+    sheet = load_workbook(path).active
+    assert sheet.title == "a b  c   " + "d" * 22  # forbidden characters replaced, cut to 31
+    assert [c.value for c in sheet[1]] == ["Bold", True, 3, -1.5e-7, datetime.datetime(1999, 12, 31), when]
+    assert sheet["A1"].font.b and sheet.freeze_panes == "A2"
+    assert sheet["B3"].value == "x" and sheet["A2"].value is None
+    assert xlsx.column_letter(1) == "A" and xlsx.column_letter(27) == "AA" and xlsx.column_letter(703) == "AAA"

@@ -1,7 +1,9 @@
 """``Authorization: Token <key>`` for external systems; keys are looked up by their SHA-256."""
 
 import datetime
+import functools
 
+from django.db import connections, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -48,6 +50,35 @@ def request_author(request):
     return api_token(request) or request_user(request)
 
 
+TOKEN_FIELDS = ("id", "name", "prefix", "scope", "team_id", "last_used_at", "revoked_at")
+
+
+@functools.cache
+def _token_query(alias: str) -> tuple[str, tuple[str, ...]]:
+    """The lookup's SQL and the attnames it reads, in the model's field order (what ``from_db`` takes)."""
+    quote = connections[alias].ops.quote_name
+    fields = [f for f in ApiToken._meta.concrete_fields if f.attname in TOKEN_FIELDS]
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = (
+        f"SELECT {columns} FROM {quote(ApiToken._meta.db_table)} "
+        f"WHERE {quote(ApiToken._meta.get_field('key_hash').column)} = %s "
+        f"AND {quote(ApiToken._meta.get_field('revoked_at').column)} IS NULL"
+    )
+    return sql, tuple(f.attname for f in fields)
+
+
+def token_active_get(*, key_hash: str) -> ApiToken | None:
+    """The unrevoked token with this key hash, read on every request so that a revocation (by the admin, in any
+    process) takes effect at once. The SQL is composed once: building the ORM query cost three times its round
+    trip (the unique index answers it in a fraction of a millisecond), and this runs before every API request."""
+    alias = router.db_for_read(ApiToken)
+    sql, attnames = _token_query(alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [key_hash])
+        row = cursor.fetchone()
+    return None if row is None else ApiToken.from_db(alias, attnames, row)
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -61,11 +92,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode("ascii")
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
-        token = (
-            ApiToken.objects.filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True)
-            .only("id", "name", "prefix", "scope", "team_id", "last_used_at", "revoked_at")
-            .first()
-        )
+        token = token_active_get(key_hash=ApiToken.hash_key(key))
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         now = timezone.now()

@@ -2,7 +2,9 @@
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -22,8 +24,23 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), DURATIONS[period[0]]
 
 
+# One round trip: count the request and, when the counter is new (or lost its expiry), give it the window's
+# lifetime. Against Django's RedisCache, add + incr cost three (SET NX, EXISTS, INCRBY).
+HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 def _hit(key: str, duration: int) -> int:
     """Count one request in the window's counter and return the count so far."""
+    backend = caches[DEFAULT_CACHE_ALIAS] if isinstance(cache, ConnectionProxy) else cache
+    if isinstance(backend, RedisCache):
+        name = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(name, write=True)
+        return int(client.eval(HIT_SCRIPT, 1, name, duration + 1))
+    # A per-process cache (no Redis configured): add and incr cost no round trip.
     cache.add(key, 0, timeout=duration + 1)
     try:
         return cache.incr(key)

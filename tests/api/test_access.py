@@ -154,11 +154,13 @@ def test_throttling_answers_429_with_retry_after(reader, settings):
 def test_throttling_fails_open_when_the_cache_is_down(reader, settings, monkeypatch):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/minute"}}
 
-    def down(*args, **kwargs):
-        raise ConnectionError("redis is down")
+    class Down:
+        """A cache whose every call fails, as a client does when Redis stops answering."""
 
-    monkeypatch.setattr(throttling.cache, "add", down)
-    monkeypatch.setattr(throttling.cache, "incr", down)
+        def __getattr__(self, name):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(throttling, "cache", Down())
     assert [reader.get("/api/v1/teams/").status_code for _ in range(3)] == [200, 200, 200]
     assert throttling.cache_breaker.is_down()
 
@@ -181,3 +183,33 @@ def test_throttling_fails_open_against_an_unreachable_redis(reader, settings, mo
     monkeypatch.setattr(throttling, "cache", dead)
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/minute"}}
     assert [reader.get("/api/v1/teams/").status_code for _ in range(2)] == [200, 200]
+
+
+def test_a_token_revoked_elsewhere_stops_working_on_its_next_request(db):
+    from django.utils import timezone
+
+    token, key = api_token(scope="read")
+    client = api_client(key)
+    assert client.get("/api/v1/teams/").status_code == 200
+    # As the admin's bulk action does it, from another process: no signal reaches this one.
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert client.get("/api/v1/teams/").status_code == 401
+
+
+@pytest.mark.redis
+def test_the_throttle_counts_in_one_redis_counter_that_expires_with_its_window(reader, settings, requires_redis):
+    import time
+
+    from django.core.cache import cache
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "5/minute"}}
+    token = ApiToken.objects.get()
+    if time.time() % 60 > 55:  # the requests below must fall in one window
+        time.sleep(61 - time.time() % 60)
+    window = int(time.time() // 60)
+    key = cache.make_and_validate_key(f"throttle:api:token:{token.pk}:{window}")
+    redis = cache._cache.get_client(key)
+    redis.delete(key)
+    redis.set(key, 2)  # a counter that lost its expiry gets one back
+    assert [reader.get("/api/v1/teams/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert int(redis.get(key)) == 6 and 0 < redis.ttl(key) <= 61
