@@ -471,7 +471,7 @@ def measurements_bulk_upsert(
     user_id, token_id = (user.pk if user else None), (token.pk if token else None)
     # Field rules were settled above for all rows at once (and the database constraints stay behind them).
     # revisions: (position in created or None, measurement id or None, previous value, value, note)
-    created, updated, revisions, written = [], [], [], set()
+    created, updated, revisions, written = [], [], [], {}  # written: KPI -> earliest date written
     for row in rows:
         value, note = float(row.value), row.note.strip()
         found = existing.get((row.kpi_id, row.date))
@@ -480,7 +480,7 @@ def measurements_bulk_upsert(
                 (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
             )
             revisions.append((len(created) - 1, None, None, value, note))
-            written.add(row.kpi_id)
+            written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
         pk, stored_value, stored_note, version, external_id = found
         if stored_value == value and stored_note == note:
@@ -500,7 +500,7 @@ def measurements_bulk_upsert(
             )
         )
         revisions.append((None, pk, stored_value, value, note))
-        written.add(row.kpi_id)
+        written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
     new_ids = insert_returning_ids(Measurement, BULK_MEASUREMENT_COLUMNS, created)
     bulk_set(
         Measurement,
@@ -520,9 +520,8 @@ def measurements_bulk_upsert(
     if affected:
         _kpis_series_changed(affected, now=now)
     by_plan = defaultdict(dict)  # plan -> KPI -> earliest date written
-    for m in written:
-        dates = by_plan[kpis[m.kpi_id].plan_id]
-        dates[m.kpi_id] = min(dates.get(m.kpi_id, m.date), m.date)
+    for kpi_id, date in written.items():
+        by_plan[kpis[kpi_id].plan_id][kpi_id] = date
     for plan_id, dates in sorted(by_plan.items()):
         plan_mark_changed(plan_id=plan_id, changes=Changes.measured(dates, min(dates.values())))
     return counts
