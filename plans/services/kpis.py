@@ -4,6 +4,7 @@ import bisect
 import datetime
 import itertools
 import math
+import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..setwrites import bulk_set, copy_rows, insert_returning_ids
+from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
@@ -168,8 +169,8 @@ class _SeriesIndex:
     def __init__(self, kpi: KPI, series: dict[datetime.date, float]):
         self.kpi = kpi
         self.dates = sorted(series)
-        self.values = [series[d] for d in self.dates]
-        self.changes = sorted(abs(later - earlier) for earlier, later in itertools.pairwise(self.values))
+        self.values = list(map(series.__getitem__, self.dates))
+        self.changes = sorted(map(abs, map(operator.sub, self.values[1:], self.values[:-1])))  # later - earlier
 
     def without(self, date: datetime.date) -> tuple[float, float | None]:
         dates, values, changes = self.dates, self.values, self.changes
@@ -470,7 +471,7 @@ def measurements_bulk_upsert(
     user, token = author_split(recorded_by)
     user_id, token_id = (user.pk if user else None), (token.pk if token else None)
     # Field rules were settled above for all rows at once (and the database constraints stay behind them).
-    # revisions: (position in created or None, measurement id or None, previous value, value, note)
+    # revisions of updated measurements: (measurement id, previous value, value, note)
     created, updated, revisions, written = [], [], [], {}  # written: KPI -> earliest date written
     for row in rows:
         value, note = float(row.value), row.note.strip()
@@ -479,7 +480,6 @@ def measurements_bulk_upsert(
             created.append(
                 (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
             )
-            revisions.append((len(created) - 1, None, None, value, note))
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
         pk, stored_value, stored_note, version, external_id = found
@@ -499,7 +499,7 @@ def measurements_bulk_upsert(
                 updated_at=now,
             )
         )
-        revisions.append((None, pk, stored_value, value, note))
+        revisions.append((pk, stored_value, value, note))
         written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
     new_ids = insert_returning_ids(Measurement, BULK_MEASUREMENT_COLUMNS, created)
     bulk_set(
@@ -507,13 +507,27 @@ def measurements_bulk_upsert(
         updated,
         ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
     )
+    revision_columns = [
+        "measurement_id",
+        "previous_value",
+        "value",
+        "note",
+        "author_id",
+        "author_token_id",
+        "created_at",
+    ]
+    # A new measurement's first revision repeats its own row: copied inside the database, not sent again.
+    copy_within(
+        MeasurementRevision,
+        revision_columns,
+        Measurement,
+        ["id", None, "value", "note", "recorded_by_id", "recorded_by_token_id", "recorded_at"],
+        new_ids,
+    )
     copy_rows(
         MeasurementRevision,
-        ["measurement_id", "previous_value", "value", "note", "author_id", "author_token_id", "created_at"],
-        (
-            (new_ids[position] if position is not None else pk, previous, value, note, user_id, token_id, now)
-            for position, pk, previous, value, note in revisions
-        ),
+        revision_columns,
+        ((pk, previous, value, note, user_id, token_id, now) for pk, previous, value, note in revisions),
     )
     counts["created"], counts["updated"] = len(created), len(updated)
     affected = sorted(written)
