@@ -204,6 +204,8 @@ class _SeriesIndex:
 def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     """Each KPI's values by date, one per date (the latest recorded, as the status method counts them)."""
     series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
+    if not series:
+        return series
     query = (
         Measurement.objects.filter(kpi_id__in=list(kpi_ids))
         .order_by("kpi_id", "date", "recorded_at", "id")
@@ -375,7 +377,19 @@ class MeasurementRow:
     external_id: str = ""
 
 
-def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dict[int, dict[str, list[str]]]:
+def _unchanged(row: MeasurementRow, stored) -> bool:
+    """The row gives the value and note already stored (``stored``: the existing row's fields, or None)."""
+    return (
+        stored is not None and _is_real(row.value) and stored[1] == float(row.value) and stored[2] == row.note.strip()
+    )
+
+
+def _bulk_rows_check(
+    rows: list[MeasurementRow], kpis: dict, source: str, existing: dict
+) -> dict[int, dict[str, list[str]]]:
+    """Errors by row index and field. A row equal to the stored one is not judged again (as
+    ``measurement_record`` returns "unchanged" first), so only the KPIs with a changed row the jump rule
+    judges (no note) have their series read."""
     errors: dict[int, dict[str, list[str]]] = {}
     first_by_key: dict[tuple, int] = {}
     first_by_external_id: dict[str, int] = {}
@@ -391,12 +405,16 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
             if first != index:
                 message = _("Row %(row)d already uses this external id.") % {"row": first}
                 errors.setdefault(index, {})["external_id"] = [str(message)]
-    stored = kpi_series(kpis)
+    unchanged = [_unchanged(row, existing.get((row.kpi_id, row.date))) for row in rows]
+    judged = {
+        row.kpi_id for row, same in zip(rows, unchanged, strict=True) if not same and not row.note.strip()
+    } & kpis.keys()
+    stored = kpi_series(judged)
     payload: dict[int, dict[datetime.date, float]] = {}
     for row in rows:
-        payload.setdefault(row.kpi_id, {})
-        if _is_real(row.value):  # a row with no real value is refused below and is no yardstick for the others
-            payload[row.kpi_id][row.date] = row.value
+        # A row with no real value is refused below and is no yardstick for the others.
+        if row.kpi_id in judged and _is_real(row.value):
+            payload.setdefault(row.kpi_id, {})[row.date] = row.value
     # The series each row will sit in once the payload is written: stored values, then the payload's.
     indexes = {
         kpi_id: _SeriesIndex(kpis[kpi_id], {**stored[kpi_id], **values})
@@ -411,6 +429,8 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
         try:
             if row.external_id:
                 external_id_field.run_validators(row.external_id)
+            if unchanged[index]:
+                continue
             measurement_check(
                 kpi=kpis[row.kpi_id],
                 date=row.date,
@@ -454,19 +474,20 @@ def measurements_bulk_upsert(
         kpi.pk: kpi
         for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
     }
-    errors = _bulk_rows_check(rows, kpis, source)
-    if errors:
-        raise MeasurementRowsInvalid(errors)
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    if not rows:
-        return counts
-    dates = [row.date for row in rows]
+    # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
+    dates = [row.date for row in rows] or [datetime.date.min]
     existing = {
         (kpi_id, date): rest
         for kpi_id, date, *rest in Measurement.objects.filter(
             kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
         ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
     }
+    errors = _bulk_rows_check(rows, kpis, source, existing)
+    if errors:
+        raise MeasurementRowsInvalid(errors)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if not rows:
+        return counts
     now = timezone.now()
     user, token = author_split(recorded_by)
     user_id, token_id = (user.pk if user else None), (token.pk if token else None)
@@ -482,8 +503,8 @@ def measurements_bulk_upsert(
             )
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
-        pk, stored_value, stored_note, version, external_id = found
-        if stored_value == value and stored_note == note:
+        pk, stored_value, _note, version, external_id = found
+        if _unchanged(row, found):
             counts["unchanged"] += 1
             continue
         updated.append(
