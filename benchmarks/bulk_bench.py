@@ -101,6 +101,7 @@ def main() -> None:
     try:
         time.sleep(4)  # connected and consuming
         fresh_after(plan.pk, time.perf_counter())  # statuses current before the first run
+        api.get("/api/v1/plans/")  # the URL configuration and the API imported, as in a running server
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
         for run in range(args.runs):
             rows = payload(plan)
