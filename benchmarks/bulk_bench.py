@@ -34,62 +34,36 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 setup_test_environment()  # the test Client's host is allowed
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from plans.models import KPI, Measurement, Plan  # noqa: E402
+from plans.models import Measurement, Plan  # noqa: E402
 from plans.services import api_token_create  # noqa: E402
+
+# Imported once the settings are read: scale_bench leaves the broker out of its own process (not of this one).
+BROKER_URL = os.environ.get("REDIS_URL", "")
+from benchmarks.scale_bench import bulk_rows, fresh_seconds, raw_copy_seconds  # noqa: E402
 
 
 def payload(plan) -> list[dict]:
     """``ROWS`` rows dated after the plan's latest measurement, each KPI's last value again (no jumps)."""
-    kpis = list(KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True))
-    last = dict(Measurement.objects.filter(kpi__plan=plan).order_by("kpi_id", "date").values_list("kpi_id", "value"))
     latest = Measurement.objects.filter(kpi__plan=plan).order_by("-date").values_list("date", flat=True).first()
-    start = latest + datetime.timedelta(days=1)
-    return [
-        {
-            "kpi": kpis[i % len(kpis)],
-            "date": str(start + datetime.timedelta(days=i // len(kpis))),
-            "value": round(last[kpis[i % len(kpis)]], 4),
-        }
-        for i in range(ROWS)
-    ]
-
-
-def raw_copy_seconds(rows: list[dict]) -> float:
-    now = datetime.datetime.now(datetime.UTC)
-    columns = "kpi_id, date, value, note, source, recorded_at, external_id, version, created_at, updated_at"
-    with transaction.atomic(), connection.cursor() as cursor:
-        t = time.perf_counter()
-        with cursor.cursor.copy(f"COPY plans_measurement ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((row["kpi"], row["date"], row["value"], "", "api", now, "", 1, now, now))
-        elapsed = time.perf_counter() - t
-        transaction.set_rollback(True)
-    return elapsed
-
-
-def fresh_after(plan_id: int, start: float, timeout: float = 120) -> float | None:
-    while time.perf_counter() - start < timeout:
-        if not Plan.objects.only("data_revision", "computed_revision").get(pk=plan_id).needs_recompute:
-            return time.perf_counter() - start
-        time.sleep(0.02)
-    return None
+    return bulk_rows(plan, ROWS, first=latest + datetime.timedelta(days=1))
 
 
 def worker(log: Path) -> subprocess.Popen:
     command = [str(Path(sys.executable).parent / "celery"), "-A", "tracker", "worker", "--pool", "solo"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]
     with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        env = {**os.environ, "REDIS_URL": BROKER_URL}
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+    if connection.vendor != "postgresql" or not BROKER_URL:
         sys.exit("Needs DATABASE_URL on PostgreSQL and REDIS_URL (the worker's broker).")
     plan = Plan.objects.filter(slug=SLUG).first()
     if plan is None:
@@ -100,7 +74,7 @@ def main() -> None:
     process = worker(log)
     try:
         time.sleep(4)  # connected and consuming
-        fresh_after(plan.pk, time.perf_counter())  # statuses current before the first run
+        fresh_seconds(plan.pk, time.perf_counter())  # statuses current before the first run
         api.get("/api/v1/plans/")  # the URL configuration and the API imported, as in a running server
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
         for run in range(args.runs):
@@ -112,7 +86,7 @@ def main() -> None:
             answered = time.perf_counter()
             if response.status_code != 200:
                 sys.exit(f"bulk {response.status_code}: {response.content[:200]!r}")
-            fresh = fresh_after(plan.pk, answered)
+            fresh = fresh_seconds(plan.pk, answered, timeout=120)
             t2 = time.perf_counter()
             replay = api.post("/api/v1/measurements/bulk/", body, content_type="application/json")
             replayed = time.perf_counter() - t2
