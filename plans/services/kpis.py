@@ -460,8 +460,8 @@ def measurements_bulk_upsert(
 ) -> dict[str, int]:
     """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
 
-    Every row must meet the rules of ``measurement_check``, judged against the series as it will be once
-    the whole payload is written. Raises MeasurementRowsInvalid, writing nothing, when any row is invalid
+    Every row that changes a stored one (or is new) must meet the rules of ``measurement_check``, judged
+    against the series as it will be once the whole payload is written. Raises MeasurementRowsInvalid, writing nothing, when any row is invalid
     (its errors by row index and field). Rows whose value and note
     are already stored count as unchanged, so replaying a payload creates nothing. Each affected
     KPI's version is bumped once and each affected plan marked changed once.
