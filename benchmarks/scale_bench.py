@@ -125,15 +125,14 @@ def child_raw_pass() -> dict:
     }
 
 
-def bulk_rows(plan, count: int) -> list[dict]:
-    """``count`` new values after the generated year, continuing each KPI's last value (no jumps)."""
+def bulk_rows(plan, count: int, first: datetime.date = datetime.date(2026, 1, 1)) -> list[dict]:
+    """``count`` new values from ``first`` (after the generated year), continuing each KPI's last value (no jumps)."""
     from plans.models import KPI, Measurement
 
     kpis = list(KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True))
     last = dict(
         Measurement.objects.filter(kpi__plan=plan).order_by("kpi_id", "date").values_list("kpi_id", "value")
     )  # later dates overwrite earlier ones: each KPI's last value
-    first = datetime.date(2026, 1, 1)
     return [
         {
             "kpi": kpis[i % len(kpis)],

@@ -143,3 +143,26 @@ def insert_returning_ids(model, columns: list[str], rows: list[tuple]) -> list[i
         ids = [row[0] for row in cursor.fetchall()]
     copy_rows(model, ["id", *columns], ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
     return ids
+
+
+def copy_within(model, columns: list[str], source, source_columns: list, ids: list[int]) -> None:
+    """INSERT into ``model`` (``columns``) one row per ``source`` row of ``ids``, its ``source_columns``
+    (attnames; None for NULL) in order: rows derived from rows just written, without sending them again."""
+    if not ids:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    selected = ", ".join("NULL" if name is None else quote(name) for name in source_columns)
+    table = quote(source._meta.db_table)
+    insert = f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {selected} FROM {table}"
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 30_000):  # SQLite's limit on parameters (32,766) per statement
+            chunk = ids[start : start + 30_000]
+            if connection.vendor == "postgresql":
+                where, params = "id = ANY(%s)", [chunk]
+            else:
+                where, params = f"id IN ({', '.join(['%s'] * len(chunk))})", chunk
+            cursor.execute(
+                f"{insert} WHERE {where} ORDER BY id",
+                params,
+            )

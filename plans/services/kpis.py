@@ -4,6 +4,7 @@ import bisect
 import datetime
 import itertools
 import math
+import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..setwrites import bulk_set, copy_rows, insert_returning_ids
+from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
@@ -168,8 +169,8 @@ class _SeriesIndex:
     def __init__(self, kpi: KPI, series: dict[datetime.date, float]):
         self.kpi = kpi
         self.dates = sorted(series)
-        self.values = [series[d] for d in self.dates]
-        self.changes = sorted(abs(later - earlier) for earlier, later in itertools.pairwise(self.values))
+        self.values = list(map(series.__getitem__, self.dates))
+        self.changes = sorted(map(abs, map(operator.sub, self.values[1:], self.values[:-1])))  # later - earlier
 
     def without(self, date: datetime.date) -> tuple[float, float | None]:
         dates, values, changes = self.dates, self.values, self.changes
@@ -203,6 +204,8 @@ class _SeriesIndex:
 def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     """Each KPI's values by date, one per date (the latest recorded, as the status method counts them)."""
     series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
+    if not series:
+        return series
     query = (
         Measurement.objects.filter(kpi_id__in=list(kpi_ids))
         .order_by("kpi_id", "date", "recorded_at", "id")
@@ -374,7 +377,19 @@ class MeasurementRow:
     external_id: str = ""
 
 
-def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dict[int, dict[str, list[str]]]:
+def _unchanged(row: MeasurementRow, stored) -> bool:
+    """The row gives the value and note already stored (``stored``: the existing row's fields, or None)."""
+    return (
+        stored is not None and _is_real(row.value) and stored[1] == float(row.value) and stored[2] == row.note.strip()
+    )
+
+
+def _bulk_rows_check(
+    rows: list[MeasurementRow], kpis: dict, source: str, existing: dict
+) -> dict[int, dict[str, list[str]]]:
+    """Errors by row index and field. A row equal to the stored one is not judged again (as
+    ``measurement_record`` returns "unchanged" first), so only the KPIs with a changed row the jump rule
+    judges (no note) have their series read."""
     errors: dict[int, dict[str, list[str]]] = {}
     first_by_key: dict[tuple, int] = {}
     first_by_external_id: dict[str, int] = {}
@@ -390,12 +405,16 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
             if first != index:
                 message = _("Row %(row)d already uses this external id.") % {"row": first}
                 errors.setdefault(index, {})["external_id"] = [str(message)]
-    stored = kpi_series(kpis)
+    unchanged = [_unchanged(row, existing.get((row.kpi_id, row.date))) for row in rows]
+    judged = {
+        row.kpi_id for row, same in zip(rows, unchanged, strict=True) if not same and not row.note.strip()
+    } & kpis.keys()
+    stored = kpi_series(judged)
     payload: dict[int, dict[datetime.date, float]] = {}
     for row in rows:
-        payload.setdefault(row.kpi_id, {})
-        if _is_real(row.value):  # a row with no real value is refused below and is no yardstick for the others
-            payload[row.kpi_id][row.date] = row.value
+        # A row with no real value is refused below and is no yardstick for the others.
+        if row.kpi_id in judged and _is_real(row.value):
+            payload.setdefault(row.kpi_id, {})[row.date] = row.value
     # The series each row will sit in once the payload is written: stored values, then the payload's.
     indexes = {
         kpi_id: _SeriesIndex(kpis[kpi_id], {**stored[kpi_id], **values})
@@ -410,6 +429,8 @@ def _bulk_rows_check(rows: list[MeasurementRow], kpis: dict, source: str) -> dic
         try:
             if row.external_id:
                 external_id_field.run_validators(row.external_id)
+            if unchanged[index]:
+                continue
             measurement_check(
                 kpi=kpis[row.kpi_id],
                 date=row.date,
@@ -439,10 +460,10 @@ def measurements_bulk_upsert(
 ) -> dict[str, int]:
     """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
 
-    Every row must meet the rules of ``measurement_check``, judged against the series as it will be once
-    the whole payload is written. Raises MeasurementRowsInvalid, writing nothing, when any row is invalid
-    (its errors by row index and field). Rows whose value and note
-    are already stored count as unchanged, so replaying a payload creates nothing. Each affected
+    Every row that changes a stored one (or is new) must meet the rules of ``measurement_check``, judged
+    against the series as it will be once the whole payload is written. Raises MeasurementRowsInvalid,
+    writing nothing, when any row is invalid (its errors by row index and field). Rows whose value and
+    note are already stored count as unchanged, so replaying a payload creates nothing. Each affected
     KPI's version is bumped once and each affected plan marked changed once.
     """
     kpi_ids = sorted({row.kpi_id for row in rows})
@@ -453,26 +474,26 @@ def measurements_bulk_upsert(
         kpi.pk: kpi
         for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
     }
-    errors = _bulk_rows_check(rows, kpis, source)
-    if errors:
-        raise MeasurementRowsInvalid(errors)
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    if not rows:
-        return counts
-    dates = [row.date for row in rows]
+    # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
+    dates = [row.date for row in rows] or [datetime.date.min]
     existing = {
         (kpi_id, date): rest
         for kpi_id, date, *rest in Measurement.objects.filter(
             kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
         ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
     }
+    errors = _bulk_rows_check(rows, kpis, source, existing)
+    if errors:
+        raise MeasurementRowsInvalid(errors)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if not rows:
+        return counts
     now = timezone.now()
     user, token = author_split(recorded_by)
     user_id, token_id = (user.pk if user else None), (token.pk if token else None)
     # Field rules were settled above for all rows at once (and the database constraints stay behind them).
-    # revisions: (position in created or None, measurement id or None, previous value, value, note)
-    created, updated, revisions = [], [], []
-    written: dict[int, datetime.date] = {}  # KPI -> earliest date written
+    # revisions of updated measurements: (measurement id, previous value, value, note)
+    created, updated, revisions, written = [], [], [], {}  # written: KPI -> earliest date written
     for row in rows:
         value, note = float(row.value), row.note.strip()
         found = existing.get((row.kpi_id, row.date))
@@ -480,11 +501,10 @@ def measurements_bulk_upsert(
             created.append(
                 (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
             )
-            revisions.append((len(created) - 1, None, None, value, note))
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
-        pk, stored_value, stored_note, version, external_id = found
-        if stored_value == value and stored_note == note:
+        pk, stored_value, _note, version, external_id = found
+        if _unchanged(row, found):
             counts["unchanged"] += 1
             continue
         updated.append(
@@ -500,7 +520,7 @@ def measurements_bulk_upsert(
                 updated_at=now,
             )
         )
-        revisions.append((None, pk, stored_value, value, note))
+        revisions.append((pk, stored_value, value, note))
         written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
     new_ids = insert_returning_ids(Measurement, BULK_MEASUREMENT_COLUMNS, created)
     bulk_set(
@@ -508,13 +528,27 @@ def measurements_bulk_upsert(
         updated,
         ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
     )
+    revision_columns = [
+        "measurement_id",
+        "previous_value",
+        "value",
+        "note",
+        "author_id",
+        "author_token_id",
+        "created_at",
+    ]
+    # A new measurement's first revision repeats its own row: copied inside the database, not sent again.
+    copy_within(
+        MeasurementRevision,
+        revision_columns,
+        Measurement,
+        ["id", None, "value", "note", "recorded_by_id", "recorded_by_token_id", "recorded_at"],
+        new_ids,
+    )
     copy_rows(
         MeasurementRevision,
-        ["measurement_id", "previous_value", "value", "note", "author_id", "author_token_id", "created_at"],
-        (
-            (new_ids[position] if position is not None else pk, previous, value, note, user_id, token_id, now)
-            for position, pk, previous, value, note in revisions
-        ),
+        revision_columns,
+        ((pk, previous, value, note, user_id, token_id, now) for pk, previous, value, note in revisions),
     )
     counts["created"], counts["updated"] = len(created), len(updated)
     affected = sorted(written)

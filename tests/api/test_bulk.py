@@ -217,3 +217,21 @@ def test_a_crash_after_the_write_rolls_back_the_write_and_the_key_together(write
 
     retry = writer.post(URL, body, HTTP_IDEMPOTENCY_KEY="crash")
     assert (retry.status_code, retry.json()["created"]) == (200, 3)
+
+
+def test_a_replayed_row_is_unchanged_even_when_the_rules_have_moved_since(writer, kpis):
+    """As measurement_record: a row equal to the stored one is not judged again (a narrowed range, a jump)."""
+    rows = rows_for(kpis[:1], 3)
+    assert writer.post(URL, {"measurements": rows}).status_code == 200
+    KPI.objects.filter(pk=kpis[0].pk).update(max_value=1.0)
+    assert writer.post(URL, {"measurements": rows}).json() == {"created": 0, "updated": 0, "unchanged": 3}
+
+
+def test_a_changed_row_beside_unchanged_ones_is_judged_against_the_whole_series(writer, kpis):
+    rows = rows_for(kpis[:1], 6)
+    assert writer.post(URL, {"measurements": rows}).status_code == 200
+    rows[5]["value"] = 90.0  # a jump from 64 against a typical change of 1
+    response = writer.post(URL, {"measurements": rows})
+    assert response.status_code == 400
+    assert list(response.json()["measurements"]) == ["5"]
+    assert "jump" in str(response.json()["measurements"]["5"])
