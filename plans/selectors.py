@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Now
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Collate, Concat, Now
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from .models import (
     Team,
     Tombstone,
 )
-from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
+from .rollup import ALLOWANCE_DAYS, STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
 
 
 def plan_overview_list() -> QuerySet[Plan]:
@@ -173,84 +174,185 @@ def _kpi_stale_reasons(kpi: KPI, latest_date: datetime.date | None, today: datet
     return tuple(reasons)
 
 
-def _bucket(status: str, stale_reasons: tuple[str, ...] = ()) -> str:
-    if stale_reasons:
-        return NEEDS_FIGURE
-    return _BUCKET_OF_STATUS.get(status, ON_TRACK)
+def _status_bucket_cases() -> list[When]:
+    """``_bucket`` by stored status alone, as SQL (the order of ``When`` clauses is the order of the rules)."""
+    cases = {}
+    for status, bucket in _BUCKET_OF_STATUS.items():
+        cases.setdefault(bucket, []).append(status)
+    return [When(status__in=statuses, then=Value(bucket)) for bucket, statuses in cases.items()]
 
 
-def my_work_items(user, today: datetime.date) -> list[WorkItem]:
-    """The milestones and KPIs of the user's teams, in four queries whatever their number.
+def _kpi_stale_q(today: datetime.date) -> Q:
+    """KPI rule 10 at ``today`` as SQL over ``figure_on`` (the latest figure's date, else the baseline date).
 
-    Buckets, in this order: KPIs that need a figure (stale by KPI rule 10 at ``today``: the latest figure is
-    older than the reporting frequency allows, or the target date has passed without a final figure); then by
-    stored status: off track, overdue or missed; at risk; everything else (on track, done, not started).
-    By due date within each bucket. A KPI's latest figure is the one the status method keeps: the newest
-    measurement dated after the baseline and on or before ``today``, the latest recorded on one date.
+    The same rule as ``_kpi_stale_reasons``: older than the frequency's allowance, or the target date has passed
+    without a figure on or after it; a final result is never stale.
     """
-    teams = list(user.teams.values_list("id", flat=True))
-    # The page shows no explanation: decoding thousands of them (items, goals, plans) was most of its cost.
-    unshown = ("explanation", "goal__explanation", "goal__description", "plan__explanation", "plan__description")
-    last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
-    milestones = (
-        Milestone.objects.filter(owner_team__in=teams)
-        .select_related("goal", "plan", "owner_team")
-        .defer(*unshown)
-        .annotate(
-            last_update_at=Subquery(last_update.values("created_at")[:1]),
-            last_update_author_id=Subquery(last_update.values("author_id")[:1]),
-        )
+    older = Q()
+    for frequency, days in ALLOWANCE_DAYS.items():
+        older |= Q(frequency=frequency, figure_on__lt=today - datetime.timedelta(days=days))
+    no_final = Q(target_date__lt=today, figure_on__lt=F("target_date"))
+    return (older | no_final) & ~Q(status__in=_FINAL_STATUSES)
+
+
+def _work_milestones(teams) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(owner_team__in=teams).annotate(
+        bucket=Case(*_status_bucket_cases(), default=Value(ON_TRACK))
     )
+
+
+def _work_kpis(teams, today: datetime.date) -> QuerySet[KPI]:
+    """The KPIs of ``teams`` with their latest kept figure (``measured_*``) and their bucket, in SQL."""
     latest = Measurement.objects.filter(
         kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
     ).order_by("-date", "-recorded_at", "-id")
-    kpis = (
+    return (
         KPI.objects.filter(owner_team__in=teams)
-        .select_related("goal", "plan", "owner_team")
-        .defer(*unshown)
+        .annotate(measured_on=Subquery(latest.values("date")[:1]))
         .annotate(
-            measured_on=Subquery(latest.values("date")[:1]),
-            measured_value=Subquery(latest.values("value")[:1]),
-            measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
-            measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
+            figure_on=Coalesce("measured_on", "baseline_date"),
+            bucket=Case(
+                When(_kpi_stale_q(today), then=Value(NEEDS_FIGURE)), *_status_bucket_cases(), default=Value(ON_TRACK)
+            ),
         )
     )
-    milestones, kpis = list(milestones), list(kpis)
-    author_ids = {m.last_update_author_id for m in milestones} | {k.measured_by_id for k in kpis}
+
+
+def _team_ids(user) -> QuerySet:
+    """The user's teams as a subquery: the page's reads embed it rather than read it first."""
+    return user.teams.values("id")
+
+
+@dataclass(frozen=True)
+class WorkCount:
+    """One bucket of "My work": how many items, and how many of them have no computed status yet."""
+
+    total: int = 0
+    uncomputed: int = 0
+
+
+def my_work_counts(user, today: datetime.date) -> dict[str, WorkCount]:
+    """``{bucket: WorkCount}`` of the user's teams' items, counted in SQL (two queries whatever their number).
+
+    Buckets, in the order the page lists them (``WORK_BUCKETS``): KPIs that need a figure (stale by KPI rule 10
+    at ``today``: the latest figure is older than the reporting frequency allows, or the target date has passed
+    without a final figure); then by stored status: off track, overdue or missed; at risk; everything else (on
+    track, done, not started). A KPI's latest figure is the one the status method keeps: the newest measurement
+    dated after the baseline and on or before ``today``.
+    """
+    teams = _team_ids(user)
+    counts = {bucket: WorkCount() for bucket in WORK_BUCKETS}
+    for rows in (_work_milestones(teams), _work_kpis(teams, today)):
+        grouped = rows.values("bucket").annotate(total=Count("*"), uncomputed=Count("id", filter=Q(status="")))
+        for row in grouped.order_by():
+            seen = counts[row["bucket"]]
+            counts[row["bucket"]] = WorkCount(seen.total + row["total"], seen.uncomputed + row["uncomputed"])
+    return counts
+
+
+def _byte_order(expression):
+    """``expression`` compared by code point, as Python compares strings (the old in-memory sort's order)."""
+    return Collate(expression, "C" if connection.vendor == "postgresql" else "BINARY")
+
+
+def _work_keys(teams, today: datetime.date, *, bucket: str, start: int, stop: int) -> list[tuple]:
+    """``(kind, id)`` of rows ``start:stop`` of one bucket, by due date then name: one UNION with LIMIT/OFFSET."""
+    milestones = (
+        _work_milestones(teams)
+        .filter(bucket=bucket)
+        .annotate(kind=Value(0), due=F("due_date"), label=_byte_order(F("title")))
+        .values_list("kind", "id", "due", "label")
+        .order_by()
+    )
+    kpis = (
+        _work_kpis(teams, today)
+        .filter(bucket=bucket)
+        .annotate(kind=Value(1), due=F("target_date"), label=_byte_order(Concat("code", Value(" "), "name")))
+        .values_list("kind", "id", "due", "label")
+        .order_by()
+    )
+    keys = milestones.union(kpis, all=True).order_by("due", "label", "kind", "id")[start:stop]
+    return [(kind, pk) for kind, pk, _due, _label in keys]
+
+
+def my_work_rows(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> dict[str, list[WorkItem]]:
+    """``{bucket: rows start:stop of it}`` for each ``bucket: (start, stop)`` of ``windows``.
+
+    Ordering and slicing are SQL's (one query per bucket), so a team owning thousands of items loads only the
+    rows shown; then the shown milestones, KPIs and authors in one query each.
+    """
+    teams = _team_ids(user)
+    keys = {
+        bucket: _work_keys(teams, today, bucket=bucket, start=start, stop=stop)
+        for bucket, (start, stop) in windows.items()
+        if stop > start
+    }
+    ids = {0: [], 1: []}
+    for rows in keys.values():
+        for kind, pk in rows:
+            ids[kind].append(pk)
+    # The page shows no explanation: decoding thousands of them (items, goals, plans) was most of its cost.
+    unshown = ("explanation", "goal__explanation", "goal__description", "plan__explanation", "plan__description")
+    last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
+    milestones = {}
+    if ids[0]:
+        milestones = (
+            Milestone.objects.select_related("goal", "plan", "owner_team")
+            .defer(*unshown)
+            .annotate(
+                last_update_at=Subquery(last_update.values("created_at")[:1]),
+                last_update_author_id=Subquery(last_update.values("author_id")[:1]),
+            )
+            .in_bulk(ids[0])
+        )
+    kpis = {}
+    if ids[1]:
+        latest = Measurement.objects.filter(
+            kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
+        ).order_by("-date", "-recorded_at", "-id")
+        kpis = (
+            KPI.objects.select_related("goal", "plan", "owner_team")
+            .defer(*unshown)
+            .annotate(
+                measured_on=Subquery(latest.values("date")[:1]),
+                measured_value=Subquery(latest.values("value")[:1]),
+                measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
+                measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
+            )
+            .in_bulk(ids[1])
+        )
+    author_ids = {m.last_update_author_id for m in milestones.values()} | {k.measured_by_id for k in kpis.values()}
     author_ids.discard(None)
     authors = get_user_model().objects.in_bulk(author_ids) if author_ids else {}
-    items = [
-        WorkItem(
-            ItemType.MILESTONE,
-            m,
-            _bucket(m.status),
-            m.due_date,
-            (m.due_date - today).days,
-            figure_date=timezone.localdate(m.last_update_at) if m.last_update_at else None,
-            recorded_at=m.last_update_at,
-            recorded_by=authors.get(m.last_update_author_id),
-        )
-        for m in milestones
-    ]
-    for k in kpis:
-        reasons = _kpi_stale_reasons(k, k.measured_on, today)
-        items.append(
-            WorkItem(
-                ItemType.KPI,
-                k,
-                _bucket(k.status, reasons),
-                k.target_date,
-                (k.target_date - today).days,
-                stale_reasons=reasons,
-                figure_date=k.measured_on,
-                figure_value=k.measured_value,
-                recorded_at=k.measured_recorded_at,
-                recorded_by=authors.get(k.measured_by_id),
+
+    def row(kind: int, pk: int, bucket: str) -> WorkItem:
+        if kind == 0:
+            m = milestones[pk]
+            return WorkItem(
+                ItemType.MILESTONE,
+                m,
+                bucket,
+                m.due_date,
+                (m.due_date - today).days,
+                figure_date=timezone.localdate(m.last_update_at) if m.last_update_at else None,
+                recorded_at=m.last_update_at,
+                recorded_by=authors.get(m.last_update_author_id),
             )
+        k = kpis[pk]
+        return WorkItem(
+            ItemType.KPI,
+            k,
+            bucket,
+            k.target_date,
+            (k.target_date - today).days,
+            stale_reasons=_kpi_stale_reasons(k, k.measured_on, today),
+            figure_date=k.measured_on,
+            figure_value=k.measured_value,
+            recorded_at=k.measured_recorded_at,
+            recorded_by=authors.get(k.measured_by_id),
         )
-    order = {bucket: i for i, bucket in enumerate(WORK_BUCKETS)}
-    items.sort(key=lambda w: (order[w.bucket], w.due, str(w.item)))
-    return items
+
+    return {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()}
 
 
 def plan_revision_list() -> QuerySet[Plan]:

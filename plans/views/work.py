@@ -22,7 +22,7 @@ from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
 
-# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_items decides the bucket).
+# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_counts decides the bucket).
 BUCKETS = {
     selectors.NEEDS_FIGURE: (
         gettext_lazy("Needs a figure"),
@@ -69,28 +69,33 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
     """Each bucket lists its most urgent ``SECTION_ROWS`` rows, and links to all of them (``?show=<bucket>``).
 
     ``?show=`` lists that bucket alone, ``SHOWN_PAGE_SIZE`` rows a page: a team owning thousands of
-    items gets a page of bounded size either way.
+    items gets a page of bounded size either way. Counts and rows come from SQL: only the rows shown are loaded.
     """
     today = timezone.localdate()
-    items = selectors.my_work_items(request.user, today)
+    counts = selectors.my_work_counts(request.user, today)
     shown = request.GET.get("show", "")
     if shown not in BUCKETS:
         shown = ""
     sections = []
     for key, (label, description) in BUCKETS.items():
-        if shown and key != shown:
+        counted = counts[key]
+        if (shown and key != shown) or not counted.total:
             continue
-        rows = [i for i in items if i.bucket == key]
-        if not rows:
-            continue
-        if any(not row.item.status for row in rows):
+        if counted.uncomputed:
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
-        page = Paginator(rows, SHOWN_PAGE_SIZE if shown else SECTION_ROWS).get_page(request.GET.get("page"))
-        sections.append({"key": key, "label": label, "description": description, "items": page, "total": len(rows)})
+        # The paginator pages the count alone; the shown rows are read below, for every section at once.
+        page = Paginator(range(counted.total), SHOWN_PAGE_SIZE if shown else SECTION_ROWS).get_page(
+            request.GET.get("page")
+        )
+        sections.append({"key": key, "label": label, "description": description, "items": page, "total": counted.total})
+    windows = {s["key"]: (s["items"].start_index() - 1, s["items"].end_index()) for s in sections}
+    rows = selectors.my_work_rows(request.user, today, windows=windows)
+    for section in sections:
+        section["items"].object_list = rows[section["key"]]
     return {
         "sections": sections,
         "shown": shown,
-        "count": len(items),
+        "count": sum(counted.total for counted in counts.values()),
         "today": today,
         "has_teams": has_teams,
     }
