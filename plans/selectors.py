@@ -6,8 +6,22 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, Collate, Concat, Now
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -231,23 +245,12 @@ class WorkCount:
     uncomputed: int = 0
 
 
-def my_work_counts(user, today: datetime.date) -> dict[str, WorkCount]:
-    """``{bucket: WorkCount}`` of the user's teams' items, counted in SQL (two queries whatever their number).
+@dataclass(frozen=True)
+class WorkPage:
+    """What "My work" shows: every bucket's count, and the requested rows of some buckets."""
 
-    Buckets, in the order the page lists them (``WORK_BUCKETS``): KPIs that need a figure (stale by KPI rule 10
-    at ``today``: the latest figure is older than the reporting frequency allows, or the target date has passed
-    without a final figure); then by stored status: off track, overdue or missed; at risk; everything else (on
-    track, done, not started). A KPI's latest figure is the one the status method keeps: the newest measurement
-    dated after the baseline and on or before ``today``.
-    """
-    teams = _team_ids(user)
-    counts = {bucket: WorkCount() for bucket in WORK_BUCKETS}
-    for rows in (_work_milestones(teams), _work_kpis(teams, today)):
-        grouped = rows.values("bucket").annotate(total=Count("*"), uncomputed=Count("id", filter=Q(status="")))
-        for row in grouped.order_by():
-            seen = counts[row["bucket"]]
-            counts[row["bucket"]] = WorkCount(seen.total + row["total"], seen.uncomputed + row["uncomputed"])
-    return counts
+    counts: dict[str, WorkCount]
+    rows: dict[str, list[WorkItem]]
 
 
 def _byte_order(expression):
@@ -255,38 +258,58 @@ def _byte_order(expression):
     return Collate(expression, "C" if connection.vendor == "postgresql" else "BINARY")
 
 
-def _work_keys(teams, today: datetime.date, *, bucket: str, start: int, stop: int) -> list[tuple]:
-    """``(kind, id)`` of rows ``start:stop`` of one bucket, by due date then name: one UNION with LIMIT/OFFSET."""
-    milestones = (
-        _work_milestones(teams)
-        .filter(bucket=bucket)
-        .annotate(kind=Value(0), due=F("due_date"), label=_byte_order(F("title")))
-        .values_list("kind", "id", "due", "label")
-        .order_by()
+def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, int]) -> list[tuple]:
+    """``(bucket, total, uncomputed, due, label, kind, id)`` of the first ``stops[bucket]`` rows of each bucket, in
+    one query, plus the first row of every other bucket (so every bucket's count comes along).
+
+    Ranked by due date then name within each bucket by a window, so only the keys of the rows that can be shown
+    leave the database; the counts are windows over the same partition.
+    """
+    by_bucket = {"partition_by": [F("bucket")]}
+    ranked = items.annotate(
+        kind=Value(kind),
+        due=F(due),
+        label=_byte_order(label),
+        rank=Window(RowNumber(), order_by=[F(due), _byte_order(label), F("id")], **by_bucket),
+        total=Window(Count("id"), **by_bucket),
+        uncomputed=Window(Sum(Case(When(status="", then=1), default=0)), **by_bucket),
     )
-    kpis = (
-        _work_kpis(teams, today)
-        .filter(bucket=bucket)
-        .annotate(kind=Value(1), due=F("target_date"), label=_byte_order(Concat("code", Value(" "), "name")))
-        .values_list("kind", "id", "due", "label")
-        .order_by()
-    )
-    keys = milestones.union(kpis, all=True).order_by("due", "label", "kind", "id")[start:stop]
-    return [(kind, pk) for kind, pk, _due, _label in keys]
+    shown = Q(rank=1)
+    for bucket, stop in stops.items():
+        shown |= Q(bucket=bucket, rank__lte=stop)
+    return list(ranked.filter(shown).values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id"))
 
 
-def my_work_rows(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> dict[str, list[WorkItem]]:
-    """``{bucket: rows start:stop of it}`` for each ``bucket: (start, stop)`` of ``windows``.
+def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:
+    """Every bucket's count and ``{bucket: rows start:stop of it}`` for each ``bucket: (start, stop)`` of ``windows``.
 
-    Ordering and slicing are SQL's (one query per bucket), so a team owning thousands of items loads only the
-    rows shown; then the shown milestones, KPIs and authors in one query each.
+    Buckets, in the order the page lists them (``WORK_BUCKETS``): KPIs that need a figure (stale by KPI rule 10
+    at ``today``: the latest figure is older than the reporting frequency allows, or the target date has passed
+    without a final figure); then by stored status: off track, overdue or missed; at risk; everything else (on
+    track, done, not started). By due date then name within each bucket. A KPI's latest figure is the one the
+    status method keeps: the newest measurement dated after the baseline and on or before ``today``.
+
+    Classified, counted, ranked and cut in SQL (one query for milestones, one for KPIs), so a team owning
+    thousands of items loads only the rows shown; then those milestones, KPIs and authors in one query each.
     """
     teams = _team_ids(user)
-    keys = {
-        bucket: _work_keys(teams, today, bucket=bucket, start=start, stop=stop)
-        for bucket, (start, stop) in windows.items()
-        if stop > start
-    }
+    stops = {bucket: stop for bucket, (_start, stop) in windows.items()}
+    keys = _work_keys(_work_milestones(teams), kind=0, due="due_date", label=F("title"), stops=stops)
+    keys += _work_keys(
+        _work_kpis(teams, today), kind=1, due="target_date", label=Concat("code", Value(" "), "name"), stops=stops
+    )
+    counts = {bucket: WorkCount() for bucket in WORK_BUCKETS}
+    # Every row carries its bucket's counts on its side (milestones, KPIs): add each side's once.
+    sides = {(kind, bucket): (total, uncomputed) for bucket, total, uncomputed, _due, _label, kind, _pk in keys}
+    for (_kind, bucket), (total, uncomputed) in sides.items():
+        seen = counts[bucket]
+        counts[bucket] = WorkCount(seen.total + total, seen.uncomputed + (uncomputed or 0))
+    keys.sort(key=lambda key: key[3:])  # due, label (by code point, as ranked), kind, id
+    shown = {bucket: [] for bucket in windows}
+    for bucket, _total, _uncomputed, _due, _label, kind, pk in keys:
+        if bucket in shown:
+            shown[bucket].append((kind, pk))
+    keys = {bucket: shown[bucket][start:stop] for bucket, (start, stop) in windows.items()}
     ids = {0: [], 1: []}
     for rows in keys.values():
         for kind, pk in rows:
@@ -352,7 +375,7 @@ def my_work_rows(user, today: datetime.date, *, windows: dict[str, tuple[int, in
             recorded_by=authors.get(k.measured_by_id),
         )
 
-    return {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()}
+    return WorkPage(counts, {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()})
 
 
 def plan_revision_list() -> QuerySet[Plan]:

@@ -65,6 +65,14 @@ def my_work(request):
     )
 
 
+def _page_number(raw) -> int:
+    """A page number as Paginator.get_page reads it: anything but a positive whole number is the first page."""
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return 1
+
+
 def _my_work_context(request, *, has_teams: bool) -> dict:
     """Each bucket lists its most urgent ``SECTION_ROWS`` rows, and links to all of them (``?show=<bucket>``).
 
@@ -72,30 +80,33 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
     items gets a page of bounded size either way. Counts and rows come from SQL: only the rows shown are loaded.
     """
     today = timezone.localdate()
-    counts = selectors.my_work_counts(request.user, today)
     shown = request.GET.get("show", "")
     if shown not in BUCKETS:
         shown = ""
+    size = SHOWN_PAGE_SIZE if shown else SECTION_ROWS
+    number = _page_number(request.GET.get("page")) if shown else 1
+    listed = [shown] if shown else list(BUCKETS)
+    windows = {key: ((number - 1) * size, number * size) for key in listed}
+    work = selectors.my_work_page(request.user, today, windows=windows)
     sections = []
-    for key, (label, description) in BUCKETS.items():
-        counted = counts[key]
-        if (shown and key != shown) or not counted.total:
+    for key in listed:
+        counted = work.counts[key]
+        if not counted.total:
             continue
+        page = Paginator(range(counted.total), size).get_page(number)
+        if page.number == number:
+            page.object_list = work.rows[key]
+        else:  # past the last page: Paginator shows the last one, so read its rows
+            last = {key: (page.start_index() - 1, page.end_index())}
+            page.object_list = selectors.my_work_page(request.user, today, windows=last).rows[key]
+        label, description = BUCKETS[key]
         if counted.uncomputed:
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
-        # The paginator pages the count alone; the shown rows are read below, for every section at once.
-        page = Paginator(range(counted.total), SHOWN_PAGE_SIZE if shown else SECTION_ROWS).get_page(
-            request.GET.get("page")
-        )
         sections.append({"key": key, "label": label, "description": description, "items": page, "total": counted.total})
-    windows = {s["key"]: (s["items"].start_index() - 1, s["items"].end_index()) for s in sections}
-    rows = selectors.my_work_rows(request.user, today, windows=windows)
-    for section in sections:
-        section["items"].object_list = rows[section["key"]]
     return {
         "sections": sections,
         "shown": shown,
-        "count": sum(counted.total for counted in counts.values()),
+        "count": sum(counted.total for counted in work.counts.values()),
         "today": today,
         "has_teams": has_teams,
     }
