@@ -215,11 +215,17 @@ def _work_milestones(teams) -> QuerySet[Milestone]:
     )
 
 
+def _kept_figure(today: datetime.date) -> QuerySet[Measurement]:
+    """A KPI's (``OuterRef("pk")``) latest figure as the status method keeps it, newest first: after the
+    baseline date and on or before ``today``, the latest recorded on one date."""
+    return Measurement.objects.filter(kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today).order_by(
+        "-date", "-recorded_at", "-id"
+    )
+
+
 def _work_kpis(teams, today: datetime.date) -> QuerySet[KPI]:
-    """The KPIs of ``teams`` with their latest kept figure (``measured_*``) and their bucket, in SQL."""
-    latest = Measurement.objects.filter(
-        kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
-    ).order_by("-date", "-recorded_at", "-id")
+    """The KPIs of ``teams`` with their latest kept figure's date (``measured_on``) and their bucket, in SQL."""
+    latest = _kept_figure(today)
     return (
         KPI.objects.filter(owner_team__in=teams)
         .annotate(measured_on=Subquery(latest.values("date")[:1]))
@@ -330,9 +336,7 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
         )
     kpis = {}
     if ids[1]:
-        latest = Measurement.objects.filter(
-            kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
-        ).order_by("-date", "-recorded_at", "-id")
+        latest = _kept_figure(today)
         kpis = (
             KPI.objects.select_related("goal", "plan", "owner_team")
             .defer(*unshown)
