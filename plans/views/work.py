@@ -22,7 +22,7 @@ from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
 
-# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_counts decides the bucket).
+# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_page decides the bucket).
 BUCKETS = {
     selectors.NEEDS_FIGURE: (
         gettext_lazy("Needs a figure"),
