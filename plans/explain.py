@@ -70,11 +70,16 @@ class ChildRow:
     score: float | None
     pull: float | None
     included: bool
-    sentence: str
+    row: dict = field(repr=False)  # the stored child row, for ``sentence``
 
     @property
     def pull_direction(self) -> int:
         return pull_direction(self.pull)
+
+    @property
+    def sentence(self) -> str:
+        """Built when read: a long table's rows show only their drags, not a sentence per child."""
+        return _child_sentence(self.row)
 
 
 @dataclass
@@ -422,7 +427,7 @@ def _rollup(e: dict) -> Explained | None:
             score=r.get("score"),
             pull=r.get("pull"),
             included=r.get("included", True),
-            sentence=_child_sentence(r),
+            row=r,
         )
         for r in rows
     ]

@@ -5,8 +5,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Now
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -25,7 +40,7 @@ from .models import (
     Team,
     Tombstone,
 )
-from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
+from .rollup import ALLOWANCE_DAYS, STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
 
 
 def plan_overview_list() -> QuerySet[Plan]:
@@ -173,84 +188,198 @@ def _kpi_stale_reasons(kpi: KPI, latest_date: datetime.date | None, today: datet
     return tuple(reasons)
 
 
-def _bucket(status: str, stale_reasons: tuple[str, ...] = ()) -> str:
-    if stale_reasons:
-        return NEEDS_FIGURE
-    return _BUCKET_OF_STATUS.get(status, ON_TRACK)
+def _status_bucket_cases() -> list[When]:
+    """``_bucket`` by stored status alone, as SQL (the order of ``When`` clauses is the order of the rules)."""
+    cases = {}
+    for status, bucket in _BUCKET_OF_STATUS.items():
+        cases.setdefault(bucket, []).append(status)
+    return [When(status__in=statuses, then=Value(bucket)) for bucket, statuses in cases.items()]
 
 
-def my_work_items(user, today: datetime.date) -> list[WorkItem]:
-    """The milestones and KPIs of the user's teams, in four queries whatever their number.
+def _kpi_stale_q(today: datetime.date) -> Q:
+    """KPI rule 10 at ``today`` as SQL over ``figure_on`` (the latest figure's date, else the baseline date).
 
-    Buckets, in this order: KPIs that need a figure (stale by KPI rule 10 at ``today``: the latest figure is
-    older than the reporting frequency allows, or the target date has passed without a final figure); then by
-    stored status: off track, overdue or missed; at risk; everything else (on track, done, not started).
-    By due date within each bucket. A KPI's latest figure is the one the status method keeps: the newest
-    measurement dated after the baseline and on or before ``today``, the latest recorded on one date.
+    The same rule as ``_kpi_stale_reasons``: older than the frequency's allowance, or the target date has passed
+    without a figure on or after it; a final result is never stale.
     """
-    teams = list(user.teams.values_list("id", flat=True))
+    older = Q()
+    for frequency, days in ALLOWANCE_DAYS.items():
+        older |= Q(frequency=frequency, figure_on__lt=today - datetime.timedelta(days=days))
+    no_final = Q(target_date__lt=today, figure_on__lt=F("target_date"))
+    return (older | no_final) & ~Q(status__in=_FINAL_STATUSES)
+
+
+def _work_milestones(teams) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(owner_team__in=teams).annotate(
+        bucket=Case(*_status_bucket_cases(), default=Value(ON_TRACK))
+    )
+
+
+def _kept_figure(today: datetime.date) -> QuerySet[Measurement]:
+    """A KPI's (``OuterRef("pk")``) latest figure as the status method keeps it, newest first: after the
+    baseline date and on or before ``today``, the latest recorded on one date."""
+    return Measurement.objects.filter(kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today).order_by(
+        "-date", "-recorded_at", "-id"
+    )
+
+
+def _work_kpis(teams, today: datetime.date) -> QuerySet[KPI]:
+    """The KPIs of ``teams`` with their latest kept figure's date (``measured_on``) and their bucket, in SQL."""
+    latest = _kept_figure(today)
+    return (
+        KPI.objects.filter(owner_team__in=teams)
+        .annotate(measured_on=Subquery(latest.values("date")[:1]))
+        .annotate(
+            figure_on=Coalesce("measured_on", "baseline_date"),
+            bucket=Case(
+                When(_kpi_stale_q(today), then=Value(NEEDS_FIGURE)), *_status_bucket_cases(), default=Value(ON_TRACK)
+            ),
+        )
+    )
+
+
+def _team_ids(user) -> QuerySet:
+    """The user's teams as a subquery: the page's reads embed it rather than read it first."""
+    return user.teams.values("id")
+
+
+@dataclass(frozen=True)
+class WorkCount:
+    """One bucket of "My work": how many items, and how many of them have no computed status yet."""
+
+    total: int = 0
+    uncomputed: int = 0
+
+
+@dataclass(frozen=True)
+class WorkPage:
+    """What "My work" shows: every bucket's count, and the requested rows of some buckets."""
+
+    counts: dict[str, WorkCount]
+    rows: dict[str, list[WorkItem]]
+
+
+def _byte_order(expression):
+    """``expression`` compared by code point, as Python compares strings (the old in-memory sort's order)."""
+    return Collate(expression, "C" if connection.vendor == "postgresql" else "BINARY")
+
+
+def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, int]) -> list[tuple]:
+    """``(bucket, total, uncomputed, due, label, kind, id)`` of the first ``stops[bucket]`` rows of each bucket, in
+    one query, plus the first row of every other bucket (so every bucket's count comes along).
+
+    Ranked by due date then name within each bucket by a window, so only the keys of the rows that can be shown
+    leave the database; the counts are windows over the same partition.
+    """
+    by_bucket = {"partition_by": [F("bucket")]}
+    ranked = items.annotate(
+        kind=Value(kind),
+        due=F(due),
+        label=_byte_order(label),
+        rank=Window(RowNumber(), order_by=[F(due), _byte_order(label), F("id")], **by_bucket),
+        total=Window(Count("id"), **by_bucket),
+        uncomputed=Window(Sum(Case(When(status="", then=1), default=0)), **by_bucket),
+    )
+    shown = Q(rank=1)
+    for bucket, stop in stops.items():
+        shown |= Q(bucket=bucket, rank__lte=stop)
+    return list(ranked.filter(shown).values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id"))
+
+
+def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:
+    """Every bucket's count and ``{bucket: rows start:stop of it}`` for each ``bucket: (start, stop)`` of ``windows``.
+
+    Buckets, in the order the page lists them (``WORK_BUCKETS``): KPIs that need a figure (stale by KPI rule 10
+    at ``today``: the latest figure is older than the reporting frequency allows, or the target date has passed
+    without a final figure); then by stored status: off track, overdue or missed; at risk; everything else (on
+    track, done, not started). By due date then name within each bucket. A KPI's latest figure is the one the
+    status method keeps: the newest measurement dated after the baseline and on or before ``today``.
+
+    Classified, counted, ranked and cut in SQL (one query for milestones, one for KPIs), so a team owning
+    thousands of items loads only the rows shown; then those milestones, KPIs and authors in one query each.
+    """
+    teams = _team_ids(user)
+    stops = {bucket: stop for bucket, (_start, stop) in windows.items()}
+    keys = _work_keys(_work_milestones(teams), kind=0, due="due_date", label=F("title"), stops=stops)
+    keys += _work_keys(
+        _work_kpis(teams, today), kind=1, due="target_date", label=Concat("code", Value(" "), "name"), stops=stops
+    )
+    counts = {bucket: WorkCount() for bucket in WORK_BUCKETS}
+    # Every row carries its bucket's counts on its side (milestones, KPIs): add each side's once.
+    sides = {(kind, bucket): (total, uncomputed) for bucket, total, uncomputed, _due, _label, kind, _pk in keys}
+    for (_kind, bucket), (total, uncomputed) in sides.items():
+        seen = counts[bucket]
+        counts[bucket] = WorkCount(seen.total + total, seen.uncomputed + (uncomputed or 0))
+    keys.sort(key=lambda key: key[3:])  # due, label (by code point, as ranked), kind, id
+    shown = {bucket: [] for bucket in windows}
+    for bucket, _total, _uncomputed, _due, _label, kind, pk in keys:
+        if bucket in shown:
+            shown[bucket].append((kind, pk))
+    keys = {bucket: shown[bucket][start:stop] for bucket, (start, stop) in windows.items()}
+    ids = {0: [], 1: []}
+    for rows in keys.values():
+        for kind, pk in rows:
+            ids[kind].append(pk)
     # The page shows no explanation: decoding thousands of them (items, goals, plans) was most of its cost.
     unshown = ("explanation", "goal__explanation", "goal__description", "plan__explanation", "plan__description")
     last_update = MilestoneUpdate.objects.filter(milestone=OuterRef("pk")).order_by("-created_at", "-id")
-    milestones = (
-        Milestone.objects.filter(owner_team__in=teams)
-        .select_related("goal", "plan", "owner_team")
-        .defer(*unshown)
-        .annotate(
-            last_update_at=Subquery(last_update.values("created_at")[:1]),
-            last_update_author_id=Subquery(last_update.values("author_id")[:1]),
+    milestones = {}
+    if ids[0]:
+        milestones = (
+            Milestone.objects.select_related("goal", "plan", "owner_team")
+            .defer(*unshown)
+            .annotate(
+                last_update_at=Subquery(last_update.values("created_at")[:1]),
+                last_update_author_id=Subquery(last_update.values("author_id")[:1]),
+            )
+            .in_bulk(ids[0])
         )
-    )
-    latest = Measurement.objects.filter(
-        kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today
-    ).order_by("-date", "-recorded_at", "-id")
-    kpis = (
-        KPI.objects.filter(owner_team__in=teams)
-        .select_related("goal", "plan", "owner_team")
-        .defer(*unshown)
-        .annotate(
-            measured_on=Subquery(latest.values("date")[:1]),
-            measured_value=Subquery(latest.values("value")[:1]),
-            measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
-            measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
+    kpis = {}
+    if ids[1]:
+        latest = _kept_figure(today)
+        kpis = (
+            KPI.objects.select_related("goal", "plan", "owner_team")
+            .defer(*unshown)
+            .annotate(
+                measured_on=Subquery(latest.values("date")[:1]),
+                measured_value=Subquery(latest.values("value")[:1]),
+                measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
+                measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
+            )
+            .in_bulk(ids[1])
         )
-    )
-    milestones, kpis = list(milestones), list(kpis)
-    author_ids = {m.last_update_author_id for m in milestones} | {k.measured_by_id for k in kpis}
+    author_ids = {m.last_update_author_id for m in milestones.values()} | {k.measured_by_id for k in kpis.values()}
     author_ids.discard(None)
     authors = get_user_model().objects.in_bulk(author_ids) if author_ids else {}
-    items = [
-        WorkItem(
-            ItemType.MILESTONE,
-            m,
-            _bucket(m.status),
-            m.due_date,
-            (m.due_date - today).days,
-            figure_date=timezone.localdate(m.last_update_at) if m.last_update_at else None,
-            recorded_at=m.last_update_at,
-            recorded_by=authors.get(m.last_update_author_id),
-        )
-        for m in milestones
-    ]
-    for k in kpis:
-        reasons = _kpi_stale_reasons(k, k.measured_on, today)
-        items.append(
-            WorkItem(
-                ItemType.KPI,
-                k,
-                _bucket(k.status, reasons),
-                k.target_date,
-                (k.target_date - today).days,
-                stale_reasons=reasons,
-                figure_date=k.measured_on,
-                figure_value=k.measured_value,
-                recorded_at=k.measured_recorded_at,
-                recorded_by=authors.get(k.measured_by_id),
+
+    def row(kind: int, pk: int, bucket: str) -> WorkItem:
+        if kind == 0:
+            m = milestones[pk]
+            return WorkItem(
+                ItemType.MILESTONE,
+                m,
+                bucket,
+                m.due_date,
+                (m.due_date - today).days,
+                figure_date=timezone.localdate(m.last_update_at) if m.last_update_at else None,
+                recorded_at=m.last_update_at,
+                recorded_by=authors.get(m.last_update_author_id),
             )
+        k = kpis[pk]
+        return WorkItem(
+            ItemType.KPI,
+            k,
+            bucket,
+            k.target_date,
+            (k.target_date - today).days,
+            stale_reasons=_kpi_stale_reasons(k, k.measured_on, today),
+            figure_date=k.measured_on,
+            figure_value=k.measured_value,
+            recorded_at=k.measured_recorded_at,
+            recorded_by=authors.get(k.measured_by_id),
         )
-    order = {bucket: i for i, bucket in enumerate(WORK_BUCKETS)}
-    items.sort(key=lambda w: (order[w.bucket], w.due, str(w.item)))
-    return items
+
+    return WorkPage(counts, {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()})
 
 
 def plan_revision_list() -> QuerySet[Plan]:

@@ -30,7 +30,7 @@ from ..recompute import STATUSES_STALE_AFTER
 from .pagecache import plan_page
 
 KPI_PAGE_SIZE = 25
-GOAL_PAGE_SIZE = 50
+GOAL_PAGE_SIZE = 25  # as the KPI and milestone tables: the cold page renders what one screen reads
 MILESTONE_PAGE_SIZE = 25
 # Shown in the dashboard's milestone table unless the status filter asks for another status.
 ATTENTION_STATUSES = (Status.OVERDUE, Status.OFF_TRACK, Status.AT_RISK)

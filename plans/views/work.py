@@ -22,7 +22,7 @@ from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
 
-# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_items decides the bucket).
+# Heading and one-line description of each "My work" bucket (plans.selectors.my_work_page decides the bucket).
 BUCKETS = {
     selectors.NEEDS_FIGURE: (
         gettext_lazy("Needs a figure"),
@@ -65,32 +65,48 @@ def my_work(request):
     )
 
 
+def _page_number(raw) -> int:
+    """A page number as Paginator.get_page reads it: anything but a positive whole number is the first page."""
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return 1
+
+
 def _my_work_context(request, *, has_teams: bool) -> dict:
     """Each bucket lists its most urgent ``SECTION_ROWS`` rows, and links to all of them (``?show=<bucket>``).
 
     ``?show=`` lists that bucket alone, ``SHOWN_PAGE_SIZE`` rows a page: a team owning thousands of
-    items gets a page of bounded size either way.
+    items gets a page of bounded size either way. Counts and rows come from SQL: only the rows shown are loaded.
     """
     today = timezone.localdate()
-    items = selectors.my_work_items(request.user, today)
     shown = request.GET.get("show", "")
     if shown not in BUCKETS:
         shown = ""
+    size = SHOWN_PAGE_SIZE if shown else SECTION_ROWS
+    number = _page_number(request.GET.get("page")) if shown else 1
+    listed = [shown] if shown else list(BUCKETS)
+    windows = {key: ((number - 1) * size, number * size) for key in listed}
+    work = selectors.my_work_page(request.user, today, windows=windows)
     sections = []
-    for key, (label, description) in BUCKETS.items():
-        if shown and key != shown:
+    for key in listed:
+        counted = work.counts[key]
+        if not counted.total:
             continue
-        rows = [i for i in items if i.bucket == key]
-        if not rows:
-            continue
-        if any(not row.item.status for row in rows):
+        page = Paginator(range(counted.total), size).get_page(number)
+        if page.number == number:
+            page.object_list = work.rows[key]
+        else:  # past the last page: Paginator shows the last one, so read its rows
+            last = {key: (page.start_index() - 1, page.end_index())}
+            page.object_list = selectors.my_work_page(request.user, today, windows=last).rows[key]
+        label, description = BUCKETS[key]
+        if counted.uncomputed:
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
-        page = Paginator(rows, SHOWN_PAGE_SIZE if shown else SECTION_ROWS).get_page(request.GET.get("page"))
-        sections.append({"key": key, "label": label, "description": description, "items": page, "total": len(rows)})
+        sections.append({"key": key, "label": label, "description": description, "items": page, "total": counted.total})
     return {
         "sections": sections,
         "shown": shown,
-        "count": len(items),
+        "count": sum(counted.total for counted in work.counts.values()),
         "today": today,
         "has_teams": has_teams,
     }
