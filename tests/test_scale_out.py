@@ -82,14 +82,24 @@ from django.db import connection
 from plans import services
 from plans.models import KPI, FocusArea
 
+failed = []
+
 def write(jobs):
+    try:
+        write_all(jobs)
+    except BaseException:
+        failed.append(True)  # a write the service refused or that failed: the process exits 1
+        raise
+    finally:
+        connection.close()
+
+def write_all(jobs):
     for kind, item_id, offset in jobs:
         if kind == "area":
             services.structure_save(item=FocusArea.objects.get(pk=item_id), is_new=False)
             continue
         services.measurement_record(kpi=KPI.objects.get(pk=item_id), date=datetime.date(2025, 1, 1)
                                     + datetime.timedelta(days=offset), value=60 + offset % 40, note="load test")
-    connection.close()
 
 jobs = json.loads(sys.argv[2])
 threads = [threading.Thread(target=write, args=(jobs[i::3],)) for i in range(3)]
@@ -97,6 +107,7 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
+sys.exit(1 if failed else 0)
 """
 )
 WRITERS = 3
