@@ -78,6 +78,7 @@ class RecomputeSummary:
     dropped_days: tuple[datetime.date, ...] = ()
     method_changed: bool = False
     rows_written: int = 0  # KPI, milestone, goal and focus-area rows whose computed values changed
+    skipped: bool = False  # ``only_if_behind`` found every revision already computed today
 
 
 MEASUREMENT_COLUMNS = ("kpi_id", "date", "value", "recorded_at")
@@ -501,6 +502,17 @@ def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     return dropped
 
 
+def _up_to_date(plan: Plan, today: datetime.date) -> bool:
+    """Whether the plan's stored statuses already cover every committed write, computed today, without a
+    failure pending (read under the lock: a write committed since bumped ``data_revision``)."""
+    return (
+        plan.computed_revision >= plan.data_revision
+        and plan.computed_at is not None
+        and timezone.localdate(plan.computed_at) == today
+        and not plan.recompute_failures
+    )
+
+
 @transaction.atomic
 def plan_recompute(
     *,
@@ -510,6 +522,7 @@ def plan_recompute(
     backfill: bool = False,
     progress=None,
     current: bool = True,
+    only_if_behind: bool = False,
 ) -> RecomputeSummary | None:
     """Recompute one plan as of ``as_of`` (default today) and write statuses, snapshots and history.
 
@@ -527,12 +540,19 @@ def plan_recompute(
 
     Idempotent: it reads only source rows, so running it twice gives the same statuses. Returns
     None when the plan no longer exists (a queued task may outlive its plan).
+
+    ``only_if_behind`` (a write's enqueued recompute) does nothing when, once the lock is held, every
+    revision is already computed today and the plan is not failing: with several workers, a task queued
+    for a write that an earlier run (or an incremental update) already covered would only repeat it.
+    The nightly run and the catch-up of a failing plan always recompute, as dates pass.
     """
     _lock(plan_id)
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
         return None
     today = timezone.localdate()
+    if only_if_behind and _up_to_date(plan, today):
+        return RecomputeSummary(plan_id=plan.pk, as_of=today, items=0, month_ends=(), skipped=True)
     as_of = as_of or today
     previous = plan.computed_at
     method_changed, dropped = False, []

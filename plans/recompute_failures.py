@@ -45,7 +45,7 @@ def error_kind(exc: BaseException) -> str:
     return type(exc).__qualname__[:ERROR_MAX_LENGTH]
 
 
-def plan_recompute_guarded(*, plan_id: int) -> bool:
+def plan_recompute_guarded(*, plan_id: int, only_if_behind: bool = False) -> bool:
     """Recompute the plan; on any error record the failure and return False instead of raising.
 
     The worker's task and the in-process (eager) run after a write both come here, so neither a soft
@@ -54,7 +54,7 @@ def plan_recompute_guarded(*, plan_id: int) -> bool:
     started = timezone.now()
     try:
         with transaction.atomic():
-            if plan_recompute(plan_id=plan_id) is not None:
+            if plan_recompute(plan_id=plan_id, only_if_behind=only_if_behind) is not None:
                 # In the recompute's transaction, so statuses and "no longer failing" commit together.
                 Plan.objects.filter(pk=plan_id, recompute_failures__gt=0).update(**CLEARED)
     except Exception as exc:  # every kind, SoftTimeLimitExceeded included: all are retried the same way

@@ -45,7 +45,10 @@ def plan_recompute_enqueue(*, plan_id: int) -> bool:
     if not added:
         return True
     try:
-        current_app.tasks[RECOMPUTE_TASK].apply_async(args=[plan_id], countdown=COALESCE_SECONDS)
+        # With several workers a task may find its write already computed by another's run: it then skips.
+        current_app.tasks[RECOMPUTE_TASK].apply_async(
+            args=[plan_id], kwargs={"only_if_behind": True}, countdown=COALESCE_SECONDS
+        )
         return True
     except Exception:
         logger.exception("Could not enqueue the recompute of plan %s; it stays marked as stale", plan_id)

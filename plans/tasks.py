@@ -12,12 +12,14 @@ CATCH_UP_AFTER = datetime.timedelta(minutes=1)
 # No Celery autoretry: every failure, transient or not, is recorded on the plan and retried with backoff
 # by the catch-up below (plans.recompute_failures), so the task itself always ends without raising.
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
-def plan_recompute_task(plan_id: int) -> bool:
+def plan_recompute_task(plan_id: int, only_if_behind: bool = False) -> bool:
+    """``only_if_behind``: a write's recompute, which an earlier run may already have covered (see
+    ``plans.recompute.plan_recompute``); the nightly run recomputes whatever the revisions say."""
     from .recompute_failures import plan_recompute_guarded
     from .recompute_queue import pending_clear
 
     pending_clear(plan_id=plan_id)
-    return plan_recompute_guarded(plan_id=plan_id)
+    return plan_recompute_guarded(plan_id=plan_id, only_if_behind=only_if_behind)
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
