@@ -55,9 +55,10 @@ def test_app_connections_run_without_jit(requires_postgres):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_celery_worker_closes_the_connection_around_every_task_whatever_its_age():
+def test_celery_worker_closes_the_connection_around_every_task_whatever_its_age(requires_postgres):
     """Celery's Django fixup (installed by the worker) closes connections before and after each task, so a
-    worker idle for hours never runs a task on a connection the server has dropped."""
+    worker idle for hours never runs a task on a connection the server has dropped. PostgreSQL only: Django
+    never closes the in-memory SQLite database of the tests (it would lose it)."""
     assert "celery.fixups.django:fixup" in celery_app.fixups
     fixup = DjangoWorkerFixup(celery_app)
     for hook in (fixup.on_task_prerun, fixup.on_task_postrun):

@@ -54,8 +54,9 @@ TOKEN_FIELDS = ("id", "name", "prefix", "scope", "team_id", "last_used_at", "rev
 
 
 @functools.cache
-def _token_query(alias: str) -> tuple[str, tuple[str, ...]]:
-    """The lookup's SQL and the attnames it reads, in the model's field order (what ``from_db`` takes)."""
+def _token_query(alias: str) -> tuple[str, tuple[str, ...], tuple]:
+    """The lookup's SQL, the attnames it reads in the model's field order (what ``from_db`` takes), and their
+    columns (for the database converters a raw cursor skips: SQLite returns naive datetimes)."""
     quote = connections[alias].ops.quote_name
     fields = [f for f in ApiToken._meta.concrete_fields if f.attname in TOKEN_FIELDS]
     columns = ", ".join(quote(f.column) for f in fields)
@@ -64,7 +65,7 @@ def _token_query(alias: str) -> tuple[str, tuple[str, ...]]:
         f"WHERE {quote(ApiToken._meta.get_field('key_hash').column)} = %s "
         f"AND {quote(ApiToken._meta.get_field('revoked_at').column)} IS NULL"
     )
-    return sql, tuple(f.attname for f in fields)
+    return sql, tuple(f.attname for f in fields), tuple(f.get_col(ApiToken._meta.db_table) for f in fields)
 
 
 def token_active_get(*, key_hash: str) -> ApiToken | None:
@@ -72,11 +73,18 @@ def token_active_get(*, key_hash: str) -> ApiToken | None:
     process) takes effect at once. The SQL is composed once: building the ORM query cost three times its round
     trip (the unique index answers it in a fraction of a millisecond), and this runs before every API request."""
     alias = router.db_for_read(ApiToken)
-    sql, attnames = _token_query(alias)
-    with connections[alias].cursor() as cursor:
+    sql, attnames, columns = _token_query(alias)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
         cursor.execute(sql, [key_hash])
         row = cursor.fetchone()
-    return None if row is None else ApiToken.from_db(alias, attnames, row)
+    if row is None:
+        return None
+    values = list(row)
+    for index, column in enumerate(columns):
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            values[index] = convert(values[index], column, connection)
+    return ApiToken.from_db(alias, attnames, values)
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
