@@ -4,6 +4,10 @@
 
 Prints figures; asserts nothing. Runs in a throwaway test database on whatever DATABASE_URL points at, through
 Django's test client (in-process: no gunicorn, no network), so a ratio shows what the app adds per request.
+The baseline is ``/healthz`` for an anonymous client, as in scale_bench.py (a signed-in client would add its
+session and user queries to it). The trivial detail is followed by what it is made of: the token check, the
+throttle's count (one Redis round trip), the ORM read of the row, and bare round trips to PostgreSQL and Redis.
+The API throttle is raised for the run (``API_THROTTLE_RATE``) so that repeats are counted but never refused.
 KPI explanations are padded to their national-scale weight (200 points each) for the page-size figures.
 """
 
@@ -16,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("API_THROTTLE_RATE", "100000000/minute")
 
 import recompute_bench  # noqa: E402  (sets up Django)
 from django.db import connection  # noqa: E402
@@ -40,11 +45,13 @@ def main():
 
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.core.cache import cache
     from django.test.client import RequestFactory
     from django.test.utils import setup_test_environment
     from rest_framework.request import Request
 
     from plans.api.authentication import TokenAuthentication
+    from plans.api.throttling import TokenRateThrottle
     from plans.models import KPI, Plan, Team
     from plans.recompute import plan_recompute
     from plans.services import api_token_create
@@ -67,7 +74,8 @@ def main():
         web.force_login(user)
 
         n = args.repeat
-        base = median_ms(lambda: web.get("/healthz"), n)
+        anonymous = Client()
+        base = median_ms(lambda: anonymous.get("/healthz"), n)
         rows = []
 
         def row(label, ms, extra=""):
@@ -81,7 +89,22 @@ def main():
         factory = RequestFactory()
         auth = TokenAuthentication()
         raw = factory.get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {key}")
-        row("token check (TokenAuthentication.authenticate)", median_ms(lambda: auth.authenticate(Request(raw)), n * 5))
+        row(
+            "  token check (TokenAuthentication.authenticate)",
+            median_ms(lambda: auth.authenticate(Request(raw)), n * 5),
+        )
+        throttle = TokenRateThrottle()
+        authenticated = Request(raw, authenticators=[auth])
+        row(
+            "  throttle count (TokenRateThrottle.allow_request)",
+            median_ms(lambda: throttle.allow_request(authenticated, None), n * 5),
+        )
+        row("  ORM read of the team (Team.objects.get)", median_ms(lambda: Team.objects.get(pk=team.pk), n * 5))
+        with connection.cursor() as cursor:
+            row("  a PostgreSQL round trip (SELECT 1)", median_ms(lambda: cursor.execute("SELECT 1"), n * 5))
+        redis = cache._cache.get_client(write=True) if hasattr(cache, "_cache") else None
+        if redis is not None:
+            row("  a Redis round trip (PING)", median_ms(redis.ping, n * 5))
 
         def reconnect():
             connection.close()
