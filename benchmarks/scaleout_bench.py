@@ -312,7 +312,7 @@ def run_wrk(port: int, script: Path, args, seconds: float, meter: CpuMeter | Non
                 break
             if meter is not None:
                 meter.poll()
-            time.sleep(0.5)
+            time.sleep(1)
         wrk.returncode = os.waitstatus_to_exitcode(status)
         cpu = meter.stop() if meter is not None else {}
         output = wrk.stdout.read()
@@ -435,6 +435,21 @@ def report(results: list[dict], args) -> None:
             f"{cost[2] * 1000:.1f} ms with 2 + 2. 1 + 1 used {used:.2f} cores; 1.8x its throughput at that cost "
             f"needs {1.8 * used:.2f} cores, {2 * used:.2f} for 2x, of the {cores} here, of which the other sessions "
             f"took {others:.2f} on average: {'within' if 1.8 * used <= cores - others else 'beyond'} what is left."
+        )
+        # Per request, from every round: the app's costs do not depend on how many processes serve them.
+        served = sum(r["requests"] - r["not_2xx"] for r in good)
+        per = {c: sum(r["cpu"].get(c, 0.0) for r in good) / max(served, 1) for c in COMPONENTS}
+        # This script's polling costs a fixed share of a core, not a share per request: it is taken off the cores.
+        polling = statistics.mean(r["cpu"]["bench script"] / r["cpu"]["wall"] for r in good)
+        total = sum(per.values()) - per["bench script"]
+        bottleneck = max(per["web"], per["worker"])
+        bound = min(2.0, (cores - polling) * bottleneck / total) if total else float("nan")
+        print(
+            "CPU ms per request by component (all rounds): "
+            + ", ".join(f"{c} {per[c] * 1000:.1f}" for c in COMPONENTS)
+            + f". On an idle machine 1 + 1 is bound by its one {'web' if per['web'] >= per['worker'] else 'worker'} "
+            f"process (one core: {1 / bottleneck:.0f} req/s) and 2 + 2 by the {cores} cores, less this script's "
+            f"{polling:.2f} ({(cores - polling) / total:.0f} req/s for all a request costs): at most {bound:.2f}x."
         )
         if others > 0.5:
             print(
