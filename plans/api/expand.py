@@ -27,7 +27,12 @@ EXPAND_PARAMETER = OpenApiParameter(
 
 def expanded_fields(request) -> frozenset[str]:
     """The fields ``?expand=`` asks for; 400 naming the accepted values for anything else."""
-    raw = request.query_params.get(EXPAND_PARAM, "") if request is not None else ""
+    values = request.query_params.getlist(EXPAND_PARAM) if request is not None else []
+    # A blank value is an error, as an empty filter value is (plans.api.filters): a client that sends
+    # ``?expand=`` has lost its value on the way, and the schema's enum does not admit it either.
+    if any(not value.strip() for value in values):
+        raise exceptions.ValidationError({EXPAND_PARAM: [_("This value may not be blank.")]})
+    raw = values[-1] if values else ""
     asked = frozenset(name.strip() for name in raw.split(",") if name.strip())
     unknown = sorted(asked - EXPANDABLE)
     if unknown:

@@ -79,6 +79,14 @@ def test_an_unknown_expand_is_refused_with_the_accepted_values_and_writes_nothin
     assert (kpi.name, kpi.version) != ("Renamed", 2)
 
 
+@pytest.mark.parametrize("query", ["expand=", "expand=%20", "expand=&expand=explanation"])
+def test_a_blank_expand_is_refused_as_a_blank_filter_is(reader, kpi, query):
+    for path in ("/api/v1/kpis/", f"/api/v1/kpis/{kpi.pk}/"):
+        response = reader.get(f"{path}?{query}")
+        assert response.status_code == 400
+        assert response.json()["expand"] == ["This value may not be blank."]
+
+
 def test_writes_answer_with_the_explanation_only_when_asked(writer, kpi):
     assert "explanation" not in writer.patch(f"/api/v1/kpis/{kpi.pk}/", {"name": "A"}).json()
     assert "explanation" in writer.patch(f"/api/v1/kpis/{kpi.pk}/?expand=explanation", {"name": "B"}).json()
