@@ -16,8 +16,14 @@ whole-plan recompute) when:
   passed and every sibling may have changed), or come from another method version;
 - a sibling the roll-up needs has no stored status, or no snapshot at a month end to rebuild;
 - the write is not a change of KPIs, milestones or goals: plan and focus-area edits and deletions,
-  imports, items moved to another plan, and bulk writes of more than ``MAX_ITEMS`` items (the
-  set-based whole-plan run is then as cheap) record ``Changes.whole()``.
+  imports and items moved to another plan record ``Changes.whole()``.
+
+Large batches (a bulk upload of 10,000 rows over 1,200 KPIs) take the same path, set-based: one query
+per kind of row, whatever the number of KPIs. Past month ends before the earliest date measured only
+gain or lose points after their as-of date, so their KPI snapshots keep their status and only their
+explanation's point counts move: one UPDATE recounts them in the database (``_recount``), instead of a
+re-evaluation of every KPI at every month end. A change of more than ``INLINE_MAX_ITEMS`` items runs
+on the worker (``plan_changes_task``), enqueued at once, so the response does not wait for it.
 
 Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
 advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
@@ -26,11 +32,13 @@ still pending or was lost) it writes its chain and has the whole plan recomputed
 """
 
 import datetime
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from celery import current_app
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,20 +49,25 @@ from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdat
 from .recompute import (
     COMMON_FIELDS,
     KPI_FIELDS,
+    MEASUREMENT_COLUMNS,
     SNAPSHOT_FIELDS,
     PlanData,
     _apply,
     _lock,
+    _point,
     _snapshot_rows,
     plan_evaluate,
 )
+from .recompute_queue import broker_breaker
 from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
 
-# Beyond this many changed items (a large bulk upload), the whole-plan recompute does the work instead.
-MAX_ITEMS = 200
+# Beyond this many changed items (a large bulk upload), the update runs on the worker, not before the response.
+INLINE_MAX_ITEMS = 200
 WHOLE_PERIOD = datetime.date.min
+# Looked up by name, as plans.recompute_queue does: plans.tasks imports this module.
+CHANGES_TASK = "plans.tasks.plan_changes_task"
 
 
 class Fallback(Exception):
@@ -86,10 +99,7 @@ class Changes:
     @classmethod
     def measured(cls, kpi_ids, since: datetime.date) -> "Changes":
         """Measurements of ``kpi_ids`` dated ``since`` or later were written or deleted."""
-        kpi_ids = set(kpi_ids)
-        if len(kpi_ids) > MAX_ITEMS:
-            return cls.whole_plan()
-        return cls(kpis=kpi_ids, since=since)
+        return cls(kpis=set(kpi_ids), since=since)
 
     @classmethod
     def saved(cls, item, *, previous_parent_id: int | None = None) -> "Changes":
@@ -130,7 +140,34 @@ class Changes:
         self.parents |= other.parents
         self.deleted |= other.deleted
         self.since = min(self.since, other.since)
-        self.whole = self.whole or other.whole or len(self.kpis) + len(self.milestones) > MAX_ITEMS
+        self.whole = self.whole or other.whole
+
+    def size(self) -> int:
+        return len(self.kpis) + len(self.milestones) + len(self.goals) + len(self.parents) + len(self.deleted)
+
+    def as_json(self) -> dict:
+        """A task argument (Celery's JSON): ``Changes.from_json`` reads it back."""
+        return {
+            "kpis": sorted(self.kpis),
+            "milestones": sorted(self.milestones),
+            "goals": sorted(self.goals),
+            "parents": sorted(self.parents),
+            "deleted": sorted(self.deleted),
+            "since": self.since.isoformat(),
+            "whole": self.whole,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Changes":
+        return cls(
+            kpis=set(data["kpis"]),
+            milestones=set(data["milestones"]),
+            goals=set(data["goals"]),
+            parents={(kind, pk) for kind, pk in data["parents"]},
+            deleted={(kind, pk) for kind, pk in data["deleted"]},
+            since=datetime.date.fromisoformat(data["since"]),
+            whole=data["whole"],
+        )
 
 
 def parent_id(item) -> int | None:
@@ -340,6 +377,90 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
         bulk_set(model, changed, fields)
 
 
+def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
+    """The measurement points of ``kpis``, in one query. PostgreSQL reads them through a plain cursor: a bulk
+    upload's chain holds a whole plan's series (240,000 rows at scale 1), and the ORM's per-row conversion
+    would cost most of the update (the database gives dates, floats and aware times as they are)."""
+    points = defaultdict(list)
+    if not kpis:
+        return points
+    # The whole-plan recompute's order: several points of one date are judged in it.
+    query = (
+        Measurement.objects.filter(kpi__in=kpis)
+        .order_by("kpi_id", "date", "recorded_at", "id")
+        .values_list(*MEASUREMENT_COLUMNS)
+    )
+    if connection.vendor != "postgresql":
+        rows = iter(query)
+    else:
+        sql, params = query.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    for row in rows:
+        points[row[0]].append(_point(row))
+    return points
+
+
+def _recount_applies(chain: _Chain, since: datetime.date) -> bool:
+    """Whether the month ends before ``since`` only saw points come and go after their as-of date: the write
+    changed measurements only (a redefinition, a milestone or a deletion rebuilds the whole period, so
+    ``since`` is then the start of time), all dated after every chain KPI's baseline date (on or before it
+    a point is counted as before the baseline, not after the as-of date)."""
+    return since != WHOLE_PERIOD and all(kpi.baseline_date < since for kpi in chain.kpis)
+
+
+def _recount(plan: Plan, points: dict, kpis: list[KPI], days: list[datetime.date]) -> None:
+    """Set the point counts of ``kpis``' explanations at ``days`` (month ends before the earliest date written)
+    to what a re-evaluation gives: ``count`` is every point of the KPI, and the points a day does not use
+    because they come after it are the count less those it did see (before the baseline, used, superseded),
+    which no write after the day changes. Status, score, forecast and every other figure stay as they are.
+    One statement in the database, whatever the number of KPIs and days."""
+    if not kpis or not days:
+        return
+    totals = [[kpi.pk, len(points.get(kpi.pk, ()))] for kpi in kpis]
+    after = rollup.EXCLUDED_AFTER_AS_OF
+    table = connection.ops.quote_name(StatusSnapshot._meta.db_table)
+    if connection.vendor == "postgresql":
+        seen = (
+            "((s.explanation #>> '{inputs,points,count}')::bigint"
+            f" - COALESCE((s.explanation #>> '{{inputs,points,excluded,{after}}}')::bigint, 0))"
+        )
+        sql = f"""
+            UPDATE {table} AS s SET explanation = jsonb_set(
+                s.explanation, '{{inputs,points}}',
+                (s.explanation #> '{{inputs,points}}') || jsonb_build_object(
+                    'count', v.total,
+                    'excluded', CASE WHEN v.total - {seen} > 0
+                        THEN (s.explanation #> '{{inputs,points,excluded}}')
+                            || jsonb_build_object('{after}', v.total - {seen})
+                        ELSE (s.explanation #> '{{inputs,points,excluded}}') - '{after}' END))
+            FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, total bigint)
+            WHERE s.plan_id = %s AND s.item_type = %s AND s.as_of = ANY(%s::date[]) AND s.item_id = v.id
+              AND (s.explanation #>> '{{inputs,points,count}}')::bigint <> v.total
+        """
+        payload = json.dumps([{"id": pk, "total": total} for pk, total in totals])
+        params = [payload, plan.pk, ItemType.KPI, days]
+    else:
+        seen = (
+            "(json_extract(explanation, '$.inputs.points.count')"
+            f" - COALESCE(json_extract(explanation, '$.inputs.points.excluded.{after}'), 0))"
+        )
+        counted = "json_set(explanation, '$.inputs.points.count', v.total)"
+        sql = f"""
+            UPDATE {table} SET explanation = CASE WHEN v.total - {seen} > 0
+                THEN json_set({counted}, '$.inputs.points.excluded.{after}', v.total - {seen})
+                ELSE json_remove({counted}, '$.inputs.points.excluded.{after}') END
+            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS total
+                  FROM json_each(%s)) AS v
+            WHERE plan_id = %s AND item_type = %s AND as_of IN ({", ".join(["%s"] * len(days))})
+              AND item_id = v.id AND json_extract(explanation, '$.inputs.points.count') <> v.total
+        """
+        params = [json.dumps(totals), plan.pk, ItemType.KPI, *(day.isoformat() for day in days)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 @transaction.atomic
 def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
     """Apply ``changes`` (committed writes that took the plan's data_revision from ``first_revision - 1``
@@ -361,11 +482,7 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
     chain = _chain_load(plan, changes)
-    points = defaultdict(list)
-    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__in=chain.kpis).values_list(
-        "kpi_id", "date", "value", "recorded_at"
-    ):
-        points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
+    points = _points(chain.kpis)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone__in=chain.milestones).order_by("created_at", "id")
     for row in updates.values_list(
@@ -373,16 +490,19 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     ):
         history[row[0]].append(row[1:])
 
-    # An item's explanation lists every measurement, later ones too (as left out): its own history is
-    # rebuilt in full; its parents read only statuses and scores, which change from ``since`` on.
+    # An item's explanation counts every measurement, later ones too (as left out): its own history
+    # changes in full; its parents read only statuses and scores, which change from ``since`` on. Before
+    # ``since``, only those counts move when the write changed measurements only: recounted in place.
     start = max(changes.since, plan.start_date)
     end = min(plan.end_date, today)
     month_ends = [d for d in month_ends_between(plan.start_date, end) if d >= plan.start_date and d != today]
     rolled = [d for d in month_ends if d >= start]
+    recounted = [d for d in month_ends if d < start] if _recount_applies(chain, changes.since) else []
+    evaluated = [d for d in month_ends if d not in recounted]
     stored = _month_end_snapshots(chain, rolled)
     current = _roll_up(chain, _item_results(chain, points, history, today, live=True), today, _stored_today)
     by_day = {today: current}
-    for day in month_ends:
+    for day in evaluated:
         items = _item_results(chain, points, history, day, live=False)
         by_day[day] = (
             _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day))) if day >= start else items
@@ -404,22 +524,34 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
     StatusSnapshot.objects.filter(plan=plan).filter(
         (Q(as_of__in=[today, *rolled]) & _key_filter(keys))
-        | (Q(as_of__in=month_ends) & _key_filter(item_keys))
+        | (Q(as_of__in=evaluated) & _key_filter(item_keys))
         | _key_filter(changes.deleted)
     ).delete()
     rows = []
     for day, results in by_day.items():
         rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
+    _recount(plan, points, chain.kpis, recounted)
     return in_sync
 
 
-def plan_changes_apply(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+def plan_changes_apply(
+    *, plan_id: int, changes: Changes, first_revision: int, last_revision: int, inline: bool = False
+) -> bool:
     """After a write commits: the incremental update; True when the whole-plan recompute must follow
-    (the incremental path could not apply, failed, or found an earlier write not yet computed)."""
+    (the incremental path could not apply, failed, or found an earlier write not yet computed).
+
+    A change of more than ``INLINE_MAX_ITEMS`` items is handed to the worker (``plan_changes_task``, which
+    calls back with ``inline``) so that the write's response does not wait for it; in-process (no broker)
+    the task runs at once. False when it was handed over, True when that failed (the plan stays marked).
+    """
     if changes.whole:
         logger.info("Plan %s is recomputed whole: the write changed its structure", plan_id)
         return True
+    if not inline and changes.size() > INLINE_MAX_ITEMS:
+        return not _changes_enqueue(
+            plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
+        )
     try:
         return not plan_update_incremental(
             plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
@@ -429,3 +561,24 @@ def plan_changes_apply(*, plan_id: int, changes: Changes, first_revision: int, l
     except Exception:
         logger.exception("The incremental update of plan %s failed; the whole plan is recomputed", plan_id)
     return True
+
+
+def _changes_enqueue(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+    """Queue the incremental update on the worker, at once (no coalescing delay: each large write is its own
+    update); False when the broker is down or refuses, as ``plan_recompute_enqueue`` judges it."""
+    if broker_breaker.is_down():
+        return False
+    try:
+        current_app.tasks[CHANGES_TASK].apply_async(
+            kwargs={
+                "plan_id": plan_id,
+                "changes": changes.as_json(),
+                "first_revision": first_revision,
+                "last_revision": last_revision,
+            }
+        )
+        return True
+    except Exception:
+        logger.exception("Could not enqueue the incremental update of plan %s", plan_id)
+        broker_breaker.trip()
+        return False
