@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from celery import current_app
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import rollup
@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 # Beyond this many changed items (a large bulk upload), the update runs on the worker, not before the response.
 INLINE_MAX_ITEMS = 200
 WHOLE_PERIOD = datetime.date.min
+# KPIs whose past explanations one transaction recounts (``_recount``).
+RECOUNT_BATCH = 200
 # Looked up by name, as plans.recompute_queue does: plans.tasks imports this module.
 CHANGES_TASK = "plans.tasks.plan_changes_task"
 
@@ -378,47 +380,68 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
 
 
 def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
-    """The measurement points of ``kpis``, in one query. PostgreSQL reads them through a plain cursor: a bulk
-    upload's chain holds a whole plan's series (240,000 rows at scale 1), and the ORM's per-row conversion
-    would cost most of the update (the database gives dates, floats and aware times as they are)."""
+    """The measurement points of ``kpis``, in one query, in the whole-plan recompute's order.
+
+    A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL reads them
+    through a plain cursor (the ORM's per-row conversion would cost most of the update) and sends a
+    point's recording time only when another point shares its date: the method compares it only then
+    (``rollup._classify``), and parsing 240,000 timestamps was the update's largest cost.
+    """
     points = defaultdict(list)
     if not kpis:
         return points
-    # The whole-plan recompute's order: several points of one date are judged in it.
     query = (
         Measurement.objects.filter(kpi__in=kpis)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     )
     if connection.vendor != "postgresql":
-        rows = iter(query)
-    else:
-        sql, params = query.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    for row in rows:
-        points[row[0]].append(_point(row))
+        for row in query:
+            points[row[0]].append(_point(row))
+        return points
+    sql = """
+        SELECT kpi_id, date, value,
+               CASE WHEN count(*) OVER (PARTITION BY kpi_id, date) > 1 THEN recorded_at END
+        FROM plans_measurement WHERE kpi_id = ANY(%s) ORDER BY kpi_id, date, recorded_at, id
+    """
+    point = rollup.MeasurementPoint
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[kpi.pk for kpi in kpis]])
+        for kpi_id, date, value, recorded_at in cursor.fetchall():
+            points[kpi_id].append(point(date, value, recorded_at))
     return points
 
 
 def _recount_applies(chain: _Chain, since: datetime.date) -> bool:
-    """Whether the month ends before ``since`` only saw points come and go after their as-of date: the write
+    """Whether to recount (``_recount``) the month ends before ``since`` rather than re-evaluate the chain's
+    KPIs there: for more than ``INLINE_MAX_ITEMS`` KPIs (a few are re-evaluated in the same transaction at
+    no extra query), when those month ends only saw points come and go after their as-of date: the write
     changed measurements only (a redefinition, a milestone or a deletion rebuilds the whole period, so
     ``since`` is then the start of time), all dated after every chain KPI's baseline date (on or before it
     a point is counted as before the baseline, not after the as-of date)."""
-    return since != WHOLE_PERIOD and all(kpi.baseline_date < since for kpi in chain.kpis)
+    if len(chain.kpis) <= INLINE_MAX_ITEMS or since == WHOLE_PERIOD:
+        return False
+    return all(kpi.baseline_date < since for kpi in chain.kpis)
 
 
-def _recount(plan: Plan, points: dict, kpis: list[KPI], days: list[datetime.date]) -> None:
-    """Set the point counts of ``kpis``' explanations at ``days`` (month ends before the earliest date written)
-    to what a re-evaluation gives: ``count`` is every point of the KPI, and the points a day does not use
-    because they come after it are the count less those it did see (before the baseline, used, superseded),
-    which no write after the day changes. Status, score, forecast and every other figure stay as they are.
-    One statement in the database, whatever the number of KPIs and days."""
-    if not kpis or not days:
+def _recount(plan_id: int, kpi_ids: list[int], days: list[datetime.date]) -> None:
+    """Set the point counts of the KPIs' explanations at ``days`` (month ends before the earliest date written)
+    to what a re-evaluation gives: ``count`` is every point the KPI has now, and the points a day does not
+    use because they come after it are that count less those it did see (before the baseline, used,
+    superseded), which no write dated after the day changes. Status, score, forecast and every other
+    figure stay as they are. One statement, whatever the number of KPIs and days; counted from the rows
+    at the time it runs, so running it late or twice gives the same."""
+    if not kpi_ids or not days:
         return
-    totals = [[kpi.pk, len(points.get(kpi.pk, ()))] for kpi in kpis]
+    # Counted first, in a statement of its own: inside the UPDATE the planner, misled by a snapshot table
+    # whose statistics lag behind, ran the count once per snapshot row.
+    counts = dict(
+        Measurement.objects.filter(kpi_id__in=kpi_ids)
+        .values("kpi_id")
+        .annotate(n=Count("id"))
+        .values_list("kpi_id", "n")
+    )
+    totals = [{"id": pk, "total": counts.get(pk, 0)} for pk in kpi_ids]
     after = rollup.EXCLUDED_AFTER_AS_OF
     table = connection.ops.quote_name(StatusSnapshot._meta.db_table)
     if connection.vendor == "postgresql":
@@ -439,8 +462,7 @@ def _recount(plan: Plan, points: dict, kpis: list[KPI], days: list[datetime.date
             WHERE s.plan_id = %s AND s.item_type = %s AND s.as_of = ANY(%s::date[]) AND s.item_id = v.id
               AND (s.explanation #>> '{{inputs,points,count}}')::bigint <> v.total
         """
-        payload = json.dumps([{"id": pk, "total": total} for pk, total in totals])
-        params = [payload, plan.pk, ItemType.KPI, days]
+        params = [json.dumps(totals), plan_id, ItemType.KPI, days]
     else:
         seen = (
             "(json_extract(explanation, '$.inputs.points.count')"
@@ -451,17 +473,24 @@ def _recount(plan: Plan, points: dict, kpis: list[KPI], days: list[datetime.date
             UPDATE {table} SET explanation = CASE WHEN v.total - {seen} > 0
                 THEN json_set({counted}, '$.inputs.points.excluded.{after}', v.total - {seen})
                 ELSE json_remove({counted}, '$.inputs.points.excluded.{after}') END
-            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS total
+            FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.total') AS total
                   FROM json_each(%s)) AS v
             WHERE plan_id = %s AND item_type = %s AND as_of IN ({", ".join(["%s"] * len(days))})
               AND item_id = v.id AND json_extract(explanation, '$.inputs.points.count') <> v.total
         """
-        params = [json.dumps(totals), plan.pk, ItemType.KPI, *(day.isoformat() for day in days)]
+        params = [json.dumps(totals), plan_id, ItemType.KPI, *(day.isoformat() for day in days)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
-@transaction.atomic
+@dataclass
+class _Recount:
+    """The explanations ``plan_update_incremental`` leaves to recount once the new statuses are committed."""
+
+    kpi_ids: list[int] = field(default_factory=list)
+    days: list[datetime.date] = field(default_factory=list)
+
+
 def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
     """Apply ``changes`` (committed writes that took the plan's data_revision from ``first_revision - 1``
     to ``last_revision``) to the stored statuses and snapshots; raises Fallback when it cannot (see the
@@ -469,7 +498,32 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
 
     Returns True when the plan's statuses are now current (computed_revision advanced), False when an
     earlier write is still to be computed, so the whole plan should follow.
+
+    Two transactions: the statuses, today's snapshots and the month ends the write can change, then the
+    point counts of older month ends' explanations (``_recount``: at national scale it rewrites 14,400
+    snapshot rows, seconds of I/O the dashboards need not wait for). Should the second fail, those
+    counts are left as a whole-plan recompute leaves them, until the next recount or backfill.
     """
+    recount = _Recount()
+    in_sync = _update(
+        plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision, recount=recount
+    )
+    # In batches, each under the plan's lock for a fraction of a second, so that the next write's update
+    # (or a recompute) does not queue behind seconds of history rewriting.
+    for start in range(0, len(recount.kpi_ids) if recount.days else 0, RECOUNT_BATCH):
+        try:
+            with transaction.atomic():
+                _lock(plan_id)
+                _recount(plan_id, recount.kpi_ids[start : start + RECOUNT_BATCH], recount.days)
+        except Exception:
+            logger.exception("The point counts of plan %s's past explanations were not recounted", plan_id)
+            break
+    return in_sync
+
+
+@transaction.atomic
+def _update(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int, recount: _Recount) -> bool:
+    """``plan_update_incremental``'s first transaction; fills ``recount`` with what the second recounts."""
     _lock(plan_id)
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
@@ -531,7 +585,7 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     for day, results in by_day.items():
         rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
-    _recount(plan, points, chain.kpis, recounted)
+    recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync
 
 
