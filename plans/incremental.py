@@ -32,10 +32,13 @@ still pending or was lost) it writes its chain and has the whole plan recomputed
 """
 
 import datetime
+import itertools
 import json
 import logging
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from celery import current_app
 from django.db import connection, transaction
@@ -379,6 +382,15 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
         bulk_set(model, changed, fields)
 
 
+class _Point(NamedTuple):
+    """A ``rollup.MeasurementPoint`` as the method reads it (date, value, recorded_at), built in half the time
+    of the frozen dataclass: a national plan's update builds 240,000 of them."""
+
+    date: datetime.date
+    value: float
+    recorded_at: datetime.datetime | None
+
+
 def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
     """The measurement points of ``kpis``, in one query, in the whole-plan recompute's order.
 
@@ -404,11 +416,10 @@ def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
                CASE WHEN count(*) OVER (PARTITION BY kpi_id, date) > 1 THEN recorded_at END
         FROM plans_measurement WHERE kpi_id = ANY(%s) ORDER BY kpi_id, date, recorded_at, id
     """
-    point = rollup.MeasurementPoint
     with connection.cursor() as cursor:
         cursor.execute(sql, [[kpi.pk for kpi in kpis]])
-        for kpi_id, date, value, recorded_at in cursor.fetchall():
-            points[kpi_id].append(point(date, value, recorded_at))
+        for kpi_id, rows in itertools.groupby(cursor.fetchall(), key=operator.itemgetter(0)):
+            points[kpi_id] = [_Point(date, value, recorded_at) for _, date, value, recorded_at in rows]
     return points
 
 
