@@ -2,6 +2,7 @@
 
 import datetime
 import itertools
+import json
 import logging
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from plans.incremental import INLINE_MAX_ITEMS, Changes, Fallback, plan_update_i
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
 from plans.permissions import STAFF
 from plans.recompute import plan_recompute
+from plans.recompute_queue import broker_breaker
 from plans.services import MeasurementRow
 from tests.factories import (
     FocusAreaFactory,
@@ -352,3 +354,50 @@ def test_a_web_form_write_shows_on_the_dashboard_within_two_seconds(celery_worke
     assert response.status_code == 302
     assert wait_for(lambda: dashboard_kpi_status(client, kpi) == "achieved", timeout=2.0, interval=0.1)
     assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
+
+
+def test_changes_survive_the_task_argument_round_trip():
+    changes = Changes(
+        kpis={3, 1},
+        milestones={7},
+        goals={2},
+        parents={(ItemType.GOAL, 4)},
+        deleted={(ItemType.KPI, 9)},
+        since=TODAY,
+    )
+    assert Changes.from_json(json.loads(json.dumps(changes.as_json()))) == changes
+    assert Changes.from_json(json.loads(json.dumps(Changes().as_json()))).since == datetime.date.min
+
+
+@pytest.mark.django_db
+def test_a_large_change_with_the_broker_down_leaves_the_plan_marked(django_capture_on_commit_callbacks, monkeypatch):
+    """The worker's update cannot be queued: the write stands, the plan stays marked for the catch-up."""
+    kpi = measured_plan(1)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 2)  # 3 KPIs: the worker's task
+    rows = [
+        MeasurementRow(kpi_id=pk, date=TODAY, value=95.0, note="final")
+        for pk in kpi.goal.kpis.values_list("pk", flat=True)
+    ]
+    broker_breaker.trip()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.measurements_bulk_upsert(rows=rows)["created"] == 3
+    finally:
+        broker_breaker.reset()
+    assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
+    assert Measurement.objects.filter(kpi__plan=kpi.plan_id, date=TODAY).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_large_change_is_brought_up_to_date_by_the_worker_task(django_capture_on_commit_callbacks, monkeypatch):
+    kpi = measured_plan(1)
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 2)
+    rows = [
+        MeasurementRow(kpi_id=pk, date=TODAY, value=95.0, note="final")
+        for pk in kpi.goal.kpis.values_list("pk", flat=True)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.measurements_bulk_upsert(rows=rows)
+    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
+    assert set(KPI.objects.filter(plan=kpi.plan_id).values_list("status", flat=True)) == {"achieved"}
