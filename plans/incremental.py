@@ -495,14 +495,18 @@ def _recount(plan_id: int, kpi_ids: list[int], days: list[datetime.date]) -> Non
 
 
 @dataclass
-class _Recount:
-    """The explanations ``plan_update_incremental`` leaves to recount once the new statuses are committed."""
+class Recount:
+    """The explanations ``plan_update_incremental`` leaves to recount once the new statuses are committed
+    (``history_recount``)."""
 
     kpi_ids: list[int] = field(default_factory=list)
     days: list[datetime.date] = field(default_factory=list)
 
 
-def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+@transaction.atomic
+def plan_update_incremental(
+    *, plan_id: int, changes: Changes, first_revision: int, last_revision: int, recount: Recount | None = None
+) -> bool:
     """Apply ``changes`` (committed writes that took the plan's data_revision from ``first_revision - 1``
     to ``last_revision``) to the stored statuses and snapshots; raises Fallback when it cannot (see the
     module's docstring).
@@ -510,31 +514,9 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     Returns True when the plan's statuses are now current (computed_revision advanced), False when an
     earlier write is still to be computed, so the whole plan should follow.
 
-    Two transactions: the statuses, today's snapshots and the month ends the write can change, then the
-    point counts of older month ends' explanations (``_recount``: at national scale it rewrites 14,400
-    snapshot rows, seconds of I/O the dashboards need not wait for). Should the second fail, those
-    counts are left as a whole-plan recompute leaves them, until the next recount or backfill.
+    ``recount`` (from ``plan_changes_apply``) receives the past explanations of a large batch to recount
+    once this transaction has committed (``history_recount``); without it they are rebuilt here.
     """
-    recount = _Recount()
-    in_sync = _update(
-        plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision, recount=recount
-    )
-    # In batches, each under the plan's lock for a fraction of a second, so that the next write's update
-    # (or a recompute) does not queue behind seconds of history rewriting.
-    for start in range(0, len(recount.kpi_ids) if recount.days else 0, RECOUNT_BATCH):
-        try:
-            with transaction.atomic():
-                _lock(plan_id)
-                _recount(plan_id, recount.kpi_ids[start : start + RECOUNT_BATCH], recount.days)
-        except Exception:
-            logger.exception("The point counts of plan %s's past explanations were not recounted", plan_id)
-            break
-    return in_sync
-
-
-@transaction.atomic
-def _update(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int, recount: _Recount) -> bool:
-    """``plan_update_incremental``'s first transaction; fills ``recount`` with what the second recounts."""
     _lock(plan_id)
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
@@ -562,7 +544,9 @@ def _update(*, plan_id: int, changes: Changes, first_revision: int, last_revisio
     end = min(plan.end_date, today)
     month_ends = [d for d in month_ends_between(plan.start_date, end) if d >= plan.start_date and d != today]
     rolled = [d for d in month_ends if d >= start]
-    recounted = [d for d in month_ends if d < start] if _recount_applies(chain, changes.since) else []
+    recounted = (
+        [d for d in month_ends if d < start] if recount is not None and _recount_applies(chain, changes.since) else []
+    )
     evaluated = [d for d in month_ends if d not in recounted]
     stored = _month_end_snapshots(chain, rolled)
     current = _roll_up(chain, _item_results(chain, points, history, today, live=True), today, _stored_today)
@@ -596,8 +580,25 @@ def _update(*, plan_id: int, changes: Changes, first_revision: int, last_revisio
     for day, results in by_day.items():
         rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
-    recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
+    if recounted:
+        recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync
+
+
+def history_recount(*, plan_id: int, recount: Recount) -> None:
+    """After ``plan_update_incremental`` committed a large batch's statuses: the point counts of older month
+    ends' explanations (``_recount``). At national scale that rewrites 14,400 snapshot rows, seconds of I/O
+    the dashboards need not wait for; in batches, each under the plan's lock for a fraction of a second,
+    so that the next write's update (or a recompute) does not queue behind it. Should it fail, those
+    counts stay as a whole-plan recompute leaves them, until the next recount or backfill."""
+    for start in range(0, len(recount.kpi_ids) if recount.days else 0, RECOUNT_BATCH):
+        try:
+            with transaction.atomic():
+                _lock(plan_id)
+                _recount(plan_id, recount.kpi_ids[start : start + RECOUNT_BATCH], recount.days)
+        except Exception:
+            logger.exception("The point counts of plan %s's past explanations were not recounted", plan_id)
+            return
 
 
 def plan_changes_apply(
@@ -617,10 +618,17 @@ def plan_changes_apply(
         return not _changes_enqueue(
             plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
         )
+    recount = Recount()
     try:
-        return not plan_update_incremental(
-            plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
+        in_sync = plan_update_incremental(
+            plan_id=plan_id,
+            changes=changes,
+            first_revision=first_revision,
+            last_revision=last_revision,
+            recount=recount,
         )
+        history_recount(plan_id=plan_id, recount=recount)
+        return not in_sync
     except Fallback as reason:
         logger.info("Plan %s is recomputed whole: %s", plan_id, reason)
     except Exception:
