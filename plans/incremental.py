@@ -21,9 +21,11 @@ whole-plan recompute) when:
 Large batches (a bulk upload of 10,000 rows over 1,200 KPIs) take the same path, set-based: one query
 per kind of row, whatever the number of KPIs. Past month ends before the earliest date measured only
 gain or lose points after their as-of date, so their KPI snapshots keep their status and only their
-explanation's point counts move: one UPDATE recounts them in the database (``_recount``), instead of a
-re-evaluation of every KPI at every month end. A change of more than ``INLINE_MAX_ITEMS`` items runs
-on the worker (``plan_changes_task``), enqueued at once, so the response does not wait for it.
+explanation's point counts move: they are recounted in the database (``history_recount``, after the
+statuses commit, 200 KPIs a statement) instead of re-evaluating every KPI at every month end. A change of
+more than ``INLINE_MAX_ITEMS`` items runs on the worker (``plans.tasks.plan_changes_task``), enqueued at
+once, so the response does not wait for it; a smaller one runs in-process and rebuilds those month ends
+in its own transaction, at no extra query.
 
 Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
 advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
