@@ -16,8 +16,16 @@ whole-plan recompute) when:
   passed and every sibling may have changed), or come from another method version;
 - a sibling the roll-up needs has no stored status, or no snapshot at a month end to rebuild;
 - the write is not a change of KPIs, milestones or goals: plan and focus-area edits and deletions,
-  imports, items moved to another plan, and bulk writes of more than ``MAX_ITEMS`` items (the
-  set-based whole-plan run is then as cheap) record ``Changes.whole()``.
+  imports and items moved to another plan record ``Changes.whole()``.
+
+Large batches (a bulk upload of 10,000 rows over 1,200 KPIs) take the same path, set-based: one query
+per kind of row, whatever the number of KPIs. Past month ends before the earliest date measured only
+gain or lose points after their as-of date, so their KPI snapshots keep their status and only their
+explanation's point counts move: they are recounted in the database (``history_recount``, after the
+statuses commit, 200 KPIs a statement) instead of re-evaluating every KPI at every month end. A change of
+more than ``INLINE_MAX_ITEMS`` items runs on the worker (``plans.tasks.plan_changes_task``), enqueued at
+once, so the response does not wait for it; a smaller one runs in-process and rebuilds those month ends
+in its own transaction, at no extra query.
 
 Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
 advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
@@ -26,12 +34,17 @@ still pending or was lost) it writes its chain and has the whole plan recomputed
 """
 
 import datetime
+import itertools
+import json
 import logging
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import Q
+from celery import current_app
+from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import rollup
@@ -41,20 +54,27 @@ from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdat
 from .recompute import (
     COMMON_FIELDS,
     KPI_FIELDS,
+    MEASUREMENT_COLUMNS,
     SNAPSHOT_FIELDS,
     PlanData,
     _apply,
     _lock,
+    _point,
     _snapshot_rows,
     plan_evaluate,
 )
+from .recompute_queue import broker_breaker
 from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
 
-# Beyond this many changed items (a large bulk upload), the whole-plan recompute does the work instead.
-MAX_ITEMS = 200
+# Beyond this many changed items (a large bulk upload), the update runs on the worker, not before the response.
+INLINE_MAX_ITEMS = 200
 WHOLE_PERIOD = datetime.date.min
+# KPIs whose past explanations one transaction recounts (``_recount``).
+RECOUNT_BATCH = 200
+# Looked up by name, as plans.recompute_queue does: plans.tasks imports this module.
+CHANGES_TASK = "plans.tasks.plan_changes_task"
 
 
 class Fallback(Exception):
@@ -86,10 +106,7 @@ class Changes:
     @classmethod
     def measured(cls, kpi_ids, since: datetime.date) -> "Changes":
         """Measurements of ``kpi_ids`` dated ``since`` or later were written or deleted."""
-        kpi_ids = set(kpi_ids)
-        if len(kpi_ids) > MAX_ITEMS:
-            return cls.whole_plan()
-        return cls(kpis=kpi_ids, since=since)
+        return cls(kpis=set(kpi_ids), since=since)
 
     @classmethod
     def saved(cls, item, *, previous_parent_id: int | None = None) -> "Changes":
@@ -130,7 +147,34 @@ class Changes:
         self.parents |= other.parents
         self.deleted |= other.deleted
         self.since = min(self.since, other.since)
-        self.whole = self.whole or other.whole or len(self.kpis) + len(self.milestones) > MAX_ITEMS
+        self.whole = self.whole or other.whole
+
+    def size(self) -> int:
+        return len(self.kpis) + len(self.milestones) + len(self.goals) + len(self.parents) + len(self.deleted)
+
+    def as_json(self) -> dict:
+        """A task argument (Celery's JSON): ``Changes.from_json`` reads it back."""
+        return {
+            "kpis": sorted(self.kpis),
+            "milestones": sorted(self.milestones),
+            "goals": sorted(self.goals),
+            "parents": sorted(self.parents),
+            "deleted": sorted(self.deleted),
+            "since": self.since.isoformat(),
+            "whole": self.whole,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Changes":
+        return cls(
+            kpis=set(data["kpis"]),
+            milestones=set(data["milestones"]),
+            goals=set(data["goals"]),
+            parents={(kind, pk) for kind, pk in data["parents"]},
+            deleted={(kind, pk) for kind, pk in data["deleted"]},
+            since=datetime.date.fromisoformat(data["since"]),
+            whole=data["whole"],
+        )
 
 
 def parent_id(item) -> int | None:
@@ -340,14 +384,145 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
         bulk_set(model, changed, fields)
 
 
+class _Point(NamedTuple):
+    """A ``rollup.MeasurementPoint`` as the method reads it (date, value, recorded_at), built in half the time
+    of the frozen dataclass: a national plan's update builds 240,000 of them."""
+
+    date: datetime.date
+    value: float
+    recorded_at: datetime.datetime | None
+
+
+def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
+    """The measurement points of ``kpis``, in one query, in the whole-plan recompute's order.
+
+    A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL reads them
+    through a plain cursor (the ORM's per-row conversion would cost most of the update) and sends a
+    point's recording time only when another point shares its date: the method compares it only then
+    (``rollup._classify``), and parsing 240,000 timestamps was the update's largest cost.
+    """
+    points = defaultdict(list)
+    if not kpis:
+        return points
+    query = (
+        Measurement.objects.filter(kpi__in=kpis)
+        .order_by("kpi_id", "date", "recorded_at", "id")
+        .values_list(*MEASUREMENT_COLUMNS)
+    )
+    if connection.vendor != "postgresql":
+        for row in query:
+            points[row[0]].append(_point(row))
+        return points
+    sql = """
+        SELECT kpi_id, date, value,
+               CASE WHEN count(*) OVER same_date > 1 THEN recorded_at END
+        FROM plans_measurement WHERE kpi_id = ANY(%s)
+        -- Ordered as the result is, so the series index gives both without a sort.
+        WINDOW same_date AS (
+            PARTITION BY kpi_id, date ORDER BY recorded_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+        )
+        ORDER BY kpi_id, date, recorded_at, id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[kpi.pk for kpi in kpis]])
+        for kpi_id, rows in itertools.groupby(cursor.fetchall(), key=operator.itemgetter(0)):
+            points[kpi_id] = [_Point(date, value, recorded_at) for _, date, value, recorded_at in rows]
+    return points
+
+
+def _recount_applies(chain: _Chain, since: datetime.date) -> bool:
+    """Whether to recount (``_recount``) the month ends before ``since`` rather than re-evaluate the chain's
+    KPIs there: for more than ``INLINE_MAX_ITEMS`` KPIs (a few are re-evaluated in the same transaction at
+    no extra query), when those month ends only saw points come and go after their as-of date: the write
+    changed measurements only (a redefinition, a milestone or a deletion rebuilds the whole period, so
+    ``since`` is then the start of time), all dated after every chain KPI's baseline date (on or before it
+    a point is counted as before the baseline, not after the as-of date)."""
+    if len(chain.kpis) <= INLINE_MAX_ITEMS or since == WHOLE_PERIOD:
+        return False
+    return all(kpi.baseline_date < since for kpi in chain.kpis)
+
+
+def _recount(plan_id: int, kpi_ids: list[int], days: list[datetime.date]) -> None:
+    """Set the point counts of the KPIs' explanations at ``days`` (month ends before the earliest date written)
+    to what a re-evaluation gives: ``count`` is every point the KPI has now, and the points a day does not
+    use because they come after it are that count less those it did see (before the baseline, used,
+    superseded), which no write dated after the day changes. Status, score, forecast and every other
+    figure stay as they are. One statement, whatever the number of KPIs and days; counted from the rows
+    at the time it runs, so running it late or twice gives the same."""
+    if not kpi_ids or not days:
+        return
+    # Counted first, in a statement of its own: inside the UPDATE the planner, misled by a snapshot table
+    # whose statistics lag behind, ran the count once per snapshot row.
+    counts = dict(
+        Measurement.objects.filter(kpi_id__in=kpi_ids)
+        .values("kpi_id")
+        .annotate(n=Count("id"))
+        .values_list("kpi_id", "n")
+    )
+    totals = [{"id": pk, "total": counts.get(pk, 0)} for pk in kpi_ids]
+    after = rollup.EXCLUDED_AFTER_AS_OF
+    table = connection.ops.quote_name(StatusSnapshot._meta.db_table)
+    if connection.vendor == "postgresql":
+        seen = (
+            "((s.explanation #>> '{inputs,points,count}')::bigint"
+            f" - COALESCE((s.explanation #>> '{{inputs,points,excluded,{after}}}')::bigint, 0))"
+        )
+        sql = f"""
+            UPDATE {table} AS s SET explanation = jsonb_set(
+                s.explanation, '{{inputs,points}}',
+                (s.explanation #> '{{inputs,points}}') || jsonb_build_object(
+                    'count', v.total,
+                    'excluded', CASE WHEN v.total - {seen} > 0
+                        THEN (s.explanation #> '{{inputs,points,excluded}}')
+                            || jsonb_build_object('{after}', v.total - {seen})
+                        ELSE (s.explanation #> '{{inputs,points,excluded}}') - '{after}' END))
+            FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, total bigint)
+            WHERE s.plan_id = %s AND s.item_type = %s AND s.as_of = ANY(%s::date[]) AND s.item_id = v.id
+              AND (s.explanation #>> '{{inputs,points,count}}')::bigint <> v.total
+        """
+        params = [json.dumps(totals), plan_id, ItemType.KPI, days]
+    else:
+        seen = (
+            "(json_extract(explanation, '$.inputs.points.count')"
+            f" - COALESCE(json_extract(explanation, '$.inputs.points.excluded.{after}'), 0))"
+        )
+        counted = "json_set(explanation, '$.inputs.points.count', v.total)"
+        sql = f"""
+            UPDATE {table} SET explanation = CASE WHEN v.total - {seen} > 0
+                THEN json_set({counted}, '$.inputs.points.excluded.{after}', v.total - {seen})
+                ELSE json_remove({counted}, '$.inputs.points.excluded.{after}') END
+            FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.total') AS total
+                  FROM json_each(%s)) AS v
+            WHERE plan_id = %s AND item_type = %s AND as_of IN ({", ".join(["%s"] * len(days))})
+              AND item_id = v.id AND json_extract(explanation, '$.inputs.points.count') <> v.total
+        """
+        params = [json.dumps(totals), plan_id, ItemType.KPI, *(day.isoformat() for day in days)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@dataclass
+class Recount:
+    """The explanations ``plan_update_incremental`` leaves to recount once the new statuses are committed
+    (``history_recount``)."""
+
+    kpi_ids: list[int] = field(default_factory=list)
+    days: list[datetime.date] = field(default_factory=list)
+
+
 @transaction.atomic
-def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+def plan_update_incremental(
+    *, plan_id: int, changes: Changes, first_revision: int, last_revision: int, recount: Recount | None = None
+) -> bool:
     """Apply ``changes`` (committed writes that took the plan's data_revision from ``first_revision - 1``
     to ``last_revision``) to the stored statuses and snapshots; raises Fallback when it cannot (see the
     module's docstring).
 
     Returns True when the plan's statuses are now current (computed_revision advanced), False when an
     earlier write is still to be computed, so the whole plan should follow.
+
+    ``recount`` (from ``plan_changes_apply``) receives the past explanations of a large batch to recount
+    once this transaction has committed (``history_recount``); without it they are rebuilt here.
     """
     _lock(plan_id)
     plan = Plan.objects.filter(pk=plan_id).first()
@@ -361,11 +536,7 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
     chain = _chain_load(plan, changes)
-    points = defaultdict(list)
-    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__in=chain.kpis).values_list(
-        "kpi_id", "date", "value", "recorded_at"
-    ):
-        points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
+    points = _points(chain.kpis)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone__in=chain.milestones).order_by("created_at", "id")
     for row in updates.values_list(
@@ -373,16 +544,21 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     ):
         history[row[0]].append(row[1:])
 
-    # An item's explanation lists every measurement, later ones too (as left out): its own history is
-    # rebuilt in full; its parents read only statuses and scores, which change from ``since`` on.
+    # An item's explanation counts every measurement, later ones too (as left out): its own history
+    # changes in full; its parents read only statuses and scores, which change from ``since`` on. Before
+    # ``since``, only those counts move when the write changed measurements only: recounted in place.
     start = max(changes.since, plan.start_date)
     end = min(plan.end_date, today)
     month_ends = [d for d in month_ends_between(plan.start_date, end) if d >= plan.start_date and d != today]
     rolled = [d for d in month_ends if d >= start]
+    recounted = (
+        [d for d in month_ends if d < start] if recount is not None and _recount_applies(chain, changes.since) else []
+    )
+    evaluated = [d for d in month_ends if d not in recounted]
     stored = _month_end_snapshots(chain, rolled)
     current = _roll_up(chain, _item_results(chain, points, history, today, live=True), today, _stored_today)
     by_day = {today: current}
-    for day in month_ends:
+    for day in evaluated:
         items = _item_results(chain, points, history, day, live=False)
         by_day[day] = (
             _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day))) if day >= start else items
@@ -404,28 +580,85 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
     StatusSnapshot.objects.filter(plan=plan).filter(
         (Q(as_of__in=[today, *rolled]) & _key_filter(keys))
-        | (Q(as_of__in=month_ends) & _key_filter(item_keys))
+        | (Q(as_of__in=evaluated) & _key_filter(item_keys))
         | _key_filter(changes.deleted)
     ).delete()
     rows = []
     for day, results in by_day.items():
         rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
+    if recounted:
+        recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync
 
 
-def plan_changes_apply(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+def history_recount(*, plan_id: int, recount: Recount) -> None:
+    """After ``plan_update_incremental`` committed a large batch's statuses: the point counts of older month
+    ends' explanations (``_recount``). At national scale that rewrites 14,400 snapshot rows, seconds of I/O
+    the dashboards need not wait for; in batches, each under the plan's lock for a fraction of a second,
+    so that the next write's update (or a recompute) does not queue behind it. Should it fail, those
+    counts stay as a whole-plan recompute leaves them, until the next recount or backfill."""
+    for start in range(0, len(recount.kpi_ids) if recount.days else 0, RECOUNT_BATCH):
+        try:
+            with transaction.atomic():
+                _lock(plan_id)
+                _recount(plan_id, recount.kpi_ids[start : start + RECOUNT_BATCH], recount.days)
+        except Exception:
+            logger.exception("The point counts of plan %s's past explanations were not recounted", plan_id)
+            return
+
+
+def plan_changes_apply(
+    *, plan_id: int, changes: Changes, first_revision: int, last_revision: int, inline: bool = False
+) -> bool:
     """After a write commits: the incremental update; True when the whole-plan recompute must follow
-    (the incremental path could not apply, failed, or found an earlier write not yet computed)."""
+    (the incremental path could not apply, failed, or found an earlier write not yet computed).
+
+    A change of more than ``INLINE_MAX_ITEMS`` items is handed to the worker (``plan_changes_task``, which
+    calls back with ``inline``) so that the write's response does not wait for it; in-process (no broker)
+    the task runs at once. False when it was handed over, True when that failed (the plan stays marked).
+    """
     if changes.whole:
         logger.info("Plan %s is recomputed whole: the write changed its structure", plan_id)
         return True
-    try:
-        return not plan_update_incremental(
+    if not inline and changes.size() > INLINE_MAX_ITEMS:
+        return not _changes_enqueue(
             plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
         )
+    recount = Recount()
+    try:
+        in_sync = plan_update_incremental(
+            plan_id=plan_id,
+            changes=changes,
+            first_revision=first_revision,
+            last_revision=last_revision,
+            recount=recount,
+        )
+        history_recount(plan_id=plan_id, recount=recount)
+        return not in_sync
     except Fallback as reason:
         logger.info("Plan %s is recomputed whole: %s", plan_id, reason)
     except Exception:
         logger.exception("The incremental update of plan %s failed; the whole plan is recomputed", plan_id)
     return True
+
+
+def _changes_enqueue(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
+    """Queue the incremental update on the worker, at once (no coalescing delay: each large write is its own
+    update); False when the broker is down or refuses, as ``plan_recompute_enqueue`` judges it."""
+    if broker_breaker.is_down():
+        return False
+    try:
+        current_app.tasks[CHANGES_TASK].apply_async(
+            kwargs={
+                "plan_id": plan_id,
+                "changes": changes.as_json(),
+                "first_revision": first_revision,
+                "last_revision": last_revision,
+            }
+        )
+        return True
+    except Exception:
+        logger.exception("Could not enqueue the incremental update of plan %s", plan_id)
+        broker_breaker.trip()
+        return False

@@ -22,6 +22,21 @@ def plan_recompute_task(plan_id: int, only_if_behind: bool = False) -> bool:
     return plan_recompute_guarded(plan_id=plan_id, only_if_behind=only_if_behind)
 
 
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def plan_changes_task(plan_id: int, changes: dict, first_revision: int, last_revision: int) -> bool:
+    """A large write's incremental update (``plans.incremental.plan_changes_apply``), then the whole-plan
+    recompute when it could not apply; returns whether that was enqueued."""
+    from .incremental import Changes, plan_changes_apply
+    from .recompute_queue import plan_recompute_enqueue
+
+    changes = Changes.from_json(changes)
+    if plan_changes_apply(
+        plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision, inline=True
+    ):
+        return plan_recompute_enqueue(plan_id=plan_id)
+    return False
+
+
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def recompute_stale_plans() -> int:
     """Every minute: enqueue the recompute of each plan left marked after a broker outage or a lost task,

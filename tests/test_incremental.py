@@ -2,6 +2,7 @@
 
 import datetime
 import itertools
+import json
 import logging
 from decimal import Decimal
 
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 from plans import services
 from plans.choices import ItemType, MilestoneState
 from plans.dates import month_ends_between
-from plans.incremental import Changes, Fallback, plan_update_incremental
+from plans.incremental import INLINE_MAX_ITEMS, Changes, Fallback, plan_update_incremental
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
 from plans.permissions import STAFF
 from plans.recompute import plan_recompute
+from plans.recompute_queue import broker_breaker
+from plans.services import MeasurementRow
 from tests.factories import (
     FocusAreaFactory,
     GoalFactory,
@@ -30,6 +33,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.worker import wait_for
+from tracker.celery import app as celery_app
 
 pytest_plugins = ["tests.worker"]
 
@@ -187,19 +191,74 @@ def test_incremental_updates_equal_a_whole_plan_recompute(shape, weights, writes
         for op in writes:
             write(plan, op)
     assert FALLBACK not in caplog.text
+    assert_equals_backfill(plan)
+
+
+def assert_equals_backfill(plan: Plan) -> None:
+    """The plan's stored statuses and snapshots are what a backfill from its source rows gives."""
     plan.refresh_from_db()
     assert plan.computed_revision == plan.data_revision
     incremental = stored(plan)
-
     plan_recompute(plan_id=plan.pk, backfill=True)
-
     whole = stored(plan)
     differing = {
         key: (incremental.get(key), whole.get(key))
         for key in incremental.keys() | whole.keys()
         if incremental.get(key) != whole.get(key)
     }
-    assert not differing, (writes, sorted(differing.items(), key=str)[:3])
+    assert not differing, sorted(differing.items(), key=str)[:3]
+
+
+LARGE = INLINE_MAX_ITEMS + 10  # KPIs in the large plan: more than the old whole-plan threshold (200)
+bulks = st.lists(
+    st.tuples(
+        st.integers(INLINE_MAX_ITEMS + 1, LARGE),  # KPIs the bulk touches
+        st.integers(0, 330),  # its earliest date, days after START (later rows follow it)
+        st.integers(0, 3),  # rows per KPI
+        st.integers(0, 2**16),  # seed of its values
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+def bulk_write(plan: Plan, bulk: tuple) -> None:
+    """One bulk upsert of measurements of ``touched`` KPIs, through the service the API calls."""
+    touched, first, per_kpi, seed = bulk
+    kpis = list(KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True))[:touched]
+    rows = [
+        MeasurementRow(kpi_id=kpi_id, date=day(first + 9 * n), value=55.0 + (seed * 7 + kpi_id * 3 + n) % 40, note="x")
+        for kpi_id in kpis
+        for n in range(max(per_kpi, 1))
+        if day(first + 9 * n) not in {day(first + 9 * m) for m in range(n)}
+    ]
+    services.measurements_bulk_upsert(rows=rows)
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=6,
+    print_blob=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(writes=bulks, small=ops)
+def test_incremental_updates_of_batches_above_the_old_threshold_equal_a_backfill(writes, small, caplog, monkeypatch):
+    """Bulk upserts of more than 200 KPIs (the update runs as the worker's task, here in-process), mixed with
+    single writes, on a plan of 210 KPIs: the past month ends are recounted, not re-evaluated."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    plan = plan_build([[(35, 1)] * 3, [(35, 1)] * 3], [Decimal("1"), Decimal("2")])
+    assert KPI.objects.filter(plan=plan).count() == LARGE
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="plans.incremental"):
+        for bulk, op in itertools.zip_longest(writes, small):
+            if bulk:
+                bulk_write(plan, bulk)
+            if op:
+                write(plan, op)
+    assert FALLBACK not in caplog.text
+    assert_equals_backfill(plan)
 
 
 def measured_plan(goals: int) -> KPI:
@@ -295,3 +354,50 @@ def test_a_web_form_write_shows_on_the_dashboard_within_two_seconds(celery_worke
     assert response.status_code == 302
     assert wait_for(lambda: dashboard_kpi_status(client, kpi) == "achieved", timeout=2.0, interval=0.1)
     assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
+
+
+def test_changes_survive_the_task_argument_round_trip():
+    changes = Changes(
+        kpis={3, 1},
+        milestones={7},
+        goals={2},
+        parents={(ItemType.GOAL, 4)},
+        deleted={(ItemType.KPI, 9)},
+        since=TODAY,
+    )
+    assert Changes.from_json(json.loads(json.dumps(changes.as_json()))) == changes
+    assert Changes.from_json(json.loads(json.dumps(Changes().as_json()))).since == datetime.date.min
+
+
+@pytest.mark.django_db
+def test_a_large_change_with_the_broker_down_leaves_the_plan_marked(django_capture_on_commit_callbacks, monkeypatch):
+    """The worker's update cannot be queued: the write stands, the plan stays marked for the catch-up."""
+    kpi = measured_plan(1)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 2)  # 3 KPIs: the worker's task
+    rows = [
+        MeasurementRow(kpi_id=pk, date=TODAY, value=95.0, note="final")
+        for pk in kpi.goal.kpis.values_list("pk", flat=True)
+    ]
+    broker_breaker.trip()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.measurements_bulk_upsert(rows=rows)["created"] == 3
+    finally:
+        broker_breaker.reset()
+    assert Plan.objects.get(pk=kpi.plan_id).needs_recompute
+    assert Measurement.objects.filter(kpi__plan=kpi.plan_id, date=TODAY).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_large_change_is_brought_up_to_date_by_the_worker_task(django_capture_on_commit_callbacks, monkeypatch):
+    kpi = measured_plan(1)
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 2)
+    rows = [
+        MeasurementRow(kpi_id=pk, date=TODAY, value=95.0, note="final")
+        for pk in kpi.goal.kpis.values_list("pk", flat=True)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.measurements_bulk_upsert(rows=rows)
+    assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
+    assert set(KPI.objects.filter(plan=kpi.plan_id).values_list("status", flat=True)) == {"achieved"}
