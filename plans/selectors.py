@@ -432,14 +432,9 @@ def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False, explain
     if not explained:  # the explanation is the large part of a row; the exports show none
         fields = tuple(name for name in fields if name != "explanation")
     if as_of is None:
-        live = {
-            "status": "status",
-            "score": "score",
-            "progress": "progress",
-            "explanation": "explanation",
-            "forecast": "forecast_value",
-        }
-        return {f"as_of_{name}": F(live[name]) for name in fields}
+        # The row's own explanation is the current one (plans.explain.explain_item): not decoded twice.
+        live = {"status": "status", "score": "score", "progress": "progress", "forecast": "forecast_value"}
+        return {f"as_of_{name}": F(live[name]) for name in fields if name in live}
     rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of)
     return {f"as_of_{name}": Subquery(rows.values(name)[:1]) for name in fields}
 
@@ -517,13 +512,22 @@ def dashboard_focus_area_list(*, plan_id: int, as_of=None) -> QuerySet[FocusArea
     )
 
 
-def dashboard_goal_list(*, plan_id: int, as_of=None) -> QuerySet[Goal]:
-    return (
+def _unexplained(queryset: QuerySet, explained: bool, *related: str) -> QuerySet:
+    """Without the stored explanations (the large, JSON-decoded part of a row) no page shows: those of the
+    ``related`` rows loaded along, and the row's own when ``explained`` is false (tables load their rows'
+    "Why?" on demand: plans.views.dashboard.why_fragment)."""
+    names = [f"{name}__explanation" for name in related]
+    return queryset.defer(*names) if explained else queryset.defer("explanation", *names)
+
+
+def dashboard_goal_list(*, plan_id: int, as_of=None, explained: bool = True) -> QuerySet[Goal]:
+    goals = (
         Goal.objects.filter(plan_id=plan_id)
         .select_related("focus_area", "owner_team")
-        .annotate(**_as_of_annotations(ItemType.GOAL, as_of))
+        .annotate(**_as_of_annotations(ItemType.GOAL, as_of, explained=explained))
         .order_by("focus_area__order", "focus_area__code", "code")
     )
+    return _unexplained(goals, explained, "focus_area")
 
 
 def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> QuerySet[KPI]:
@@ -542,21 +546,23 @@ def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> Q
             "as_of_latest_value": Subquery(kept.values("value")[:1]),
             "as_of_latest_date": Subquery(kept.values("date")[:1]),
         }
-    return (
+    kpis = (
         KPI.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
         .annotate(**_as_of_annotations(ItemType.KPI, as_of, forecast=True, explained=explained), **latest)
         .order_by("goal__focus_area__order", "goal__focus_area__code", "code")
     )
+    return _unexplained(kpis, explained, "goal", "goal__focus_area")
 
 
 def dashboard_milestone_list(*, plan_id: int, as_of=None, explained: bool = True):
-    return (
+    milestones = (
         Milestone.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
         .annotate(**_as_of_annotations(ItemType.MILESTONE, as_of, explained=explained))
         .order_by("due_date", "id")
     )
+    return _unexplained(milestones, explained, "goal", "goal__focus_area")
 
 
 def plan_owner_team_list(*, plan_id: int):

@@ -1,9 +1,13 @@
 """Template helpers of the pages: status badges, "Why?" explanations, progress bars, numbers and query strings.
 
-Every status word and explanation comes from plans.explain.
+Every status word and explanation comes from plans.explain. The helpers a table calls on every row (badges,
+progress bars, lazy "Why?" panels) build their HTML with ``format_html`` rather than a template each: a
+template rendered per cell was most of a long page's cost.
 """
 
 from django import template
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from plans.explain import explain_item, fmt_number, fmt_percent, status_label
@@ -13,19 +17,61 @@ from plans.rollup import METHOD_VERSION
 register = template.Library()
 
 
-@register.inclusion_tag("includes/status_badge.html")
+@register.simple_tag
 def status_badge(status):
     """Colour, icon and word (never colour alone); an empty status reads "Not computed"."""
-    return {"status": status or "", "label": status_label(status) if status else ""}
+    if not status:
+        return format_html('<span class="status status-none">{}</span>', _("Not computed"))
+    return format_html(
+        '<span class="status status-{}"><span class="status-icon" aria-hidden="true"></span>{}</span>',
+        status,
+        status_label(status),
+    )
 
 
-@register.inclusion_tag("plans/dashboard/_progress.html")
+@register.simple_tag
 def progress_bar(share, label=""):
     """A labelled progress bar for a share in [0, 1]; None shows a dash."""
     if share is None:
-        return {"share": None, "label": label}
+        return format_html('<span class="muted" title="{}">—</span>', _("No progress yet"))
     share = min(max(float(share), 0.0), 1.0)
-    return {"share": share, "percent": round(share * 100), "text": fmt_percent(share), "label": label or _("Progress")}
+    return format_html(
+        '<span class="progress-cell"><span class="progress" role="progressbar" aria-label="{}" aria-valuemin="0" '
+        'aria-valuemax="100" aria-valuenow="{}"><span data-width="{}"></span></span>'
+        '<span class="progress-text">{}</span></span>',
+        label or _("Progress"),
+        round(share * 100),
+        round(share * 100),
+        fmt_percent(share),
+    )
+
+
+# The item page of each kind of row whose "Why?" loads on demand (plans.views.dashboard.why_fragment).
+ITEM_PAGES = {
+    "focus-area": "plans:dashboard_focus_area",
+    "goal": "plans:dashboard_goal",
+    "kpi": "plans:dashboard_kpi",
+    "milestone": "plans:dashboard_milestone",
+}
+
+
+@register.simple_tag(takes_context=True)
+def lazy_why(context, kind, key, title=""):
+    """A row's "Why?" panel whose explanation is fetched when it is opened (static/js/dashboard.js).
+
+    A long table would otherwise build and send an explanation per row that few readers open. Without
+    JavaScript the panel holds a link to the item's own page, which shows the same explanation.
+    """
+    plan, query = context["plan"], context["as_of"].query
+    return format_html(
+        '<details class="why" data-why-src="{}"><summary>{}<span class="visually-hidden"> {}</span></summary>'
+        '<div class="why-body"><p><a href="{}">{}</a></p></div></details>',
+        reverse("plans:dashboard_why", args=[plan.slug, kind, key]) + query,
+        _("Why?"),
+        title,
+        reverse(ITEM_PAGES[kind], args=[plan.slug, key]) + query,
+        _("Read the explanation on its page"),
+    )
 
 
 @register.filter

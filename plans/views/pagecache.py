@@ -27,6 +27,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -109,10 +110,13 @@ def page_key(request, view: str, *facts) -> str:
     return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def cached_page(request, *, view: str, facts: tuple, build, template: str, plan=None, status: int = 200):
+def cached_page(
+    request, *, view: str, facts: tuple, build, template: str, plan=None, status: int = 200, fragment: bool = False
+):
     """The page: its body from the cache, or rendered from ``build()`` (``(title, context)``) and kept.
 
     ``build`` runs only on a miss, so a warm page costs the key's few reads and the site header.
+    ``fragment``: the body alone, without the site around it (a panel a page fetches).
     """
     key = fail_open(lambda: page_key(request, view, *facts), None, "page key not read", breaker=_breaker)
     page = fail_open(lambda: cache.get(key), None, "page not read", breaker=_breaker) if key else None
@@ -121,11 +125,13 @@ def cached_page(request, *, view: str, facts: tuple, build, template: str, plan=
         page = {"title": str(title), "body": render_to_string(template, context, request=request)}
         if key:
             fail_open(lambda: cache.set(key, page, TIMEOUT), None, "page not kept", breaker=_breaker)
+    if fragment:
+        return HttpResponse(page["body"], status=status)
     context = {"plan": plan, "title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 (our own render)
     return render(request, SHELL_TEMPLATE, context, status=status)
 
 
-def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False):
+def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False, fragment: bool = False):
     """A page under a plan's dashboard, ``plans/dashboard/<page>.html``; ``build(plan)`` gives its title and context.
 
     ``per_viewer``: the page shows what the viewer may do (the update link), so its writable teams are in the key.
@@ -134,7 +140,13 @@ def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool
     facts = (plan_facts(plan), viewer_facts(request.user) if per_viewer else None)
     template = f"plans/dashboard/{page}.html"
     return cached_page(
-        request, view=f"{page}:{item}", facts=facts, build=lambda: build(plan), template=template, plan=plan
+        request,
+        view=f"{page}:{item}",
+        facts=facts,
+        build=lambda: build(plan),
+        template=template,
+        plan=plan,
+        fragment=fragment,
     )
 
 
