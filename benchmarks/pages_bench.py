@@ -110,6 +110,12 @@ def add_daily_snapshots(plan, days: int) -> int:
     return inserted
 
 
+def use_own_database() -> None:
+    """A test database of its own: ``--keep`` keeps it, and a pytest run on the same DATABASE_URL (which
+    drops ``test_<name>``) leaves it alone."""
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_{connection.settings_dict['NAME']}_pages_bench"
+
+
 def vacuum_analyze() -> None:
     """What autovacuum leaves a live database with: planner statistics and a visibility map (index-only scans).
 
@@ -162,6 +168,7 @@ def main():
     from plans.models import Team
 
     setup_test_environment()
+    use_own_database()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False)
     try:
         print(f"database: {connection.vendor}; cache: {cache.__class__.__name__}; load {os.getloadavg()}")
