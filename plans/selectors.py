@@ -283,7 +283,9 @@ def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, 
     shown = Q(rank=1)
     for bucket, stop in stops.items():
         shown |= Q(bucket=bucket, rank__lte=stop)
-    return list(ranked.filter(shown).values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id"))
+    # Unordered: the caller sorts the few keys; the model's default ordering would sort every ranked row again.
+    keys = ranked.filter(shown).order_by().values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id")
+    return list(keys)
 
 
 def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:
@@ -384,7 +386,8 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
 
 def plan_revision_list() -> QuerySet[Plan]:
     """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
-    return Plan.objects.only("id", "created_at", "data_revision", "computed_revision", "computed_at").order_by("id")
+    fields = ("created_at", "data_revision", "computed_revision", "computed_at", "recompute_failures")
+    return Plan.objects.only("id", *fields, "recompute_failed_at").order_by("id")
 
 
 def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
