@@ -79,23 +79,31 @@ def _stale_at(plans) -> float:
     return min(moments, default=float("inf"))
 
 
-def _facts_entry(generation_read, plans, **shown) -> dict:
-    now = time.time()
+def _facts_entry(plans, **shown) -> dict:
     return {
-        "generation": generation_read,
         "facts": tuple(plan_facts(plan) for plan in plans),
-        "valid_until": min(now + FACTS_MAX_AGE, _stale_at(plans)),
+        "valid_until": min(time.time() + FACTS_MAX_AGE, _stale_at(plans)),
         **shown,
     }
 
 
-def _current(entry, generation_read) -> bool:
-    return (
+def _current_facts(key: str, generation_read, entry, load) -> dict:
+    """``entry`` when it was kept at ``generation_read`` and is not too old; else ``load()``, kept under ``key``.
+
+    The generation was read before ``load`` reads the rows: a write that commits in between moves the
+    generation past the one this entry is kept with.
+    """
+    if (
         entry is not None
         and generation_read is not None
         and entry["generation"] == generation_read
         and time.time() < entry["valid_until"]
-    )
+    ):
+        return entry
+    entry = {"generation": generation_read, **load()}
+    if generation_read is not None:
+        _keep(key, entry)
+    return entry
 
 
 def viewer_facts(user) -> tuple:
@@ -196,11 +204,9 @@ def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool
             loaded.append(selectors.dashboard_plan_get(slug=slug))
         return loaded[0]
 
-    if not _current(entry, generation_read):
-        # The generation is read before the row: a write committed in between moves it past what is kept here.
-        entry = _facts_entry(generation_read, [plan()], name=plan().name)
-        if generation_read is not None:
-            _keep(PLAN_FACTS_KEY.format(slug=slug), entry)
+    entry = _current_facts(
+        PLAN_FACTS_KEY.format(slug=slug), generation_read, entry, lambda: _facts_entry([plan()], name=plan().name)
+    )
     return cached_page(
         request,
         key=key,
@@ -219,10 +225,9 @@ def all_plans_page(request, *, view: str, viewer: tuple, build, template: str):
     when they are not current."""
     key = page_key(request, view, viewer)
     generation_read, entry, stored = _read(ALL_PLANS_FACTS_KEY, key)
-    if not _current(entry, generation_read):
-        entry = _facts_entry(generation_read, list(selectors.plan_revision_list()))
-        if generation_read is not None:
-            _keep(ALL_PLANS_FACTS_KEY, entry)
+    entry = _current_facts(
+        ALL_PLANS_FACTS_KEY, generation_read, entry, lambda: _facts_entry(list(selectors.plan_revision_list()))
+    )
     return cached_page(
         request,
         key=key,
