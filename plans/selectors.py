@@ -438,8 +438,21 @@ def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False, explain
         # The row's own explanation is the current one (plans.explain.explain_item): not decoded twice.
         live = {"status": "status", "score": "score", "progress": "progress", "forecast": "forecast_value"}
         return {f"as_of_{name}": F(live[name]) for name in fields if name in live}
-    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of)
+    # One row at most (unique per item and day): unordered, or the model's ordering joins and sorts for each row.
+    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of).order_by()
     return {f"as_of_{name}": Subquery(rows.values(name)[:1]) for name in fields}
+
+
+def in_status_as_of(items: QuerySet, *, item_type: str, plan_id: int, as_of, statuses) -> QuerySet:
+    """``items`` (a dashboard list) whose status at ``as_of`` is one of ``statuses``.
+
+    At a past date a semi-join on that day's snapshots through the (plan, day, status) index, rather than
+    the ``as_of_status`` subquery run for every item of the plan (a count of the rows to page needs them all).
+    """
+    if as_of is None:
+        return items.filter(status__in=statuses)
+    days = StatusSnapshot.objects.filter(plan_id=plan_id, as_of=as_of, status__in=statuses, item_type=item_type)
+    return items.filter(pk__in=days.values("item_id"))
 
 
 def dashboard_plan_get(*, slug: str) -> Plan:

@@ -124,7 +124,9 @@ def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     milestones = milestone_filter.qs
     attention_only = not (milestone_filter.form.is_valid() and milestone_filter.form.cleaned_data.get("status"))
     if attention_only:
-        milestones = milestones.filter(as_of_status__in=ATTENTION_STATUSES)
+        milestones = selectors.in_status_as_of(
+            milestones, item_type=ItemType.MILESTONE, plan_id=plan.pk, as_of=as_of.date, statuses=ATTENTION_STATUSES
+        )
     return kpi_filter, milestones, attention_only
 
 
