@@ -40,14 +40,16 @@ def plan_mark_changed(*, plan_id: int, changes=None) -> None:
     def bring_up_to_date():
         from ..recompute_queue import plan_recompute_enqueue
 
-        if plan_changes_apply(
-            plan_id=plan_id,
-            changes=bring_up_to_date.changes,
-            first_revision=revision,
-            last_revision=bring_up_to_date.last_revision,
-        ):
-            plan_recompute_enqueue(plan_id=plan_id)
-        generation_bump()
+        try:
+            if plan_changes_apply(
+                plan_id=plan_id,
+                changes=bring_up_to_date.changes,
+                first_revision=revision,
+                last_revision=bring_up_to_date.last_revision,
+            ):
+                plan_recompute_enqueue(plan_id=plan_id)
+        finally:
+            generation_bump()  # the committed write, and its statuses once they are up to date
 
     bring_up_to_date.plan_id = plan_id
     bring_up_to_date.changes = changes
