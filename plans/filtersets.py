@@ -71,7 +71,9 @@ class ItemFilterSet(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, plan=None, **kwargs):
         super().__init__(data, queryset, **kwargs)
         if plan is not None:
-            self.filters["focus_area"].queryset = FocusArea.objects.filter(plan=plan).order_by("order", "code")
+            # Without the explanations: only the choices' labels are shown (a page's largest column otherwise).
+            areas = FocusArea.objects.filter(plan=plan).defer("explanation").order_by("order", "code")
+            self.filters["focus_area"].queryset = areas
             self.filters["owner_team"].queryset = selectors.plan_owner_team_list(plan_id=plan.pk)
         else:
             self.filters["focus_area"].queryset = FocusArea.objects.all()

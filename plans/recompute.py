@@ -40,6 +40,7 @@ from . import rollup
 from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
+from .page_generation import pages_changed
 from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
@@ -572,6 +573,7 @@ def plan_recompute(
     snapshot_days = [as_of, *days] if snapshot else days
     writer = _Writer(plan, as_of=as_of, live=current, snapshot_days=snapshot_days, now=timezone.now())
     _stream_evaluate(plan, [as_of, *days], live_day=as_of if as_of >= today else None, writer=writer, progress=progress)
+    pages_changed()
     return RecomputeSummary(
         plan_id=plan.pk,
         as_of=as_of,

@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from .models import Plan
+from .page_generation import pages_changed
 from .recompute import plan_recompute
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def recompute_failure_record(*, plan_id: int, error: str, started: datetime.date
                 # The database clock, as the catch-up compares with it (plans.selectors.plan_ids_left_stale).
                 recompute_retry_at=Now() + retry_delay(failures),
             )
+            pages_changed()  # the banner that names the failure
             return failures
     except Exception:
         logger.exception("The failed recompute of plan %s could not be recorded; it stays marked", plan_id)

@@ -283,7 +283,9 @@ def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, 
     shown = Q(rank=1)
     for bucket, stop in stops.items():
         shown |= Q(bucket=bucket, rank__lte=stop)
-    return list(ranked.filter(shown).values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id"))
+    # Unordered: the caller sorts the few keys; the model's default ordering would sort every ranked row again.
+    keys = ranked.filter(shown).order_by().values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id")
+    return list(keys)
 
 
 def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:
@@ -384,7 +386,8 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
 
 def plan_revision_list() -> QuerySet[Plan]:
     """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
-    return Plan.objects.only("id", "created_at", "data_revision", "computed_revision", "computed_at").order_by("id")
+    fields = ("created_at", "data_revision", "computed_revision", "computed_at", "recompute_failures")
+    return Plan.objects.only("id", *fields, "recompute_failed_at").order_by("id")
 
 
 def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
@@ -432,16 +435,24 @@ def _as_of_annotations(item_type: str, as_of, *, forecast: bool = False, explain
     if not explained:  # the explanation is the large part of a row; the exports show none
         fields = tuple(name for name in fields if name != "explanation")
     if as_of is None:
-        live = {
-            "status": "status",
-            "score": "score",
-            "progress": "progress",
-            "explanation": "explanation",
-            "forecast": "forecast_value",
-        }
-        return {f"as_of_{name}": F(live[name]) for name in fields}
-    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of)
+        # The row's own explanation is the current one (plans.explain.explain_item): not decoded twice.
+        live = {"status": "status", "score": "score", "progress": "progress", "forecast": "forecast_value"}
+        return {f"as_of_{name}": F(live[name]) for name in fields if name in live}
+    # One row at most (unique per item and day): unordered, or the model's ordering joins and sorts for each row.
+    rows = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of).order_by()
     return {f"as_of_{name}": Subquery(rows.values(name)[:1]) for name in fields}
+
+
+def in_status_as_of(items: QuerySet, *, item_type: str, plan_id: int, as_of, statuses) -> QuerySet:
+    """``items`` (a dashboard list) whose status at ``as_of`` is one of ``statuses``.
+
+    At a past date a semi-join on that day's snapshots through the (plan, day, status) index, rather than
+    the ``as_of_status`` subquery run for every item of the plan (a count of the rows to page needs them all).
+    """
+    if as_of is None:
+        return items.filter(status__in=statuses)
+    days = StatusSnapshot.objects.filter(plan_id=plan_id, as_of=as_of, status__in=statuses, item_type=item_type)
+    return items.filter(pk__in=days.values("item_id"))
 
 
 def dashboard_plan_get(*, slug: str) -> Plan:
@@ -517,13 +528,22 @@ def dashboard_focus_area_list(*, plan_id: int, as_of=None) -> QuerySet[FocusArea
     )
 
 
-def dashboard_goal_list(*, plan_id: int, as_of=None) -> QuerySet[Goal]:
-    return (
+def _unexplained(queryset: QuerySet, explained: bool, *related: str) -> QuerySet:
+    """Without the stored explanations (the large, JSON-decoded part of a row) no page shows: those of the
+    ``related`` rows loaded along, and the row's own when ``explained`` is false (tables load their rows'
+    "Why?" on demand: plans.views.dashboard.why_fragment)."""
+    names = [f"{name}__explanation" for name in related]
+    return queryset.defer(*names) if explained else queryset.defer("explanation", *names)
+
+
+def dashboard_goal_list(*, plan_id: int, as_of=None, explained: bool = True) -> QuerySet[Goal]:
+    goals = (
         Goal.objects.filter(plan_id=plan_id)
         .select_related("focus_area", "owner_team")
-        .annotate(**_as_of_annotations(ItemType.GOAL, as_of))
+        .annotate(**_as_of_annotations(ItemType.GOAL, as_of, explained=explained))
         .order_by("focus_area__order", "focus_area__code", "code")
     )
+    return _unexplained(goals, explained, "focus_area")
 
 
 def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> QuerySet[KPI]:
@@ -542,21 +562,23 @@ def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> Q
             "as_of_latest_value": Subquery(kept.values("value")[:1]),
             "as_of_latest_date": Subquery(kept.values("date")[:1]),
         }
-    return (
+    kpis = (
         KPI.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
         .annotate(**_as_of_annotations(ItemType.KPI, as_of, forecast=True, explained=explained), **latest)
         .order_by("goal__focus_area__order", "goal__focus_area__code", "code")
     )
+    return _unexplained(kpis, explained, "goal", "goal__focus_area")
 
 
 def dashboard_milestone_list(*, plan_id: int, as_of=None, explained: bool = True):
-    return (
+    milestones = (
         Milestone.objects.filter(plan_id=plan_id)
         .select_related("goal__focus_area", "owner_team")
         .annotate(**_as_of_annotations(ItemType.MILESTONE, as_of, explained=explained))
         .order_by("due_date", "id")
     )
+    return _unexplained(milestones, explained, "goal", "goal__focus_area")
 
 
 def plan_owner_team_list(*, plan_id: int):

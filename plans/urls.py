@@ -19,6 +19,8 @@ urlpatterns = [
     path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
     path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
+    # The inside of a table row's "Why?" panel, fetched when it is opened; kind: focus-area, goal, kpi, milestone.
+    path("plans/<slug:slug>/why/<slug:kind>/<path:key>/", dashboard.why_fragment, name="dashboard_why"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/export/(?P<table>kpis|milestones)\.(?P<fmt>csv|xlsx)$",
         dashboard.dashboard_export,

@@ -106,3 +106,30 @@ def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_w
     page.screenshot(path=ARTIFACTS / "dashboard-phone.png", full_page=True)
     page.screenshot(path=ARTIFACTS / "dashboard-phone-top.png")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # tables scroll inside, not the page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_table_rows_why_panel_loads_its_explanation_when_opened_on_a_desktop_and_a_phone(page):
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get(slug=SLUG)
+    plan_recompute(plan_id=plan.pk)
+
+    refused = csp_messages(page)
+    sign_in(page, "manager", "manager-demo-2025")
+    for width, height, name in [(1280, 900, "desktop"), (390, 844, "phone")]:
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"/plans/{SLUG}/")
+        row = page.locator("section[aria-labelledby='kpis-heading'] tbody tr").first
+        panel = row.locator("details.why")
+        fallback = panel.locator("a", has_text="Read the explanation on its page")
+        assert fallback.count() == 1  # before it opens: the link to the KPI's page
+        panel.locator("summary").click()
+        page.wait_for_function("document.querySelector('details.why[data-why-state=\"loaded\"]') !== null")
+        assert fallback.count() == 0
+        assert panel.locator(".why-body p").first.is_visible()
+        assert "Computed as of" in panel.inner_text()
+        panel.screenshot(path=ARTIFACTS / f"dashboard-lazy-why-{name}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert axe_violations(page, f"dashboard-lazy-why-{name}") == []
+    assert refused == []

@@ -258,13 +258,74 @@ def test_kpi_with_its_final_figure_in_shows_the_figure_and_its_final_status(mana
     assert "Final figure" in text_of(response)  # the column heading of a plan whose period has ended
 
 
-def test_why_panel_renders_the_explanation_in_plain_words(manager_client, plan):
+def lazy_why(response, kind: str, key) -> tuple[str, str]:
+    """The address a table row's "Why?" panel loads when opened, and the item page its panel links to."""
+    source = reverse("plans:dashboard_why", args=[response.context["plan"].slug, kind, key])
+    panel = rf'<details class="why" data-why-src="({re.escape(source)}[^"]*)">.*?<a href="([^"]+)"'
+    match = re.search(panel, _html(response))
+    assert match, source
+    return match.group(1).replace("&amp;", "&"), match.group(2).replace("&amp;", "&")
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def test_why_panel_of_a_kpi_row_loads_the_explanation_in_plain_words(manager_client, plan):
     kpi = KPI.objects.filter(plan=plan).first()
-    text = text_of(manager_client.get(dashboard_url(plan)))
+    source, _page = lazy_why(manager_client.get(dashboard_url(plan)), "kpi", kpi.code)
+    panel = manager_client.get(source)
     forecast = kpi.explanation["values"]["forecast"]
     ratio = kpi.explanation["values"]["ratio"]
-    assert f"Forecast {forecast:.2f} by 2025-12-31 covers {ratio * 100:.0f}% of the required change" in text
-    assert "95% is needed to be on track" in text
+    assert panel.status_code == 200
+    assert "<html" not in _html(panel)  # the inside of the panel, not a page
+    assert f"Forecast {forecast:.2f} by 2025-12-31 covers {ratio * 100:.0f}% of the required change" in text_of(panel)
+    assert "95% is needed to be on track" in text_of(panel)
+
+
+def test_without_javascript_a_rows_why_panel_links_to_the_item_page_that_explains_it(manager_client, plan):
+    kpi = KPI.objects.filter(plan=plan).first()
+    _source, page = lazy_why(manager_client.get(dashboard_url(plan)), "kpi", kpi.code)
+    ratio = kpi.explanation["values"]["ratio"]
+    assert page == reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code])
+    assert f"covers {ratio * 100:.0f}% of the required change" in text_of(manager_client.get(page))
+
+
+def test_the_dashboard_sends_no_explanation_of_its_table_rows(manager_client, plan):
+    text = text_of(manager_client.get(dashboard_url(plan)))
+    assert "of the required change" not in text  # a KPI's "Why?" sentence: fetched when its panel opens
+    assert "Read the explanation on its page" in text
+
+
+def test_why_panels_of_goal_and_milestone_rows_load_at_the_as_of_date(manager_client, plan):
+    goal, milestone = plan.goals.order_by("code").first(), plan.milestones.order_by("due_date", "id").first()
+    response = manager_client.get(dashboard_url(plan, as_of=JUNE.isoformat()))
+    goal_source, goal_page = lazy_why(response, "goal", goal.code)
+    # On track in June: listed once the status filter asks for it.
+    response = manager_client.get(dashboard_url(plan, as_of=JUNE.isoformat(), status=Status.ON_TRACK))
+    milestone_source, milestone_page = lazy_why(response, "milestone", milestone.pk)
+
+    assert goal_source.endswith(f"?as_of={JUNE.isoformat()}") and goal_page.endswith(f"?as_of={JUNE.isoformat()}")
+    assert milestone_page == reverse("plans:dashboard_milestone", args=[plan.slug, milestone.pk]) + "?as_of=2025-06-30"
+    # At a day that is a month end without a stored explanation, what the snapshot keeps.
+    assert "On 2025-06-30 the status was “At risk”." in text_of(manager_client.get(goal_source))
+    assert "On 2025-06-30 the status was “On track”." in text_of(manager_client.get(milestone_source))
+
+
+def test_why_panel_of_a_goal_row_links_to_the_goals_page_for_its_breakdown(manager_client, plan):
+    plan_recompute(plan_id=plan.pk, as_of=AS_OF)
+    goal = plan.goals.order_by("code").first()
+    source, _page = lazy_why(manager_client.get(dashboard_url(plan)), "goal", goal.code)
+    panel = text_of(manager_client.get(source))
+    assert "The weighted average score of its items is" in panel
+    assert "What the status is made of, the largest drag first" in panel
+    assert f'href="{reverse("plans:dashboard_goal", args=[plan.slug, goal.code])}"' in _html(manager_client.get(source))
+
+
+def test_why_panel_of_an_unknown_row_or_kind_is_not_found(manager_client, plan):
+    other_kpi = KPI.objects.get(plan=build_plan(goals=1, code_prefix="X"))
+    for kind, key in [("kpi", other_kpi.code), ("goal", "NOPE"), ("milestone", "abc"), ("plan", plan.pk)]:
+        assert manager_client.get(reverse("plans:dashboard_why", args=[plan.slug, kind, key])).status_code == 404
 
 
 def test_demo_notice_shows_on_demo_plans_only(manager_client, plan):

@@ -7,26 +7,32 @@ Each test reads a page, makes one kind of change through the services, and reads
 
 import datetime
 import re
+import time
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from plans import services
 from plans.choices import ItemType, Status
-from plans.models import KPI, Milestone, StatusSnapshot
+from plans.models import KPI, Milestone, Plan, StatusSnapshot
+from plans.page_generation import GENERATION_KEY
 from plans.recompute import plan_recompute
-from plans.views import work
-from tests.factories import UserFactory
+from plans.recompute_failures import recompute_failure_record
+from plans.views import pagecache, work
+from tests.factories import PlanFactory, UserFactory
 from tests.test_dashboard_views import JUNE, build_plan
 
 pytestmark = pytest.mark.django_db
 
-# session, user, plan (dashboards); item pages add the viewer's role and teams; My work reads teams and plans.
-WARM_DASHBOARD = 3
-WARM_ITEM_PAGE = 5
-WARM_MY_WORK = 4
+# session and user (dashboards: the plan's facts come from the cache); item pages add the viewer's role and teams;
+# My work reads the viewer's teams.
+WARM_DASHBOARD = 2
+WARM_ITEM_PAGE = 3
+WARM_MY_WORK = 3
 
 
 def get(client, url, **extra):
@@ -238,3 +244,43 @@ def test_the_dashboard_reads_no_snapshot_day_it_does_not_show(signed_in, plan):
     assert snapshot_reads
     assert all("2025-06-02" not in sql and 'as_of" >=' not in sql for sql in snapshot_reads)
     assert all("DISTINCT" not in sql for sql in snapshot_reads)
+
+
+def test_a_warm_dashboard_reads_no_plan_row(signed_in, plan):
+    get(signed_in, dashboard_url(plan))
+    with CaptureQueriesContext(connection) as queries:
+        signed_in.get(dashboard_url(plan))
+
+    assert not [q["sql"] for q in queries.captured_queries if "plans_" in q["sql"]]
+
+
+def test_a_recorded_recompute_failure_shows_at_once(signed_in, plan):
+    get(signed_in, dashboard_url(plan))
+    recompute_failure_record(plan_id=plan.pk, error="OperationalError", started=timezone.now())
+
+    assert "OperationalError" in main(get(signed_in, dashboard_url(plan))[0])
+
+
+def test_a_plan_deleted_and_created_again_under_its_slug_shows_the_new_plan(signed_in, plan):
+    slug = plan.slug
+    get(signed_in, dashboard_url(plan))
+    services.plan_delete(plan=plan)
+    again = PlanFactory(slug=slug, name="The plan made again")
+
+    assert "The plan made again" in main(get(signed_in, dashboard_url(again))[0])
+
+
+def test_a_change_made_behind_the_services_back_shows_once_the_facts_are_read_again(signed_in, plan, monkeypatch):
+    get(signed_in, dashboard_url(plan))
+    Plan.objects.filter(pk=plan.pk).update(computed_at=timezone.now() - datetime.timedelta(days=3))
+    assert "more than a day ago" not in main(get(signed_in, dashboard_url(plan))[0])  # kept: no service moved it
+
+    monkeypatch.setattr(pagecache.time, "time", lambda real=time.time: real() + pagecache.FACTS_MAX_AGE + 1)
+    assert "more than a day ago" in main(get(signed_in, dashboard_url(plan))[0])
+
+
+def test_a_flushed_generation_serves_no_kept_page(signed_in, plan):
+    get(signed_in, dashboard_url(plan))
+    cache.delete(GENERATION_KEY)
+
+    assert get(signed_in, dashboard_url(plan))[1] > WARM_DASHBOARD

@@ -187,3 +187,29 @@ def test_kpis_are_found_by_id_or_by_external_id():
         ]
     )
     assert selectors.api_kpis_for_refs(ids=set(), external_ids=set()) == []
+
+
+def test_items_in_a_status_at_a_past_date_are_those_whose_snapshot_of_that_day_has_it():
+    goal = GoalFactory()
+    overdue_then = MilestoneFactory(goal=goal, status=Status.ON_TRACK)
+    on_track_then = MilestoneFactory(goal=goal, status=Status.OVERDUE)
+    MilestoneFactory(goal=goal, status=Status.OVERDUE)  # no snapshot that day
+    for milestone, status in [(overdue_then, Status.OVERDUE), (on_track_then, Status.ON_TRACK)]:
+        StatusSnapshotFactory(
+            plan=goal.plan, item_type=ItemType.MILESTONE, item_id=milestone.pk, as_of=JUNE, status=status
+        )
+        StatusSnapshotFactory(
+            plan=goal.plan, item_type=ItemType.MILESTONE, item_id=milestone.pk, as_of=JULY, status=Status.AT_RISK
+        )
+    listed = {"plan_id": goal.plan_id, "as_of": JUNE}
+
+    def attention(as_of):
+        items = selectors.dashboard_milestone_list(plan_id=goal.plan_id, as_of=as_of)
+        kept = selectors.in_status_as_of(
+            items, item_type=ItemType.MILESTONE, plan_id=goal.plan_id, as_of=as_of, statuses=[Status.OVERDUE]
+        )
+        return {m.pk for m in kept}
+
+    by_subquery = selectors.dashboard_milestone_list(**listed).filter(as_of_status__in=[Status.OVERDUE])
+    assert attention(JUNE) == {m.pk for m in by_subquery} == {overdue_then.pk}
+    assert len(attention(None)) == 2  # now: the stored statuses

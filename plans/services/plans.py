@@ -7,6 +7,7 @@ from django.db.models.functions import Now
 from ..choices import ChangeChannel
 from ..incremental import Changes, plan_changes_apply
 from ..models import FocusArea, Plan
+from ..page_generation import generation_bump
 from .history import definition_created, definition_deleted, definition_updated, item_values
 from .sync import _tombstones_for_focus_areas, _tombstones_for_plans
 
@@ -23,6 +24,7 @@ def plan_mark_changed(*, plan_id: int, changes=None) -> None:
     """
     changes = changes or Changes.whole_plan()
     Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1, marked_at=Now())
+    generation_bump()  # cached pages: now, and again once the statuses below are up to date
     connection = transaction.get_connection()
     for _, callback, _ in connection.run_on_commit:
         if getattr(callback, "plan_id", None) == plan_id:
@@ -38,13 +40,16 @@ def plan_mark_changed(*, plan_id: int, changes=None) -> None:
     def bring_up_to_date():
         from ..recompute_queue import plan_recompute_enqueue
 
-        if plan_changes_apply(
-            plan_id=plan_id,
-            changes=bring_up_to_date.changes,
-            first_revision=revision,
-            last_revision=bring_up_to_date.last_revision,
-        ):
-            plan_recompute_enqueue(plan_id=plan_id)
+        try:
+            if plan_changes_apply(
+                plan_id=plan_id,
+                changes=bring_up_to_date.changes,
+                first_revision=revision,
+                last_revision=bring_up_to_date.last_revision,
+            ):
+                plan_recompute_enqueue(plan_id=plan_id)
+        finally:
+            generation_bump()  # the committed write, and its statuses once they are up to date
 
     bring_up_to_date.plan_id = plan_id
     bring_up_to_date.changes = changes

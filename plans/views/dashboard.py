@@ -15,10 +15,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_safe
 
 from .. import charts, exports, selectors
 from ..choices import ItemType, Status
@@ -27,6 +29,7 @@ from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
+from ..templatetags.dashboard import ITEM_PAGES
 from .pagecache import plan_page
 
 KPI_PAGE_SIZE = 25
@@ -121,7 +124,9 @@ def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     milestones = milestone_filter.qs
     attention_only = not (milestone_filter.form.is_valid() and milestone_filter.form.cleaned_data.get("status"))
     if attention_only:
-        milestones = milestones.filter(as_of_status__in=ATTENTION_STATUSES)
+        milestones = selectors.in_status_as_of(
+            milestones, item_type=ItemType.MILESTONE, plan_id=plan.pk, as_of=as_of.date, statuses=ATTENTION_STATUSES
+        )
     return kpi_filter, milestones, attention_only
 
 
@@ -155,8 +160,10 @@ def plan_dashboard(request, slug):
 def _dashboard_context(request, plan) -> dict:
     as_of = as_of_read(request, plan)
     data = request.GET
-    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data)
-    goal_filter = GoalFilterSet(data, selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date), plan=plan)
+    # The rows' "Why?" panels load on demand (why_fragment): the tables leave the explanations out.
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data, explained=False)
+    goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date, explained=False)
+    goal_filter = GoalFilterSet(data, goals, plan=plan)
 
     focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
     chosen_area = kpi_filter.form.cleaned_data.get("focus_area") if kpi_filter.form.is_valid() else None
@@ -200,8 +207,9 @@ def focus_area_detail(request, slug, code):
 def _focus_area_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     focus_area = get_object_or_404(selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date), code=code)
-    goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date).filter(focus_area=focus_area)
-    kpis = selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date).filter(goal__focus_area=focus_area)
+    listed = {"plan_id": plan.pk, "as_of": as_of.date, "explained": False}  # the rows' "Why?" loads on demand
+    goals = selectors.dashboard_goal_list(**listed).filter(focus_area=focus_area)
+    kpis = selectors.dashboard_kpi_list(**listed).filter(goal__focus_area=focus_area)
     context = page_context(request, plan, as_of) | {
         "focus_area": focus_area,
         "why": explain_item(focus_area, as_of.date),
@@ -209,6 +217,45 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
         "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
     return f"{focus_area.code} {focus_area.name}", context
+
+
+# The rows whose "Why?" panel a table loads on demand: the selector of each kind, and how its key is matched.
+WHY_ROWS = {
+    "focus-area": (selectors.dashboard_focus_area_list, "code"),
+    "goal": (selectors.dashboard_goal_list, "code"),
+    "kpi": (selectors.dashboard_kpi_list, "code"),
+    "milestone": (selectors.dashboard_milestone_list, "pk"),
+}
+
+
+@login_required
+@require_safe
+def why_fragment(request, slug, kind, key):
+    """The inside of one table row's "Why?" panel (``{% lazy_why %}``), fetched when the panel is opened.
+
+    Cached like the pages, by the plan's revisions, language and as-of date. The focus area's and goal's
+    panels link to their page for the breakdown of their children, as the rows did.
+    """
+    if kind not in WHY_ROWS or (WHY_ROWS[kind][1] == "pk" and not key.isdigit()):
+        raise Http404
+    return plan_page(
+        request,
+        slug,
+        "why_fragment",
+        lambda plan: _why_fragment(request, plan, kind, key),
+        item=f"{kind}:{key}",
+        fragment=True,
+    )
+
+
+def _why_fragment(request, plan, kind, key) -> tuple[str, dict]:
+    as_of = as_of_read(request, plan)
+    selector, field_name = WHY_ROWS[kind]
+    item = get_object_or_404(selector(plan_id=plan.pk, as_of=as_of.date), **{field_name: key})
+    more = ""
+    if kind in ("focus-area", "goal"):
+        more = reverse(ITEM_PAGES[kind], args=[plan.slug, key]) + as_of.query
+    return "", {"why": explain_item(item, as_of.date), "more": more}
 
 
 @login_required

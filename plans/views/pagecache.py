@@ -4,18 +4,20 @@ A page body is the part of a page below the site header: the header carries the 
 sign-out form's CSRF token and the flash messages, so it is rendered for every request around the
 cached body (``plans/_cached_page.html``). The key of a body holds
 
-- the view, the language, the query string (filters, as-of date, page numbers) and today's date
-  (statuses read against it: forecasts or final figures, "due in n days");
-- per plan: its id and creation time (ids come back after a database reset), ``computed_revision``
-  and ``computed_at`` (every recompute, also the nightly one that only moves dates), ``data_revision``
-  (every write, definitions included: ``plan_mark_changed``, so the "being recomputed" banner and the
-  logs show a write at once) and whether its statuses are more than a day old (the banner that says so);
-- the generation: bumped when a team or a user is saved or deleted (their names show on many pages;
-  ``connect_signals``);
+- the view, the plan's slug and the item, the language, the query string (filters, as-of date, page numbers)
+  and today's date (statuses read against it: forecasts or final figures, "due in n days");
 - for the pages that differ by viewer, what they depend on (role and writable teams, or the user).
 
-So any change that can alter a body changes its key; old bodies expire after ``TIMEOUT``. When the
-cache is down, pages are rendered as if nothing were cached (plans.failopen).
+A body is kept with its token: the generation (plans.page_generation, moved by every change a page can show)
+and the facts of its plan (``plan_facts``: id and creation time, since ids come back after a database reset;
+``computed_revision`` and ``computed_at``, moved by every recompute; ``data_revision``, moved by every write,
+definitions included; the recompute failures; whether the statuses are more than a day old). The facts of a
+plan are kept too, under its slug, with the generation they were read at. So a warm page is one cache round
+trip (the generation, the plan's facts and the body, read together) and no query: a body is served only while
+its token is the current one. The facts are read again from the database when the generation has moved, when
+the statuses turn a day old, and at least every ``FACTS_MAX_AGE`` seconds, so that a change made behind the
+services' back (SQL by hand, a restored database) shows within that time. Old bodies expire after ``TIMEOUT``.
+When the cache is down, pages are rendered as if nothing were cached (plans.failopen).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -34,43 +37,73 @@ from django.utils.safestring import mark_safe
 
 from .. import selectors
 from ..failopen import Breaker, fail_open
+from ..page_generation import GENERATION_KEY, generation, generation_bump
 from ..permissions import writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
 
 TIMEOUT = 6 * 60 * 60
-GENERATION_KEY = "pages:generation"
+# Plan facts older than this are read again from the database, whatever the generation says.
+FACTS_MAX_AGE = 30
+PLAN_FACTS_KEY = "pages:plan:{slug}"
+ALL_PLANS_FACTS_KEY = "pages:plans"
 SHELL_TEMPLATE = "plans/_cached_page.html"
 # Bump when the shape of a cached body changes in a way a template edit alone would not show.
-FORMAT = 1
+FORMAT = 2
 _breaker = Breaker(seconds=30)
-
-
-def _generation() -> int:
-    """The current generation; a missing one starts at the clock, so it never repeats an evicted value."""
-    value = cache.get(GENERATION_KEY)
-    if value is None:
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        value = cache.get(GENERATION_KEY)
-    return value
-
-
-def generation_bump() -> None:
-    """Invalidate every cached body (a team or a user changed: their names show on many pages)."""
-
-    def bump():
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:  # missing: start afresh
-            cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
-
-    fail_open(bump, None, "page cache generation not bumped")
 
 
 def plan_facts(plan) -> tuple:
     """What about a plan changes when anything its pages show changes."""
     stale = bool(plan.computed_at and plan.computed_at < timezone.now() - STATUSES_STALE_AFTER)
     computed_at = plan.computed_at.isoformat() if plan.computed_at else ""
-    return (plan.pk, plan.created_at.isoformat(), plan.data_revision, plan.computed_revision, computed_at, stale)
+    failed_at = plan.recompute_failed_at.isoformat() if plan.recompute_failed_at else ""
+    return (
+        plan.pk,
+        plan.created_at.isoformat(),
+        plan.data_revision,
+        plan.computed_revision,
+        computed_at,
+        stale,
+        plan.recompute_failures,
+        failed_at,
+    )
+
+
+def _stale_at(plans) -> float:
+    """When the first of ``plans`` whose statuses are not yet a day old will be (the banner that says so)."""
+    moments = [
+        (plan.computed_at + STATUSES_STALE_AFTER).timestamp()
+        for plan in plans
+        if plan.computed_at and plan.computed_at + STATUSES_STALE_AFTER > timezone.now()
+    ]
+    return min(moments, default=float("inf"))
+
+
+def _facts_entry(plans, **shown) -> dict:
+    return {
+        "facts": tuple(plan_facts(plan) for plan in plans),
+        "valid_until": min(time.time() + FACTS_MAX_AGE, _stale_at(plans)),
+        **shown,
+    }
+
+
+def _current_facts(key: str, generation_read, entry, load) -> dict:
+    """``entry`` when it was kept at ``generation_read`` and is not too old; else ``load()``, kept under ``key``.
+
+    The generation was read before ``load`` reads the rows: a write that commits in between moves the
+    generation past the one this entry is kept with.
+    """
+    if (
+        entry is not None
+        and generation_read is not None
+        and entry["generation"] == generation_read
+        and time.time() < entry["valid_until"]
+    ):
+        return entry
+    entry = {"generation": generation_read, **load()}
+    if generation_read is not None:
+        _keep(key, entry)
+    return entry
 
 
 def viewer_facts(user) -> tuple:
@@ -102,39 +135,107 @@ def page_key(request, view: str, *facts) -> str:
             translation.get_language(),
             query,
             timezone.localdate().isoformat(),
-            _generation(),
             facts,
         )
     )
     return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def cached_page(request, *, view: str, facts: tuple, build, template: str, plan=None, status: int = 200):
-    """The page: its body from the cache, or rendered from ``build()`` (``(title, context)``) and kept.
+def _read(*keys) -> tuple:
+    """The generation and ``keys`` in one round trip (Nones when the cache is down)."""
+    found = fail_open(lambda: cache.get_many([GENERATION_KEY, *keys]), None, "page not read", breaker=_breaker)
+    if found is None:
+        return (None,) * (1 + len(keys))
+    generation_read = found.get(GENERATION_KEY)
+    if generation_read is None:
+        generation_read = generation()  # a flushed or evicted generation starts again
+    return (generation_read, *(found.get(key) for key in keys))
 
-    ``build`` runs only on a miss, so a warm page costs the key's few reads and the site header.
+
+def _keep(key: str, value, timeout: int = TIMEOUT) -> None:
+    fail_open(lambda: cache.set(key, value, timeout), None, "page not kept", breaker=_breaker)
+
+
+def cached_page(
+    request,
+    *,
+    key: str,
+    generation_read,
+    facts: tuple,
+    stored,
+    build,
+    template: str,
+    plan=None,
+    status: int = 200,
+    fragment: bool = False,
+):
+    """The page: its body as ``stored`` when that was kept under the current token (``generation_read`` and
+    ``facts``), or rendered from ``build()`` (``(title, context)``) and kept.
+
+    ``build`` runs only on a miss, so a warm page costs the one cache read and the site header.
+    ``fragment``: the body alone, without the site around it (a panel a page fetches).
     """
-    key = fail_open(lambda: page_key(request, view, *facts), None, "page key not read", breaker=_breaker)
-    page = fail_open(lambda: cache.get(key), None, "page not read", breaker=_breaker) if key else None
-    if page is None:
+    token = (generation_read, facts)
+    if stored is not None and generation_read is not None and stored["token"] == token:
+        page = stored
+    else:
         title, context = build()
-        page = {"title": str(title), "body": render_to_string(template, context, request=request)}
-        if key:
-            fail_open(lambda: cache.set(key, page, TIMEOUT), None, "page not kept", breaker=_breaker)
+        page = {"token": token, "title": str(title), "body": render_to_string(template, context, request=request)}
+        if generation_read is not None:
+            _keep(key, page)
+    if fragment:
+        return HttpResponse(page["body"], status=status)
     context = {"plan": plan, "title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 (our own render)
     return render(request, SHELL_TEMPLATE, context, status=status)
 
 
-def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False):
+def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False, fragment: bool = False):
     """A page under a plan's dashboard, ``plans/dashboard/<page>.html``; ``build(plan)`` gives its title and context.
 
     ``per_viewer``: the page shows what the viewer may do (the update link), so its writable teams are in the key.
+    The plan's row is read only when its kept facts are not current, or to render a page that is not kept.
     """
-    plan = selectors.dashboard_plan_get(slug=slug)
-    facts = (plan_facts(plan), viewer_facts(request.user) if per_viewer else None)
-    template = f"plans/dashboard/{page}.html"
+    key = page_key(request, f"{page}:{slug}:{item}", viewer_facts(request.user) if per_viewer else None)
+    generation_read, entry, stored = _read(PLAN_FACTS_KEY.format(slug=slug), key)
+    loaded = []
+
+    def plan():
+        if not loaded:
+            loaded.append(selectors.dashboard_plan_get(slug=slug))
+        return loaded[0]
+
+    entry = _current_facts(
+        PLAN_FACTS_KEY.format(slug=slug), generation_read, entry, lambda: _facts_entry([plan()], name=plan().name)
+    )
     return cached_page(
-        request, view=f"{page}:{item}", facts=facts, build=lambda: build(plan), template=template, plan=plan
+        request,
+        key=key,
+        generation_read=generation_read,
+        facts=entry["facts"],
+        stored=stored,
+        build=lambda: build(plan()),
+        template=f"plans/dashboard/{page}.html",
+        plan={"name": entry["name"]},  # what the site around the body shows of it
+        fragment=fragment,
+    )
+
+
+def all_plans_page(request, *, view: str, viewer: tuple, build, template: str):
+    """A page that shows items of every plan (My work): kept under the facts of every plan, read in one query
+    when they are not current."""
+    key = page_key(request, view, viewer)
+    generation_read, entry, stored = _read(ALL_PLANS_FACTS_KEY, key)
+    entry = _current_facts(
+        ALL_PLANS_FACTS_KEY, generation_read, entry, lambda: _facts_entry(list(selectors.plan_revision_list()))
+    )
+    return cached_page(
+        request,
+        key=key,
+        generation_read=generation_read,
+        facts=entry["facts"],
+        stored=stored,
+        build=build,
+        template=template,
     )
 
 
@@ -145,15 +246,17 @@ def _names_changed(sender, instance=None, update_fields=None, **kwargs) -> None:
 
 
 def connect_signals() -> None:
-    """Teams and users are shown by name on many pages but belong to no plan: any change bumps the generation.
+    """Plans, teams and users: any saved or deleted row bumps the generation.
 
-    Signals, not the team services alone, because the admin's user pages write users and memberships too.
+    Teams and users are shown by name on many pages but belong to no plan; signals, not the team services
+    alone, because the admin's user pages write users and memberships too. A plan row is saved by the admin,
+    the import and the factories, besides the services that move its revisions.
     """
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_save
 
-    from ..models import Team
+    from ..models import Plan, Team
 
-    for model in (Team, get_user_model()):
+    for model in (Plan, Team, get_user_model()):
         post_save.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-save-{model.__name__}")
         post_delete.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-delete-{model.__name__}")

@@ -20,7 +20,7 @@ from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan
 from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
-from .pagecache import cached_page, plan_facts
+from .pagecache import all_plans_page
 
 # Heading and one-line description of each "My work" bucket (plans.selectors.my_work_page decides the bucket).
 BUCKETS = {
@@ -55,11 +55,11 @@ def _status_phrase(item) -> str:
 def my_work(request):
     """Cached per user: its teams' items come from every plan, so every plan's revisions are in the key."""
     teams = sorted(team_ids(request.user))
-    return cached_page(
+    return all_plans_page(
         request,
         view="my_work",
         # The user itself, never only its teams: nobody is served another user's page.
-        facts=(request.user.pk, teams, *(plan_facts(plan) for plan in selectors.plan_revision_list())),
+        viewer=(request.user.pk, teams),
         build=lambda: (_("My work"), _my_work_context(request, has_teams=bool(teams))),
         template="plans/work/my_work.html",
     )

@@ -94,6 +94,23 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+  // A table row's "Why?" panel holds a link to the item's page; opening it fetches the explanation in its place
+  // (plans.views.dashboard.why_fragment). A failed fetch, or a redirect to sign in, leaves the link.
+  document.addEventListener("toggle", function (event) {
+    var panel = event.target;
+    if (!panel.open || !panel.dataset || !panel.dataset.whySrc || panel.dataset.whyState) { return; }
+    var body = panel.querySelector(".why-body");
+    panel.dataset.whyState = "loading";
+    body.setAttribute("aria-busy", "true");
+    fetch(panel.dataset.whySrc, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) { throw new Error(response.status); }
+        return response.text();
+      })
+      .then(function (html) { body.innerHTML = html; panel.dataset.whyState = "loaded"; })
+      .catch(function () { delete panel.dataset.whyState; })
+      .then(function () { body.removeAttribute("aria-busy"); });
+  }, true);
   // Print the open "Why?" panels; restore afterwards.
   var opened = [];
   window.addEventListener("beforeprint", function () {
