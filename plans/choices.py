@@ -45,6 +45,33 @@ class MeasurementSource(models.TextChoices):
     MANUAL = "manual", _("Entered by staff")
     API = "api", _("API")
     IMPORT = "import", _("Import")
+    # A national (or provincial) value computed from the reporting units' values by plans.aggregation.
+    DERIVED = "derived", _("Derived from the zones")
+
+
+class UnitLevel(models.TextChoices):
+    """The levels of the reporting-unit tree: nation > province (or region) > zone."""
+
+    NATION = "nation", _("Nation")
+    PROVINCE = "province", _("Province or region")
+    ZONE = "zone", _("Zone")
+
+
+class Aggregation(models.TextChoices):
+    """How a KPI's values of the reporting units make the value of their parent (REPORTING.md)."""
+
+    SUM = "sum", _("Sum of the units' values")
+    RATIO = "ratio", _("Ratio of sums (sum of numerators over sum of denominators)")
+    MEAN = "mean", _("Mean weighted by a declared weight")
+    GROWTH = "growth", _("Growth rate derived from two sums of another KPI")
+    NONE = "none", _("Not aggregated: reported for the nation directly")
+
+
+class NationalSource(models.TextChoices):
+    """Which national value counts for the status when both a derived and a directly reported one exist."""
+
+    REPORTED = "reported", _("The directly reported national value wins")
+    DERIVED = "derived", _("The value derived from the units wins")
 
 
 class ApiTokenScope(models.TextChoices):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from plans import models
-from plans.choices import Direction, Frequency, MilestoneState
+from plans.choices import Direction, Frequency, MilestoneState, UnitLevel
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -110,6 +110,39 @@ class MeasurementFactory(factory.django.DjangoModelFactory):
     kpi = factory.SubFactory(KPIFactory)
     date = datetime.date(2025, 6, 30)
     value = 70.0
+
+
+class NationFactory(factory.django.DjangoModelFactory):
+    """The root of the reporting-unit tree."""
+
+    class Meta:
+        model = models.ReportingUnit
+        django_get_or_create = ("code",)
+
+    code = "CN"
+    name_en = "China"
+    name_zh = "中国"
+    level = UnitLevel.NATION
+
+
+class ProvinceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ReportingUnit
+
+    code = factory.Sequence(lambda n: f"P{n}")
+    name_en = factory.Sequence(lambda n: f"Province {n}")
+    level = UnitLevel.PROVINCE
+    parent = factory.SubFactory(NationFactory)
+
+
+class ZoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ReportingUnit
+
+    code = factory.Sequence(lambda n: f"Z{n}")
+    name_en = factory.Sequence(lambda n: f"Zone {n}")
+    level = UnitLevel.ZONE
+    parent = factory.SubFactory(ProvinceFactory)
 
 
 class StatusSnapshotFactory(factory.django.DjangoModelFactory):

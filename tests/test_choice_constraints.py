@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import IntegrityError, transaction
 
 from plans.choices import ChangeAction, ChangeChannel, DefinitionItemType, ItemType, MilestoneState, Status
-from plans.models import DefinitionChange, MilestoneUpdate, StatusSnapshot
+from plans.models import DefinitionChange, MilestoneUpdate, StatusSnapshot, UnitStatus
 from tests.factories import (
     FocusAreaFactory,
     GoalFactory,
@@ -19,6 +19,7 @@ from tests.factories import (
     MeasurementFactory,
     MilestoneFactory,
     PlanFactory,
+    ZoneFactory,
     api_token,
 )
 
@@ -38,6 +39,8 @@ ROW_BUILDERS = {
         plan=PlanFactory(), item_type=ItemType.PLAN, item_id=1, as_of=datetime.date(2025, 6, 30), status=Status.ON_TRACK
     ),
     "apitoken": lambda: api_token()[0],
+    "reportingunit": ZoneFactory,
+    "unitstatus": lambda: UnitStatus.objects.create(kpi=KPIFactory(), unit=ZoneFactory(), status=Status.ON_TRACK),
     "definitionchange": lambda: DefinitionChange.objects.create(
         item_type=DefinitionItemType.KPI,
         item_id=1,

@@ -5,3 +5,4 @@ from .milestones import *  # noqa: F403
 from .plans import *  # noqa: F403
 from .snapshots import *  # noqa: F403
 from .teams import *  # noqa: F403
+from .units import *  # noqa: F403

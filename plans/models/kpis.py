@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import Direction, Frequency, MeasurementSource, Status
+from plans.choices import Aggregation, Direction, Frequency, MeasurementSource, NationalSource, Status
 
 from .base import (
     Computed,
@@ -116,6 +116,72 @@ class KPI(Tracked, Computed, ExternalRef):
     )
     source_note = models.TextField(_("source note"), blank=True, validators=multi_line_validators)
 
+    # How the reporting units' values make the province's and the nation's (plans.aggregation).
+    aggregation = models.CharField(
+        _("aggregation over units"),
+        max_length=8,
+        choices=Aggregation.choices,
+        default=Aggregation.NONE,
+        help_text=_("How the zones' values add up to the provinces' and the nation's."),
+    )
+    national_source = models.CharField(
+        _("national value of record"),
+        max_length=8,
+        choices=NationalSource.choices,
+        default=NationalSource.REPORTED,
+        help_text=_("Which national value the status uses when one is reported directly and one is derived."),
+    )
+    weight_kpi = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("weight KPI"),
+        help_text=_("Mean: the KPI whose unit values weigh each unit (e.g. zone GDP)."),
+    )
+    denominator_kpi = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("denominator KPI"),
+        help_text=_(
+            "Ratio: where a unit reports no denominator, this KPI's value gives it (the unit's own, else the nation's)."
+        ),
+    )
+    ratio_scale = models.FloatField(
+        _("ratio scale"),
+        default=100.0,
+        validators=finite_validators,
+        help_text=_("Ratio: numerator over denominator times this (100 for a percentage)."),
+    )
+    base_kpi = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("base KPI"),
+        help_text=_("Growth: the summed KPI whose year-on-year change this KPI is."),
+    )
+    comparison_kpi = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("comparison denominator"),
+        help_text=_("For a fair comparison of units: their values are also shown per unit of this KPI."),
+    )
+    comparison_scale = models.FloatField(
+        _("comparison scale"),
+        default=1.0,
+        validators=finite_validators,
+        help_text=_("Shown per this many of the comparison denominator (e.g. 10000 for per 10,000 employees)."),
+    )
+
     forecast_value = models.FloatField(_("forecast"), null=True, blank=True, editable=False)
     forecast_low = models.FloatField(_("forecast low (95%)"), null=True, blank=True, editable=False)
     forecast_high = models.FloatField(_("forecast high (95%)"), null=True, blank=True, editable=False)
@@ -152,6 +218,13 @@ class KPI(Tracked, Computed, ExternalRef):
             external_id_unique("plans_kpi_unique_external_id"),
             choices_check("direction", Direction, name="plans_kpi_direction_valid"),
             choices_check("frequency", Frequency, name="plans_kpi_frequency_valid"),
+            choices_check("aggregation", Aggregation, name="plans_kpi_aggregation_valid"),
+            choices_check("national_source", NationalSource, name="plans_kpi_national_source_valid"),
+            models.CheckConstraint(
+                condition=Q(ratio_scale__gt=0) & Q(comparison_scale__gt=0),
+                name="plans_kpi_scales_positive",
+                violation_error_message=_("Scales must be above zero."),
+            ),
             choices_check("status", Status, name="plans_kpi_status_valid", blank=True),
         ]
 
@@ -194,12 +267,40 @@ class KPI(Tracked, Computed, ExternalRef):
         return str(_("any value"))
 
 
+class MeasurementQuerySet(models.QuerySet):
+    def national(self):
+        """The national series (reported directly or derived), which the status method reads."""
+        return self.filter(unit__isnull=True)
+
+    def of_units(self):
+        """The reporting units' own values."""
+        return self.filter(unit__isnull=False)
+
+
 class Measurement(Tracked):
-    """The current value of a KPI on a date from one source; revisions are kept in MeasurementRevision."""
+    """The current value of a KPI on a date for one reporting unit (none: the nation) from one source.
+
+    Revisions are kept in MeasurementRevision. A ratio KPI's unit rows carry their numerator (and
+    denominator where the unit has one); ``value`` is then numerator / denominator x the KPI's scale.
+    """
+
+    objects = MeasurementQuerySet.as_manager()
 
     kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="measurements", verbose_name=_("KPI"))
+    # None: the national value (reported directly, or derived from the units when source is "derived").
+    unit = models.ForeignKey(
+        "plans.ReportingUnit",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="measurements",
+        verbose_name=_("reporting unit"),
+        help_text=_("Empty: the national figure."),
+    )
     date = models.DateField(_("date"))
     value = models.FloatField(_("value"), validators=finite_validators)
+    numerator = models.FloatField(_("numerator"), null=True, blank=True, validators=finite_validators)
+    denominator = models.FloatField(_("denominator"), null=True, blank=True, validators=finite_validators)
     note = models.TextField(_("note"), blank=True, validators=multi_line_validators)
     source = models.CharField(
         _("source"), max_length=16, choices=MeasurementSource.choices, default=MeasurementSource.MANUAL
@@ -231,12 +332,41 @@ class Measurement(Tracked):
             *Tracked.Meta.indexes,
             # A KPI's series in the order the status method reads it (the latest recorded value of a date
             # wins), with the value: an index-only scan instead of sorting every measurement on disk.
+            # Only the national series: the units' rows are read by plans.aggregation through the next index.
             models.Index(
-                fields=["kpi", "date", "recorded_at", "id"], include=["value"], name="plans_measurement_series"
+                fields=["kpi", "date", "recorded_at", "id"],
+                include=["value"],
+                condition=Q(unit__isnull=True),
+                name="plans_measurement_series",
+            ),
+            models.Index(
+                fields=["kpi", "unit", "date"],
+                include=["value", "numerator", "denominator"],
+                condition=Q(unit__isnull=False),
+                name="plans_measurement_unit_series",
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["kpi", "date", "source"], name="plans_measurement_unique_per_source"),
+            models.UniqueConstraint(
+                fields=["kpi", "date", "source"],
+                condition=Q(unit__isnull=True),
+                name="plans_measurement_unique_per_source",
+            ),
+            models.UniqueConstraint(
+                fields=["kpi", "unit", "date", "source"],
+                condition=Q(unit__isnull=False),
+                name="plans_measurement_unit_unique_per_source",
+            ),
+            # Derived values exist for the nation only; a province's are in UnitAggregate.
+            models.CheckConstraint(
+                condition=~Q(source=MeasurementSource.DERIVED) | Q(unit__isnull=True),
+                name="plans_measurement_derived_is_national",
+            ),
+            models.CheckConstraint(
+                condition=Q(denominator__isnull=True) | ~Q(denominator=0),
+                name="plans_measurement_denominator_not_zero",
+                violation_error_message=_("A denominator cannot be zero."),
+            ),
             models.UniqueConstraint(
                 fields=["source", "external_id"],
                 condition=~Q(external_id=""),
