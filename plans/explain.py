@@ -195,7 +195,9 @@ def kpi_points(kpi, as_of: datetime.date | None = None, measurements=None) -> li
     when the caller has them, e.g. the KPI page's log.
     """
     if measurements is None:
-        measurements = kpi.measurements.order_by("date", "recorded_at", "id").only("date", "value", "recorded_at")
+        measurements = (
+            kpi.measurements.national().order_by("date", "recorded_at", "id").only("date", "value", "recorded_at")
+        )
     if as_of is None:
         stored = (kpi.explanation or {}).get("as_of")
         as_of = datetime.date.fromisoformat(stored) if stored else datetime.date.max
