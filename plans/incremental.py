@@ -35,6 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import rollup
+from .aggregation import aggregates_refresh
 from .choices import ItemType
 from .dates import month_ends_between
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
@@ -360,6 +361,7 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
         raise Fallback("the stored statuses are not today's")
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
+    changes.kpis |= aggregates_refresh(plan, kpi_ids=changes.kpis)  # a zone's figure moves the nation's
     chain = _chain_load(plan, changes)
     points = defaultdict(list)
     for kpi_id, date, value, recorded_at in (

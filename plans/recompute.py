@@ -37,6 +37,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from . import rollup
+from .aggregation import aggregates_refresh
 from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
@@ -558,6 +559,7 @@ def plan_recompute(
     today = timezone.localdate()
     if only_if_behind and _up_to_date(plan, today):
         return RecomputeSummary(plan_id=plan.pk, as_of=today, items=0, month_ends=(), skipped=True)
+    aggregates_refresh(plan)  # the national series derived from the zones, before it is read
     as_of = as_of or today
     previous = plan.computed_at
     method_changed, dropped = False, []
