@@ -63,7 +63,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from . import rollup
@@ -560,20 +560,31 @@ def _drawn_on(kpi) -> int | None:
 
 
 def _forget(plan, kpi_ids) -> None:
-    """Delete what the refresh derived for KPIs among ``kpi_ids`` (a queryset or ids) that no longer
-    aggregate: one query when there is nothing to delete."""
-    stale = list(
-        UnitAggregate.objects.filter(kpi_id__in=kpi_ids)
-        .order_by()
-        .values_list("kpi_id", flat=True)
-        .union(UnitStatus.objects.filter(kpi_id__in=kpi_ids).order_by().values_list("kpi_id", flat=True))
-    )
-    if not stale:
+    """Delete what the refresh derived for KPIs that no longer aggregate."""
+    if not kpi_ids:
         return
-    derived = Measurement.objects.filter(kpi_id__in=stale, source=MeasurementSource.DERIVED)
+    derived = Measurement.objects.filter(kpi_id__in=kpi_ids, source=MeasurementSource.DERIVED)
     _derived_delete([(pk, plan.pk) for pk in derived.values_list("pk", flat=True)])
-    UnitAggregate.objects.filter(kpi_id__in=stale).delete()
-    UnitStatus.objects.filter(kpi_id__in=stale).delete()
+    UnitAggregate.objects.filter(kpi_id__in=kpi_ids).delete()
+    UnitStatus.objects.filter(kpi_id__in=kpi_ids).delete()
+
+
+def _kpis(plan, kpi_ids) -> dict[int, SimpleNamespace]:
+    """The plan's aggregating KPIs, ``kpi_ids`` (all the plan's for None) and the KPIs that keep something
+    derived, with whether they do (``derived``): one query."""
+    aggregating = ~Q(aggregation=Aggregation.NONE)
+    rows = KPI.objects.filter(plan=plan).annotate(
+        has_aggregates=Exists(UnitAggregate.objects.filter(kpi=OuterRef("pk"))),
+        has_statuses=Exists(UnitStatus.objects.filter(kpi=OuterRef("pk"))),
+    )
+    if kpi_ids is None:
+        rows = rows.filter(aggregating | Q(has_aggregates=True) | Q(has_statuses=True))
+    else:
+        rows = rows.filter(aggregating | Q(pk__in=kpi_ids))
+    return {
+        row[0]: SimpleNamespace(**dict(zip(KPI_COLUMNS, row[:-2], strict=True)), derived=row[-2] or row[-1])
+        for row in rows.values_list(*KPI_COLUMNS, "has_aggregates", "has_statuses")
+    }
 
 
 KIND_ORDER = {Aggregation.SUM: 0, Aggregation.MEAN: 1, Aggregation.GROWTH: 2, Aggregation.RATIO: 3}
@@ -585,27 +596,18 @@ def aggregates_refresh(plan, kpi_ids=None, *, today: datetime.date | None = None
 
     Returns ``kpi_ids`` with the plan's KPIs that draw on them (their national series may have changed
     too); for the whole plan, its aggregating KPIs. A fixed number of queries whatever the number of
-    zones, KPIs and periods (two for a plan without aggregating KPIs); none for an empty ``kpi_ids``.
+    zones, KPIs and periods (one for a plan without aggregating KPIs); none for an empty ``kpi_ids``.
     """
     if kpi_ids is not None and not kpi_ids:
         return set()
     today = today or timezone.localdate()
-    kpi_rows = KPI.objects.filter(plan=plan).exclude(aggregation=Aggregation.NONE)
-    if kpi_ids is not None:
-        kpi_rows = KPI.objects.filter(plan=plan).filter(Q(pk__in=kpi_ids) | ~Q(aggregation=Aggregation.NONE))
-    kpis = {
-        row[0]: SimpleNamespace(**dict(zip(KPI_COLUMNS, row, strict=True)))
-        for row in kpi_rows.values_list(*KPI_COLUMNS)
-    }
+    kpis = _kpis(plan, kpi_ids)
     scope = _scope(kpis, kpi_ids)
     refreshed = sorted(
         (pk for pk in scope if pk in kpis and kpis[pk].aggregation != Aggregation.NONE),
         key=lambda pk: (KIND_ORDER.get(kpis[pk].aggregation, 9), pk),
     )
-    if kpi_ids is None:
-        _forget(plan, KPI.objects.filter(plan=plan, aggregation=Aggregation.NONE).values("pk"))
-    else:
-        _forget(plan, sorted(scope - set(refreshed)))
+    _forget(plan, sorted(pk for pk in scope - set(refreshed) if pk in kpis and kpis[pk].derived))
     if not refreshed:
         return scope
     sources = set(refreshed) | {_drawn_on(kpis[pk]) for pk in refreshed} - {None}
