@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from plans import services
 from plans.aggregation import aggregates_refresh
 from plans.choices import Aggregation, ItemType, MeasurementSource, NationalSource
+from plans.explain import explain
 from plans.incremental import Changes
 from plans.models import KPI, Measurement, Plan, StatusSnapshot, Tombstone, UnitAggregate, UnitStatus, UnitTarget
 from plans.recompute import plan_recompute
@@ -265,6 +266,12 @@ def test_unit_statuses_use_the_units_target_else_the_national_one_scaled_by_its_
     assert statuses[c.pk].explanation["inputs"]["target_value"] == 70
     assert statuses[north.pk].latest_value == 66  # the province's own series: its aggregates
     assert statuses[north.pk].explanation["unit"]["share"] == pytest.approx(0.5)
+    why = explain(statuses[a.pk].explanation).sentences
+    assert why[0] == (
+        "This unit is judged against the national baseline 100 and target 120 scaled by its share of the "
+        "national figure in the period ending 2024-12-31, 25%: a baseline of 25 and a target of 30."
+    )
+    assert "its own baseline, 50, and target, 70" in explain(statuses[c.pk].explanation).sentences[0]
 
 
 def test_a_rate_holds_every_unit_to_the_national_target(tree):
