@@ -5,10 +5,13 @@ import datetime
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from plans import services
 from plans.aggregation import aggregates_refresh
 from plans.choices import Aggregation, ItemType, MeasurementSource, NationalSource
+from plans.dates import month_end
 from plans.explain import explain
 from plans.incremental import Changes
 from plans.models import KPI, Measurement, Plan, StatusSnapshot, Tombstone, UnitAggregate, UnitStatus, UnitTarget
@@ -417,3 +420,62 @@ def test_the_recomputes_series_read_uses_the_national_partial_index(requires_pos
         cursor.execute("EXPLAIN " + series[0][series[0].index("SELECT") :])
         explained = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Only Scan using plans_measurement_series" in explained, explained
+
+
+ZONE_KINDS = st.sampled_from(["zone", "zone", "zone", "national", "unzone"])
+zone_ops = st.lists(
+    st.tuples(ZONE_KINDS, st.integers(0, 3), st.integers(0, 3), st.integers(0, 11), st.integers(1, 90)),
+    min_size=1,
+    max_size=6,
+)
+
+
+def zone_op(kpis: list[KPI], zones: list, op: tuple) -> None:
+    """One write as a zone reporter or the statistics bureau makes it (each commits)."""
+    kind, kpi_index, zone_index, month, number = op
+    kpi, zone = kpis[kpi_index % len(kpis)], zones[zone_index % len(zones)]
+    day = month_end(datetime.date(2025, month + 1, 1))
+    if kind == "zone":
+        zone_write(kpi, zone, day, number, **({"numerator": number} if kpi.aggregation == Aggregation.RATIO else {}))
+    elif kind == "national":
+        services.measurement_record(kpi=kpi, date=day, value=number, note="bureau")
+    else:
+        row = Measurement.objects.filter(kpi=kpi, unit=zone).order_by("date").first()
+        if row:
+            with transaction.atomic():
+                row.delete()
+                services.plan_mark_changed(plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], row.date))
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=12,
+    print_blob=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(sources=st.lists(st.sampled_from(list(NationalSource)), min_size=4, max_size=4), writes=zone_ops)
+def test_zone_writes_applied_in_process_equal_a_whole_plan_recompute(sources, writes):
+    nation = NationFactory()
+    zones = [ZoneFactory(parent=ProvinceFactory(parent=nation)) for _ in range(3)]
+    gdp = KPIFactory(aggregation=Aggregation.SUM, national_source=sources[0], frequency="quarterly")
+    goal = gdp.goal
+    kpis = [
+        gdp,
+        KPIFactory(goal=goal, aggregation=Aggregation.RATIO, denominator_kpi=gdp, national_source=sources[1]),
+        KPIFactory(goal=goal, aggregation=Aggregation.MEAN, weight_kpi=gdp, national_source=sources[2]),
+        KPIFactory(goal=goal, aggregation=Aggregation.GROWTH, base_kpi=gdp, national_source=sources[3]),
+    ]
+    for zone in zones:
+        Measurement.objects.create(kpi=gdp, unit=zone, date=Q1_2024, value=20)
+    plan_recompute(plan_id=gdp.plan_id)
+    for op in writes:
+        zone_op(kpis, zones, op)
+    plan = Plan.objects.get(pk=gdp.plan_id)
+    assert plan.computed_revision == plan.data_revision
+    incremental = national_state(plan)
+
+    plan_recompute(plan_id=plan.pk, backfill=True)
+
+    assert national_state(plan) == incremental
