@@ -58,6 +58,7 @@ national baseline and target as they are. The explanation's ``unit`` entry names
 
 import bisect
 import datetime
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ DEPENDENCIES = {
 # --- periods ------------------------------------------------------------------------------
 
 
+@functools.cache
 def period_end(frequency: str, day: datetime.date) -> datetime.date:
     """The end of the ``frequency`` period that ``day`` falls in."""
     step = MONTHS_PER_PERIOD[str(frequency)]
@@ -127,6 +129,7 @@ def period_start(frequency: str, end: datetime.date) -> datetime.date:
     return period_end_on_or_before(frequency, end - ONE_DAY) + ONE_DAY
 
 
+@functools.cache
 def year_before(end: datetime.date) -> datetime.date:
     """The same period end a year earlier (29 February gives 28 February)."""
     return month_end(datetime.date(end.year - 1, end.month, 1))
@@ -143,6 +146,7 @@ class _Register:
     provinces: set[int] = field(default_factory=set)
     nation: int | None = None
     levels: dict[int, str] = field(default_factory=dict)
+    _active: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> "_Register":
@@ -166,17 +170,26 @@ class _Register:
             zone.groups = tuple(g for g in (province, register.nation) if g is not None)
         return register
 
-    def active(self, zone, start: datetime.date, end: datetime.date) -> bool:
-        return (zone.active_from is None or zone.active_from <= end) and (
-            zone.active_until is None or zone.active_until >= start
-        )
+    def active_zones(self, start: datetime.date, end: datetime.date) -> list[tuple[int, SimpleNamespace]]:
+        """The zones active at some time from ``start`` to ``end``, by id."""
+        key = (start, end)
+        if key not in self._active:
+            self._active[key] = [
+                (pk, zone)
+                for pk, zone in sorted(self.zones.items())
+                if (zone.active_from is None or zone.active_from <= end)
+                and (zone.active_until is None or zone.active_until >= start)
+            ]
+        return self._active[key]
 
 
 class _Rows:
     """Every unit row and national row read, by KPI, mapped to the periods of the frequency asked for."""
 
     def __init__(self, unit_rows, national_rows):
-        self.unit_rows = defaultdict(list)  # kpi -> [(unit, date, value, numerator, denominator, recorded_at)]
+        # kpi -> [(unit, date, value, numerator, denominator)], by unit, date, then as recorded: the order alone
+        # says which of several rows on one date counts (the last), so their times are not read.
+        self.unit_rows = defaultdict(list)
         for kpi_id, *rest in unit_rows:
             self.unit_rows[kpi_id].append(tuple(rest))
         self.reported = defaultdict(list)  # kpi -> [(date, value, recorded_at)], national rows not derived
@@ -202,7 +215,7 @@ class _Rows:
             # Rows come ordered by unit, date, recorded_at and id: the last one of a period wins.
             self._cache[key] = {
                 (unit, period_end(frequency, date)): (value, numerator, denominator)
-                for unit, date, value, numerator, denominator, _recorded in self.unit_rows.get(kpi_id, ())
+                for unit, date, value, numerator, denominator in self.unit_rows.get(kpi_id, ())
             }
         return self._cache[key]
 
@@ -295,14 +308,6 @@ def _total(kpi, parts: list[tuple], national_denominator):
     return (numerator / denominator - 1) * GROWTH_SCALE, numerator, denominator
 
 
-def _coverage_share(reporting, expected, weights: dict, end: datetime.date):
-    last_year = year_before(end)
-    total = sum(weights.get((zone, last_year)) or 0 for zone in expected)
-    if not total:
-        return None
-    return sum(weights.get((zone, last_year)) or 0 for zone in reporting) / total
-
-
 def _aggregates(kpi, rows: _Rows, register: _Register, national_value) -> tuple[dict, dict]:
     """The KPI's aggregates, {(unit, period end): SimpleNamespace}, and its zones' parts."""
     parts = _contributions(kpi, rows, register)
@@ -313,31 +318,41 @@ def _aggregates(kpi, rows: _Rows, register: _Register, national_value) -> tuple[
     national_reports = rows.reported_by_period(kpi.id, kpi.frequency)
     ends = {end for _zone, end in parts} | {end for _unit, end in province_reports} | set(national_reports)
     groups = [*sorted(register.provinces), *([register.nation] if register.nation else [])]
-    members = defaultdict(list)
-    for zone_id in sorted(register.zones):
-        for group in register.zones[zone_id].groups:
-            members[group].append(zone_id)
     denominator_of = None
     if kpi.aggregation == Aggregation.RATIO and kpi.denominator_kpi_id:
         denominator_of = kpi.denominator_kpi_id
     result = {}
     for end in sorted(ends):
-        start = period_start(kpi.frequency, end)
+        last_year = year_before(end)
+        # One pass over the zones active in the period, in id order (the order of every sum).
+        totals = {}  # group -> [parts, reported zones, expected zones, reporting weight, expected weight]
+        for zone_id, zone in register.active_zones(period_start(kpi.frequency, end), end):
+            part = parts.get((zone_id, end))
+            weight = weights.get((zone_id, last_year)) or 0
+            for group in zone.groups:
+                total = totals.setdefault(group, [[], 0, 0, 0, 0])
+                total[2] += zone.zone_count
+                total[4] += weight
+                if part is not None:
+                    total[0].append(part)
+                    total[1] += zone.zone_count
+                    total[3] += weight
+        national_denominator = national_value(denominator_of, end, kpi.frequency) if denominator_of else None
         for group in groups:
-            expected = [z for z in members[group] if register.active(register.zones[z], start, end)]
-            reporting = [z for z in expected if (z, end) in parts]
             reported = province_reports.get((group, end)) if group != register.nation else national_reports.get(end)
-            if not expected and reported is None:
+            if group not in totals and reported is None:
                 continue
-            national_denominator = national_value(denominator_of, end, kpi.frequency) if denominator_of else None
-            value, numerator, denominator = _total(kpi, [parts[(z, end)] for z in reporting], national_denominator)
+            group_parts, reported_zones, expected_zones, reporting_weight, expected_weight = totals.get(
+                group, [[], 0, 0, 0, 0]
+            )
+            value, numerator, denominator = _total(kpi, group_parts, national_denominator)
             result[(group, end)] = SimpleNamespace(
                 value=value,
                 numerator=numerator,
                 denominator=denominator,
-                reported_zones=sum(register.zones[z].zone_count for z in reporting),
-                expected_zones=sum(register.zones[z].zone_count for z in expected),
-                weight_coverage=_coverage_share(reporting, expected, weights, end) if reporting else None,
+                reported_zones=reported_zones,
+                expected_zones=expected_zones,
+                weight_coverage=reporting_weight / expected_weight if group_parts and expected_weight else None,
                 reported_value=reported,
             )
     return result, parts
@@ -350,9 +365,10 @@ def _unit_series(kpi, rows: _Rows, parts: dict, aggregates: dict, register: _Reg
     """Each unit's own points: a zone's rows (a growth KPI's zone without rows: the growth of its base
     values), a province's aggregates."""
     series = defaultdict(list)
-    for unit, date, value, _n, _d, recorded in rows.unit_rows.get(kpi.id, ()):
+    for unit, date, value, _n, _d in rows.unit_rows.get(kpi.id, ()):
         if unit in register.zones:
-            series[unit].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded))
+            # Untimed points in the order recorded: of several on one date the method keeps the last.
+            series[unit].append(rollup.MeasurementPoint(date=date, value=value))
     if kpi.aggregation == Aggregation.GROWTH:
         own = set(series)
         for (zone, end), (now, before) in sorted(parts.items(), key=lambda item: item[0][1]):
@@ -408,7 +424,7 @@ def _unit_status(kpi, unit_id, level, points, rule: dict, today: datetime.date) 
         latest_value=result.latest_value,
         latest_date=result.latest_date,
         forecast_value=result.forecast_value,
-        explanation=json.loads(json.dumps({**result.explanation, "unit": unit}, allow_nan=False)),
+        explanation={**result.explanation, "unit": unit},
     )
 
 
@@ -442,26 +458,34 @@ def _unit_statuses(kpi, rows: _Rows, parts: dict, aggregates: dict, register: _R
 # --- writing ------------------------------------------------------------------------------
 
 
-def _sync(model, stored: dict, wanted: dict, fields: list[str], key_fields: tuple[str, str, str], now) -> None:
-    """Bring ``model``'s rows from ``stored`` to ``wanted`` (both keyed alike): insert, update what
-    changed, delete what is no longer wanted; one statement each."""
+def _same(name: str, stored, value) -> bool:
+    # An explanation reads back as JSON types: compare it as such only when it differs as built.
+    return stored == value or (name == "explanation" and stored == json.loads(json.dumps(value, allow_nan=False)))
+
+
+def _sync(model, stored: dict, wanted: dict, fields: list[str], key_fields: tuple[str, ...], now) -> None:
+    """Bring ``model``'s rows from ``stored`` (key -> (id, values of ``fields``)) to ``wanted`` (key -> row):
+    insert, update what changed, delete what is no longer wanted; one statement each."""
     new, changed = [], []
     for key, row in wanted.items():
         old = stored.get(key)
         if old is None:
             new.append(SimpleNamespace(**dict(zip(key_fields, key, strict=True)), **vars(row), computed_at=now))
-        elif any(getattr(old, name) != getattr(row, name) for name in fields):
-            changed.append(SimpleNamespace(id=old.id, **vars(row), computed_at=now))
+        elif old[1] != tuple(getattr(row, name) for name in fields) and not all(
+            _same(name, value, getattr(row, name)) for name, value in zip(fields, old[1], strict=True)
+        ):
+            changed.append(SimpleNamespace(id=old[0], **vars(row), computed_at=now))
     bulk_insert(model, new, [*(name.removesuffix("_id") for name in key_fields), *fields, "computed_at"])
     bulk_set(model, changed, [*fields, "computed_at"])
-    gone = [old.id for key, old in stored.items() if key not in wanted]
+    gone = [old[0] for key, old in stored.items() if key not in wanted]
     if gone:
         model.objects.filter(pk__in=gone).delete()
 
 
 def _stored(model, kpi_ids, key_fields, fields) -> dict:
-    rows = model.objects.filter(kpi_id__in=kpi_ids).values("id", *key_fields, *fields)
-    return {tuple(row[name] for name in key_fields): SimpleNamespace(**row) for row in rows}
+    rows = model.objects.filter(kpi_id__in=kpi_ids).order_by().values_list(*key_fields, "id", *fields)
+    width = len(key_fields)
+    return {row[:width]: (row[width], row[width + 1 :]) for row in rows}
 
 
 def _derived_delete(rows) -> None:
@@ -616,7 +640,7 @@ def aggregates_refresh(plan, kpi_ids=None, *, today: datetime.date | None = None
         Measurement.objects.of_units()
         .filter(kpi_id__in=sources)
         .order_by("kpi_id", "unit_id", "date", "recorded_at", "id")
-        .values_list("kpi_id", "unit_id", "date", "value", "numerator", "denominator", "recorded_at"),
+        .values_list("kpi_id", "unit_id", "date", "value", "numerator", "denominator"),
         Measurement.objects.national()
         .filter(kpi_id__in=sources)
         .order_by("kpi_id", "date", "recorded_at", "id")

@@ -28,10 +28,12 @@ TODAY = datetime.date(2025, 7, 15)
 
 
 def zone_write(kpi: KPI, unit, date: datetime.date, value: float, **parts) -> Measurement:
-    """A zone's figure written as a unit write records it: the row, and the KPI's change on the plan
-    (the zone-reporter service of the API and forms does the same)."""
+    """A zone's figure created or revised as a unit write records it: the row, and the KPI's change on the
+    plan (the zone-reporter service of the API and forms does the same)."""
     with transaction.atomic():
-        row = Measurement.objects.create(kpi=kpi, unit=unit, date=date, value=value, **parts)
+        row, _created = Measurement.objects.update_or_create(
+            kpi=kpi, unit=unit, date=date, source=MeasurementSource.MANUAL, defaults={"value": value, **parts}
+        )
         services.plan_mark_changed(plan_id=kpi.plan_id, changes=Changes.measured([kpi.pk], date))
     return row
 
@@ -220,7 +222,9 @@ def test_derived_rows_are_rewritten_only_when_their_value_changes_and_deleted_wh
     aggregates_refresh(kpi.plan, today=TODAY)
     first = Measurement.objects.get(kpi=kpi, source=MeasurementSource.DERIVED, date=Q1)
 
-    aggregates_refresh(kpi.plan, today=TODAY)
+    with CaptureQueriesContext(connection) as queries:
+        aggregates_refresh(kpi.plan, today=TODAY)
+    assert not [q["sql"] for q in queries if not q["sql"].startswith(("SELECT", "(SELECT"))]  # nothing written
     again = Measurement.objects.get(pk=first.pk)
     assert (again.version, again.updated_at, again.recorded_at) == (first.version, first.updated_at, first.recorded_at)
 
