@@ -112,6 +112,8 @@ def explain(explanation: dict | None) -> Explained:
     if result is None:
         summary = explanation.get("summary")
         result = Explained(sentences=[summary] if summary else [_("No explanation is available.")])
+    if isinstance(explanation.get("unit"), dict):  # a reporting unit's status (plans.aggregation)
+        result.sentences.insert(0, unit_target_sentence(explanation["unit"]))
     result.as_of = explanation.get("as_of")
     result.rule = explanation.get("rule", "")
     result.method_version = explanation.get("method_version")
@@ -195,12 +197,43 @@ def kpi_points(kpi, as_of: datetime.date | None = None, measurements=None) -> li
     when the caller has them, e.g. the KPI page's log.
     """
     if measurements is None:
-        measurements = kpi.measurements.order_by("date", "recorded_at", "id").only("date", "value", "recorded_at")
+        measurements = (
+            kpi.measurements.national().order_by("date", "recorded_at", "id").only("date", "value", "recorded_at")
+        )
     if as_of is None:
         stored = (kpi.explanation or {}).get("as_of")
         as_of = datetime.date.fromisoformat(stored) if stored else datetime.date.max
     points = [MeasurementPoint(date=m.date, value=m.value, recorded_at=m.recorded_at) for m in measurements]
     return kpi_point_rows(points, baseline_date=kpi.baseline_date, as_of=as_of)
+
+
+def unit_target_sentence(unit: dict) -> str:
+    """Which baseline and target a reporting unit's status was judged against, and why (the ``unit``
+    entry of a ``UnitStatus`` explanation, written by ``plans.aggregation``)."""
+    numbers = {
+        name: fmt_number(unit.get(name)) for name in ("baseline", "target", "national_baseline", "national_target")
+    }
+    rule = unit.get("rule")
+    if rule == "unit_target":
+        return _("This unit is judged against its own baseline, %(baseline)s, and target, %(target)s.") % numbers
+    if rule == "scaled":
+        return _(
+            "This unit is judged against the national baseline %(national_baseline)s and target "
+            "%(national_target)s scaled by its share of the national figure in the period ending %(period)s, "
+            "%(share)s: a baseline of %(baseline)s and a target of %(target)s."
+        ) % {**numbers, "period": unit.get("share_period"), "share": fmt_percent(unit.get("share"))}
+    if rule == "national":
+        return (
+            _(
+                "This figure is a rate, so every unit is held to the national baseline, %(baseline)s, and target, "
+                "%(target)s."
+            )
+            % numbers
+        )
+    return _(
+        "This unit has no figure for a period with a national one, so its share of the national target is "
+        "unknown and it has no status; a target for the unit would give it one."
+    )
 
 
 # --- KPI ----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import rollup
+from .aggregation import aggregates_refresh
 from .choices import ItemType
 from .dates import month_ends_between
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
@@ -405,7 +406,8 @@ def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
     if not kpis:
         return points
     query = (
-        Measurement.objects.filter(kpi__in=kpis)
+        Measurement.objects.national()
+        .filter(kpi__in=kpis)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     )
@@ -416,7 +418,7 @@ def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
     sql = """
         SELECT kpi_id, date, value,
                CASE WHEN count(*) OVER same_date > 1 THEN recorded_at END
-        FROM plans_measurement WHERE kpi_id = ANY(%s)
+        FROM plans_measurement WHERE kpi_id = ANY(%s) AND unit_id IS NULL  -- the national series
         -- Ordered as the result is, so the series index gives both without a sort.
         WINDOW same_date AS (
             PARTITION BY kpi_id, date ORDER BY recorded_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
@@ -454,7 +456,8 @@ def _recount(plan_id: int, kpi_ids: list[int], days: list[datetime.date]) -> Non
     # Counted first, in a statement of its own: inside the UPDATE the planner, misled by a snapshot table
     # whose statistics lag behind, ran the count once per snapshot row.
     counts = dict(
-        Measurement.objects.filter(kpi_id__in=kpi_ids)
+        Measurement.objects.national()
+        .filter(kpi_id__in=kpi_ids)
         .values("kpi_id")
         .annotate(n=Count("id"))
         .values_list("kpi_id", "n")
@@ -535,6 +538,7 @@ def plan_update_incremental(
         raise Fallback("the stored statuses are not today's")
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
+    changes.kpis |= aggregates_refresh(plan, kpi_ids=changes.kpis)  # a zone's figure moves the nation's
     chain = _chain_load(plan, changes)
     points = _points(chain.kpis)
     history = defaultdict(list)

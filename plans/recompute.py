@@ -37,6 +37,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from . import rollup
+from .aggregation import aggregates_refresh
 from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
@@ -101,7 +102,8 @@ def plan_data_load(plan: Plan) -> PlanData:
     """Six queries whatever the plan's size; everything held in memory."""
     points = defaultdict(list)
     for row in (
-        Measurement.objects.filter(kpi__plan=plan)
+        Measurement.objects.national()
+        .filter(kpi__plan=plan)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     ):
@@ -318,8 +320,10 @@ def _goal_stream(plan: Plan):
     milestones = _Runs(
         _rows(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")), goal_of=lambda m: m.goal_id
     )
-    measurements = Measurement.objects.filter(kpi__plan=plan).order_by(
-        "kpi__goal_id", "kpi_id", "date", "recorded_at", "id"
+    measurements = (
+        Measurement.objects.national()
+        .filter(kpi__plan=plan)
+        .order_by("kpi__goal_id", "kpi_id", "date", "recorded_at", "id")
     )
     points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), goal_of=lambda r: r[0])
     updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("milestone__goal_id", "created_at", "id")
@@ -481,7 +485,9 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
     """Earliest date whose month-end snapshot may have changed since the previous recompute."""
     if previous is None:
         return plan.start_date
-    measured = Measurement.objects.filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
+    measured = (
+        Measurement.objects.national().filter(kpi__plan=plan, updated_at__gt=previous).aggregate(d=Min("date"))["d"]
+    )
     completed = Milestone.objects.filter(plan=plan, updated_at__gt=previous).aggregate(d=Min("completed_on"))["d"]
     earliest = min(d for d in (measured, completed, timezone.localdate(previous)) if d is not None)
     # Month ends before the plan starts are never shown: a stray early date (written before dates were
@@ -554,6 +560,7 @@ def plan_recompute(
     today = timezone.localdate()
     if only_if_behind and _up_to_date(plan, today):
         return RecomputeSummary(plan_id=plan.pk, as_of=today, items=0, month_ends=(), skipped=True)
+    aggregates_refresh(plan)  # the national series derived from the zones, before it is read
     as_of = as_of or today
     previous = plan.computed_at
     method_changed, dropped = False, []
