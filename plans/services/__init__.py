@@ -33,6 +33,7 @@ from .milestones import (
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .teams import team_create, team_delete, team_update
+from .units import UnitImportInvalid, UnitImportResult, unit_create, unit_update, units_import, units_read_file
 
 __all__ = [
     "PROGRESS_FIELDS",
@@ -40,6 +41,8 @@ __all__ = [
     "MeasurementRow",
     "MeasurementRowsInvalid",
     "StaleVersionError",
+    "UnitImportInvalid",
+    "UnitImportResult",
     "api_token_create",
     "focus_area_delete",
     "goal_create",
@@ -67,5 +70,9 @@ __all__ = [
     "team_create",
     "team_delete",
     "team_update",
+    "unit_create",
+    "unit_update",
+    "units_import",
+    "units_read_file",
     "user_ensure",
 ]
