@@ -227,6 +227,8 @@ def _parse(rows: Sequence[Mapping[str, Any]], first_row: int, errors: list[RowEr
             "active_from": _date_cell(raw.get("active_from"), "active_from", number, errors),
             "active_until": _date_cell(raw.get("active_until"), "active_until", number, errors),
         }
+        if entry["active_from"] and entry["active_until"] and entry["active_until"] < entry["active_from"]:
+            errors.append(RowError(number, "active_until", _("A unit cannot stop being active before it starts.")))
         if not code:
             errors.append(RowError(number, "code", _("A code is required.")))
         elif code in seen:
@@ -318,17 +320,19 @@ def units_import(*, rows: Sequence[Mapping[str, Any]], first_row: int = 2) -> Un
                 )
             )
     # Field rules of the model (lengths, code characters, names, the active period), row by row.
+    level_before = {code: unit.level for code, unit in stored.items()}
     units, changed = {}, {}
     for entry in entries:
         unit = stored.get(entry["code"]) or ReportingUnit(code=entry["code"], order=entry["row"])
         changed[entry["code"]] = row_assign(unit, _fields(entry))
         try:
-            unit.full_clean(exclude=["parent"])
+            # The constraints need the parent, which the write sets; the period is checked in _parse.
+            unit.full_clean(exclude=["parent"], validate_constraints=False)
         except ValidationError as exc:
             errors.extend(_messages(exc, entry["row"]))
         units[entry["code"]] = unit
     for code, unit in stored.items():
-        if unit.level != in_file[code]["level"] and unit.children.exclude(code__in=list(in_file)).exists():
+        if level_before[code] != unit.level and unit.children.exclude(code__in=list(in_file)).exists():
             errors.append(
                 RowError(
                     in_file[code]["row"],
