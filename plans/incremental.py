@@ -362,8 +362,8 @@ def plan_update_incremental(*, plan_id: int, changes: Changes, first_revision: i
         raise Fallback("the stored statuses come from another method version")
     chain = _chain_load(plan, changes)
     points = defaultdict(list)
-    for kpi_id, date, value, recorded_at in Measurement.objects.filter(kpi__in=chain.kpis).values_list(
-        "kpi_id", "date", "value", "recorded_at"
+    for kpi_id, date, value, recorded_at in (
+        Measurement.objects.national().filter(kpi__in=chain.kpis).values_list("kpi_id", "date", "value", "recorded_at")
     ):
         points[kpi_id].append(rollup.MeasurementPoint(date=date, value=value, recorded_at=recorded_at))
     history = defaultdict(list)

@@ -100,7 +100,8 @@ def plan_data_load(plan: Plan) -> PlanData:
     """Six queries whatever the plan's size; everything held in memory."""
     points = defaultdict(list)
     for row in (
-        Measurement.objects.filter(kpi__plan=plan)
+        Measurement.objects.national()
+        .filter(kpi__plan=plan)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     ):
@@ -317,8 +318,10 @@ def _goal_stream(plan: Plan):
     milestones = _Runs(
         _rows(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")), goal_of=lambda m: m.goal_id
     )
-    measurements = Measurement.objects.filter(kpi__plan=plan).order_by(
-        "kpi__goal_id", "kpi_id", "date", "recorded_at", "id"
+    measurements = (
+        Measurement.objects.national()
+        .filter(kpi__plan=plan)
+        .order_by("kpi__goal_id", "kpi_id", "date", "recorded_at", "id")
     )
     points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), goal_of=lambda r: r[0])
     updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("milestone__goal_id", "created_at", "id")

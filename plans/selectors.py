@@ -74,7 +74,7 @@ class PlanClosure:
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
     plans = list(plans)
-    final = Measurement.objects.filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
+    final = Measurement.objects.national().filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
     rows = (
         KPI.objects.filter(plan__in=plans)
         .annotate(final_in=Exists(final))
@@ -218,8 +218,10 @@ def _work_milestones(teams) -> QuerySet[Milestone]:
 def _kept_figure(today: datetime.date) -> QuerySet[Measurement]:
     """A KPI's (``OuterRef("pk")``) latest figure as the status method keeps it, newest first: after the
     baseline date and on or before ``today``, the latest recorded on one date."""
-    return Measurement.objects.filter(kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today).order_by(
-        "-date", "-recorded_at", "-id"
+    return (
+        Measurement.objects.national()
+        .filter(kpi=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=today)
+        .order_by("-date", "-recorded_at", "-id")
     )
 
 
@@ -535,9 +537,11 @@ def dashboard_kpi_list(*, plan_id: int, as_of=None, explained: bool = True) -> Q
     if as_of is None:
         latest = {"as_of_latest_value": F("latest_value"), "as_of_latest_date": F("latest_date")}
     else:
-        kept = Measurement.objects.filter(
-            kpi_id=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=as_of
-        ).order_by("-date", "-recorded_at", "-id")
+        kept = (
+            Measurement.objects.national()
+            .filter(kpi_id=OuterRef("pk"), date__gt=OuterRef("baseline_date"), date__lte=as_of)
+            .order_by("-date", "-recorded_at", "-id")
+        )
         latest = {
             "as_of_latest_value": Subquery(kept.values("value")[:1]),
             "as_of_latest_date": Subquery(kept.values("date")[:1]),

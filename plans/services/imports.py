@@ -240,7 +240,7 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
     stored = (
         set()
         if options["overwrite"]
-        else set(kpi.measurements.filter(source=MeasurementSource.IMPORT).values_list("date", flat=True))
+        else set(kpi.measurements.national().filter(source=MeasurementSource.IMPORT).values_list("date", flat=True))
     )
     for date, value in k.get("measurements", []):
         if _date(date) in stored:

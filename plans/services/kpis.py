@@ -207,7 +207,8 @@ def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     if not series:
         return series
     query = (
-        Measurement.objects.filter(kpi_id__in=list(kpi_ids))
+        Measurement.objects.national()
+        .filter(kpi_id__in=list(kpi_ids))
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list("kpi_id", "date", "value")
     )
@@ -249,7 +250,7 @@ def measurement_record(
             MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
         ),
     )
-    measurement = Measurement.objects.select_for_update().filter(kpi=kpi, date=date, source=source).first()
+    measurement = Measurement.objects.national().select_for_update().filter(kpi=kpi, date=date, source=source).first()
     note = note.strip()
     if measurement and measurement.value == value and measurement.note == note:
         return MeasurementResult(measurement, "unchanged")
@@ -478,9 +479,9 @@ def measurements_bulk_upsert(
     dates = [row.date for row in rows] or [datetime.date.min]
     existing = {
         (kpi_id, date): rest
-        for kpi_id, date, *rest in Measurement.objects.filter(
-            kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
-        ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
+        for kpi_id, date, *rest in Measurement.objects.national()
+        .filter(kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates))
+        .values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
     }
     errors = _bulk_rows_check(rows, kpis, source, existing)
     if errors:
