@@ -33,7 +33,16 @@ from .milestones import (
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .teams import team_create, team_delete, team_update
-from .units import UnitImportInvalid, UnitImportResult, unit_create, unit_update, units_import, units_read_file
+from .units import (
+    UnitImportInvalid,
+    UnitImportResult,
+    UnitValue,
+    unit_create,
+    unit_update,
+    unit_values_load,
+    units_import,
+    units_read_file,
+)
 
 __all__ = [
     "PROGRESS_FIELDS",
@@ -43,6 +52,7 @@ __all__ = [
     "StaleVersionError",
     "UnitImportInvalid",
     "UnitImportResult",
+    "UnitValue",
     "api_token_create",
     "focus_area_delete",
     "goal_create",
@@ -72,6 +82,7 @@ __all__ = [
     "team_update",
     "unit_create",
     "unit_update",
+    "unit_values_load",
     "units_import",
     "units_read_file",
     "user_ensure",

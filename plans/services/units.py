@@ -15,10 +15,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..choices import UnitLevel
-from ..models import ReportingUnit
+from ..choices import MeasurementSource, UnitLevel
+from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit
+from .history import author_split
+from .plans import plan_mark_changed
 from .rows import row_assign, row_lock
 
 COLUMNS = ("code", "name_zh", "name_en", "level", "parent_code", "zone_count", "active_from", "active_until")
@@ -155,6 +158,74 @@ def unit_update(
     if reporter_ids is not None:
         row.reporters.set(reporter_ids)
     return row
+
+
+@dataclass(frozen=True)
+class UnitValue:
+    """A unit's figure for a KPI on a date; a ratio KPI's also carries its numerator (and its own denominator)."""
+
+    unit: ReportingUnit
+    date: datetime.date
+    value: float
+    numerator: float | None = None
+    denominator: float | None = None
+
+
+@transaction.atomic
+def unit_values_load(
+    *, kpi: KPI, values: Iterable[UnitValue], note: str = "", recorded_by=None, source: str = MeasurementSource.IMPORT
+) -> int:
+    """Create the units' figures of ``kpi`` that are missing (by unit, date and source); returns how many.
+
+    A figure already stored is kept as it is, revised or not (the demo loader's rule: create what is
+    missing, change nothing). Each value must be a unit's (not the nation's) and within the KPI's
+    plausible range; ValidationError names the unit and date, and nothing is written. A unit's values
+    may sit on the KPI's baseline date: they are the unit's own baseline, which the aggregation reads.
+    """
+    stored = set(kpi.measurements.of_units().filter(source=source).values_list("unit_id", "date"))
+    user, token = author_split(recorded_by)
+    now = timezone.now()
+    rows = []
+    for item in values:
+        if item.unit.pk is None or (item.unit.pk, item.date) in stored:
+            continue
+        where = f"{item.unit.code} {item.date}"
+        if not kpi.value_in_range(item.value):
+            raise ValidationError(
+                {
+                    where: _("%(value)s is outside this KPI's plausible range, %(range)s.")
+                    % {"value": item.value, "range": kpi.range_display()}
+                }
+            )
+        row = Measurement(
+            kpi=kpi,
+            unit=item.unit,
+            date=item.date,
+            value=item.value,
+            numerator=item.numerator,
+            denominator=item.denominator,
+            note=note.strip(),
+            source=source,
+            recorded_by=user,
+            recorded_by_token=token,
+            recorded_at=now,
+        )
+        try:
+            # Uniqueness is the set above (and the constraint behind it): no query per row.
+            row.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            raise ValidationError({where: exc.messages}) from exc
+        stored.add((item.unit.pk, item.date))
+        rows.append(row)
+    if not rows:
+        return 0
+    Measurement.objects.bulk_create(rows)
+    MeasurementRevision.objects.bulk_create(
+        MeasurementRevision(measurement=row, value=row.value, note=row.note, author=user, author_token=token)
+        for row in rows
+    )
+    plan_mark_changed(plan_id=kpi.plan_id)
+    return len(rows)
 
 
 # --- the register import -------------------------------------------------------------------------
