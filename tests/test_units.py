@@ -341,3 +341,73 @@ def test_register_template_downloads(manager_client):
     response = manager_client.get(reverse("plans:unit_register_template"))
     assert response.status_code == 200
     assert b"".join(response.streaming_content).decode("utf-8-sig").startswith(HEADER)
+
+
+# --- the admin ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+def unit_form(unit=None, **changes) -> dict:
+    data = {
+        "code": "AH-WH",
+        "name_en": "Wuhu High-Tech Zone",
+        "name_zh": "",
+        "level": UnitLevel.ZONE,
+        "parent": "",
+        "zone_count": "1",
+        "active_from": "",
+        "active_until": "",
+        "order": "0",
+        "reporters": [],
+    }
+    if unit is not None:
+        data.update(code=unit.code, name_en=unit.name_en, level=unit.level, parent=unit.parent_id or "")
+    return {**data, **changes}
+
+
+def test_admin_adds_a_zone_with_a_reporter_through_the_service(admin_client):
+    province = ProvinceFactory()
+    reporter = UserFactory()
+    response = admin_client.post(
+        reverse("admin:plans_reportingunit_add"), unit_form(parent=province.pk, reporters=[reporter.pk])
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    zone = ReportingUnit.objects.get(code="AH-WH")
+    assert (zone.parent, list(zone.reporters.all())) == (province, [reporter])
+
+
+def test_admin_refuses_a_zone_under_the_nation_and_never_deletes_a_unit(admin_client):
+    nation = NationFactory()
+    response = admin_client.post(reverse("admin:plans_reportingunit_add"), unit_form(parent=nation.pk))
+    assert response.status_code == 200 and not ReportingUnit.objects.filter(code="AH-WH").exists()
+    assert admin_client.get(reverse("admin:plans_reportingunit_delete", args=[nation.pk])).status_code == 403
+
+
+def test_admin_changes_a_units_reporters_and_moves_its_version(admin_client):
+    zone = ZoneFactory()
+    reporter = UserFactory()
+    response = admin_client.post(
+        reverse("admin:plans_reportingunit_change", args=[zone.pk]), unit_form(zone, reporters=[reporter.pk])
+    )
+    assert response.status_code == 302
+    zone.refresh_from_db()
+    assert (zone.version, list(zone.reporters.all())) == (2, [reporter])
+
+
+def test_admin_sets_and_deletes_a_unit_target(admin_client):
+    from plans.models import UnitTarget
+    from tests.factories import KPIFactory
+
+    kpi, zone = KPIFactory(), ZoneFactory()
+    data = {"kpi": kpi.pk, "unit": zone.pk, "baseline_value": "1.5", "target_value": "1.8"}
+    assert admin_client.post(reverse("admin:plans_unittarget_add"), data).status_code == 302
+    target = UnitTarget.objects.get(kpi=kpi, unit=zone)
+    assert (target.baseline_value, target.target_value) == (1.5, 1.8)
+    response = admin_client.post(reverse("admin:plans_unittarget_delete", args=[target.pk]), {"post": "yes"})
+    assert response.status_code == 302 and not UnitTarget.objects.exists()
+    assert admin_client.get(reverse("admin:plans_reportingunit_changelist")).status_code == 200

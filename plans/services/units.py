@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..choices import MeasurementSource, UnitLevel
-from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit
+from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit, UnitTarget
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import row_assign, row_lock
@@ -60,23 +60,25 @@ class UnitImportResult:
     unchanged: list[str] = field(default_factory=list)
 
 
-def _parent_check(*, level: str, parent: ReportingUnit | None) -> None:
+def _label(level: str) -> str:
+    """A level's name inside a sentence ("a province or region")."""
+    return str(UnitLevel(level).label).lower() if level in LEVEL_ORDER else level
+
+
+def unit_parent_check(*, level: str, parent: ReportingUnit | None) -> None:
+    """ValidationError (on ``parent``) unless ``parent`` is at the level above ``level`` (the nation: none)."""
     expected = PARENT_LEVEL.get(level)
     if expected is None:
         if parent is not None:
             raise ValidationError({"parent": _("The nation is the root of the register: it has no parent.")})
         return
     if parent is None:
-        raise ValidationError({"parent": _("A %(level)s needs a parent unit.") % {"level": UnitLevel(level).label}})
+        raise ValidationError({"parent": _("A %(level)s needs a parent unit.") % {"level": _label(level)}})
     if parent.level != expected:
         raise ValidationError(
             {
                 "parent": _("A %(level)s must sit under a %(parent)s, not under a %(actual)s.")
-                % {
-                    "level": UnitLevel(level).label,
-                    "parent": UnitLevel(expected).label,
-                    "actual": UnitLevel(parent.level).label,
-                }
+                % {"level": _label(level), "parent": _label(expected), "actual": _label(parent.level)}
             }
         )
 
@@ -123,7 +125,7 @@ def unit_create(
         order=order,
     )
     unit.full_clean()
-    _parent_check(level=level, parent=parent)
+    unit_parent_check(level=level, parent=parent)
     _nation_check(unit)
     unit.save()
     unit.reporters.set(reporters)
@@ -151,13 +153,34 @@ def unit_update(
         return row
     row.version += 1
     row.full_clean()
-    _parent_check(level=row.level, parent=row.parent)
+    unit_parent_check(level=row.level, parent=row.parent)
     _nation_check(row)
     _children_check(row)
     row.save()
     if reporter_ids is not None:
         row.reporters.set(reporter_ids)
     return row
+
+
+@transaction.atomic
+def unit_target_set(*, kpi: KPI, unit: ReportingUnit, baseline_value: float, target_value: float) -> UnitTarget:
+    """Give a unit its own baseline and target for a KPI (or change them); its status is judged against them."""
+    target = UnitTarget.objects.select_for_update().filter(kpi=kpi, unit=unit).first() or UnitTarget(kpi=kpi, unit=unit)
+    if target.pk and (target.baseline_value, target.target_value) == (baseline_value, target_value):
+        return target
+    target.baseline_value, target.target_value = baseline_value, target_value
+    target.full_clean()
+    target.save()
+    plan_mark_changed(plan_id=kpi.plan_id)
+    return target
+
+
+@transaction.atomic
+def unit_target_delete(*, target: UnitTarget) -> None:
+    """Drop a unit's own target: its status is judged against the KPI's again."""
+    plan_id = target.kpi.plan_id
+    target.delete()
+    plan_mark_changed(plan_id=plan_id)
 
 
 @dataclass(frozen=True)
@@ -365,7 +388,7 @@ def units_import(*, rows: Sequence[Mapping[str, Any]], first_row: int = 2) -> Un
                     entry["row"],
                     "parent_code",
                     _("A %(level)s needs the code of its %(parent)s.")
-                    % {"level": UnitLevel(entry["level"]).label, "parent": UnitLevel(expected).label},
+                    % {"level": _label(entry["level"]), "parent": _label(expected)},
                 )
             )
             continue
@@ -383,10 +406,10 @@ def units_import(*, rows: Sequence[Mapping[str, Any]], first_row: int = 2) -> Un
                     "parent_code",
                     _("A %(level)s must sit under a %(parent)s; %(code)s is a %(actual)s.")
                     % {
-                        "level": UnitLevel(entry["level"]).label,
-                        "parent": UnitLevel(expected).label,
+                        "level": _label(entry["level"]),
+                        "parent": _label(expected),
                         "code": code,
-                        "actual": UnitLevel(parent_level).label if parent_level in LEVEL_ORDER else parent_level,
+                        "actual": _label(parent_level),
                     },
                 )
             )
