@@ -188,6 +188,7 @@ CN-ZJ,,Province under a province,province,CN-AH,,,
         (14, "parent_code"),
     } <= found
     assert 2 not in {e.row for e in caught.value.errors}
+    assert len(caught.value.errors) == len({(e.row, e.field) for e in caught.value.errors})  # one message a cell
     assert register_state() == before
 
 

@@ -419,11 +419,12 @@ def units_import(*, rows: Sequence[Mapping[str, Any]], first_row: int = 2) -> Un
     for entry in entries:
         unit = stored.get(entry["code"]) or ReportingUnit(code=entry["code"], order=entry["row"])
         changed[entry["code"]] = row_assign(unit, _fields(entry))
+        reported = {(error.row, error.field) for error in errors}
         try:
             # The constraints need the parent, which the write sets; the period is checked in _parse.
             unit.full_clean(exclude=["parent"], validate_constraints=False)
-        except ValidationError as exc:
-            errors.extend(_messages(exc, entry["row"]))
+        except ValidationError as exc:  # a column already reported (a bad level, say) is not reported twice
+            errors.extend(e for e in _messages(exc, entry["row"]) if (e.row, e.field) not in reported)
         units[entry["code"]] = unit
     for code, unit in stored.items():
         if level_before[code] != unit.level and unit.children.exclude(code__in=list(in_file)).exists():
