@@ -282,3 +282,17 @@ def test_the_example_register_is_the_demos(demo):
     rows = {row["code"]: row for row in demo_plan_data()["units"]}
     text = UNITS_TEMPLATE_FILE.read_text(encoding="utf-8")
     assert [line.split(",")[0] for line in text.splitlines()[1:]] == list(rows)
+
+
+def test_the_demo_loads_beside_a_register_of_ones_own_that_clashes_and_leaves_it_alone(db):
+    import io
+
+    from plans import services
+
+    services.unit_create(code="CHN", name_en="People's Republic of China", level=UnitLevel.NATION)
+    err = io.StringIO()
+    call_command("load_demo_plan", verbosity=0, stdout=io.StringIO(), stderr=err)
+    assert "zone register was not loaded" in err.getvalue()
+    assert list(ReportingUnit.objects.values_list("code", flat=True)) == ["CHN"]
+    assert KPI.objects.filter(plan__slug="high-tech-zones-2025").count() == 13
+    assert not Measurement.objects.of_units().exists()

@@ -412,3 +412,43 @@ def test_admin_sets_and_deletes_a_unit_target(admin_client):
     response = admin_client.post(reverse("admin:plans_unittarget_delete", args=[target.pk]), {"post": "yes"})
     assert response.status_code == 302 and not UnitTarget.objects.exists()
     assert admin_client.get(reverse("admin:plans_reportingunit_changelist")).status_code == 200
+
+
+# --- the units' figures (the demo loader's writer) ----------------------------------------------------
+
+
+def test_unit_values_load_creates_the_missing_figures_only_and_keeps_stored_ones():
+    from plans.models import Measurement
+    from tests.factories import KPIFactory
+
+    kpi, zone = KPIFactory(min_value=0, max_value=100), ZoneFactory()
+    first = [services.UnitValue(unit=zone, date=datetime.date(2024, 12, 31), value=12.0, numerator=120)]
+    assert services.unit_values_load(kpi=kpi, values=first) == 1
+    again = [
+        services.UnitValue(unit=zone, date=datetime.date(2024, 12, 31), value=99.0),
+        services.UnitValue(unit=zone, date=datetime.date(2025, 3, 31), value=13.0),
+    ]
+    assert services.unit_values_load(kpi=kpi, values=again) == 1
+    rows = Measurement.objects.of_units().filter(kpi=kpi).order_by("date")
+    assert [(r.value, r.numerator, r.revisions.count()) for r in rows] == [(12.0, 120, 1), (13.0, None, 1)]
+    assert not Measurement.objects.national().filter(kpi=kpi).exists()
+
+
+def test_unit_values_load_refuses_a_value_out_of_range_and_writes_nothing():
+    from plans.models import Measurement
+    from tests.factories import KPIFactory
+
+    kpi, zone = KPIFactory(min_value=0, max_value=100), ZoneFactory()
+    values = [
+        services.UnitValue(unit=zone, date=datetime.date(2025, 3, 31), value=50.0),
+        services.UnitValue(unit=zone, date=datetime.date(2025, 6, 30), value=150.0),
+    ]
+    with pytest.raises(ValidationError) as caught:
+        services.unit_values_load(kpi=kpi, values=values)
+    assert f"{zone.code} 2025-06-30" in caught.value.message_dict
+    assert not Measurement.objects.filter(kpi=kpi).exists()
+
+
+def test_register_page_asks_to_sign_in(client):
+    response = client.get(reverse("plans:unit_register"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -20,7 +20,14 @@ class Command(BaseCommand):
         data = demo_plan_data()
         with transaction.atomic():
             plan, changed = services.plan_import(data=data, overwrite=False)
-            created_units = units_load(data["units"])
+            try:
+                created_units = units_load(data["units"])
+            except services.UnitImportInvalid as exc:
+                # A register of one's own that clashes with the demo's (another nation, say) is kept as it is.
+                created_units = []
+                self.stderr.write("The demo's zone register was not loaded; the register stays as it is:")
+                for error in exc.errors:
+                    self.stderr.write(f"  {error}")
             zone_values = zone_figures_load(plan, data, first=any(u.level == UnitLevel.NATION for u in created_units))
             users = []
             for spec in data["users"]:
