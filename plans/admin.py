@@ -21,12 +21,15 @@ from .models import (
     Milestone,
     MilestoneUpdate,
     Plan,
+    ReportingUnit,
     StatusSnapshot,
     Team,
     Tombstone,
+    UnitTarget,
 )
 from .models.base import multi_line_validators
 from .permissions import can_change_definition
+from .services.units import unit_parent_check
 
 COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
@@ -357,3 +360,79 @@ class DefinitionChangeAdmin(ReadOnlyAdmin):
     search_fields = ("field",)
     list_select_related = ("changed_by", "changed_by_token")
     date_hierarchy = "changed_at"
+
+
+class ReportingUnitAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("level"):
+            try:
+                unit_parent_check(level=cleaned["level"], parent=cleaned.get("parent"))
+            except ValidationError as exc:
+                self.add_error(None, exc.message_dict["parent"])
+        return cleaned
+
+
+@admin.register(ReportingUnit)
+class ReportingUnitAdmin(ServiceAdmin):
+    """The register (also imported from CSV/XLSX on the manager page /units/register/). A unit is never deleted
+    here: a zone that is merged or revoked gets an end of its active period and keeps its figures."""
+
+    form = ReportingUnitAdminForm
+    list_display = ("code", "name_en", "name_zh", "level", "parent", "zone_count", "active_from", "active_until")
+    list_filter = ("level", "parent")
+    search_fields = ("code", "name_en", "name_zh", "reporters__username")
+    list_select_related = ("parent",)
+    filter_horizontal = ("reporters",)
+    readonly_fields = TRACKED
+    fields = (
+        "code",
+        "name_en",
+        "name_zh",
+        "level",
+        "parent",
+        "zone_count",
+        "active_from",
+        "active_until",
+        "order",
+        "reporters",
+        *TRACKED,
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def service_save(self, request, obj, form, change):
+        reporters = form.cleaned_data.get("reporters")
+        fields = [name for name in self.fields if name not in ("reporters", *TRACKED)]
+        if not change:
+            data = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
+            return services.unit_create(**data, reporters=reporters or ())
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in fields}
+        reporters = reporters if "reporters" in form.changed_data else None
+        return services.unit_update(unit=obj, data=data, reporters=reporters)
+
+    def save_related(self, request, form, formsets, change):
+        """The reporters were set by the service, in the save's transaction."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+
+@admin.register(UnitTarget)
+class UnitTargetAdmin(ServiceAdmin):
+    list_display = ("kpi", "unit", "baseline_value", "target_value")
+    list_filter = ("kpi__plan", "unit__level")
+    search_fields = ("kpi__code", "unit__code", "unit__name_en", "unit__name_zh")
+    list_select_related = ("kpi", "unit")
+    autocomplete_fields = ("unit",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("kpi", "unit") if obj else ()
+
+    def service_save(self, request, obj, form, change):
+        return services.unit_target_set(
+            kpi=obj.kpi, unit=obj.unit, baseline_value=obj.baseline_value, target_value=obj.target_value
+        )
+
+    def service_delete(self, request, obj):
+        services.unit_target_delete(target=obj)

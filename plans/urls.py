@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dashboard, home, items, work
+from .views import dashboard, home, items, units, work
 
 app_name = "plans"
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("milestones/<int:pk>/update/", work.milestone_update, name="milestone_update"),
     path("kpis/<int:pk>/", items.kpi_moved, name="kpi_moved"),
     path("kpis/<int:pk>/measurements/new/", work.measurement_create, name="measurement_create"),
+    # The reporting-unit register (managers): the tree, the upload and the example file.
+    path("units/register/", units.unit_register, name="unit_register"),
+    path("units/register/template.csv", units.unit_register_template, name="unit_register_template"),
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
     path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),

@@ -1,13 +1,15 @@
 import datetime
-from collections import Counter
+from collections import Counter, defaultdict
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from plans import selectors
-from plans.choices import Status
-from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan
+from plans.choices import Aggregation, Status, UnitLevel
+from plans.demo import UNITS_TEMPLATE_FILE
+from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, ReportingUnit
 from plans.recompute import plan_recompute
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +33,7 @@ ARTICLE_BASELINES = {
 
 def snapshot():
     rows = []
-    for model in (Plan, FocusArea, Goal, Milestone, KPI, Measurement):
+    for model in (Plan, FocusArea, Goal, Milestone, KPI, Measurement, ReportingUnit):
         rows.append(sorted(model.objects.values_list("id", "version", "updated_at")))
     rows.append(sorted(get_user_model().objects.values_list("id", "password")))
     return rows
@@ -160,3 +162,137 @@ def test_demo_milestones_current_progress_is_their_last_logged_update(demo):
         last = milestone.updates.order_by("-created_at", "-id").first()
         if last is not None:
             assert (milestone.percent_complete, milestone.state) == (last.percent_complete, last.state), milestone
+
+
+# --- the zones ---------------------------------------------------------------------------------------
+
+SUMMED = {"IC-GDP", "IC-IAV", "RD-SPEND", "RD-INSTITUTIONS"}
+SHARES = {"EN-HTE", "EN-GIANTS", "EN-UNICORNS", "RD-PERSONNEL", "RD-PCT"}
+BASELINE = datetime.date(2024, 12, 31)
+
+
+def exact_sum(values) -> Decimal:
+    """The figures as written in the file, added without float rounding."""
+    return sum((Decimal(str(v)) for v in values), Decimal(0))
+
+
+def zone_rows(kpi, date):
+    return Measurement.objects.of_units().filter(kpi=kpi, date=date)
+
+
+def test_demo_register_represents_the_178_zones_under_one_nation(demo):
+    zones = ReportingUnit.objects.filter(level=UnitLevel.ZONE)
+    assert sum(zones.values_list("zone_count", flat=True)) == 178
+    other = zones.get(zone_count__gt=1)
+    assert other.name_en == "Other national high-tech zones (162)" and other.zone_count == 162
+    assert ReportingUnit.objects.get(level=UnitLevel.NATION).name_zh == "中国"
+    named = zones.filter(zone_count=1)
+    assert named.count() == 16 and named.values("parent").distinct().count() == 14
+    assert {"BJ-ZGC", "SH-ZJ", "GD-SZ", "HB-WH", "AH-HF", "SN-XA", "SC-CD"} <= set(named.values_list("code", flat=True))
+
+
+def test_demo_kpis_declare_how_they_aggregate(demo):
+    kpis = {k.code: k for k in KPI.objects.filter(plan=demo).select_related("base_kpi")}
+    assert {code for code, k in kpis.items() if k.aggregation == Aggregation.SUM} == SUMMED
+    assert {code for code, k in kpis.items() if k.aggregation == Aggregation.RATIO} == SHARES
+    assert {code: k.base_kpi.code for code, k in kpis.items() if k.aggregation == Aggregation.GROWTH} == {
+        "IC-GDP-GROWTH": "IC-GDP",
+        "RD-GROWTH": "RD-SPEND",
+    }
+    assert {code for code, k in kpis.items() if k.aggregation == Aggregation.NONE} == {"IC-IAV-SHARE", "RD-INDEX"}
+    assert all("illustrative demo data" in kpis[code].source_note for code in SUMMED | SHARES)
+
+
+def test_demo_zones_2024_figures_add_up_exactly_to_the_national_baselines(demo):
+    from plans.demo import demo_plan_data
+
+    specs = {k["code"]: k for fa in demo_plan_data()["focus_areas"] for g in fa["goals"] for k in g.get("kpis", [])}
+    for kpi in KPI.objects.filter(plan=demo, code__in=SUMMED):
+        rows = zone_rows(kpi, BASELINE)
+        assert rows.count() == 17, kpi.code  # every zone reported 2024
+        assert exact_sum(rows.values_list("value", flat=True)) == Decimal(str(kpi.baseline_value)), kpi.code
+    for kpi in KPI.objects.filter(plan=demo, code__in=SHARES):
+        denominator = specs[kpi.code]["unit_denominator"]
+        numerators = exact_sum(zone_rows(kpi, BASELINE).values_list("numerator", flat=True))
+        assert numerators / denominator * 100 == Decimal(str(kpi.baseline_value)), kpi.code
+        assert abs(sum(zone_rows(kpi, BASELINE).values_list("value", flat=True)) - kpi.baseline_value) < 1e-9
+
+
+def test_demo_zones_2025_figures_add_up_to_the_national_series_where_every_zone_reported(demo):
+    from plans.demo import demo_plan_data
+
+    specs = {k["code"]: k for fa in demo_plan_data()["focus_areas"] for g in fa["goals"] for k in g.get("kpis", [])}
+    checked = 0
+    for kpi in KPI.objects.filter(plan=demo, code__in=SUMMED | SHARES):
+        by_date = defaultdict(list)
+        for date, value, numerator in (
+            zone_rows(kpi, None).model.objects.of_units().filter(kpi=kpi).values_list("date", "value", "numerator")
+        ):
+            by_date[date].append(numerator if kpi.code in SHARES else value)
+        for date, national in kpi.measurements.national().values_list("date", "value"):
+            if len(by_date[date]) < 17:
+                continue
+            total = exact_sum(by_date[date])
+            if kpi.code in SHARES:
+                total = total / specs[kpi.code]["unit_denominator"] * 100
+            assert total == Decimal(str(national)), (kpi.code, date)
+            checked += 1
+    assert checked == 23  # every national point but the three summed KPIs' last quarter
+
+
+def test_demo_three_zones_have_not_reported_the_last_quarter(demo):
+    gdp = KPI.objects.get(plan=demo, code="IC-GDP")
+    reported = zone_rows(gdp, datetime.date(2025, 12, 31))
+    assert sum(reported.values_list("unit__zone_count", flat=True)) == 175
+    missing = ReportingUnit.objects.filter(level=UnitLevel.ZONE).exclude(pk__in=reported.values("unit"))
+    assert set(missing.values_list("code", flat=True)) == {"SD-JN", "CQ-CQ", "FJ-XM"}
+    assert zone_rows(gdp, datetime.date(2025, 9, 30)).count() == 17
+
+
+def test_demo_zone_figures_leave_the_national_statuses_alone(demo):
+    plan_recompute(plan_id=demo.pk, as_of=AFTER_THE_PLAN)
+    gdp = KPI.objects.get(plan=demo, code="IC-GDP")
+    assert (gdp.latest_value, str(gdp.latest_date)) == (20.9, "2025-12-31")
+
+
+def test_demo_hefei_reporter_reports_for_hefei_only(demo):
+    reporter = get_user_model().objects.get(username="reporter.hefei")
+    assert reporter.check_password("staff-demo-2025")
+    assert list(reporter.reporting_units.values_list("code", flat=True)) == ["AH-HF"]
+    assert not reporter.teams.exists()
+
+
+def test_reloading_the_demo_keeps_a_renamed_unit_its_reporters_and_the_kpis_aggregation(demo):
+    from plans import services
+
+    hefei = ReportingUnit.objects.get(code="AH-HF")
+    services.unit_update(unit=hefei, data={"name_en": "Hefei National High-Tech Zone"}, reporters=[])
+    kpi = KPI.objects.get(plan=demo, code="IC-GDP-GROWTH")
+    services.kpi_update(kpi=kpi, data={"aggregation": Aggregation.NONE})
+    before = snapshot()
+    call_command("load_demo_plan", verbosity=0)
+    assert snapshot() == before
+    assert not ReportingUnit.objects.get(code="AH-HF").reporters.exists()
+    assert KPI.objects.get(pk=kpi.pk).aggregation == Aggregation.NONE
+
+
+def test_the_example_register_is_the_demos(demo):
+    from plans.demo import demo_plan_data
+
+    rows = {row["code"]: row for row in demo_plan_data()["units"]}
+    text = UNITS_TEMPLATE_FILE.read_text(encoding="utf-8")
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == list(rows)
+
+
+def test_the_demo_loads_beside_a_register_of_ones_own_that_clashes_and_leaves_it_alone(db):
+    import io
+
+    from plans import services
+
+    services.unit_create(code="CHN", name_en="People's Republic of China", level=UnitLevel.NATION)
+    err = io.StringIO()
+    call_command("load_demo_plan", verbosity=0, stdout=io.StringIO(), stderr=err)
+    assert "zone register was not loaded" in err.getvalue()
+    assert list(ReportingUnit.objects.values_list("code", flat=True)) == ["CHN"]
+    assert KPI.objects.filter(plan__slug="high-tech-zones-2025").count() == 13
+    assert not Measurement.objects.of_units().exists()

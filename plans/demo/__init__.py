@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 DEMO_PLAN_FILE = Path(__file__).with_name("high_tech_zones_2025.json")
+# The example register file of `import_units` and the register page (the demo's own zones).
+UNITS_TEMPLATE_FILE = Path(__file__).with_name("units_template.csv")
 
 
 def demo_plan_data() -> dict:

@@ -33,6 +33,18 @@ from .milestones import (
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .teams import team_create, team_delete, team_update
+from .units import (
+    UnitImportInvalid,
+    UnitImportResult,
+    UnitValue,
+    unit_create,
+    unit_target_delete,
+    unit_target_set,
+    unit_update,
+    unit_values_load,
+    units_import,
+    units_read_file,
+)
 
 __all__ = [
     "PROGRESS_FIELDS",
@@ -40,6 +52,9 @@ __all__ = [
     "MeasurementRow",
     "MeasurementRowsInvalid",
     "StaleVersionError",
+    "UnitImportInvalid",
+    "UnitImportResult",
+    "UnitValue",
     "api_token_create",
     "focus_area_delete",
     "goal_create",
@@ -67,5 +82,12 @@ __all__ = [
     "team_create",
     "team_delete",
     "team_update",
+    "unit_create",
+    "unit_target_delete",
+    "unit_target_set",
+    "unit_update",
+    "unit_values_load",
+    "units_import",
+    "units_read_file",
     "user_ensure",
 ]
