@@ -19,6 +19,7 @@ from .kpis import (
     kpi_update,
     measurement_check,
     measurement_delete,
+    measurement_parts_check,
     measurement_record,
     measurement_update,
     measurements_bulk_upsert,
@@ -33,6 +34,7 @@ from .milestones import (
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .teams import team_create, team_delete, team_update
+from .units import unit_create, unit_delete, unit_update
 
 __all__ = [
     "PROGRESS_FIELDS",
@@ -52,6 +54,7 @@ __all__ = [
     "measurement_delete",
     "kpi_typical_change",
     "measurement_check",
+    "measurement_parts_check",
     "measurement_record",
     "measurement_update",
     "measurements_bulk_upsert",
@@ -67,5 +70,8 @@ __all__ = [
     "team_create",
     "team_delete",
     "team_update",
+    "unit_create",
+    "unit_delete",
+    "unit_update",
     "user_ensure",
 ]

@@ -18,7 +18,7 @@ from .. import selectors
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan
-from ..permissions import ensure_can_update, team_ids
+from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
 
@@ -112,7 +112,19 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
     }
 
 
-def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved):
+def _update_page(
+    request,
+    pk,
+    *,
+    loader,
+    latest_entry,
+    form_class,
+    template,
+    name,
+    on_saved,
+    ensure=ensure_can_update,
+    form_kwargs=None,
+):
     """GET shows the form; POST saves through the form's service and returns to the item's page with
     ``on_saved``'s message.
 
@@ -121,10 +133,11 @@ def _update_page(request, pk, *, loader, latest_entry, form_class, template, nam
     is written unless the form is valid and current.
     """
     item = item_or_404(loader, pk)
-    ensure_can_update(request.user, item)
+    ensure(request.user, item)
+    form_kwargs = form_kwargs or {}
     latest = None
     if request.method == "POST":
-        form = form_class(request.POST, item=item)
+        form = form_class(request.POST, item=item, **form_kwargs)
         if form.is_valid() and (saved := form.save(user=request.user)):
             level, message = on_saved(item, saved)
             messages.add_message(request, level, message)
@@ -134,7 +147,7 @@ def _update_page(request, pk, *, loader, latest_entry, form_class, template, nam
             item = item_or_404(loader, pk)
             latest = latest_entry(item)
     else:
-        form = form_class(item=item)
+        form = form_class(item=item, **form_kwargs)
     context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
     return render(request, template, context, status=409 if form.conflict else 200)
 
@@ -190,4 +203,7 @@ def measurement_create(request, pk: int):
         template="plans/work/measurement_form.html",
         name="kpi",
         on_saved=_measurement_saved,
+        # Zone reporters record their units' figures on any KPI that aggregates over units.
+        ensure=ensure_can_record_measurement,
+        form_kwargs={"user": request.user},
     )
