@@ -248,7 +248,7 @@ class UnitCodeField(serializers.SlugRelatedField):
     no query a row; written as a code (an unknown one is a 400 on the field)."""
 
     default_error_messages = {
-        "does_not_exist": _("No reporting unit has the code %(value)s."),
+        "does_not_exist": _("No reporting unit has the code {value}."),
         "invalid": _("Send a unit code, such as a string."),
     }
 

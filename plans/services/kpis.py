@@ -161,6 +161,19 @@ def _jump_basis(kpi: KPI, series: dict[datetime.date, float], date: datetime.dat
     return previous, kpi_typical_change(kpi=kpi, values=[series[d] for d in sorted(series)])
 
 
+def _unit_jump_basis(series: dict[datetime.date, float], date: datetime.date) -> tuple[float, float | None]:
+    """The jump rule's basis for a reporting unit's own figure: its previous figure and the median change of its
+    other figures (three or more). Before that there is no yardstick: the KPI's baseline and target are the
+    nation's, no measure of one zone's figures."""
+    others = {d: v for d, v in series.items() if d != date}
+    earlier = [d for d in others if d < date]
+    if not earlier or len(others) < 3:
+        return 0.0, None
+    values = [others[d] for d in sorted(others)]
+    typical = statistics.median(abs(later - earlier) for earlier, later in itertools.pairwise(values))
+    return others[max(earlier)], (typical if typical > 0 else None)
+
+
 class _SeriesIndex:
     """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
     of the series without one date (``_jump_basis``) costs a bisection and a few list moves per row,
@@ -362,7 +375,14 @@ def measurement_record(
     # Only the jump rule reads the series, and a note settles it: no query then.
     series = {} if note else kpi_series([kpi.pk], unit_id=unit_id)[kpi.pk]
     series.pop(date, None)
-    value = measurement_check(kpi=kpi, date=date, value=value, note=note, series=series)
+    value = measurement_check(
+        kpi=kpi,
+        date=date,
+        value=value,
+        note=note,
+        series=series,
+        jump_basis=(lambda: _unit_jump_basis(series, date)) if unit_id is not None else None,
+    )
     previous_value = measurement.value if measurement else None
     outcome = "updated" if measurement else "created"
     if measurement is None:
@@ -606,8 +626,15 @@ def _bulk_rows_check(
     # The series each row will sit in once the payload is written: stored values, then the payload's.
     indexes = {
         series_key: _SeriesIndex(kpis[series_key[0]], {**stored[series_key], **values})
+        if series_key[1] is None
+        else {**stored[series_key], **values}  # a unit's own series: _unit_jump_basis
         for series_key, values in payload.items()
     }
+
+    def jump_basis(row: MeasurementRow) -> tuple[float, float | None]:
+        index = indexes[(row.kpi_id, row.unit_id)]
+        return index.without(row.date) if row.unit_id is None else _unit_jump_basis(index, row.date)
+
     external_id_field = Measurement._meta.get_field("external_id")
     today = timezone.localdate()
     for index, row in enumerate(rows):
@@ -623,7 +650,7 @@ def _bulk_rows_check(
                 date=row.date,
                 value=row.value,
                 note=row.note,
-                jump_basis=lambda row=row: indexes[(row.kpi_id, row.unit_id)].without(row.date),
+                jump_basis=lambda row=row: jump_basis(row),
                 today=today,
             )
         except ValidationError as exc:
