@@ -66,8 +66,9 @@ def _user_scopes_load(user) -> None:
         user._writable_team_ids = None if user.is_authenticated else set()
         user._unit_scope = None
         return
-    teams = user.teams.values_list("id", Value(0))
-    units = ReportingUnit.objects.filter(reporters=user.pk).values_list("id", Value(1))
+    # order_by(): the models' default orderings are not allowed inside a UNION on SQLite.
+    teams = user.teams.order_by().values_list("id", Value(0))
+    units = ReportingUnit.objects.filter(reporters=user.pk).order_by().values_list("id", Value(1))
     rows = list(teams.union(units, all=True))
     user._writable_team_ids = {pk for pk, kind in rows if kind == 0}
     user._unit_scope = frozenset(pk for pk, kind in rows if kind == 1) or None
