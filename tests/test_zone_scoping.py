@@ -2,14 +2,16 @@
 only Hefei's among the units' figures; managers see and write every unit; derived values are written by nobody."""
 
 import datetime
+import io
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from plans import services
 from plans.choices import MeasurementSource
-from plans.models import Measurement
+from plans.models import ApiToken, Measurement
 from tests.factories import MeasurementFactory, UserFactory, api_client, api_token
 from tests.zone_fixtures import *  # noqa: F403
 
@@ -352,3 +354,13 @@ def test_the_kpi_page_offers_the_form_to_a_zone_reporter(client, hefei_reporter,
     client.force_login(staff_without_team)
     kpi_page = client.get(reverse("plans:dashboard_kpi", args=[aggregated_kpi.plan.slug, aggregated_kpi.code]))
     assert form_url(aggregated_kpi) not in kpi_page.content.decode()
+
+
+def test_create_api_token_scopes_a_token_to_units(zones):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "create_api_token", "--name", "Hefei platform", "--scope", "write", "--unit", "HEFEI", stdout=out, stderr=err
+    )
+    assert list(ApiToken.objects.get(name="Hefei platform").units.all()) == [zones.hefei]
+    with pytest.raises(CommandError, match="NOWHERE"):
+        call_command("create_api_token", "--name", "x", "--scope", "write", "--unit", "NOWHERE", stdout=out, stderr=err)
