@@ -8,7 +8,7 @@ import pytest
 from plans import services
 from plans.choices import Aggregation, NationalSource, Status
 from plans.models import ReportingUnit, UnitAggregate, UnitStatus
-from tests.factories import MeasurementFactory, api_client
+from tests.factories import MeasurementFactory, ZoneFactory, api_client
 from tests.zone_fixtures import *  # noqa: F403
 
 JUNE = datetime.date(2025, 6, 30)
@@ -223,3 +223,20 @@ def test_the_breakdown_of_another_period_and_a_bad_period(reader, breakdown_data
     assert all(row["value"] is None for row in earlier["units"])
     response = reader.get(url, {"period_end": "June"})
     assert response.status_code == 400 and "period_end" in response.json()
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_the_breakdown_costs_the_same_whatever_the_number_of_zones(
+    reader, aggregated_kpi, zones, size, django_assert_max_num_queries
+):
+    for n in range(size):
+        zone = ZoneFactory(parent=zones.hubei)
+        services.measurement_record(kpi=aggregated_kpi, date=JUNE, value=1.0 + n, unit=zone)
+        UnitStatus.objects.create(kpi=aggregated_kpi, unit=zone, status=Status.ON_TRACK)
+    UnitAggregate.objects.create(kpi=aggregated_kpi, unit=zones.hubei, period_end=JUNE, value=1.0, reported_zones=size)
+    reader.get("/api/v1/teams/")  # records last_used_at, once a minute
+    # Token, the token's units, KPI, the latest period (two), units, aggregates, figures, statuses.
+    with django_assert_max_num_queries(9):
+        response = reader.get(f"/api/v1/kpis/{aggregated_kpi.pk}/breakdown/")
+    assert response.status_code == 200
+    assert len(response.json()["units"]) == 6 + size
