@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .choices import ItemType, Status, UnitLevel
+from .choices import Aggregation, ItemType, Status, UnitLevel
 from .models import (
     KPI,
     DefinitionChange,
@@ -649,6 +649,19 @@ class BreakdownRow:
     progress: float | None = None
     latest_value: float | None = None
     latest_date: datetime.date | None = None
+
+
+def zone_reporter_work(*, unit_ids) -> tuple[list[ReportingUnit], list[KPI]]:
+    """A zone reporter's units (``unit_ids``: plans.permissions.unit_scope) and the KPIs they record figures for
+    (those that aggregate over units), in two queries."""
+    units = list(ReportingUnit.objects.filter(pk__in=unit_ids).order_by("level", "order", "code"))
+    kpis = (
+        KPI.objects.exclude(aggregation=Aggregation.NONE)
+        .select_related("plan")
+        .only("id", "code", "name", "unit", "plan__slug", "plan__name")
+        .order_by("plan__name", "plan_id", "code")
+    )
+    return units, list(kpis)
 
 
 def kpi_unit_breakdown(

@@ -364,3 +364,13 @@ def test_create_api_token_scopes_a_token_to_units(zones):
     assert list(ApiToken.objects.get(name="Hefei platform").units.all()) == [zones.hefei]
     with pytest.raises(CommandError, match="NOWHERE"):
         call_command("create_api_token", "--name", "x", "--scope", "write", "--unit", "NOWHERE", stdout=out, stderr=err)
+
+
+def test_a_zone_reporters_my_work_lists_the_kpis_they_record_figures_for(
+    client, hefei_reporter, aggregated_kpi, national_only_kpi
+):
+    client.force_login(hefei_reporter)
+    page = client.get(reverse("plans:my_work")).content.decode()
+    assert "Hefei" in page and form_url(aggregated_kpi) in page
+    assert form_url(national_only_kpi) not in page
+    assert "not a member of any team" not in page

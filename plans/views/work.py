@@ -18,7 +18,7 @@ from .. import selectors
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan
-from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids
+from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids, unit_scope
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
 
@@ -103,12 +103,17 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
         if counted.uncomputed:
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
         sections.append({"key": key, "label": label, "description": description, "items": page, "total": counted.total})
+    # Zone reporters are rarely in a team: only then is it asked which units they report for.
+    unit_ids = None if has_teams else unit_scope(request.user)
+    zone_units, zone_kpis = selectors.zone_reporter_work(unit_ids=unit_ids) if unit_ids else ([], [])
     return {
         "sections": sections,
         "shown": shown,
         "count": sum(counted.total for counted in work.counts.values()),
         "today": today,
         "has_teams": has_teams,
+        "zone_units": zone_units,
+        "zone_kpis": zone_kpis,
     }
 
 
