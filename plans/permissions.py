@@ -122,8 +122,10 @@ def measurement_write_refusal(user, *, owner_team_id: int | None, unit_id: int |
       Hefei reporter records Hefei's figure on any KPI that aggregates over units (whether it does is the
       service's rule, ``measurement_record``), whichever team owns the KPI; a token with both a team and
       units is held to both.
-    - Anyone else writes as before: managers every KPI, for the nation or any unit; staff and team
-      tokens their teams' KPIs.
+    - Anyone else writes as before: managers every KPI, for the nation or any unit; staff their teams' national
+      figures only (a unit's figures are its reporters' and the managers', as the web form offers them); tokens
+      without units their team's KPIs (every team's without a team), for the nation or any unit: a statistics
+      bureau's feed of every zone.
     """
     if source == MeasurementSource.DERIVED:
         return str(_("Values derived from the zones' figures are computed by the tracker and cannot be written."))
@@ -136,6 +138,8 @@ def measurement_write_refusal(user, *, owner_team_id: int | None, unit_id: int |
         token = getattr(user, "token", None)
         if token is None or token.team_id is None or token.team_id == owner_team_id:
             return None
+    elif unit_id is not None and getattr(user, "token", None) is None and writable_team_ids(user) is not None:
+        return str(_("A unit's figures are recorded by its reporters and by managers."))
     if not can_write_team(user, owner_team_id):
         return str(_("You can only write items owned by your team."))
     return None

@@ -171,9 +171,25 @@ def test_a_manager_records_any_units_figure_and_the_national_one(manager, aggreg
     assert {unit for _, unit, *_ in rows()} == {zones.wuhu.pk, None}
 
 
-def test_team_staff_still_record_their_teams_national_figure(other_staff, aggregated_kpi):
-    response = post(api_client(user=other_staff), aggregated_kpi, value=70.0)
+def test_team_staff_still_record_their_teams_national_figure_but_no_units(other_staff, aggregated_kpi, zones):
+    client = api_client(user=other_staff)
+    response = post(client, aggregated_kpi, unit="HEFEI", value=3.5)
+    assert response.status_code == 403
+    assert "reporters and by managers" in response.json()["detail"]
+    assert rows() == []
+    response = post(client, aggregated_kpi, value=70.0)
     assert response.status_code == 201, response.content
+
+
+def test_a_team_token_without_units_feeds_every_zone_of_its_teams_kpis(other_team, aggregated_kpi, zones):
+    _, key = api_token(scope="write", team=other_team)
+    response = bulk(
+        api_client(key),
+        {"kpi": aggregated_kpi.pk, "unit": "HEFEI", "date": "2025-06-30", "value": 3.5},
+        {"kpi": aggregated_kpi.pk, "unit": "WUHU", "date": "2025-06-30", "value": 2.0},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 2
 
 
 # --- the API: what a Hefei reporter reads ---
