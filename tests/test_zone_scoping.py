@@ -323,6 +323,7 @@ def test_a_hefei_reporters_form_records_hefeis_figure(client, hefei_reporter, ag
     )
     assert response.status_code == 302
     assert Measurement.objects.get().unit == zones.hefei
+    assert "Hefei: Measurement saved" in client.get(response["Location"]).content.decode()
 
 
 def test_a_hefei_reporter_has_no_form_for_a_kpi_that_does_not_aggregate(client, hefei_reporter, national_only_kpi):

@@ -178,6 +178,8 @@ def _measurement_saved(kpi, result):
         "unit": kpi.unit,
         "date": formats.date_format(result.measurement.date, "DATE_FORMAT"),
     }
+    if result.measurement.unit_id is not None:
+        summary = _("%(unit)s: %(summary)s") % {"unit": result.measurement.unit.name, "summary": summary}
     return messages.SUCCESS, f"{summary} {_status_phrase(kpi)}"
 
 
