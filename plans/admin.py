@@ -301,8 +301,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ("scope", "team", "revoked_at")
     search_fields = ("name", "prefix")
     list_select_related = ("team", "created_by")
-    fields = ("name", "prefix", "scope", "team", "created_by", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_by", "created_at", "last_used_at")
+    fields = ("name", "prefix", "scope", "team", "units", "created_by", "created_at", "last_used_at", "revoked_at")
+    # A token's units are given when it is created (create_api_token --unit); shown here, not changed.
+    readonly_fields = ("prefix", "units", "created_by", "created_at", "last_used_at")
     actions = ["revoke"]
 
     def has_add_permission(self, request):

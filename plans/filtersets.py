@@ -22,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from . import selectors
-from .choices import DefinitionItemType, MeasurementSource, MilestoneState, Status
+from .choices import DefinitionItemType, MeasurementSource, MilestoneState, Status, UnitLevel
 from .models import (
     KPI,
     DefinitionChange,
@@ -32,6 +32,7 @@ from .models import (
     Milestone,
     MilestoneUpdate,
     Plan,
+    ReportingUnit,
     Team,
     Tombstone,
 )
@@ -273,8 +274,27 @@ class KPISyncFilterSet(ExternalRefFilterMixin, KPIFilterSet):
         fields = ["updated_since", "plan", "focus_area", "goal", "owner_team", "status", "stale"]
 
 
+class UnitSyncFilterSet(ExternalRefFilterMixin):
+    """The reporting-unit register: by level and by parent unit (its code)."""
+
+    level = django_filters.ChoiceFilter(choices=UnitLevel.choices, label=_("Level"))
+    parent = django_filters.CharFilter(field_name="parent__code", max_length=32, label=_("Parent unit (code)"))
+
+    class Meta:
+        model = ReportingUnit
+        fields = ["updated_since", "level", "parent", "source", "external_id"]
+
+
 class MeasurementSyncFilterSet(SyncFilterMixin):
     kpi = IdFilter(field_name="kpi", label=_("KPI"))
+    unit = django_filters.CharFilter(
+        field_name="unit__code", max_length=32, label=_("Reporting unit (code); the national figures have none")
+    )
+    level = django_filters.ChoiceFilter(
+        choices=UnitLevel.choices,
+        method="filter_level",
+        label=_("Level of the reporting unit: nation lists the national figures (reported and derived)"),
+    )
     plan = IdFilter(field_name="kpi__plan", label=_("Plan"))
     goal = IdFilter(field_name="kpi__goal", label=_("Goal"))
     owner_team = IdFilter(field_name="kpi__owner_team", label=_("Owner team"))
@@ -284,7 +304,13 @@ class MeasurementSyncFilterSet(SyncFilterMixin):
 
     class Meta:
         model = Measurement
-        fields = ["updated_since", "kpi", "plan", "goal", "owner_team", "source", "external_id"]
+        fields = ["updated_since", "kpi", "unit", "level", "plan", "goal", "owner_team", "source", "external_id"]
+
+    def filter_level(self, queryset, name, value):
+        if not value:
+            return queryset
+        # The national figures have no unit (Measurement.unit); a row for the nation's unit is refused on write.
+        return queryset.filter(unit__isnull=True) if value == UnitLevel.NATION else queryset.filter(unit__level=value)
 
 
 class MilestoneUpdateSyncFilterSet(SyncFilterMixin):

@@ -16,10 +16,11 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import numbers, services
-from .choices import MeasurementSource, MilestoneState
+from .choices import Aggregation, MeasurementSource, MilestoneState, UnitLevel
 from .dates import latest_due_period_end
-from .models import KPI, Milestone
+from .models import KPI, Milestone, ReportingUnit
 from .models.base import multi_line_validators
+from .permissions import is_manager, unit_scope
 
 
 class StrictNumberMixin:
@@ -85,6 +86,9 @@ class VersionedForm(forms.Form):
         "Its current values are shown below and your entries are kept: check them and save again."
     )
 
+    # Keyword arguments a rebased form is built with again (besides the data and the item).
+    rebase_kwargs: tuple[str, ...] = ()
+
     def __init__(self, data=None, *, item, **kwargs):
         self.item = item
         self.conflict: services.StaleVersionError | None = None
@@ -120,7 +124,7 @@ class VersionedForm(forms.Form):
         current = self.conflict.current
         data = self.data.copy()
         data["version"] = str(current.version)
-        form = type(self)(data, item=current)
+        form = type(self)(data, item=current, **{name: getattr(self, name) for name in self.rebase_kwargs})
         form.conflict = self.conflict
         form.full_clean()
         when = self.conflict.changed_at
@@ -190,14 +194,54 @@ class MeasurementForm(VersionedForm):
         help_text=_("The source of the figure, or why it was revised."),
     )
 
-    def __init__(self, data=None, *, item: KPI, today=None, **kwargs):
+    rebase_kwargs = ("user",)
+
+    def __init__(self, data=None, *, item: KPI, today=None, user=None, **kwargs):
         self.today = today or timezone.localdate()
+        self.user = user
         super().__init__(data, item=item, **kwargs)
+        self._add_unit_fields(item, user)
         self.fields["value"].label = _("Value (%(unit)s)") % {"unit": item.unit}
         self.fields["value"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
         # A hint for the date picker only; the rule itself is the service's (measurement_check).
         first_day = item.baseline_date + datetime.timedelta(days=1)
         self.fields["date"].widget.attrs.update({"min": first_day.isoformat(), "max": self.today.isoformat()})
+
+    def _add_unit_fields(self, kpi: KPI, user) -> None:
+        """The reporting unit the figure is for, on a KPI that aggregates over units: a zone reporter picks one of
+        their units (fixed when they have one), a manager any unit or none (the national figure); everyone else
+        records the national figure as before. A ratio KPI also takes its numerator and denominator."""
+        if user is None or kpi.aggregation == Aggregation.NONE:
+            return
+        units = unit_scope(user)
+        if units is not None:
+            choices = ReportingUnit.objects.filter(pk__in=units).order_by("level", "order", "code")
+            field = forms.ModelChoiceField(
+                label=_("Reporting unit"),
+                queryset=choices,
+                error_messages={"invalid_choice": _("You can only record figures of your own reporting units.")},
+            )
+            if len(units) == 1:  # one unit: fixed (a disabled field ignores what is posted)
+                field.disabled = True
+                field.initial = next(iter(units))
+        elif is_manager(user):
+            field = forms.ModelChoiceField(
+                label=_("Reporting unit"),
+                queryset=ReportingUnit.objects.exclude(level=UnitLevel.NATION).order_by("level", "order", "code"),
+                required=False,
+                empty_label=_("The national figure"),
+                help_text=_("Leave empty for the national figure."),
+            )
+        else:
+            return
+        self.fields = {"unit": field, **self.fields}
+        if kpi.aggregation == Aggregation.RATIO:
+            self.fields["value"].required = False
+            self.fields["value"].help_text = _("Leave empty when you give both the numerator and the denominator.")
+            self.fields["numerator"] = FiniteFloatField(label=_("Numerator"), required=False)
+            self.fields["denominator"] = FiniteFloatField(
+                label=_("Denominator"), required=False, help_text=_("Where your unit has its own; not zero.")
+            )
 
     def initial_from(self, item: KPI) -> dict:
         # A figure describes the latest period that has ended, not the day it is typed in; after the target
@@ -213,8 +257,11 @@ class MeasurementForm(VersionedForm):
         data = self.cleaned_data
         return services.measurement_record(
             kpi=self.item,
+            unit=data.get("unit"),
             date=data["date"],
             value=data["value"],
+            numerator=data.get("numerator"),
+            denominator=data.get("denominator"),
             note=data["note"],
             source=MeasurementSource.MANUAL,
             recorded_by=user,

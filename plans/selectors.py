@@ -11,6 +11,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -25,7 +26,7 @@ from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .choices import ItemType, Status
+from .choices import Aggregation, ItemType, Status, UnitLevel
 from .models import (
     KPI,
     DefinitionChange,
@@ -36,9 +37,12 @@ from .models import (
     Milestone,
     MilestoneUpdate,
     Plan,
+    ReportingUnit,
     StatusSnapshot,
     Team,
     Tombstone,
+    UnitAggregate,
+    UnitStatus,
 )
 from .rollup import ALLOWANCE_DAYS, STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, kpi_stale_reasons
 
@@ -635,9 +639,99 @@ def api_kpi_list() -> QuerySet[KPI]:
     return KPI.objects.all()
 
 
-def api_measurement_list() -> QuerySet[Measurement]:
-    """Measurements with their KPI's plan and owner team, which the API shows and checks writes against."""
-    return Measurement.objects.annotate(plan_id=F("kpi__plan_id"), owner_team_id=F("kpi__owner_team_id"))
+def api_measurement_list(*, visible=None) -> QuerySet[Measurement]:
+    """Measurements with their KPI's plan and owner team, which the API shows and checks writes against, and their
+    unit's code. ``visible`` narrows them to what the caller may read (plans.permissions.measurements_visible)."""
+    rows = Measurement.objects.annotate(
+        plan_id=F("kpi__plan_id"), owner_team_id=F("kpi__owner_team_id"), unit_code=F("unit__code")
+    )
+    return visible(rows) if visible is not None else rows
+
+
+def api_unit_list() -> QuerySet[ReportingUnit]:
+    """The reporting-unit register with each unit's parent code (one query for a page)."""
+    return ReportingUnit.objects.annotate(parent_code=F("parent__code"))
+
+
+def units_by_code(codes) -> dict[str, ReportingUnit]:
+    """The units of ``codes``, by code, in one query (unknown codes are left out)."""
+    codes = set(codes)
+    return {unit.code: unit for unit in ReportingUnit.objects.filter(code__in=codes)} if codes else {}
+
+
+@dataclass
+class BreakdownRow:
+    """One province or zone of a KPI's breakdown in one period (plans.api: ``/kpis/{id}/breakdown/``)."""
+
+    unit: ReportingUnit
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    reported_zones: int = 0
+    expected_zones: int = 0
+    weight_coverage: float | None = None
+    reported_value: float | None = None
+    status: str = ""
+    score: float | None = None
+    progress: float | None = None
+    latest_value: float | None = None
+    latest_date: datetime.date | None = None
+
+
+def zone_reporter_work(*, unit_ids) -> tuple[list[ReportingUnit], list[KPI]]:
+    """A zone reporter's units (``unit_ids``: plans.permissions.unit_scope) and the KPIs they record figures for
+    (those that aggregate over units), in two queries."""
+    units = list(ReportingUnit.objects.filter(pk__in=unit_ids).order_by("level", "order", "code"))
+    kpis = (
+        KPI.objects.exclude(aggregation=Aggregation.NONE)
+        .select_related("plan")
+        .only("id", "code", "name", "unit", "plan__slug", "plan__name")
+        .order_by("plan__name", "plan_id", "code")
+    )
+    return units, list(kpis)
+
+
+def kpi_unit_breakdown(
+    *, kpi_id: int, period_end: datetime.date | None = None, zone_ids=None
+) -> tuple[datetime.date | None, list[BreakdownRow]]:
+    """The KPI's value per reporting unit in one period (the latest with a derived aggregate or a unit's figure
+    when ``period_end`` is None), in a fixed number of queries whatever the number of units.
+
+    The nation's and the provinces' values and coverage are plans.aggregation's (``UnitAggregate``); a zone's
+    value is its own latest recorded figure of that date, its coverage whether it reported. Every unit carries
+    its status on its own series (``UnitStatus``). ``zone_ids`` (a zone reporter's units) keeps only those zones.
+    """
+    if period_end is None:
+        latest = (
+            UnitAggregate.objects.filter(kpi_id=kpi_id).aggregate(latest=Max("period_end"))["latest"],
+            Measurement.objects.filter(kpi_id=kpi_id).of_units().aggregate(latest=Max("date"))["latest"],
+        )
+        period_end = max((date for date in latest if date), default=None)
+    units = ReportingUnit.objects.select_related("parent").order_by("level", "order", "code")
+    if zone_ids is not None:
+        units = units.filter(~Q(level=UnitLevel.ZONE) | Q(pk__in=zone_ids))
+    rows = {unit.pk: BreakdownRow(unit=unit, expected_zones=unit.zone_count) for unit in units}
+    if period_end is not None:
+        for aggregate in UnitAggregate.objects.filter(kpi_id=kpi_id, period_end=period_end, unit_id__in=list(rows)):
+            row = rows[aggregate.unit_id]
+            row.value, row.numerator, row.denominator = aggregate.value, aggregate.numerator, aggregate.denominator
+            row.reported_zones, row.expected_zones = aggregate.reported_zones, aggregate.expected_zones
+            row.weight_coverage, row.reported_value = aggregate.weight_coverage, aggregate.reported_value
+        figures = (
+            Measurement.objects.filter(kpi_id=kpi_id, date=period_end, unit_id__in=list(rows))
+            .order_by("unit_id", "recorded_at", "id")
+            .values_list("unit_id", "value", "numerator", "denominator")
+        )
+        for unit_id, value, numerator, denominator in figures:  # the latest recorded of the date wins
+            row = rows[unit_id]
+            if row.unit.level == UnitLevel.ZONE:
+                row.value, row.numerator, row.denominator = value, numerator, denominator
+                row.reported_zones = row.unit.zone_count
+    for status in UnitStatus.objects.filter(kpi_id=kpi_id, unit_id__in=list(rows)):
+        row = rows[status.unit_id]
+        row.status, row.score, row.progress = status.status, status.score, status.progress
+        row.latest_value, row.latest_date = status.latest_value, status.latest_date
+    return period_end, list(rows.values())
 
 
 def api_milestone_update_list() -> QuerySet[MilestoneUpdate]:

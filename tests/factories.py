@@ -155,11 +155,11 @@ class StatusSnapshotFactory(factory.django.DjangoModelFactory):
     status = "on_track"
 
 
-def api_token(*, scope: str = "write", team=None, name: str = "external system"):
+def api_token(*, scope: str = "write", team=None, name: str = "external system", units=()):
     """An API token and its key, made the way create_api_token makes them (only the hash is stored)."""
     from plans.services import api_token_create
 
-    return api_token_create(name=name, scope=scope, team=team)
+    return api_token_create(name=name, scope=scope, team=team, units=units)
 
 
 def api_client(key: str | None = None, *, user=None):

@@ -29,6 +29,7 @@ from tests.factories import (
     MeasurementFactory,
     MilestoneFactory,
     UserFactory,
+    ZoneFactory,
     api_client,
     api_token,
 )
@@ -260,6 +261,7 @@ def write_urls(team):
         "kpis": kpi.pk,
         "milestones": MilestoneFactory(goal=kpi.goal).pk,
         "measurements": MeasurementFactory(kpi=kpi, date=datetime.date(2025, 3, 31)).pk,
+        "units": ZoneFactory().pk,
     }
     urls = []
     for method, path in write_operations():

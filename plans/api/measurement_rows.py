@@ -1,5 +1,5 @@
-"""Read the bulk payload's rows and turn them into service rows: resolve KPI references in one query, check the
-caller's teams."""
+"""Read the bulk payload's rows and turn them into service rows: resolve KPI references in one query and unit
+codes in another, check what the caller may write (its teams, or its reporting units)."""
 
 import datetime
 import math
@@ -9,13 +9,16 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from plans import selectors
 from plans.models.base import MAX_ABS_VALUE, MAX_ID
-from plans.permissions import can_write_team
+from plans.permissions import measurement_write_refusal
 from plans.services import MeasurementRow
 
 from .serializers import MAX_BULK_ROWS, MAX_TEXT_LENGTH, BulkMeasurementRowSerializer, BulkMeasurementsSerializer
 
-ROW_FIELDS = frozenset(("kpi", "kpi_external_id", "kpi_source", "date", "value", "note", "external_id"))
-TEXT_LIMITS = {"kpi_external_id": 128, "kpi_source": 64, "note": MAX_TEXT_LENGTH, "external_id": 128}
+ROW_FIELDS = frozenset(
+    ("kpi", "kpi_external_id", "kpi_source", "unit", "date", "value", "numerator", "denominator", "note", "external_id")
+)
+TEXT_LIMITS = {"kpi_external_id": 128, "kpi_source": 64, "unit": 32, "note": MAX_TEXT_LENGTH, "external_id": 128}
+NUMBER_FIELDS = ("value", "numerator", "denominator")
 
 
 def _plain_text(value, limit: int) -> bool:
@@ -31,21 +34,26 @@ def _quick_row(row) -> dict | None:
         return None
     if "kpi" in row and not (type(row["kpi"]) is int and 0 < row["kpi"] <= MAX_ID):
         return None
-    if "kpi_external_id" in row and not row["kpi_external_id"]:
+    if ("kpi_external_id" in row and not row["kpi_external_id"]) or ("unit" in row and not row["unit"]):
         return None
     for name, limit in TEXT_LIMITS.items():
         if name in row and not _plain_text(row[name], limit):
             return None
-    date, value = row.get("date"), row.get("value")
+    date = row.get("date")
     if type(date) is not str or len(date) != 10 or date[4] != "-" or date[7] != "-":
         return None
-    if type(value) not in (int, float) or not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-        return None
+    numbers = {}
+    for name in NUMBER_FIELDS:  # absent, or a finite JSON number within range (the value's absence is the service's)
+        if name in row:
+            number = row[name]
+            if type(number) not in (int, float) or not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
+                return None
+            numbers[name] = float(number)
     try:
         parsed = datetime.date.fromisoformat(date)
     except ValueError:
         return None
-    return {"note": "", "external_id": "", **row, "date": parsed, "value": float(value)}
+    return {"note": "", "external_id": "", **row, "date": parsed, **numbers}
 
 
 def measurements_bulk_validate(data) -> list[dict]:
@@ -97,27 +105,44 @@ def measurements_bulk_rows(request, rows: list[dict]) -> list[MeasurementRow]:
     for kpi_id, _source, external_id, _team, _plan in found:
         if external_id:
             by_external_id.setdefault(external_id, []).append(kpi_id)
-    errors, forbidden, result = {}, [], []
+    # Every unit code of the payload in one query.
+    codes = {row["unit"] for row in rows if "unit" in row}
+    units = {code: unit.pk for code, unit in selectors.units_by_code(codes).items()}
+    errors, forbidden, result = {}, {}, []  # forbidden: reason -> row indexes
     for index, row in enumerate(rows):
         kpi_id, error = _kpi_for_row(row, by_id, by_ref, by_external_id)
         if error:
             errors[str(index)] = {"kpi_external_id" if "kpi_external_id" in row else "kpi": [error]}
             continue
-        if not can_write_team(request.user, by_id[kpi_id]):
-            forbidden.append(index)
+        unit_id = None
+        if "unit" in row:
+            unit_id = units.get(row["unit"])
+            if unit_id is None:
+                message = _("No reporting unit has the code %(value)s.") % {"value": row["unit"]}
+                errors[str(index)] = {"unit": [message]}
+                continue
+        refusal = measurement_write_refusal(request.user, owner_team_id=by_id[kpi_id], unit_id=unit_id)
+        if refusal:
+            forbidden.setdefault(refusal, []).append(index)
             continue
         result.append(
             MeasurementRow(
                 kpi_id=kpi_id,
                 date=row["date"],
-                value=row["value"],
+                value=row.get("value"),
                 note=row.get("note", ""),
                 external_id=row.get("external_id", ""),
+                unit_id=unit_id,
+                numerator=row.get("numerator"),
+                denominator=row.get("denominator"),
             )
         )
     if errors:
         raise ValidationError({"measurements": errors})
     if forbidden:
-        shown = ", ".join(str(index) for index in forbidden[:20])
-        raise PermissionDenied(_("Rows %(rows)s are KPIs of another team; nothing was written.") % {"rows": shown})
+        reasons = " ".join(
+            str(_("Rows %(rows)s: %(reason)s") % {"rows": ", ".join(map(str, indexes[:20])), "reason": reason})
+            for reason, indexes in forbidden.items()
+        )
+        raise PermissionDenied(_("%(reasons)s Nothing was written.") % {"reasons": reasons})
     return result

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions
 
 from plans import permissions as item_permissions
-from plans.permissions import can_write_team, writable_team_ids
+from plans.permissions import can_write_team, unit_scope, writable_team_ids
 
 from .authentication import api_token
 
@@ -42,7 +42,8 @@ def definition_checked(request, item, data: dict) -> dict:
 
 
 class ApiAccess(permissions.BasePermission):
-    """Reads for every authenticated caller; writes for write tokens, managers and team members."""
+    """Reads for every authenticated caller; writes for write tokens, managers, team members and zone reporters
+    (what each may write is checked on the item: ``has_team_permission``, or a view's own check)."""
 
     message = _("You do not have permission to write through the API.")
 
@@ -57,10 +58,12 @@ class ApiAccess(permissions.BasePermission):
                 self.message = _("This token is read-only.")
             return token.can_write
         teams = writable_team_ids(request.user)
-        return teams is None or bool(teams)
+        return teams is None or bool(teams) or unit_scope(request.user) is not None
 
     def has_object_permission(self, request, view, obj):
-        return request.method in permissions.SAFE_METHODS or self.has_team_permission(request, view, obj.owner_team_id)
+        # Rows without an owner team (the reporting units) are written by those who write every team's items.
+        team_id = getattr(obj, "owner_team_id", None)
+        return request.method in permissions.SAFE_METHODS or self.has_team_permission(request, view, team_id)
 
     def has_team_permission(self, request, view, team_id: int | None) -> bool:
         """May the caller write an item that ``team_id`` owns (or will own once the write is done)?"""

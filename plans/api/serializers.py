@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from plans import numbers
-from plans.choices import MilestoneState, Status
+from plans.choices import MilestoneState, Status, UnitLevel
 from plans.models import (
     KPI,
     DefinitionChange,
@@ -24,6 +24,7 @@ from plans.models import (
     Milestone,
     MilestoneUpdate,
     Plan,
+    ReportingUnit,
     Team,
     Tombstone,
 )
@@ -255,6 +256,68 @@ class MilestoneSerializer(StrictModelSerializer):
         validators = []
 
 
+class UnitCodeField(serializers.SlugRelatedField):
+    """A reporting unit by its code. Read from the ``<field>_code`` annotation the selectors add, so a list costs
+    no query a row; written as a code (an unknown one is a 400 on the field)."""
+
+    default_error_messages = {
+        "does_not_exist": _("No reporting unit has the code {value}."),
+        "invalid": _("Send a unit code, such as a string."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", ReportingUnit.objects.all())
+        super().__init__(slug_field="code", **kwargs)
+
+    def get_attribute(self, instance):
+        annotated = f"{self.source}_code"
+        if annotated in getattr(instance, "__dict__", {}):
+            return instance.__dict__[annotated]
+        unit = super().get_attribute(instance)
+        return unit.code if unit is not None else None
+
+    def to_representation(self, value):
+        return value
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 32:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UnitSerializer(StrictModelSerializer):
+    """A reporting unit of the register: a nation, province (or region) or zone."""
+
+    parent = UnitCodeField(required=False, allow_null=True, help_text=_("The parent unit's code; none for the nation."))
+
+    class Meta:
+        model = ReportingUnit
+        fields = (
+            "id",
+            "code",
+            "name_en",
+            "name_zh",
+            "level",
+            "parent",
+            "zone_count",
+            "active_from",
+            "active_until",
+            "order",
+            "source",
+            "external_id",
+            *TRACKED,
+        )
+        # Uniqueness is checked by the service's full_clean, inside its transaction.
+        validators = []
+
+
+class UnitUpdateSerializer(UnitSerializer):
+    """The same fields; a unit's code does not change (clients and imports know it by its code)."""
+
+    class Meta(UnitSerializer.Meta):
+        read_only_fields = ("code",)
+
+
 KPI_FORECAST = ("forecast_value", "forecast_low", "forecast_high", "latest_value", "latest_date", "stale")
 
 
@@ -281,6 +344,14 @@ class KPISerializer(StrictModelSerializer):
             "weight",
             "owner_team",
             "source_note",
+            "aggregation",
+            "national_source",
+            "weight_kpi",
+            "denominator_kpi",
+            "ratio_scale",
+            "base_kpi",
+            "comparison_kpi",
+            "comparison_scale",
             "source",
             "external_id",
             *KPI_FORECAST,
@@ -302,10 +373,15 @@ def by_external_id(serializer_class):
 
 
 class MeasurementSerializer(StrictModelSerializer):
-    """Create (upsert on KPI and date, source "api") and read."""
+    """Create (upsert on KPI, unit and date, source "api") and read."""
 
     plan = serializers.IntegerField(source="plan_id", read_only=True)
     owner_team = serializers.IntegerField(source="owner_team_id", read_only=True)
+    unit = UnitCodeField(
+        required=False,
+        allow_null=True,
+        help_text=_("The reporting unit's code (a zone's own figure); left out or null: the national figure."),
+    )
 
     class Meta:
         model = Measurement
@@ -314,8 +390,11 @@ class MeasurementSerializer(StrictModelSerializer):
             "kpi",
             "plan",
             "owner_team",
+            "unit",
             "date",
             "value",
+            "numerator",
+            "denominator",
             "note",
             "source",
             "external_id",
@@ -325,14 +404,22 @@ class MeasurementSerializer(StrictModelSerializer):
             *TRACKED,
         )
         read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at")
+        extra_kwargs = {
+            "value": {
+                "required": False,
+                "help_text": _("Required, except for a ratio KPI's figure given with its numerator and denominator."),
+            },
+            "numerator": {"help_text": _("A ratio KPI's numerator (required for a unit's figure of one).")},
+            "denominator": {"help_text": _("A ratio KPI's denominator, where the unit has one; not zero.")},
+        }
         validators = []
 
 
 class MeasurementUpdateSerializer(MeasurementSerializer):
-    """Revise a value in place: the KPI and date of a measurement do not change."""
+    """Revise a value in place: the KPI, unit and date of a measurement do not change."""
 
     class Meta(MeasurementSerializer.Meta):
-        read_only_fields = ("kpi", "date", "source", "recorded_by", "recorded_by_token", "recorded_at")
+        read_only_fields = ("kpi", "unit", "date", "source", "recorded_by", "recorded_by_token", "recorded_at")
 
 
 class MilestoneUpdateSerializer(StrictModelSerializer):
@@ -413,8 +500,21 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
         validators=single_line_validators,
         help_text=_("With kpi_external_id, when the same external id is used by several sources."),
     )
+    unit = serializers.CharField(
+        required=False,
+        max_length=32,
+        validators=single_line_validators,
+        help_text=_("The reporting unit's code (a zone's own figure); left out: the national figure."),
+    )
     date = serializers.DateField()
-    value = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
+    value = StrictFloatField(
+        min_value=-MAX_ABS_VALUE,
+        max_value=MAX_ABS_VALUE,
+        required=False,
+        help_text=_("Required, except for a ratio KPI's figure given with its numerator and denominator."),
+    )
+    numerator = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, required=False)
+    denominator = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, required=False)
     note = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH, validators=multi_line_validators
     )
@@ -436,3 +536,36 @@ class BulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+
+
+class BreakdownUnitSerializer(serializers.Serializer):
+    """One unit of a KPI's breakdown: its value in the period, the coverage behind it, its status on its own series."""
+
+    unit = serializers.CharField(source="unit.code", help_text=_("The unit's code."))
+    name_en = serializers.CharField(source="unit.name_en")
+    name_zh = serializers.CharField(source="unit.name_zh")
+    level = serializers.ChoiceField(source="unit.level", choices=UnitLevel.choices)
+    parent = serializers.CharField(source="unit.parent.code", allow_null=True, default=None)
+    value = serializers.FloatField(
+        allow_null=True, help_text=_("A province's or the nation's: derived from its zones; a zone's: its own figure.")
+    )
+    numerator = serializers.FloatField(allow_null=True)
+    denominator = serializers.FloatField(allow_null=True)
+    reported_zones = serializers.IntegerField(help_text=_("Zones whose figures are in the value."))
+    expected_zones = serializers.IntegerField(help_text=_("Zones the unit stands for."))
+    weight_coverage = serializers.FloatField(
+        allow_null=True,
+        help_text=_("The reporting zones' share of the weight all expected zones carried a year earlier."),
+    )
+    reported_value = serializers.FloatField(allow_null=True, help_text=_("The value reported directly for the unit."))
+    status = serializers.ChoiceField(choices=Status.choices, allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+    progress = serializers.FloatField(allow_null=True)
+    latest_value = serializers.FloatField(allow_null=True)
+    latest_date = serializers.DateField(allow_null=True)
+
+
+class BreakdownSerializer(serializers.Serializer):
+    kpi = serializers.IntegerField()
+    period_end = serializers.DateField(allow_null=True, help_text=_("The period shown; null when no unit reported."))
+    units = BreakdownUnitSerializer(many=True)

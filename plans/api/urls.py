@@ -14,6 +14,7 @@ router.register("kpis", views.KPIViewSet, basename="kpi")
 router.register("measurements", views.MeasurementViewSet, basename="measurement")
 router.register("milestone-updates", views.MilestoneUpdateViewSet, basename="milestone-update")
 router.register("teams", views.TeamViewSet, basename="team")
+router.register("units", views.UnitViewSet, basename="unit")
 router.register("deletions", views.DeletionViewSet, basename="deletion")
 router.register("definition-changes", views.DefinitionChangeViewSet, basename="definition-change")
 

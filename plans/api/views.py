@@ -16,6 +16,7 @@ from plans import filtersets, selectors, services
 from plans.choices import ChangeChannel, MeasurementSource
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
+from plans.permissions import measurement_write_refusal, measurements_visible, unit_scope
 
 from . import serializers
 from .authentication import request_author
@@ -169,6 +170,10 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         for team_id in sorted(team_ids, key=lambda t: (t is None, t or 0)):
             self.check_team_permissions(request, team_id)
 
+    def check_write(self, request, data, item=None) -> None:
+        """403 unless the caller may write ``data`` (onto ``item``): by default, the teams the write touches."""
+        self.check_teams(request, self.touched_team_ids(data, item))
+
     def detail_response(self, item, status_code=status.HTTP_200_OK, serializer_class=None):
         fresh = self.selector().get(pk=item.pk)
         data = (serializer_class or self.output_serializer_class)(fresh, context=self.get_serializer_context()).data
@@ -182,7 +187,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.check_teams(request, self.touched_team_ids(serializer.validated_data))
+        self.check_write(request, serializer.validated_data)
         if self.defines_items:
             ensure_can_change_definition(request)
         item, created = self.create_item(serializer.validated_data)
@@ -194,7 +199,7 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(item, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        self.check_teams(request, self.touched_team_ids(data, item))
+        self.check_write(request, data, item)
         if self.defines_items:
             data = definition_checked(request, item, data)
         item = self.update_item(item, data, expected_version)
@@ -258,6 +263,43 @@ class TeamViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         return selectors.api_team_list()
+
+
+@extend_schema_view(list=extend_schema(summary=_("Reporting units")), **write_schema(serializers.UnitSerializer))
+class UnitViewSet(TrackedViewSet):
+    """The register of reporting units shared by every plan: the nation, its provinces (or regions) and the zones.
+
+    Everyone signed in reads it; managers and manage tokens without a team write it.
+    """
+
+    serializer_class = serializers.UnitSerializer
+    filterset_class = filtersets.UnitSyncFilterSet
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return serializers.UnitUpdateSerializer
+        return serializers.UnitSerializer
+
+    def selector(self):
+        return selectors.api_unit_list()
+
+    def owner_team_id(self, data, item=None):
+        return None  # the register belongs to no team: only who writes every team's items writes it
+
+    def touched_team_ids(self, data, item=None):
+        return {None}
+
+    def cascade_team_ids(self, item):
+        return {None}
+
+    def create_item(self, data):
+        return services.unit_create(**data), True
+
+    def update_item(self, item, data, expected_version):
+        return services.unit_update(unit=item, data=data, expected_version=expected_version)
+
+    def delete_item(self, item, expected_version):
+        services.unit_delete(unit=item, expected_version=expected_version, deleted_by=request_author(self.request))
 
 
 class PlanViewSet(ReadOnlyViewSet):
@@ -379,6 +421,34 @@ class KPIViewSet(TrackedViewSet):
     def by_external_id(self, request, source, external_id):
         return self.upsert_by_external_id(request, KPI, source, external_id)
 
+    @extend_schema(
+        summary=_("The KPI by province and zone: value, coverage and status of each unit in one period"),
+        parameters=[
+            OpenApiParameter(
+                "period_end",
+                OpenApiTypes.DATE,
+                description=_("The period to show (its end date); by default the latest any unit has."),
+            )
+        ],
+        responses={200: serializers.BreakdownSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="breakdown", url_name="breakdown")
+    def breakdown(self, request, pk=None):
+        """A zone reporter sees the provinces and the nation, and of the zones only their own."""
+        kpi = self.get_object()
+        period_end = None
+        raw = request.query_params.get("period_end")
+        if raw is not None:
+            try:
+                period_end = datetime.date.fromisoformat(raw)
+            except ValueError as exc:
+                raise ValidationError({"period_end": [_("Enter a date as YYYY-MM-DD.")]}) from exc
+        period_end, rows = selectors.kpi_unit_breakdown(
+            kpi_id=kpi.pk, period_end=period_end, zone_ids=unit_scope(request.user)
+        )
+        data = {"kpi": kpi.pk, "period_end": period_end, "units": rows}
+        return Response(serializers.BreakdownSerializer(data).data)
+
 
 @extend_schema_view(
     create=extend_schema(
@@ -411,16 +481,43 @@ class MeasurementViewSet(TrackedViewSet):
         return serializers.MeasurementSerializer
 
     def selector(self):
-        return selectors.api_measurement_list()
+        # Zone reporters and tokens with units read their units' figures and the national ones only.
+        return selectors.api_measurement_list(visible=lambda rows: measurements_visible(self.request.user, rows))
 
     def owner_team_id(self, data, item=None):
         return data["kpi"].owner_team_id if "kpi" in data else item.owner_team_id
 
+    def check_write(self, request, data, item=None) -> None:
+        """Who writes which unit's figure (plans.permissions.measurement_write_refusal): a zone's own figures on
+        any aggregating KPI for its reporters, the national ones by team as before, derived ones never."""
+        unit_id = item.unit_id if item is not None else getattr(data.get("unit"), "pk", None)
+        refusal = measurement_write_refusal(
+            request.user,
+            owner_team_id=self.owner_team_id(data, item),
+            unit_id=unit_id,
+            source=item.source if item is not None else MeasurementSource.API,
+        )
+        if refusal:
+            self.permission_denied(request, message=refusal)
+
+    def check_object_permissions(self, request, obj):
+        # Updates and deletes: the unit rules above instead of the team rule alone (a reporter's own zone rows).
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        refusal = measurement_write_refusal(
+            request.user, owner_team_id=obj.owner_team_id, unit_id=obj.unit_id, source=obj.source
+        )
+        if refusal:
+            self.permission_denied(request, message=refusal)
+
     def create_item(self, data):
         result = services.measurement_record(
             kpi=data["kpi"],
+            unit=data.get("unit"),
             date=data["date"],
-            value=data["value"],
+            value=data.get("value"),
+            numerator=data.get("numerator"),
+            denominator=data.get("denominator"),
             note=data.get("note", ""),
             external_id=data.get("external_id", ""),
             source=MeasurementSource.API,
@@ -429,6 +526,7 @@ class MeasurementViewSet(TrackedViewSet):
         return result.measurement, result.outcome == "created"
 
     def update_item(self, item, data, expected_version):
+        parts = {name: data[name] for name in ("numerator", "denominator") if name in data}
         return services.measurement_update(
             measurement=item,
             value=data.get("value", item.value),
@@ -436,6 +534,7 @@ class MeasurementViewSet(TrackedViewSet):
             external_id=data.get("external_id", ""),
             recorded_by=request_author(self.request),
             expected_version=expected_version,
+            **parts,
         ).measurement
 
     def delete_item(self, item, expected_version):

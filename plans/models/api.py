@@ -23,7 +23,8 @@ class ApiToken(models.Model):
     """A key an external system sends as ``Authorization: Token <key>``; only its SHA-256 is stored.
 
     The first characters of the key (``prefix``) are kept in clear so an administrator can tell
-    tokens apart; a token with a team writes only that team's items. Writes made with a token record
+    tokens apart; a token with a team writes only that team's items, a token with reporting units only
+    those units' figures (plans.permissions). Writes made with a token record
     the token as their author (``*_by_token``), and ``created_by`` the person answerable for it.
     """
 
@@ -39,6 +40,16 @@ class ApiToken(models.Model):
         related_name="api_tokens",
         verbose_name=_("team"),
         help_text=_("When set, the token writes only this team's items."),
+    )
+    units = models.ManyToManyField(
+        "plans.ReportingUnit",
+        blank=True,
+        related_name="api_tokens",
+        verbose_name=_("reporting units"),
+        help_text=_(
+            "When set, the token reads and writes only these units' figures (a zone's data platform), "
+            "never the national ones."
+        ),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

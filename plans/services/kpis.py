@@ -8,7 +8,7 @@ import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,10 +19,10 @@ from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import ChangeChannel, MeasurementSource
+from ..choices import Aggregation, ChangeChannel, MeasurementSource, UnitLevel
 from ..exceptions import MeasurementRowsInvalid
 from ..incremental import Changes
-from ..models import KPI, Measurement, MeasurementRevision
+from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
@@ -161,6 +161,19 @@ def _jump_basis(kpi: KPI, series: dict[datetime.date, float], date: datetime.dat
     return previous, kpi_typical_change(kpi=kpi, values=[series[d] for d in sorted(series)])
 
 
+def _unit_jump_basis(series: dict[datetime.date, float], date: datetime.date) -> tuple[float, float | None]:
+    """The jump rule's basis for a reporting unit's own figure: its previous figure and the median change of its
+    other figures (three or more). Before that there is no yardstick: the KPI's baseline and target are the
+    nation's, no measure of one zone's figures."""
+    others = {d: v for d, v in series.items() if d != date}
+    earlier = [d for d in others if d < date]
+    if not earlier or len(others) < 3:
+        return 0.0, None
+    values = [others[d] for d in sorted(others)]
+    typical = statistics.median(abs(later - earlier) for earlier, later in itertools.pairwise(values))
+    return others[max(earlier)], (typical if typical > 0 else None)
+
+
 class _SeriesIndex:
     """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
     of the series without one date (``_jump_basis``) costs a bisection and a few list moves per row,
@@ -201,14 +214,14 @@ class _SeriesIndex:
         return previous, median if median > 0 else _planned_change(self.kpi)
 
 
-def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
-    """Each KPI's values by date, one per date (the latest recorded, as the status method counts them)."""
+def kpi_series(kpi_ids, *, unit_id: int | None = None) -> dict[int, dict[datetime.date, float]]:
+    """Each KPI's values by date, one per date (the latest recorded, as the status method counts them):
+    the national series, or with ``unit_id`` that reporting unit's own."""
     series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
     if not series:
         return series
     query = (
-        Measurement.objects.national()
-        .filter(kpi_id__in=list(kpi_ids))
+        Measurement.objects.filter(kpi_id__in=list(kpi_ids), unit_id=unit_id)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list("kpi_id", "date", "value")
     )
@@ -223,22 +236,116 @@ def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     return series
 
 
+def _unit_label(unit: ReportingUnit) -> str:
+    return f"{unit.code} {unit.name}"
+
+
+def measurement_parts_check(
+    *,
+    kpi: KPI,
+    unit: ReportingUnit | None,
+    date: datetime.date | None,
+    value: Any,
+    numerator: Any = None,
+    denominator: Any = None,
+    source: str = "",
+) -> Any:
+    """The rules of a figure's reporting unit and ratio parts, before ``measurement_check``'s; returns the value
+    (for a ratio KPI given both parts: numerator / denominator x the KPI's ratio scale) or raises ValidationError
+    by field.
+
+    - Derived values (source "derived") are computed from the units by plans.aggregation: never written here.
+    - A unit's figure needs a KPI that aggregates over units (not "none"), a unit that is not the nation
+      (the national figure has no unit) and is active on the date.
+    - Only ratio KPIs take a numerator and a denominator (not zero); a unit's figure of one needs its numerator.
+      Given both, the value is theirs: a value sent too must agree with it.
+    """
+    if source == MeasurementSource.DERIVED:
+        raise ValidationError(
+            {"source": ValidationError(_("Values derived from the zones' figures cannot be written."), code="derived")}
+        )
+    errors: dict[str, ValidationError] = {}
+    if unit is not None:
+        if unit.level == UnitLevel.NATION:
+            errors["unit"] = ValidationError(
+                _("The national figure is recorded without a unit: leave the unit out."), code="nation"
+            )
+        elif kpi.aggregation == Aggregation.NONE:
+            errors["unit"] = ValidationError(
+                _(
+                    "This KPI is reported for the nation only (it does not aggregate over units): "
+                    "it takes no unit's figure."
+                ),
+                code="not_aggregated",
+            )
+        elif date is not None and not unit.active_on(date):
+            errors["unit"] = ValidationError(
+                _("%(unit)s is not an active reporting unit on %(date)s."),
+                code="inactive",
+                params={"unit": _unit_label(unit), "date": formats.date_format(date, "DATE_FORMAT")},
+            )
+    is_ratio = kpi.aggregation == Aggregation.RATIO
+    for name, part in (("numerator", numerator), ("denominator", denominator)):
+        if part is not None and (not _is_real(part) or abs(part) > MAX_ABS_VALUE):
+            errors[name] = ValidationError(
+                _("Enter a real number between -1e15 and 1e15: NaN and infinity are not allowed."), code="not_finite"
+            )
+    if not is_ratio and (numerator is not None or denominator is not None):
+        errors["numerator" if numerator is not None else "denominator"] = ValidationError(
+            _("Only a ratio KPI takes a numerator and a denominator."), code="not_ratio"
+        )
+    elif is_ratio and numerator is None and (unit is not None or denominator is not None):
+        errors["numerator"] = ValidationError(
+            _("A unit's figure of a ratio KPI needs its numerator.")
+            if unit is not None
+            else _("A denominator needs its numerator."),
+            code="numerator_required",
+        )
+    if denominator is not None and "denominator" not in errors and denominator == 0:
+        errors["denominator"] = ValidationError(_("A denominator cannot be zero."), code="zero")
+    if not errors and is_ratio and numerator is not None and denominator is not None:
+        computed = float(numerator) / float(denominator) * kpi.ratio_scale
+        if value is None:
+            value = computed
+        elif not _is_real(value) or not math.isclose(float(value), computed, rel_tol=1e-9, abs_tol=1e-12):
+            errors["value"] = ValidationError(
+                _(
+                    "The value is the numerator over the denominator times %(scale)s, %(computed)s: "
+                    "leave it out or send that."
+                ),
+                code="parts_mismatch",
+                params={"scale": _number(kpi.ratio_scale), "computed": _number(computed)},
+            )
+    if value is None and "value" not in errors:
+        errors["value"] = ValidationError(_("This field is required."), code="required")
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
 @transaction.atomic
 def measurement_record(
     *,
     kpi: KPI,
     date: datetime.date,
-    value: float,
+    value: float | None,
     note: str = "",
     source: str = MeasurementSource.MANUAL,
     recorded_by=None,
     external_id: str = "",
     expected_version: int | None = None,
+    unit: ReportingUnit | None = None,
+    numerator: float | None = None,
+    denominator: float | None = None,
 ) -> MeasurementResult:
-    """Create or revise the KPI's value on ``date`` from ``source``; every change is kept as a revision.
+    """Create or revise the KPI's value on ``date`` for ``unit`` (None: the nation) from ``source``; every change
+    is kept as a revision.
 
-    ``recorded_by`` is the author: a user or an API token.
-    The value must meet ``measurement_check`` (ValidationError by field, nothing written).
+    ``recorded_by`` is the author: a user or an API token. Who may write which unit's figure is the caller's
+    check (plans.permissions.measurement_write_refusal).
+    The figure must meet ``measurement_parts_check`` (its unit; a ratio KPI's numerator and denominator, which
+    give the value when both are sent) and ``measurement_check`` (ValidationError by field, nothing written);
+    the jump rule reads the unit's own series.
 
     ``expected_version`` is the KPI's version when the caller read it: a newer one raises
     StaleVersionError and writes nothing.
@@ -250,21 +357,40 @@ def measurement_record(
             MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
         ),
     )
-    measurement = Measurement.objects.national().select_for_update().filter(kpi=kpi, date=date, source=source).first()
+    value = measurement_parts_check(
+        kpi=kpi, unit=unit, date=date, value=value, numerator=numerator, denominator=denominator, source=source
+    )
+    unit_id = unit.pk if unit is not None else None
+    measurement = (
+        Measurement.objects.select_for_update().filter(kpi=kpi, unit_id=unit_id, date=date, source=source).first()
+    )
     note = note.strip()
-    if measurement and measurement.value == value and measurement.note == note:
+    if (
+        measurement
+        and measurement.value == value
+        and measurement.note == note
+        and (measurement.numerator, measurement.denominator) == (numerator, denominator)
+    ):
         return MeasurementResult(measurement, "unchanged")
     # Only the jump rule reads the series, and a note settles it: no query then.
-    series = {} if note else kpi_series([kpi.pk])[kpi.pk]
+    series = {} if note else kpi_series([kpi.pk], unit_id=unit_id)[kpi.pk]
     series.pop(date, None)
-    value = measurement_check(kpi=kpi, date=date, value=value, note=note, series=series)
+    value = measurement_check(
+        kpi=kpi,
+        date=date,
+        value=value,
+        note=note,
+        series=series,
+        jump_basis=(lambda: _unit_jump_basis(series, date)) if unit_id is not None else None,
+    )
     previous_value = measurement.value if measurement else None
     outcome = "updated" if measurement else "created"
     if measurement is None:
-        measurement = Measurement(kpi=kpi, date=date, source=source)
+        measurement = Measurement(kpi=kpi, unit=unit, date=date, source=source)
     else:
         measurement.version += 1
     measurement.value = value
+    measurement.numerator, measurement.denominator = numerator, denominator
     measurement.note = note
     user, token = author_split(recorded_by)
     measurement.recorded_by, measurement.recorded_by_token = user, token
@@ -321,6 +447,9 @@ def kpi_delete(
     )
 
 
+KEEP = object()  # measurement_update: keep the stored numerator or denominator
+
+
 @transaction.atomic
 def measurement_update(
     *,
@@ -330,8 +459,12 @@ def measurement_update(
     external_id: str = "",
     recorded_by=None,
     expected_version: int | None = None,
+    numerator: Any = KEEP,
+    denominator: Any = KEEP,
 ) -> MeasurementResult:
-    """Revise one measurement's value (and note) in place, keeping its KPI, date and source."""
+    """Revise one measurement's value (and note; a ratio's parts) in place, keeping its KPI, unit, date and source.
+
+    ``numerator`` and ``denominator``: ``KEEP`` (the default) keeps the stored ones."""
     current = row_lock(measurement, expected_version, related=["kpi"])
     return measurement_record(
         kpi=current.kpi,
@@ -341,12 +474,19 @@ def measurement_update(
         source=current.source,
         recorded_by=recorded_by,
         external_id=external_id,
+        unit=current.unit,
+        numerator=current.numerator if numerator is KEEP else numerator,
+        denominator=current.denominator if denominator is KEEP else denominator,
     )
 
 
 @transaction.atomic
 def measurement_delete(*, measurement: Measurement, expected_version: int | None = None, deleted_by=None) -> None:
     measurement = row_lock(measurement, expected_version, related=["kpi"])
+    if measurement.source == MeasurementSource.DERIVED:
+        raise ValidationError(
+            {"source": ValidationError(_("Values derived from the zones' figures cannot be deleted."), code="derived")}
+        )
     kpi = measurement.kpi
     _tombstones_create(
         "measurements",
@@ -361,28 +501,92 @@ def measurement_delete(*, measurement: Measurement, expected_version: int | None
 # What the bulk upsert reads of a KPI (measurement_check's rules and the plan to mark).
 BULK_KPI_FIELDS = (
     "id", "plan_id", "baseline_value", "baseline_date", "target_value", "target_date", "frequency", "min_value",
-    "max_value",
+    "max_value", "aggregation", "ratio_scale",
 )  # fmt: skip
 BULK_MEASUREMENT_COLUMNS = [
     "kpi_id", "date", "value", "note", "source", "recorded_by_id", "recorded_by_token_id", "recorded_at",
-    "external_id", "version", "created_at", "updated_at",
+    "external_id", "version", "created_at", "updated_at", "unit_id", "numerator", "denominator",
 ]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class MeasurementRow:
+    """One row of the bulk upsert; ``unit_id`` None is the national figure; ``value`` None only for a ratio
+    KPI's row giving both its numerator and denominator (the value is theirs)."""
+
     kpi_id: int
     date: datetime.date
-    value: float
+    value: float | None
     note: str = ""
     external_id: str = ""
+    unit_id: int | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+
+    @property
+    def key(self) -> tuple:
+        """What the row is the figure of, with the source: (KPI, unit, date)."""
+        return (self.kpi_id, self.unit_id, self.date)
 
 
 def _unchanged(row: MeasurementRow, stored) -> bool:
-    """The row gives the value and note already stored (``stored``: the existing row's fields, or None)."""
+    """The row gives the value, note and parts already stored (``stored``: the existing row's fields, or None)."""
     return (
-        stored is not None and _is_real(row.value) and stored[1] == float(row.value) and stored[2] == row.note.strip()
+        stored is not None
+        and _is_real(row.value)
+        and stored[1] == float(row.value)
+        and stored[2] == row.note.strip()
+        and tuple(stored[5:7]) == (row.numerator, row.denominator)
     )
+
+
+# Reporting units in the bulk upsert: the rows' units are read in one query, their rules checked and a ratio's
+# value resolved from its parts before the rules of measurement_check run (kept apart from the fast path above).
+
+
+def _bulk_parts_resolve(
+    rows: list[MeasurementRow], kpis: dict, source: str
+) -> tuple[list[MeasurementRow], dict[int, dict[str, list[str]]]]:
+    """The rows with a ratio's value filled in from its parts, and the errors of ``measurement_parts_check``
+    by row index. Rows without a unit or parts (the national fast path) are passed through untouched."""
+    unit_ids = {row.unit_id for row in rows if row.unit_id is not None}
+    units = {unit.pk: unit for unit in ReportingUnit.objects.filter(pk__in=unit_ids)} if unit_ids else {}
+    errors: dict[int, dict[str, list[str]]] = {}
+    resolved = []
+    for index, row in enumerate(rows):
+        plain = row.unit_id is None and row.numerator is None and row.denominator is None and row.value is not None
+        if plain or row.kpi_id not in kpis:
+            resolved.append(row)
+            continue
+        try:
+            if row.unit_id is not None and row.unit_id not in units:
+                raise ValidationError({"unit": ValidationError(_("Unknown reporting unit."), code="unknown")})
+            value = measurement_parts_check(
+                kpi=kpis[row.kpi_id],
+                unit=units.get(row.unit_id),
+                date=row.date,
+                value=row.value,
+                numerator=row.numerator,
+                denominator=row.denominator,
+                source=source,
+            )
+        except ValidationError as exc:
+            errors[index] = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+            resolved.append(row)
+            continue
+        resolved.append(replace(row, value=value))
+    return resolved, errors
+
+
+def _series_for(keys) -> dict[tuple[int, int | None], dict[datetime.date, float]]:
+    """``kpi_series`` of each (KPI, unit) in ``keys``: one query for the national ones, one per unit otherwise."""
+    by_unit: dict[int | None, set[int]] = defaultdict(set)
+    for kpi_id, unit_id in keys:
+        by_unit[unit_id].add(kpi_id)
+    series = {}
+    for unit_id, kpi_ids in by_unit.items():
+        series.update({(kpi_id, unit_id): values for kpi_id, values in kpi_series(kpi_ids, unit_id=unit_id).items()})
+    return series
 
 
 def _bulk_rows_check(
@@ -397,7 +601,7 @@ def _bulk_rows_check(
     for index, row in enumerate(rows):
         if row.kpi_id not in kpis:
             errors.setdefault(index, {})["kpi"] = [str(_("Unknown KPI."))]
-        first = first_by_key.setdefault((row.kpi_id, row.date), index)
+        first = first_by_key.setdefault(row.key, index)
         if first != index:
             message = _("Row %(row)d already gives this KPI's value on this date.") % {"row": first}
             errors.setdefault(index, {})["date"] = [str(message)]
@@ -406,22 +610,31 @@ def _bulk_rows_check(
             if first != index:
                 message = _("Row %(row)d already uses this external id.") % {"row": first}
                 errors.setdefault(index, {})["external_id"] = [str(message)]
-    unchanged = [_unchanged(row, existing.get((row.kpi_id, row.date))) for row in rows]
+    unchanged = [_unchanged(row, existing.get(row.key)) for row in rows]
+    # Series are per KPI and unit (None: the nation): a zone's figure jumps against the zone's own.
     judged = {
-        row.kpi_id for row, same in zip(rows, unchanged, strict=True) if not same and not row.note.strip()
-    } & kpis.keys()
-    stored = kpi_series(judged)
-    payload: dict[int, dict[datetime.date, float]] = {}
+        (row.kpi_id, row.unit_id)
+        for row, same in zip(rows, unchanged, strict=True)
+        if not same and not row.note.strip() and row.kpi_id in kpis
+    }
+    stored = _series_for(judged)
+    payload: dict[tuple[int, int | None], dict[datetime.date, float]] = {}
     for row in rows:
         # A row with no real value is refused below and is no yardstick for the others.
-        if row.kpi_id in judged and _is_real(row.value):
-            payload.setdefault(row.kpi_id, {})[row.date] = row.value
+        if (row.kpi_id, row.unit_id) in judged and _is_real(row.value):
+            payload.setdefault((row.kpi_id, row.unit_id), {})[row.date] = row.value
     # The series each row will sit in once the payload is written: stored values, then the payload's.
     indexes = {
-        kpi_id: _SeriesIndex(kpis[kpi_id], {**stored[kpi_id], **values})
-        for kpi_id, values in payload.items()
-        if kpi_id in kpis
+        series_key: _SeriesIndex(kpis[series_key[0]], {**stored[series_key], **values})
+        if series_key[1] is None
+        else {**stored[series_key], **values}  # a unit's own series: _unit_jump_basis
+        for series_key, values in payload.items()
     }
+
+    def jump_basis(row: MeasurementRow) -> tuple[float, float | None]:
+        index = indexes[(row.kpi_id, row.unit_id)]
+        return index.without(row.date) if row.unit_id is None else _unit_jump_basis(index, row.date)
+
     external_id_field = Measurement._meta.get_field("external_id")
     today = timezone.localdate()
     for index, row in enumerate(rows):
@@ -437,7 +650,7 @@ def _bulk_rows_check(
                 date=row.date,
                 value=row.value,
                 note=row.note,
-                jump_basis=lambda row=row: indexes[row.kpi_id].without(row.date),
+                jump_basis=lambda row=row: jump_basis(row),
                 today=today,
             )
         except ValidationError as exc:
@@ -446,11 +659,11 @@ def _bulk_rows_check(
             ).items():
                 errors.setdefault(index, {}).setdefault(field, []).extend(messages)
     used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
-        "external_id", "kpi_id", "date"
+        "external_id", "kpi_id", "unit_id", "date"
     )
-    for external_id, kpi_id, date in used:
+    for external_id, kpi_id, unit_id, date in used:
         index = first_by_external_id[external_id]
-        if (rows[index].kpi_id, rows[index].date) != (kpi_id, date):
+        if rows[index].key != (kpi_id, unit_id, date):
             errors.setdefault(index, {})["external_id"] = [str(_("This external id is used by another measurement."))]
     return errors
 
@@ -459,7 +672,10 @@ def _bulk_rows_check(
 def measurements_bulk_upsert(
     *, rows: list[MeasurementRow], source: str = MeasurementSource.API, recorded_by=None
 ) -> dict[str, int]:
-    """Create or revise many measurements on (kpi, date, source) in a few queries, all or nothing.
+    """Create or revise many measurements on (kpi, unit, date, source) in a few queries, all or nothing.
+
+    A row with a ``unit_id`` is that reporting unit's own figure (``measurement_parts_check``'s rules,
+    its jump judged against the unit's series); without, the national figure as before.
 
     Every row that changes a stored one (or is new) must meet the rules of ``measurement_check``, judged
     against the series as it will be once the whole payload is written. Raises MeasurementRowsInvalid,
@@ -469,6 +685,8 @@ def measurements_bulk_upsert(
     """
     kpi_ids = sorted({row.kpi_id for row in rows})
     Measurement._meta.get_field("source").clean(source, None)
+    if source == MeasurementSource.DERIVED:
+        raise ValidationError(_("Values derived from the zones' figures cannot be written."), code="derived")
     # Locked in id order, like measurement_record locks its KPI, so concurrent writers queue instead of deadlocking.
     # Only what the rules read: the stored explanations are large and play no part here.
     kpis = {
@@ -478,14 +696,19 @@ def measurements_bulk_upsert(
     # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
     dates = [row.date for row in rows] or [datetime.date.min]
     existing = {
-        (kpi_id, date): rest
-        for kpi_id, date, *rest in Measurement.objects.national()
-        .filter(kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates))
-        .values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
+        (kpi_id, unit_id, date): rest
+        for kpi_id, unit_id, date, *rest in Measurement.objects.filter(
+            kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
+        ).values_list(
+            "kpi_id", "unit_id", "date", "id", "value", "note", "version", "external_id", "numerator", "denominator"
+        )
     }
+    rows, part_errors = _bulk_parts_resolve(rows, kpis, source)
     errors = _bulk_rows_check(rows, kpis, source, existing)
+    for index, fields in part_errors.items():  # a unit's or a ratio's error says more than the value's that follows
+        errors[index] = {**errors.get(index, {}), **fields}
     if errors:
-        raise MeasurementRowsInvalid(errors)
+        raise MeasurementRowsInvalid(dict(sorted(errors.items())))
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     if not rows:
         return counts
@@ -497,14 +720,15 @@ def measurements_bulk_upsert(
     created, updated, revisions, written = [], [], [], {}  # written: KPI -> earliest date written
     for row in rows:
         value, note = float(row.value), row.note.strip()
-        found = existing.get((row.kpi_id, row.date))
+        found = existing.get(row.key)
         if found is None:
             created.append(
                 (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
+                + (row.unit_id, row.numerator, row.denominator)
             )
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
-        pk, stored_value, _note, version, external_id = found
+        pk, stored_value, _note, version, external_id, *_parts = found
         if _unchanged(row, found):
             counts["unchanged"] += 1
             continue
@@ -519,6 +743,8 @@ def measurements_bulk_upsert(
                 recorded_at=now,
                 external_id=row.external_id or external_id,
                 updated_at=now,
+                numerator=row.numerator,
+                denominator=row.denominator,
             )
         )
         revisions.append((pk, stored_value, value, note))
@@ -527,7 +753,8 @@ def measurements_bulk_upsert(
     bulk_set(
         Measurement,
         updated,
-        ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
+        ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"]
+        + ["numerator", "denominator"],
     )
     revision_columns = [
         "measurement_id",

@@ -23,6 +23,7 @@ from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit, UnitT
 from .history import author_split
 from .plans import plan_mark_changed
 from .rows import row_assign, row_lock
+from .sync import _tombstones_create
 
 COLUMNS = ("code", "name_zh", "name_en", "level", "parent_code", "zone_count", "active_from", "active_until")
 REQUIRED_COLUMNS = ("code", "name_en", "level")
@@ -524,3 +525,17 @@ def _xlsx_rows(file) -> list[list]:
         return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
     finally:
         workbook.close()
+
+
+@transaction.atomic
+def unit_delete(*, unit: ReportingUnit, expected_version: int | None = None, deleted_by=None) -> None:
+    """Delete a unit that has no units under it and no figures (otherwise end its active period instead);
+    a tombstone under ``units`` tells syncing clients."""
+    row = row_lock(unit, expected_version)
+    if row.children.exists() or row.measurements.exists():
+        raise ValidationError(
+            _("This unit still has units under it or recorded figures: end its active period instead."),
+            code="unit_in_use",
+        )
+    _tombstones_create("units", [(row.pk, None, row.source, row.external_id)], deleted_by=deleted_by)
+    row.delete()

@@ -16,7 +16,7 @@ from .. import charts, selectors
 from ..choices import ItemType
 from ..explain import explain_item
 from ..models import KPI, Milestone
-from ..permissions import can_update
+from ..permissions import can_record_measurement, can_update
 from .dashboard import AsOf, as_of_read, page_context
 from .pagecache import plan_page
 
@@ -62,7 +62,7 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
         "latest_recorded_at": latest.recorded_at if latest else None,
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
-        "can_update": can_update(request.user, kpi),
+        "can_update": can_record_measurement(request.user, kpi),
     }
     return f"{kpi.code} {kpi.name}", context
 

@@ -38,7 +38,7 @@ from django.utils.safestring import mark_safe
 from .. import selectors
 from ..failopen import Breaker, fail_open
 from ..page_generation import GENERATION_KEY, generation, generation_bump
-from ..permissions import writable_team_ids
+from ..permissions import unit_scope, writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
 
 TIMEOUT = 6 * 60 * 60
@@ -112,7 +112,9 @@ def viewer_facts(user) -> tuple:
     The role is in it (what ``plans.permissions.can_update`` reads), and the answer is kept on the user.
     """
     teams = writable_team_ids(user)
-    return ("all",) if teams is None else ("teams", *sorted(teams))
+    # A zone reporter records figures on every aggregating KPI: their pages differ from staff with the same teams.
+    zone = ("zone",) if unit_scope(user) is not None else ()
+    return ("all",) if teams is None else ("teams", *sorted(teams), *zone)
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from .. import selectors
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan
-from ..permissions import ensure_can_update, team_ids
+from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids, unit_scope
 from .items import item_or_404, item_url
 from .pagecache import all_plans_page
 
@@ -103,16 +103,33 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
         if counted.uncomputed:
             description = f"{description} {NOT_COMPUTED_NOTE}".strip()
         sections.append({"key": key, "label": label, "description": description, "items": page, "total": counted.total})
+    # Zone reporters are rarely in a team: only then is it asked which units they report for.
+    unit_ids = None if has_teams else unit_scope(request.user)
+    zone_units, zone_kpis = selectors.zone_reporter_work(unit_ids=unit_ids) if unit_ids else ([], [])
     return {
         "sections": sections,
         "shown": shown,
         "count": sum(counted.total for counted in work.counts.values()),
         "today": today,
         "has_teams": has_teams,
+        "zone_units": zone_units,
+        "zone_kpis": zone_kpis,
     }
 
 
-def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved):
+def _update_page(
+    request,
+    pk,
+    *,
+    loader,
+    latest_entry,
+    form_class,
+    template,
+    name,
+    on_saved,
+    ensure=ensure_can_update,
+    form_kwargs=None,
+):
     """GET shows the form; POST saves through the form's service and returns to the item's page with
     ``on_saved``'s message.
 
@@ -121,10 +138,11 @@ def _update_page(request, pk, *, loader, latest_entry, form_class, template, nam
     is written unless the form is valid and current.
     """
     item = item_or_404(loader, pk)
-    ensure_can_update(request.user, item)
+    ensure(request.user, item)
+    form_kwargs = form_kwargs or {}
     latest = None
     if request.method == "POST":
-        form = form_class(request.POST, item=item)
+        form = form_class(request.POST, item=item, **form_kwargs)
         if form.is_valid() and (saved := form.save(user=request.user)):
             level, message = on_saved(item, saved)
             messages.add_message(request, level, message)
@@ -134,7 +152,7 @@ def _update_page(request, pk, *, loader, latest_entry, form_class, template, nam
             item = item_or_404(loader, pk)
             latest = latest_entry(item)
     else:
-        form = form_class(item=item)
+        form = form_class(item=item, **form_kwargs)
     context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
     return render(request, template, context, status=409 if form.conflict else 200)
 
@@ -160,6 +178,8 @@ def _measurement_saved(kpi, result):
         "unit": kpi.unit,
         "date": formats.date_format(result.measurement.date, "DATE_FORMAT"),
     }
+    if result.measurement.unit_id is not None:
+        summary = _("%(unit)s: %(summary)s") % {"unit": result.measurement.unit.name, "summary": summary}
     return messages.SUCCESS, f"{summary} {_status_phrase(kpi)}"
 
 
@@ -190,4 +210,7 @@ def measurement_create(request, pk: int):
         template="plans/work/measurement_form.html",
         name="kpi",
         on_saved=_measurement_saved,
+        # Zone reporters record their units' figures on any KPI that aggregates over units.
+        ensure=ensure_can_record_measurement,
+        form_kwargs={"user": request.user},
     )

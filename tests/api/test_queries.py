@@ -8,11 +8,15 @@ from tests.factories import (
     KPIFactory,
     MeasurementFactory,
     MilestoneFactory,
+    UserFactory,
+    ZoneFactory,
     api_client,
+    api_token,
 )
 
 ROUTES = [
     "teams",
+    "units",
     "plans",
     "focus-areas",
     "goals",
@@ -36,6 +40,8 @@ def build(size: int) -> None:
         kpi = KPIFactory(goal=goal)
         for month in range(1, 4):
             MeasurementFactory(kpi=kpi, date=datetime.date(2025, month, 28))
+        zone = ZoneFactory()
+        MeasurementFactory(kpi=kpi, unit=zone, date=datetime.date(2025, 3, 28))
         milestone = MilestoneFactory(goal=goal)
         milestone_progress_record(milestone=milestone, percent_complete=50, state="in_progress")
         doomed = GoalFactory(focus_area=goal.focus_area)
@@ -60,3 +66,34 @@ def test_a_signed_in_user_list_costs_the_session_and_user_lookups_more(manager, 
     client = api_client(user=manager)
     with django_assert_max_num_queries(MAX_QUERIES + 1):
         assert client.get(f"/api/v1/{route}/").status_code == 200
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_the_measurements_list_by_unit_and_level_costs_the_same(reader, size, django_assert_max_num_queries):
+    build(size)
+    code = ZoneFactory._meta.model.objects.filter(level="zone").values_list("code", flat=True).first()
+    reader.get("/api/v1/teams/")
+    for params in ({"unit": code}, {"level": "zone"}, {"level": "nation"}):
+        with django_assert_max_num_queries(MAX_QUERIES):
+            response = reader.get("/api/v1/measurements/", {"page_size": 1000, **params})
+        assert response.status_code == 200
+        assert response.json()["results"]
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_a_zone_reporters_or_unit_tokens_measurements_list_costs_no_more(db, size, django_assert_max_num_queries):
+    build(size)
+    zone = ZoneFactory._meta.model.objects.filter(level="zone").first()
+    reporter = UserFactory(username="zone-reporter", role="staff")
+    zone.reporters.add(reporter)
+    _, key = api_token(scope="write", units=[zone])
+    token_client = api_client(key)
+    token_client.get("/api/v1/teams/")
+    # Token lookup and the page: the units are a subquery of the page's query.
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = token_client.get("/api/v1/measurements/", {"page_size": 1000})
+    assert response.status_code == 200 and len(response.json()["results"]) >= size * 3
+    reporter_client = api_client(user=reporter)
+    with django_assert_max_num_queries(MAX_QUERIES + 1):  # session and user instead of the token
+        response = reporter_client.get("/api/v1/measurements/", {"page_size": 1000})
+    assert response.status_code == 200 and len(response.json()["results"]) >= size * 3

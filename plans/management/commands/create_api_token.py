@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from plans.choices import ApiTokenScope
-from plans.models import Team
+from plans.models import ReportingUnit, Team
 from plans.services import api_token_create
 
 
@@ -16,10 +16,17 @@ class Command(BaseCommand):
         parser.add_argument("--scope", required=True, choices=ApiTokenScope.values)
         parser.add_argument("--team", help="Team name (or id): the token then writes only this team's items.")
         parser.add_argument(
+            "--unit",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="A reporting unit's code (repeatable): the token then reads and writes only these units' figures.",
+        )
+        parser.add_argument(
             "--owner", metavar="USERNAME", help="The person answerable for the token's writes (recorded on it)."
         )
 
-    def handle(self, *args, name, scope, team=None, owner=None, **options):
+    def handle(self, *args, name, scope, team=None, owner=None, unit=(), **options):
         team_obj = None
         if team:
             lookup = {"pk": int(team)} if team.isdigit() else {"name": team}
@@ -31,6 +38,10 @@ class Command(BaseCommand):
             owner_obj = get_user_model().objects.filter(username=owner).first()
             if owner_obj is None:
                 raise CommandError(f"No user {owner!r}.")
-        token, key = api_token_create(name=name, scope=scope, team=team_obj, created_by=owner_obj)
+        units = list(ReportingUnit.objects.filter(code__in=unit))
+        missing = sorted(set(unit) - {u.code for u in units})
+        if missing:
+            raise CommandError(f"No reporting unit {', '.join(missing)}.")
+        token, key = api_token_create(name=name, scope=scope, team=team_obj, created_by=owner_obj, units=units)
         self.stderr.write(f"Created API token {token}. Store the key now: it is not shown again.")
         self.stdout.write(key)
