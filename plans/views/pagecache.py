@@ -125,13 +125,14 @@ def cached_page(request, *, view: str, facts: tuple, build, template: str, plan=
     return render(request, SHELL_TEMPLATE, context, status=status)
 
 
-def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False):
+def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False, extra_facts: tuple = ()):
     """A page under a plan's dashboard, ``plans/dashboard/<page>.html``; ``build(plan)`` gives its title and context.
 
     ``per_viewer``: the page shows what the viewer may do (the update link), so its writable teams are in the key.
+    ``extra_facts``: more of the viewer the body depends on (the zone sections: the units it may see).
     """
     plan = selectors.dashboard_plan_get(slug=slug)
-    facts = (plan_facts(plan), viewer_facts(request.user) if per_viewer else None)
+    facts = (plan_facts(plan), viewer_facts(request.user) if per_viewer else None, *extra_facts)
     template = f"plans/dashboard/{page}.html"
     return cached_page(
         request, view=f"{page}:{item}", facts=facts, build=lambda: build(plan), template=template, plan=plan
@@ -152,8 +153,9 @@ def connect_signals() -> None:
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_save
 
-    from ..models import Team
+    from ..models import ReportingUnit, Team
 
-    for model in (Team, get_user_model()):
+    # Reporting units: their names show on the zone sections, which belong to no plan's revisions either.
+    for model in (Team, get_user_model(), ReportingUnit):
         post_save.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-save-{model.__name__}")
         post_delete.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-delete-{model.__name__}")
