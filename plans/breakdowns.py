@@ -371,11 +371,12 @@ def _per_unit_label(kpi: KPI) -> str:
 
 # --- the ranking chart (server-side SVG) ---------------------------------------------------------------------
 
-BAR_HEIGHT = 18
-BAR_GAP = 6
-LABEL_WIDTH = 180
-BAR_AREA = 300
-VALUE_WIDTH = 90
+# Narrow enough to be scaled down to a phone's width and still read (plans/zones/_ranking.html).
+BAR_HEIGHT = 14
+BAR_GAP = 5
+LABEL_WIDTH = 140
+BAR_AREA = 220
+VALUE_WIDTH = 70
 CHART_WIDTH = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH
 
 
@@ -400,7 +401,7 @@ def ranking_chart(rows: list[UnitRow], *, unit: str) -> dict:
                 "row": row,
                 "rank": i + 1,
                 "y": y,
-                "text_y": y + BAR_HEIGHT - 5,
+                "text_y": y + BAR_HEIGHT - 3,
                 "x": round(min(zero, x_end), 1),
                 "width": round(max(abs(x_end - zero), 1.0), 1),
                 "label": row.unit.name,
@@ -412,6 +413,7 @@ def ranking_chart(rows: list[UnitRow], *, unit: str) -> dict:
         "width": CHART_WIDTH,
         "height": len(bars) * (BAR_HEIGHT + BAR_GAP),
         "zero": round(zero, 1),
+        "bar_height": BAR_HEIGHT,
         "label_x": LABEL_WIDTH - 6,
         "value_x": LABEL_WIDTH + BAR_AREA + 6,
         "unit": unit,

@@ -307,6 +307,7 @@ def test_zone_page_shows_its_kpis_latest_values_statuses_province_and_what_it_ha
     missing = page.split("Not reported for the latest period")[1].split("KPIs of")[0]
     assert "GDP" in missing and "2025 Q3" in missing
     assert "7.5 trillion yuan for 2025-06-30" in page  # its latest figure: Q2
+    assert "Zone four is behind its trajectory." in page  # its status explained
     assert "On track" in page
     reported = text_of(signed_in.get(reverse("plans:zone", args=[z.zones[1].code])))
     assert "Every KPI has its figure for the latest period." in reported
@@ -445,3 +446,42 @@ def test_zone_page_query_count_does_not_grow_with_the_zones(signed_in, django_as
         if hasattr(response, "streaming_content"):
             b"".join(response.streaming_content)
     assert response.status_code == 200
+
+
+# --- in a browser: screenshots at desktop and phone widths ------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_zone_pages_in_a_browser_at_desktop_and_phone_widths(page, manager):
+    from tests.conftest import ARTIFACTS, sign_in
+    from tests.test_dashboard_browser import axe_violations
+    from tests.test_security_headers import csp_messages
+
+    z = build_zones(24)
+    UnitAggregate.objects.filter(unit=z.nation, period_end=Q3).update(weight_coverage=0.96)
+    MeasurementFactory(kpi=z.kpi, date=Q3, value=300.0, source=MeasurementSource.IMPORT)
+    refused = csp_messages(page)
+    sign_in(page, "mgr")
+    shots = {
+        "zones-kpi-breakdown": (kpi_url(z), "#breakdown"),
+        "zones-zone-page": (reverse("plans:zone", args=[z.zones[0].code]), "main"),
+        "zones-province-page": (reverse("plans:zone", args=["PA"]), "main"),
+        "zones-heatmap": (reverse("plans:dashboard_zones", args=[z.plan.slug]), "main"),
+        "zones-index": (reverse("plans:zones"), "main"),
+    }
+    for width, suffix in ((1280, "desktop"), (390, "390")):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, (url, selector) in shots.items():
+            page.goto(url)
+            page.locator(selector).first.screenshot(path=ARTIFACTS / f"{name}-{suffix}.png")
+            # Nothing but the scroll regions may be wider than the screen.
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, (name, width, overflow)
+            assert axe_violations(page, f"{name}-{suffix}") == [], name
+    # A table wider than a phone scrolls inside its own box, which a keyboard can reach.
+    page.goto(shots["zones-heatmap"][0])
+    region = page.locator(".heatmap-wrap")
+    assert region.get_attribute("tabindex") == "0"
+    assert region.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert refused == []
