@@ -18,7 +18,7 @@ import pytest
 from django.urls import reverse
 
 from plans import breakdowns
-from plans.choices import Aggregation, MeasurementSource, NationalSource, Status
+from plans.choices import Aggregation, ItemType, MeasurementSource, NationalSource, Status
 from plans.models import UnitAggregate, UnitStatus
 from tests.factories import (
     GoalFactory,
@@ -27,6 +27,7 @@ from tests.factories import (
     NationFactory,
     PlanFactory,
     ProvinceFactory,
+    StatusSnapshotFactory,
     UserFactory,
     ZoneFactory,
 )
@@ -485,3 +486,11 @@ def test_zone_pages_in_a_browser_at_desktop_and_phone_widths(page, manager):
     assert region.get_attribute("tabindex") == "0"
     assert region.evaluate("el => el.scrollWidth > el.clientWidth")
     assert refused == []
+
+
+def test_heat_map_is_always_the_current_view(signed_in):
+    z = build_zones(3)
+    StatusSnapshotFactory(plan=z.plan, item_type=ItemType.PLAN, item_id=z.plan.pk, as_of=Q2)
+    assert "As it stood on" in text_of(signed_in.get(kpi_url(z, "?as_of=2025-06-30")))  # a day the KPI page shows
+    response = signed_in.get(reverse("plans:dashboard_zones", args=[z.plan.slug]) + "?as_of=2025-06-30")
+    assert "As it stood on" not in text_of(response)  # unit statuses have no snapshots

@@ -20,7 +20,7 @@ from .. import breakdowns, exports, selectors
 from ..choices import Aggregation, UnitLevel
 from ..models import ReportingUnit
 from ..permissions import visible_units
-from .dashboard import _in_language, as_of_read, page_context
+from .dashboard import AsOf, _in_language, as_of_read, page_context
 from .pagecache import cached_page, plan_facts
 
 
@@ -99,9 +99,9 @@ def plan_zones(request, slug):
     plan = selectors.dashboard_plan_get(slug=slug)
 
     def build():
-        as_of = as_of_read(request, plan)
+        # Unit statuses are kept for now only (no snapshots): the view is always the current one.
         heatmap = breakdowns.zone_heatmap(plan=plan, visible=visible_units(request.user))
-        return _("Zones"), page_context(request, plan, as_of) | {"heatmap": heatmap}
+        return _("Zones"), page_context(request, plan, AsOf()) | {"heatmap": heatmap}
 
     return cached_page(
         request,
