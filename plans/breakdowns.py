@@ -117,6 +117,7 @@ class Breakdown:
     has_per_unit: bool
     per_unit_label: str
     restricted: bool
+    nation: UnitRow | None = None  # the derived national figure as a row of the table (its total)
 
     @property
     def zones(self) -> list[UnitRow]:
@@ -356,6 +357,20 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
         has_per_unit=bool(kpi.comparison_kpi_id),
         per_unit_label=_per_unit_label(kpi),
         restricted=visible is not None,
+        nation=_nation_row(nation, national, aggregates.get((nation.pk, compared_to)) if nation else None, has_share),
+    )
+
+
+def _nation_row(nation, national: UnitAggregate | None, before: UnitAggregate | None, has_share: bool):
+    if nation is None or national is None:
+        return None
+    return UnitRow(
+        unit=nation,
+        value=national.value,
+        previous=before.value if before else None,
+        share=1.0 if has_share else None,
+        reported_zones=national.reported_zones,
+        expected_zones=national.expected_zones,
     )
 
 

@@ -151,6 +151,7 @@ def test_breakdown_gives_each_zone_its_value_change_a_year_earlier_share_and_per
     assert provinces["PA"].value == 2.0 + 6.0  # zones 0 and 2 (zone 4 is silent)
     assert provinces["PA"].change == pytest.approx(4.0)
     assert [zone.unit.code for zone in provinces["PB"].zones] == ["Z03", "Z01"]  # largest first by default
+    assert (result.nation.value, result.nation.change, result.nation.share) == (20.0, 10.0, 1.0)
 
 
 def test_breakdown_compares_with_the_previous_period_when_there_is_no_year_earlier():
@@ -194,6 +195,7 @@ def test_kpi_page_says_the_national_figure_with_its_coverage_in_one_sentence(sig
     page = text_of(signed_in.get(kpi_url(z)))
     assert "GDP 2025 Q3: 19.9 trillion yuan from 162 of 178 zones (96% of last year's weight)" in page
     assert "sum of the zones' figures" in page
+    assert "China (derived) 162 of 178 zones 19.9" in page  # the table's total row
 
 
 def test_kpi_page_shows_the_gap_to_a_directly_reported_national_value_and_which_counts(signed_in):
@@ -444,6 +446,24 @@ def test_zone_page_query_count_does_not_grow_with_the_zones(signed_in, django_as
     url, ceiling = page_urls(z)[name]
     with django_assert_max_num_queries(ceiling):
         response = signed_in.get(url)
+        if hasattr(response, "streaming_content"):
+            b"".join(response.streaming_content)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("zones", ZONE_SIZES)
+@pytest.mark.parametrize("name", ["kpi", "csv", "heat map", "zone", "index"])
+def test_a_reporters_zone_pages_cost_two_queries_more_whatever_the_zones(
+    client, reporter, django_assert_max_num_queries, zones, name
+):
+    z = build_zones(zones)
+    for zone in z.zones[::2]:
+        zone.reporters.add(reporter)
+    client.force_login(reporter)
+    url, ceiling = page_urls(z)[name]
+    # The staff role's teams and the units it reports for (plans.permissions.visible_units).
+    with django_assert_max_num_queries(ceiling + 2):
+        response = client.get(url)
         if hasattr(response, "streaming_content"):
             b"".join(response.streaming_content)
     assert response.status_code == 200
