@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from .charts import TREND_ORDER
 from .choices import Aggregation, MeasurementSource, NationalSource, UnitLevel
-from .dates import month_end
+from .dates import MONTHS_PER_PERIOD, ONE_DAY, month_end, period_end_on_or_before
 from .explain import explain, fmt_number, fmt_percent
 from .models import KPI, Measurement, ReportingUnit, UnitAggregate, UnitStatus
 
@@ -63,6 +63,24 @@ def period_label(frequency: str, day: datetime.date | None) -> str:
 
 def _year_earlier(day: datetime.date) -> datetime.date:
     return month_end(datetime.date(day.year - 1, day.month, 1))
+
+
+# As plans.aggregation reads the zones' rows: a value dated within a period is the value of the period's end
+# (the latest by date, then as recorded), and a zone is expected in a period its active dates overlap.
+def period_end_of(frequency: str, day: datetime.date) -> datetime.date:
+    step = MONTHS_PER_PERIOD[str(frequency)]
+    return month_end(datetime.date(day.year, ((day.month - 1) // step + 1) * step, 1))
+
+
+def period_start_of(frequency: str, end: datetime.date) -> datetime.date:
+    return period_end_on_or_before(frequency, end - ONE_DAY) + ONE_DAY
+
+
+def active_in(unit: ReportingUnit, frequency: str, end: datetime.date) -> bool:
+    start = period_start_of(frequency, end)
+    return (unit.active_from is None or unit.active_from <= end) and (
+        unit.active_until is None or unit.active_until >= start
+    )
 
 
 # --- the KPI page's breakdown -------------------------------------------------------------------------------
@@ -229,11 +247,12 @@ def sort_read(raw: str) -> str:
     return raw if raw.lstrip("-") in SORT_KEYS and raw.count("-") <= 1 else DEFAULT_SORT
 
 
-def _latest_rows(rows) -> dict:
-    """(kpi, unit, date) -> (value, numerator): the latest recorded row of each wins (rows come in recorded order)."""
+def _latest_rows(rows, frequency: str) -> dict:
+    """(kpi, unit, period end) -> (value, numerator): the period's latest row by date, then as recorded, wins
+    (rows come in that order)."""
     kept = {}
     for kpi_id, unit_id, day, value, numerator in rows:
-        kept[(kpi_id, unit_id, day)] = (value, numerator)
+        kept[(kpi_id, unit_id, period_end_of(frequency, day))] = (value, numerator)
     return kept
 
 
@@ -253,7 +272,8 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
         reported = Measurement.objects.filter(kpi=kpi, unit__isnull=False)
         if as_of:
             reported = reported.filter(date__lte=as_of)
-        periods = sorted(set(reported.order_by().values_list("date", flat=True).distinct()))
+        days_reported = reported.order_by().values_list("date", flat=True).distinct()
+        periods = sorted({period_end_of(kpi.frequency, day) for day in days_reported})
     period = periods[-1] if periods else None
     compared_to, compared_text = None, ""
     if period is not None:
@@ -269,13 +289,16 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
     units = unit_register(visible=visible)
     nation = next((u for u in units if u.level == UnitLevel.NATION), None)
     kpis = [kpi.pk, *([kpi.comparison_kpi_id] if kpi.comparison_kpi_id else [])]
+    within = Q()
+    for end in days:
+        within |= Q(date__range=(period_start_of(kpi.frequency, end), end))
     rows = (
-        Measurement.objects.filter(kpi_id__in=kpis, date__in=days)
+        Measurement.objects.filter(within, kpi_id__in=kpis)
         .filter(Q(unit__isnull=False) | ~Q(source=MeasurementSource.DERIVED))
-        .order_by("recorded_at", "id")
+        .order_by("date", "recorded_at", "id")
         .values_list("kpi_id", "unit_id", "date", "value", "numerator")
     )
-    figures = _latest_rows(rows) if days else {}
+    figures = _latest_rows(rows, kpi.frequency) if days else {}
     statuses = dict(UnitStatus.objects.filter(kpi=kpi).order_by().values_list("unit_id", "status"))
 
     national = aggregates.get((nation.pk, period)) if nation else None
@@ -322,7 +345,7 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
             value, numerator = figures.get((kpi.pk, zone.pk, period), (None, None))
             reported = (kpi.pk, zone.pk, period) in figures
             if period and not reported:
-                if not zone.active_on(period):
+                if not active_in(zone, kpi.frequency, period):
                     continue  # not designated yet, or merged away: neither expected nor shown
                 missing.append(zone)
             zone_rows.append(
@@ -551,7 +574,7 @@ def unit_kpi_rows(unit: ReportingUnit) -> list[UnitKPIRow]:
                 latest_date=day,
                 period=period,
                 # Without a derived national period yet, any figure counts as the latest.
-                reported=day is not None and (period is None or day >= period),
+                reported=day is not None and (period is None or period_end_of(kpi.frequency, day) >= period),
                 reported_zones=getattr(kpi, "unit_reported", None),
                 expected_zones=getattr(kpi, "unit_expected", None),
             )

@@ -169,6 +169,26 @@ def test_ratio_share_is_the_zone_numerator_over_the_national_numerator_not_its_r
     assert rows["Z00"].share == pytest.approx(1.0 / 3.0)
 
 
+def test_a_value_dated_within_the_period_counts_for_it_as_the_aggregation_reads_it():
+    z = build_zones(3)
+    MeasurementFactory(kpi=z.kpi, unit=z.silent, date=datetime.date(2025, 8, 15), value=9.0)
+    result = breakdowns.kpi_breakdown(z.kpi)
+    assert {row.unit.code: row.value for row in result.zones}[z.silent.code] == 9.0
+    assert result.missing == []
+    MeasurementFactory(kpi=z.kpi, unit=z.silent, date=datetime.date(2025, 9, 1), value=10.0)
+    assert {row.unit.code: row.value for row in breakdowns.kpi_breakdown(z.kpi).zones}[z.silent.code] == 10.0
+
+
+def test_a_zone_that_closed_during_the_period_is_still_expected_in_it():
+    z = build_zones(3)
+    z.silent.active_until = datetime.date(2025, 8, 31)
+    z.silent.save()
+    assert breakdowns.kpi_breakdown(z.kpi).missing == [z.silent]
+    z.silent.active_until = datetime.date(2025, 6, 30)
+    z.silent.save()
+    assert breakdowns.kpi_breakdown(z.kpi).missing == []
+
+
 def test_a_past_as_of_date_shows_the_latest_period_on_or_before_it():
     z = build_zones(3)
     result = breakdowns.kpi_breakdown(z.kpi, as_of=datetime.date(2025, 7, 31))
