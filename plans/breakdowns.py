@@ -142,6 +142,11 @@ class Breakdown:
         return [zone for province in self.provinces for zone in province.zones]
 
     @property
+    def missing_zones(self) -> int:
+        """How many zones the units that have not reported stand for (an "other zones" unit counts for its N)."""
+        return sum(unit.zone_count for unit in self.missing)
+
+    @property
     def ranking(self) -> dict:
         return ranking_chart(self.zones, unit=self.kpi.unit)
 

@@ -241,6 +241,9 @@ def test_kpi_page_lists_the_zones_that_have_not_reported_the_latest_period(signe
     assert "Zone 00" not in missing
     assert "Designated later" not in html  # not expected before its designation
     assert "1 zone has not reported 2025 Q3" in text_of(signed_in.get(kpi_url(z, "?sort=name")))
+    z.silent.zone_count = 12  # an "other zones" unit: it stands for twelve
+    z.silent.save()
+    assert "12 zones have not reported 2025 Q3" in text_of(signed_in.get(kpi_url(z, "?sort=-name")))
 
 
 def test_kpi_page_sorts_zones_by_the_chosen_column_with_links_that_need_no_script(signed_in):
