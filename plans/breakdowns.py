@@ -178,8 +178,17 @@ def coverage_sentence(kpi: KPI, period: datetime.date | None, national: UnitAggr
     if period is None:
         return _("No zone has reported %(kpi)s yet.") % {"kpi": kpi.name}
     values = {"kpi": kpi.name, "period": period_label(kpi.frequency, period), "unit": kpi.unit}
-    if national is None or national.value is None:
+    if national is None:
         return _("%(kpi)s %(period)s: the national figure has not been derived from the zones yet.") % values
+    if national.value is None:
+        values |= {"reported": national.reported_zones, "expected": national.expected_zones}
+        return (
+            _(
+                "%(kpi)s %(period)s: %(reported)d of %(expected)d zones reported, but no national figure could be "
+                "derived from them (a denominator or weight is missing)."
+            )
+            % values
+        )
     values |= {
         "value": fmt_number(national.value),
         "reported": national.reported_zones,
@@ -312,8 +321,9 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
     if reported_value is None and (kpi.pk, None, period) in figures:
         reported_value = figures[(kpi.pk, None, period)][0]
     kind = kpi.aggregation
-    has_share = kind in (Aggregation.SUM, Aggregation.RATIO) and bool(national_value)
     national_numerator = national.numerator if national else None
+    # A share of the national figure: of the sum, or of the numerators' sum (a ratio's zones are its numerators).
+    has_share = bool(national_numerator if kind == Aggregation.RATIO else kind == Aggregation.SUM and national_value)
 
     def share_of(value, numerator):
         if kind == Aggregation.SUM and national_value and value is not None:
@@ -417,7 +427,7 @@ def _per_unit_label(kpi: KPI) -> str:
 # Narrow enough to be scaled down to a phone's width and still read (plans/zones/_ranking.html).
 BAR_HEIGHT = 14
 BAR_GAP = 5
-LABEL_WIDTH = 140
+LABEL_WIDTH = 190
 BAR_AREA = 220
 VALUE_WIDTH = 70
 CHART_WIDTH = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH

@@ -218,6 +218,23 @@ def test_kpi_page_says_the_national_figure_with_its_coverage_in_one_sentence(sig
     assert "China (derived) 162 of 178 zones 19.9" in page  # the table's total row
 
 
+def test_coverage_sentence_says_when_the_zones_reported_but_no_national_figure_could_be_derived():
+    z = build_zones(3, aggregation=Aggregation.RATIO)
+    UnitAggregate.objects.filter(unit=z.nation, period_end=Q3).update(value=None)
+    result = breakdowns.kpi_breakdown(z.kpi)
+    assert result.coverage == (
+        "GDP 2025 Q3: 2 of 3 zones reported, but no national figure could be derived from them "
+        "(a denominator or weight is missing)."
+    )
+    assert result.has_share  # a ratio's shares are of the numerators, which are in
+
+
+def test_the_heading_says_when_every_expected_zone_has_reported(signed_in):
+    z = build_zones(3)
+    MeasurementFactory(kpi=z.kpi, unit=z.silent, date=Q3, value=1.0)
+    assert "Every expected zone has reported 2025 Q3" in text_of(signed_in.get(kpi_url(z)))
+
+
 def test_kpi_page_shows_the_gap_to_a_directly_reported_national_value_and_which_counts(signed_in):
     z = build_zones(5)  # derived 20
     MeasurementFactory(kpi=z.kpi, date=Q3, value=21.0, source=MeasurementSource.IMPORT)
