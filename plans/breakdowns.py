@@ -427,7 +427,7 @@ def _per_unit_label(kpi: KPI) -> str:
 # Narrow enough to be scaled down to a phone's width and still read (plans/zones/_ranking.html).
 BAR_HEIGHT = 14
 BAR_GAP = 5
-LABEL_WIDTH = 190
+LABEL_WIDTH = 205
 BAR_AREA = 220
 VALUE_WIDTH = 70
 CHART_WIDTH = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH
@@ -436,11 +436,16 @@ CHART_WIDTH = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH
 def ranking_chart(rows: list[UnitRow], *, unit: str) -> dict:
     """Horizontal bars of the zones that reported, largest first: geometry for ``plans/zones/_ranking.html``.
 
-    Bars start at zero, so negative values (a fall) extend left of the axis.
+    Bars start at zero, so negative values (a fall) extend left of the axis. Units that stand for several
+    zones are left out of the ranking (``left_out``) and named under it.
     """
-    reported = sorted((r for r in rows if r.value is not None), key=lambda r: r.value, reverse=True)
+    # A unit standing for many zones ("the other 162") is no zone to rank against one: it is named apart.
+    grouped = [r.unit for r in rows if r.value is not None and r.unit.zone_count > 1]
+    reported = sorted(
+        (r for r in rows if r.value is not None and r.unit.zone_count == 1), key=lambda r: r.value, reverse=True
+    )
     if not reported:
-        return {"bars": [], "width": CHART_WIDTH, "height": 0}
+        return {"bars": [], "width": CHART_WIDTH, "height": 0, "left_out": grouped}
     low = min(0.0, min(r.value for r in reported))
     high = max(0.0, max(r.value for r in reported))
     span = (high - low) or 1.0
@@ -470,6 +475,7 @@ def ranking_chart(rows: list[UnitRow], *, unit: str) -> dict:
         "label_x": LABEL_WIDTH - 6,
         "value_x": LABEL_WIDTH + BAR_AREA + 6,
         "unit": unit,
+        "left_out": grouped,
     }
 
 

@@ -286,6 +286,15 @@ def test_kpi_page_ranks_the_zones_in_an_svg_chart_with_a_table_alternative(signe
     assert re.findall(r'<th scope="row">([^<]+)</th>', ranking)[:4] == ["Zone 03", "Zone 02", "Zone 01", "Zone 00"]
 
 
+def test_a_unit_standing_for_many_zones_is_named_apart_from_the_ranking(signed_in):
+    z = build_zones(5)
+    z.zones[3].zone_count = 162
+    z.zones[3].save()
+    chart = breakdowns.kpi_breakdown(z.kpi).ranking
+    assert [bar["label"] for bar in chart["bars"]] == ["Zone 02", "Zone 01", "Zone 00"]
+    assert "Zone 03 is not ranked: it stands for 162 zones." in text_of(signed_in.get(kpi_url(z)))
+
+
 def test_a_kpi_reported_nationally_has_no_zone_section(signed_in):
     z = build_zones(3)
     response = signed_in.get(reverse("plans:dashboard_kpi", args=[z.plan.slug, z.employees.code]))
