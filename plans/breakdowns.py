@@ -278,6 +278,7 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
     and a directly reported national figure), the statuses.
     """
     sort = sort_read(sort)
+    kind = kpi.aggregation
     dates = UnitAggregate.objects.filter(kpi=kpi, unit__level=UnitLevel.NATION)
     if as_of:
         dates = dates.filter(period_end__lte=as_of)
@@ -302,9 +303,13 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
     }
     units = unit_register(visible=visible)
     nation = next((u for u in units if u.level == UnitLevel.NATION), None)
-    kpis = [kpi.pk, *([kpi.comparison_kpi_id] if kpi.comparison_kpi_id else [])]
+    # A growth KPI's zones report its base KPI: a zone's growth is its own base value over its value a year
+    # earlier, as the national growth is of two sums.
+    growth = kind == Aggregation.GROWTH and kpi.base_kpi_id is not None
+    source = kpi.base_kpi_id if growth else kpi.pk
+    kpis = {kpi.pk, source, *([kpi.comparison_kpi_id] if kpi.comparison_kpi_id else [])}
     within = Q()
-    for end in days:
+    for end in {*days, *([_year_earlier(d) for d in days] if growth else [])}:
         within |= Q(date__range=(period_start_of(kpi.frequency, end), end))
     rows = (
         Measurement.objects.filter(within, kpi_id__in=kpis)
@@ -320,7 +325,6 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
     reported_value = national.reported_value if national and national.reported_value is not None else None
     if reported_value is None and (kpi.pk, None, period) in figures:
         reported_value = figures[(kpi.pk, None, period)][0]
-    kind = kpi.aggregation
     national_numerator = national.numerator if national else None
     # A share of the national figure: of the sum, or of the numerators' sum (a ratio's zones are its numerators).
     has_share = bool(national_numerator if kind == Aggregation.RATIO else kind == Aggregation.SUM and national_value)
@@ -331,6 +335,14 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
         if kind == Aggregation.RATIO and national_numerator and numerator is not None:
             return numerator / national_numerator
         return None
+
+    def zone_figure(unit_id, day) -> tuple:
+        """(value, numerator) of a zone for the period ending ``day``."""
+        if not growth:
+            return figures.get((kpi.pk, unit_id, day), (None, None))
+        now = figures.get((source, unit_id, day), (None, None))[0]
+        before = figures.get((source, unit_id, _year_earlier(day)), (None, None))[0] if day else None
+        return ((now / before - 1) * 100 if now is not None and before else None), None
 
     def per_unit(unit_id, value):
         if not kpi.comparison_kpi_id or value is None:
@@ -357,8 +369,8 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
         )
         zone_rows = []
         for zone in zones:
-            value, numerator = figures.get((kpi.pk, zone.pk, period), (None, None))
-            reported = (kpi.pk, zone.pk, period) in figures
+            value, numerator = zone_figure(zone.pk, period)
+            reported = (source, zone.pk, period) in figures
             if period and not reported:
                 if not active_in(zone, kpi.frequency, period):
                     continue  # not designated yet, or merged away: neither expected nor shown
@@ -367,7 +379,7 @@ def kpi_breakdown(kpi: KPI, *, as_of: datetime.date | None = None, visible=None,
                 UnitRow(
                     unit=zone,
                     value=value,
-                    previous=figures.get((kpi.pk, zone.pk, compared_to), (None, None))[0],
+                    previous=zone_figure(zone.pk, compared_to)[0],
                     share=share_of(value, numerator),
                     per_unit=per_unit(zone.pk, value),
                     status=statuses.get(zone.pk, ""),
@@ -585,13 +597,16 @@ def unit_kpi_rows(unit: ReportingUnit) -> list[UnitKPIRow]:
     result = []
     for kpi in kpis:
         stored = statuses.get(kpi.pk)
-        day, period = kpi.unit_date, kpi.latest_period
+        day, period, value = kpi.unit_date, kpi.latest_period, kpi.unit_value
+        if unit.level == UnitLevel.ZONE and kpi.aggregation == Aggregation.GROWTH:
+            # A zone reports the base KPI, not its growth: the growth of its own series is in its status.
+            day, value = (stored.latest_date, stored.latest_value) if stored else (None, None)
         result.append(
             UnitKPIRow(
                 kpi=kpi,
                 status=stored.status if stored else "",
                 explanation=explain(stored.explanation) if stored and stored.explanation else None,
-                latest_value=kpi.unit_value,
+                latest_value=value,
                 latest_date=day,
                 period=period,
                 # Without a derived national period yet, any figure counts as the latest.

@@ -189,6 +189,26 @@ def test_a_zone_that_closed_during_the_period_is_still_expected_in_it():
     assert breakdowns.kpi_breakdown(z.kpi).missing == []
 
 
+def test_a_growth_kpi_gives_each_zone_the_growth_of_its_own_base_figures(signed_in):
+    z = build_zones(3)
+    growth = KPIFactory(
+        goal=z.kpi.goal, code="GROWTH", name="GDP growth", aggregation=Aggregation.GROWTH, base_kpi=z.kpi
+    )
+    UnitAggregate.objects.create(
+        kpi=growth, unit=z.nation, period_end=Q3, value=100.0, reported_zones=2, expected_zones=3
+    )
+    UnitStatus.objects.create(kpi=growth, unit=z.zones[1], status=Status.ON_TRACK, latest_value=100.0, latest_date=Q3)
+    result = breakdowns.kpi_breakdown(growth)
+    rows = {row.unit.code: row for row in result.zones}
+    assert rows["Z01"].value == pytest.approx((4.0 / 2.0 - 1) * 100)  # GDP 4 in Q3 2025 against 2 a year earlier
+    assert rows["Z00"].value == pytest.approx(100.0)
+    assert result.missing == [z.silent]  # it reported no GDP for Q3: no growth either
+    assert not result.has_share
+    page = text_of(signed_in.get(reverse("plans:zone", args=["Z01"])))
+    assert "GROWTH GDP growth 100 % for 2025-09-30 2025 Q3 On track" in page
+    assert "GDP growth" not in page.split("Not reported for the latest period")[1].split("KPIs of Zones plan")[0]
+
+
 def test_a_past_as_of_date_shows_the_latest_period_on_or_before_it():
     z = build_zones(3)
     result = breakdowns.kpi_breakdown(z.kpi, as_of=datetime.date(2025, 7, 31))
