@@ -467,15 +467,18 @@ def test_a_province_reporter_sees_the_province_and_its_zones(client, reporter):
     assert client.get(reverse("plans:zone", args=["Z00"])).status_code == 404
 
 
-def test_two_reporters_are_never_served_each_others_cached_kpi_page(client, team):
+def test_two_reporters_are_never_served_each_others_cached_zone_sections(client, team):
     z = build_zones(5)
     first, second = (UserFactory(username=name, role="staff", teams=[team]) for name in ("first", "second"))
     z.zones[0].reporters.add(first)
     z.zones[1].reporters.add(second)
     client.force_login(first)
     assert zone_order(client.get(kpi_url(z)).content.decode(), z.values) == ["Z00"]
+    heat = reverse("plans:dashboard_zones", args=[z.plan.slug])
+    assert "Zone 00" in client.get(heat).content.decode()
     client.force_login(second)
     assert zone_order(client.get(kpi_url(z)).content.decode(), z.values) == ["Z01"]
+    assert "Zone 00" not in client.get(heat).content.decode()
 
 
 def test_managers_and_staff_who_report_for_no_unit_see_every_zone(client, staff):

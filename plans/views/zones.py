@@ -21,7 +21,7 @@ from ..choices import Aggregation, UnitLevel
 from ..models import ReportingUnit
 from ..permissions import visible_units
 from .dashboard import AsOf, _in_language, as_of_read, page_context
-from .pagecache import cached_page, plan_facts
+from .pagecache import plan_page
 
 
 def units_fact(user) -> tuple:
@@ -96,21 +96,13 @@ def kpi_breakdown_export(request, slug, code, fmt):
 @require_safe
 def plan_zones(request, slug):
     """The dashboard's "Zones" view: zone x KPI statuses with each KPI's coverage, rows by province."""
-    plan = selectors.dashboard_plan_get(slug=slug)
 
-    def build():
+    def build(plan):
         # Unit statuses are kept for now only (no snapshots): the view is always the current one.
         heatmap = breakdowns.zone_heatmap(plan=plan, visible=visible_units(request.user))
         return _("Zones"), page_context(request, plan, AsOf()) | {"heatmap": heatmap}
 
-    return cached_page(
-        request,
-        view="zones",
-        facts=(plan_facts(plan), units_fact(request.user)),
-        build=build,
-        template="plans/zones/heatmap.html",
-        plan=plan,
-    )
+    return plan_page(request, slug, "zones", build, extra_facts=(units_fact(request.user),))
 
 
 @login_required
