@@ -244,3 +244,72 @@ def to_xlsx(*, title: str, meta: list, header: list, rows: Iterable[list]):
     )
     out.seek(0)
     return out
+
+
+def breakdown_meta(*, plan, as_of, breakdown) -> list:
+    """The breakdown file's opening rows: the plan and date, the KPI, its period and coverage, the aggregation."""
+    kpi = breakdown.kpi
+    rows = meta_rows(plan=plan, as_of=as_of, filters=[(_("Sort"), breakdown.sort)])
+    rows[2:2] = [[_("KPI"), f"{kpi.code} {kpi.name}"], [_("Period"), breakdown.period_text or _("none")]]
+    rows.append([_("Coverage"), breakdown.coverage])
+    rows.append([_("Aggregation"), breakdown.aggregation])
+    if breakdown.gap:
+        rows.append([_("Reported directly"), breakdown.gap])
+    if breakdown.compared_to:
+        rows.append([_("Change"), f"{breakdown.compared_text} ({breakdown.compared_to.isoformat()})"])
+    if breakdown.restricted:
+        rows.append([_("Rows"), _("Only the units you report for.")])
+    if "demo data" in plan.description.lower():
+        rows.append([_("Note"), _("Illustrative demo data.")])
+    return rows
+
+
+def breakdown_table(breakdown) -> tuple[list[str], Iterator[list]]:
+    """The nation, each province and its zones, one row each, in the page's order; numbers unrounded."""
+    header = [
+        _("Level"),
+        _("Province code"),
+        _("Province"),
+        _("Zone code"),
+        _("Zone"),
+        _("Period"),
+        _("Value"),
+        _("Unit"),
+        _("Previous value"),
+        _("Change"),
+        _("Change (%)"),
+        _("Share of the national figure (%)"),
+        breakdown.per_unit_label or _("Per unit of the comparison denominator"),
+        _("Zones reported"),
+        _("Zones expected"),
+        _("Status"),
+        _("Reported"),
+    ]
+    return header, _breakdown_rows(breakdown)
+
+
+def _breakdown_rows(breakdown) -> Iterator[list]:
+    labels = _status_labels()
+    yes, no = _("yes"), _("no")
+    kpi, period = breakdown.kpi, breakdown.period
+    national = breakdown.national
+    if national is not None:
+        yield [
+            _("Nation"), "", "", "", "", period, breakdown.national_value, kpi.unit, None, None, None,
+            None, None, national.reported_zones, national.expected_zones, "", "",
+        ]  # fmt: skip
+    for province in breakdown.provinces:
+        p = province.unit
+        if province.shown:
+            yield [
+                _("Province"), p.code, p.name, "", "", period, province.value, kpi.unit, province.previous,
+                province.change, _percent(province.change_share), _percent(province.share), None,
+                province.reported_zones, province.expected_zones, _status_text(labels, province.status), "",
+            ]  # fmt: skip
+        for zone in province.zones:
+            z = zone.unit
+            yield [
+                _("Zone"), p.code, p.name, z.code, z.name, period, zone.value, kpi.unit, zone.previous,
+                zone.change, _percent(zone.change_share), _percent(zone.share), zone.per_unit,
+                None, None, _status_text(labels, zone.status), yes if zone.reported else no,
+            ]  # fmt: skip

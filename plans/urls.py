@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dashboard, home, items, units, work
+from .views import dashboard, home, items, units, work, zones
 
 app_name = "plans"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("units/register/template.csv", units.unit_register_template, name="unit_register_template"),
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
+    path("plans/<slug:slug>/zones/", zones.plan_zones, name="dashboard_zones"),
     path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),
     path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
     path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),
@@ -29,4 +30,12 @@ urlpatterns = [
         dashboard.dashboard_export,
         name="dashboard_export",
     ),
+    # A KPI's breakdown by province and zone, as on its page (?as_of= and ?sort= kept).
+    re_path(
+        r"^plans/(?P<slug>[-\w]+)/kpi-zones/(?P<code>[A-Za-z0-9._-]+)\.(?P<fmt>csv|xlsx)$",
+        zones.kpi_breakdown_export,
+        name="kpi_breakdown_export",
+    ),
+    path("zones/", zones.zones_index, name="zones"),
+    path("zones/<str:code>/", zones.unit_detail, name="zone"),
 ]

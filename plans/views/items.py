@@ -19,6 +19,7 @@ from ..models import KPI, Milestone
 from ..permissions import can_record_measurement, can_update
 from .dashboard import AsOf, as_of_read, page_context
 from .pagecache import plan_page
+from .zones import breakdown_context, units_fact
 
 
 def item_url(item: KPI | Milestone) -> str:
@@ -45,7 +46,15 @@ def _status_history(item_type: str, item_id: int, as_of: AsOf) -> list:
 @login_required
 @require_safe
 def kpi_detail(request, slug, code):
-    return plan_page(request, slug, "kpi", lambda plan: _kpi_page(request, plan, code), item=code, per_viewer=True)
+    return plan_page(
+        request,
+        slug,
+        "kpi",
+        lambda plan: _kpi_page(request, plan, code),
+        item=code,
+        per_viewer=True,
+        extra_facts=(units_fact(request.user),),
+    )
 
 
 def _kpi_page(request, plan, code) -> tuple[str, dict]:
@@ -64,6 +73,8 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
         "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
         "can_update": can_record_measurement(request.user, kpi),
     }
+    # The "By zone" section (plans/zones/_breakdown.html), for a KPI derived from the zones.
+    context |= breakdown_context(request, plan, kpi, as_of)
     return f"{kpi.code} {kpi.name}", context
 
 

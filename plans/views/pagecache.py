@@ -191,13 +191,16 @@ def cached_page(
     return render(request, SHELL_TEMPLATE, context, status=status)
 
 
-def plan_page(request, slug: str, page: str, build, *, item="", per_viewer: bool = False, fragment: bool = False):
+def plan_page(
+    request, slug: str, page: str, build, *, item="", per_viewer: bool = False, fragment: bool = False, extra_facts=()
+):
     """A page under a plan's dashboard, ``plans/dashboard/<page>.html``; ``build(plan)`` gives its title and context.
 
     ``per_viewer``: the page shows what the viewer may do (the update link), so its writable teams are in the key.
+    ``extra_facts``: more of the viewer the body depends on (the zone sections: the units it may see).
     The plan's row is read only when its kept facts are not current, or to render a page that is not kept.
     """
-    key = page_key(request, f"{page}:{slug}:{item}", viewer_facts(request.user) if per_viewer else None)
+    key = page_key(request, f"{page}:{slug}:{item}", viewer_facts(request.user) if per_viewer else None, *extra_facts)
     generation_read, entry, stored = _read(PLAN_FACTS_KEY.format(slug=slug), key)
     loaded = []
 
@@ -257,8 +260,9 @@ def connect_signals() -> None:
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_save
 
-    from ..models import Plan, Team
+    from ..models import Plan, ReportingUnit, Team
 
-    for model in (Plan, Team, get_user_model()):
+    # Reporting units: their names show on the zone sections, which belong to no plan's revisions either.
+    for model in (Plan, Team, get_user_model(), ReportingUnit):
         post_save.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-save-{model.__name__}")
         post_delete.connect(_names_changed, sender=model, dispatch_uid=f"pagecache-delete-{model.__name__}")
