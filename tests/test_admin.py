@@ -49,6 +49,10 @@ def kpi_form(kpi, **changes) -> dict:
         "weight": "1",
         "owner_team": kpi.owner_team_id,
         "source_note": "",
+        "aggregation": kpi.aggregation,
+        "national_source": kpi.national_source,
+        "ratio_scale": kpi.ratio_scale,
+        "comparison_scale": kpi.comparison_scale,
         "source": "",
         "external_id": "",
     }
