@@ -30,17 +30,19 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.db.models import Min
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import rollup
 from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
-from .setwrites import bulk_insert, bulk_set
+from .setwrites import bulk_set, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +125,10 @@ def plan_data_load(plan: Plan) -> PlanData:
 def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datetime.date, live: bool):
     """(percent, state) of a milestone at the end of ``day``: its latest logged update by then.
 
+    ``history`` rows are ``UPDATE_COLUMNS`` after the milestone, oldest first; the first, when the update
+    was logged, is its aware creation time or (as the whole-plan recompute reads it, once per update)
+    the local date of it.
+
     A completion is back-dated to its ``completed_on`` date: a milestone logged done on 5 July as
     completed on 20 June counts complete at the June month end.
     """
@@ -131,11 +137,15 @@ def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datet
     done = milestone.state == MilestoneState.DONE or milestone.percent_complete == 100
     if done and milestone.completed_on and milestone.completed_on <= day:
         return 100, MilestoneState.DONE
-    logged = [row for row in history if timezone.localdate(row[0]) <= day]
+    logged = [row for row in history if _logged_on(row[0]) <= day]
     if logged:
         return logged[-1][1], logged[-1][2]
     first = history[0]
     return (first[3] or 0), (first[4] or MilestoneState.PLANNED)
+
+
+def _logged_on(logged: datetime.date) -> datetime.date:
+    return timezone.localdate(logged) if isinstance(logged, datetime.datetime) else logged
 
 
 def kpi_evaluate(kpi: KPI, points, as_of: datetime.date) -> rollup.Result:
@@ -299,59 +309,132 @@ class _Runs:
         return run
 
 
+class _Item:
+    """An item read as a tuple of columns, not as a model instance: its definition, which the evaluation
+    reads by attname as it would the instance's, and its stored computed values, which ``_apply`` compares
+    and sets and ``bulk_set`` writes back. ``updated_at`` is not read: it exists once ``_apply`` sets it."""
+
+    def __init__(self, columns: tuple[str, ...], row: tuple):
+        self.__dict__.update(zip(columns, row, strict=True))
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+STORED_COLUMNS = ("status", "score", "progress", "explanation")
+AREA_COLUMNS = ("id", "code", "name", "weight", *STORED_COLUMNS)
+GOAL_COLUMNS = ("id", "focus_area_id", "code", "title", "weight", "start_date", *STORED_COLUMNS)
+KPI_COLUMNS = (
+    *("id", "goal_id", "code", "name", "weight", "baseline_value", "baseline_date", "target_value", "target_date"),
+    *("direction", "frequency", *STORED_COLUMNS, *HEADLINE[3:7], "latest_date", "stale"),
+)
+MILESTONE_COLUMNS = (
+    *("id", "goal_id", "title", "weight", "start_date", "due_date", "percent_complete", "state", "completed_on"),
+    *STORED_COLUMNS,
+)
+
+# A KPI's measurements in the order the status method ranks them (the last row of a date counts), as two
+# comma-separated columns, day ordinals then values: one row per KPI instead of one object per measurement,
+# through the series index. Values travel as text, which reads back as the same double: PostgreSQL prints
+# the shortest exact text whenever extra_float_digits > 0, which the recompute sets for its transaction.
+SERIES_SQL = """(
+    SELECT string_agg((m.date - DATE '0001-01-01' + 1)::text, ',' ORDER BY m.date, m.recorded_at, m.id)
+           || ';' || string_agg(m.value::text, ',' ORDER BY m.date, m.recorded_at, m.id)
+    FROM plans_measurement m WHERE m.kpi_id = plans_kpi.id
+)"""
+
+
+def _series(text: str | None) -> rollup.MeasurementSeries:
+    if not text:
+        return rollup.MeasurementSeries([], [])
+    days, _, values = text.partition(";")
+    return rollup.MeasurementSeries(list(map(int, days.split(","))), list(map(float, values.split(","))))
+
+
 @dataclass
 class GoalData:
-    """One goal with its KPIs (code order, each with its points) and milestones (due order, each with its
-    logged progress, oldest first): what a recompute holds at a time."""
+    """One goal with its KPIs (code order, each with its measurement series) and milestones (due order, each
+    with its logged progress, oldest first, dated by the local day it was logged): what a recompute holds at
+    a time."""
 
-    goal: Goal
-    kpis: list[tuple[KPI, list[rollup.MeasurementPoint]]]
-    milestones: list[tuple[Milestone, list[tuple]]]
+    goal: _Item
+    kpis: list[tuple[_Item, rollup.MeasurementSeries]]
+    milestones: list[tuple[_Item, list[tuple]]]
 
 
 def _goal_stream(plan: Plan):
-    """``GoalData`` of every goal of the plan, by goal id: five queries whatever the plan's size, each read
-    through a server-side cursor."""
-    goals = _rows(Goal.objects.filter(plan=plan).order_by("id"))
-    kpis = _Runs(_rows(KPI.objects.filter(plan=plan).order_by("goal_id", "code")), goal_of=lambda k: k.goal_id)
+    """``GoalData`` of every goal of the plan, by goal id: four queries (five on SQLite, which reads the
+    measurements as rows) whatever the plan's size, each read through a server-side cursor, as tuples."""
+    goal_of = itemgetter(1)
+    goals = _rows(Goal.objects.filter(plan=plan).order_by("id").values_list(*GOAL_COLUMNS))
+    kpi_rows = KPI.objects.filter(plan=plan).order_by("goal_id", "code")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL extra_float_digits = 3")
+        kpis = _Runs(
+            _rows(kpi_rows.annotate(series=RawSQL(SERIES_SQL, ())).values_list(*KPI_COLUMNS, "series")), goal_of
+        )
+        points = None
+    else:
+        kpis = _Runs(_rows(kpi_rows.values_list(*KPI_COLUMNS)), goal_of)
+        measurements = Measurement.objects.filter(kpi__plan=plan).order_by(
+            "kpi__goal_id", "kpi_id", "date", "recorded_at", "id"
+        )
+        points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), itemgetter(0))
     milestones = _Runs(
-        _rows(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")), goal_of=lambda m: m.goal_id
+        _rows(
+            Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id").values_list(*MILESTONE_COLUMNS)
+        ),
+        goal_of,
     )
-    measurements = Measurement.objects.filter(kpi__plan=plan).order_by(
-        "kpi__goal_id", "kpi_id", "date", "recorded_at", "id"
-    )
-    points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), goal_of=lambda r: r[0])
     updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("milestone__goal_id", "created_at", "id")
-    history = _Runs(_rows(updates.values_list("milestone__goal_id", *UPDATE_COLUMNS)), goal_of=lambda r: r[0])
-    for goal in goals:
+    history = _Runs(_rows(updates.values_list("milestone__goal_id", *UPDATE_COLUMNS)), itemgetter(0))
+    zone = timezone.get_current_timezone()
+    for row in goals:
+        goal_id = row[0]
         by_kpi, by_milestone = defaultdict(list), defaultdict(list)
-        for row in points.take(goal.pk):
-            by_kpi[row[1]].append(_point(row[1:]))
-        for row in history.take(goal.pk):
-            by_milestone[row[1]].append(row[2:])
+        if points is not None:
+            for point in points.take(goal_id):
+                by_kpi[point[1]].append(_point(point[1:]))
+        for _goal, milestone_id, created_at, *update in history.take(goal_id):
+            by_milestone[milestone_id].append((timezone.localdate(created_at, zone), *update))
         yield GoalData(
-            goal=goal,
-            kpis=[(kpi, by_kpi.get(kpi.pk, [])) for kpi in kpis.take(goal.pk)],
-            milestones=[(m, by_milestone.get(m.pk, [])) for m in milestones.take(goal.pk)],
+            goal=_Item(GOAL_COLUMNS, row),
+            kpis=[
+                (_Item(KPI_COLUMNS, kpi[:-1]), _series(kpi[-1]))
+                if points is None
+                else (_Item(KPI_COLUMNS, kpi), rollup.MeasurementSeries.from_points(by_kpi[kpi[0]]))
+                for kpi in kpis.take(goal_id)
+            ],
+            milestones=[(_Item(MILESTONE_COLUMNS, m), by_milestone.get(m[0], [])) for m in milestones.take(goal_id)],
         )
 
 
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
+SNAPSHOT_COLUMNS = ["plan_id", *SNAPSHOT_FIELDS[1:]]
 
 
 def snapshot_row(plan_id: int, day: datetime.date, item_type: str, item_id: int, result: rollup.Result):
     """A plain row, not a model instance (a backfill of a national plan makes a great many). Month ends keep
     the explanation, so a past "Why?" can be read; the current day's keeps the outcome only."""
-    return SimpleNamespace(
-        plan_id=plan_id,
-        item_type=item_type,
-        item_id=item_id,
-        as_of=day,
-        status=str(result.status),
-        score=result.score,
-        progress=result.progress,
-        forecast=result.forecast_value,
-        explanation=result.explanation if is_month_end(day) else None,
+    values = _snapshot_values(plan_id, day, item_type, item_id, result)
+    return SimpleNamespace(**dict(zip(SNAPSHOT_COLUMNS, values, strict=True)))
+
+
+def _snapshot_values(plan_id: int, day: datetime.date, item_type: str, item_id: int, result: rollup.Result) -> tuple:
+    """``SNAPSHOT_COLUMNS`` of one item's snapshot of ``day``."""
+    explanation = result.explanation if is_month_end(day) else None
+    return (
+        plan_id,
+        item_type,
+        item_id,
+        day,
+        str(result.status),
+        result.score,
+        result.progress,
+        result.forecast_value,
+        explanation,
     )
 
 
@@ -363,9 +446,9 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
 class _Writer:
     """Buffers the rows a recompute writes and flushes them ``BATCH_ROWS`` at a time, one statement each.
 
-    Current statuses (``live`` day only) are written when their values change; snapshots are inserted
-    for every day in ``snapshot_days``. Month-end snapshots keep the explanation, so a past "Why?" can
-    be read; the current day's keeps the outcome only.
+    Current statuses (``live`` day only) are written when their values change, with ``updated_at`` when a
+    figure a client shows changed; snapshots are copied in for every day in ``snapshot_days``. Month-end
+    snapshots keep the explanation, so a past "Why?" can be read; the current day's keeps the outcome only.
     """
 
     FIELDS = {
@@ -378,52 +461,54 @@ class _Writer:
     def __init__(self, plan: Plan, *, as_of: datetime.date, live: bool, snapshot_days, now):
         self.plan, self.as_of, self.snapshot_days, self.now = plan, as_of, set(snapshot_days), now
         self.live = as_of if live else None
-        self.changed = {model: [] for model in self.FIELDS}
-        self.snapshots: list[SimpleNamespace] = []
+        # Per model, the changed items whose shown figures changed (updated_at too) and the others.
+        self.changed = {(model, shown): [] for model in self.FIELDS for shown in (True, False)}
+        self.snapshots: list[tuple] = []
         self.items = self.rows_written = 0
 
-    def add(self, day: datetime.date, item_type: str, item, result: rollup.Result) -> None:
+    def add(self, day: datetime.date, item_type: str, model, item: _Item, result: rollup.Result) -> None:
         if day == self.as_of:
             self.items += 1
-        if day == self.live:
-            model = type(item)
-            if model in self.FIELDS and _apply(item, result, self.now, kpi=model is KPI):
-                self.changed[model].append(item)
-                self.rows_written += 1
-                if len(self.changed[model]) >= BATCH_ROWS:
-                    self._flush_model(model)
+        if day == self.live and model in self.FIELDS and _apply(item, result, self.now, kpi=model is KPI):
+            key = (model, hasattr(item, "updated_at"))
+            self.changed[key].append(item)
+            self.rows_written += 1
+            if len(self.changed[key]) >= BATCH_ROWS:
+                self._flush_model(key)
         if day in self.snapshot_days:
-            self.snapshots.append(snapshot_row(self.plan.pk, day, item_type, item.pk, result))
+            self.snapshots.append(_snapshot_values(self.plan.pk, day, item_type, item.pk, result))
             if len(self.snapshots) >= BATCH_ROWS:
                 self._flush_snapshots()
 
-    def _flush_model(self, model) -> None:
-        bulk_set(model, self.changed[model], self.FIELDS[model])
-        self.changed[model] = []
+    def _flush_model(self, key) -> None:
+        model, shown = key
+        fields = self.FIELDS[model] if shown else [name for name in self.FIELDS[model] if name != "updated_at"]
+        bulk_set(model, self.changed[key], fields)
+        self.changed[key] = []
 
     def _flush_snapshots(self) -> None:
-        bulk_insert(StatusSnapshot, self.snapshots, SNAPSHOT_FIELDS)
+        insert_rows(StatusSnapshot, SNAPSHOT_COLUMNS, self.snapshots)
         self.snapshots = []
 
     def flush(self) -> None:
-        for model in self.FIELDS:
-            self._flush_model(model)
+        for key in self.changed:
+            self._flush_model(key)
         self._flush_snapshots()
 
 
 def _evaluate_goal(data: GoalData, plan: Plan, day: datetime.date, *, live: bool, writer: _Writer) -> rollup.Result:
     """The goal's result at ``day``, its KPIs' and milestones' handed to ``writer`` on the way."""
     goal, children = data.goal, []
-    for kpi, points in data.kpis:
-        result = kpi_evaluate(kpi, points, day)
-        writer.add(day, ItemType.KPI, kpi, result)
+    for kpi, series in data.kpis:
+        result = kpi_evaluate(kpi, series, day)
+        writer.add(day, ItemType.KPI, KPI, kpi, result)
         children.append(kpi_child(kpi, result))
     for milestone, history in data.milestones:
         result = milestone_evaluate(milestone, goal, plan, history, day, live=live)
-        writer.add(day, ItemType.MILESTONE, milestone, result)
+        writer.add(day, ItemType.MILESTONE, Milestone, milestone, result)
         children.append(milestone_child(milestone, result))
     result = rollup.rollup_status(as_of=day, children=children)
-    writer.add(day, ItemType.GOAL, goal, result)
+    writer.add(day, ItemType.GOAL, Goal, goal, result)
     return result
 
 
@@ -439,7 +524,10 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         for day in days:
             result = _evaluate_goal(data, plan, day, live=day == live_day, writer=writer)
             goal_children[day][goal.pk] = goal_child(goal, result)
-    areas = list(FocusArea.objects.filter(plan=plan).order_by("order", "code"))
+    areas = [
+        _Item(AREA_COLUMNS, row)
+        for row in FocusArea.objects.filter(plan=plan).order_by("order", "code").values_list(*AREA_COLUMNS)
+    ]
     goal_order = list(Goal.objects.filter(plan=plan).order_by("code").values_list("id", "focus_area_id"))
     for day in days:
         area_children = defaultdict(list)
@@ -449,10 +537,10 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         plan_children = []
         for area in areas:
             result = rollup.rollup_status(as_of=day, children=area_children[area.pk])
-            writer.add(day, ItemType.FOCUS_AREA, area, result)
+            writer.add(day, ItemType.FOCUS_AREA, FocusArea, area, result)
             plan_children.append(area_child(area, result))
         result = rollup.rollup_status(as_of=day, children=plan_children)
-        writer.add(day, ItemType.PLAN, plan, result)
+        writer.add(day, ItemType.PLAN, Plan, plan, result)
         if day == writer.live:
             live = result
         if progress is not None:
