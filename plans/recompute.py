@@ -34,8 +34,10 @@ from operator import itemgetter
 from types import SimpleNamespace
 
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Min, TextField
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import rollup
@@ -261,10 +263,10 @@ def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
             latest_date=result.latest_date,
             stale=result.stale,
         )
-    same = all(getattr(item, name, None) == value for name, value in values.items())
-    stored = item.explanation
-    if same and (stored == result.explanation or stored == _normalised(result.explanation)):
-        return False
+    if all(getattr(item, name, None) == value for name, value in values.items()):
+        stored = item.explanation  # read only now: the whole-plan recompute decodes it on first read
+        if stored == result.explanation or stored == _normalised(result.explanation):
+            return False
     before = tuple(getattr(item, name, None) for name in HEADLINE)
     for name, value in values.items():
         setattr(item, name, value)
@@ -312,7 +314,11 @@ class _Runs:
 class _Item:
     """An item read as a tuple of columns, not as a model instance: its definition, which the evaluation
     reads by attname as it would the instance's, and its stored computed values, which ``_apply`` compares
-    and sets and ``bulk_set`` writes back. ``updated_at`` is not read: it exists once ``_apply`` sets it."""
+    and sets and ``bulk_set`` writes back. ``updated_at`` is not read: it exists once ``_apply`` sets it.
+
+    The stored explanation comes as JSON text and is decoded when first read (``_apply`` reads it only
+    when every headline figure is unchanged); ``explanation_as_of`` is its as-of date.
+    """
 
     def __init__(self, columns: tuple[str, ...], row: tuple):
         self.__dict__.update(zip(columns, row, strict=True))
@@ -321,8 +327,16 @@ class _Item:
     def pk(self) -> int:
         return self.id
 
+    def __getattr__(self, name: str):
+        if name != "explanation":
+            raise AttributeError(name)
+        text = self.__dict__.pop("explanation_text")
+        self.explanation = None if text is None else json.loads(text)
+        return self.explanation
 
-STORED_COLUMNS = ("status", "score", "progress", "explanation")
+
+# The stored computed values of an item (annotations of ``_items``), read to write only what changes.
+STORED_COLUMNS = ("status", "score", "progress", "explanation_text", "explanation_as_of")
 AREA_COLUMNS = ("id", "code", "name", "weight", *STORED_COLUMNS)
 GOAL_COLUMNS = ("id", "focus_area_id", "code", "title", "weight", "start_date", *STORED_COLUMNS)
 KPI_COLUMNS = (
@@ -363,12 +377,20 @@ class GoalData:
     milestones: list[tuple[_Item, list[tuple]]]
 
 
+def _items(queryset):
+    """``queryset`` (of items) with the stored explanation as text and its as-of date (``STORED_COLUMNS``)."""
+    return queryset.annotate(
+        explanation_text=Cast("explanation", TextField()),
+        explanation_as_of=KeyTextTransform("as_of", "explanation"),
+    )
+
+
 def _goal_stream(plan: Plan):
     """``GoalData`` of every goal of the plan, by goal id: four queries (five on SQLite, which reads the
     measurements as rows) whatever the plan's size, each read through a server-side cursor, as tuples."""
     goal_of = itemgetter(1)
-    goals = _rows(Goal.objects.filter(plan=plan).order_by("id").values_list(*GOAL_COLUMNS))
-    kpi_rows = KPI.objects.filter(plan=plan).order_by("goal_id", "code")
+    goals = _rows(_items(Goal.objects.filter(plan=plan).order_by("id")).values_list(*GOAL_COLUMNS))
+    kpi_rows = _items(KPI.objects.filter(plan=plan).order_by("goal_id", "code"))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL extra_float_digits = 3")
@@ -384,7 +406,9 @@ def _goal_stream(plan: Plan):
         points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), itemgetter(0))
     milestones = _Runs(
         _rows(
-            Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id").values_list(*MILESTONE_COLUMNS)
+            _items(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")).values_list(
+                *MILESTONE_COLUMNS
+            )
         ),
         goal_of,
     )
@@ -469,16 +493,23 @@ class _Writer:
     def add(self, day: datetime.date, item_type: str, model, item: _Item, result: rollup.Result) -> None:
         if day == self.as_of:
             self.items += 1
-        if day == self.live and model in self.FIELDS and _apply(item, result, self.now, kpi=model is KPI):
+        if day == self.live and model in self.FIELDS:
+            self._current(model, item, result)
+        if day in self.snapshot_days:
+            self.snapshots.append(_snapshot_values(self.plan.pk, day, item_type, item.pk, result))
+            if len(self.snapshots) >= BATCH_ROWS:
+                self._flush_snapshots()
+
+    def _current(self, model, item: _Item, result: rollup.Result) -> None:
+        if item.explanation_as_of != result.explanation["as_of"]:
+            # An explanation names its as-of date: one stored for another day differs, no need to decode it.
+            item.explanation = None
+        if _apply(item, result, self.now, kpi=model is KPI):
             key = (model, hasattr(item, "updated_at"))
             self.changed[key].append(item)
             self.rows_written += 1
             if len(self.changed[key]) >= BATCH_ROWS:
                 self._flush_model(key)
-        if day in self.snapshot_days:
-            self.snapshots.append(_snapshot_values(self.plan.pk, day, item_type, item.pk, result))
-            if len(self.snapshots) >= BATCH_ROWS:
-                self._flush_snapshots()
 
     def _flush_model(self, key) -> None:
         model, shown = key
@@ -526,7 +557,7 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
             goal_children[day][goal.pk] = goal_child(goal, result)
     areas = [
         _Item(AREA_COLUMNS, row)
-        for row in FocusArea.objects.filter(plan=plan).order_by("order", "code").values_list(*AREA_COLUMNS)
+        for row in _items(FocusArea.objects.filter(plan=plan).order_by("order", "code")).values_list(*AREA_COLUMNS)
     ]
     goal_order = list(Goal.objects.filter(plan=plan).order_by("code").values_list("id", "focus_area_id"))
     for day in days:
@@ -576,6 +607,25 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
     return max(earliest, plan.start_date)
 
 
+def _snapshot_days(plan: Plan) -> list[datetime.date]:
+    """The days the plan has snapshots of, in order: one index probe per day (a recursive query that jumps from
+    each day to the next through an index on (plan, as_of)), not a scan of every snapshot row."""
+    table = connection.ops.quote_name(StatusSnapshot._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE days(day) AS (
+            SELECT min(as_of) FROM {table} WHERE plan_id = %s
+            UNION ALL
+            SELECT (SELECT min(as_of) FROM {table} WHERE plan_id = %s AND as_of > days.day) FROM days
+            WHERE days.day IS NOT NULL
+        )
+        SELECT day FROM days WHERE day IS NOT NULL ORDER BY day
+    """  # noqa: S608  (the table name is the model's)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [plan.pk, plan.pk])
+        # SQLite gives an aggregate's date as its ISO text.
+        return [day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day) for (day,) in cursor]
+
+
 def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     """Drop the plan's snapshots of days other than month ends and ``keep`` (the current day); return them.
 
@@ -583,8 +633,7 @@ def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     a month end, and the current day is what the pages show as now. A replay of another past day
     (``recompute_rollups --as-of``) lasts until the next current recompute.
     """
-    stored = StatusSnapshot.objects.filter(plan=plan).order_by("as_of").values_list("as_of", flat=True).distinct()
-    dropped = stray_snapshot_days(stored, current=keep)
+    dropped = stray_snapshot_days(_snapshot_days(plan), current=keep)
     if dropped:
         StatusSnapshot.objects.filter(plan=plan, as_of__in=dropped).delete()
     return dropped

@@ -303,13 +303,20 @@ def _beta_continued_fraction(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, _CF_MAX_ITER + 1):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
-            c = 1.0 + aa / c
-            c = c if abs(c) > _CF_TINY else _CF_TINY
-            delta = d * c
-            h *= delta
+        # The even and the odd step of the fraction, written out (the same operations, without a tuple per turn).
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _CF_TINY else _CF_TINY
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _CF_TINY else _CF_TINY
+        delta = d * c
+        h *= delta
         if abs(delta - 1.0) < _CF_EPS:
             return h
     raise ArithmeticError("incomplete beta continued fraction did not converge")  # pragma: no cover
@@ -837,6 +844,7 @@ def _variance_status(sv: float) -> Status:
 
 
 _BAND_ORDER = (Status.OFF_TRACK, Status.AT_RISK, Status.ON_TRACK)
+_MILESTONE_STATES = frozenset(MilestoneState)
 
 
 def _milestone_summary(rule: str, v: dict, inputs: dict) -> str:
@@ -886,7 +894,7 @@ def milestone_status(
       ``milestone.spi``. The variance bands allow ``MILESTONE_SV_TOLERANCE`` for binary
       rounding, so exactly ten (twenty) points behind plan is on track (at risk).
     """
-    if state not in tuple(MilestoneState):
+    if state not in _MILESTONE_STATES:
         raise ValueError(f"state must be one of {tuple(str(s) for s in MilestoneState)}, got {state!r}")
     percent = _finite("percent_complete", percent_complete)
     if not 0.0 <= percent <= MILESTONE_COMPLETE_PERCENT:
