@@ -845,6 +845,7 @@ def _variance_status(sv: float) -> Status:
 
 _BAND_ORDER = (Status.OFF_TRACK, Status.AT_RISK, Status.ON_TRACK)
 _MILESTONE_STATES = frozenset(MilestoneState)
+_MILESTONE_SCORES_BY_NAME = {str(k): v for k, v in MILESTONE_SCORES.items()}  # copied into each explanation
 
 
 def _milestone_summary(rule: str, v: dict, inputs: dict) -> str:
@@ -911,7 +912,7 @@ def milestone_status(
         "sv_on_track": MILESTONE_SV_ON_TRACK,
         "sv_at_risk": MILESTONE_SV_AT_RISK,
         "sv_tolerance": MILESTONE_SV_TOLERANCE,
-        "scores": {str(k): v for k, v in MILESTONE_SCORES.items()},
+        "scores": dict(_MILESTONE_SCORES_BY_NAME),
     }
     earned = percent / MILESTONE_COMPLETE_PERCENT
     values: dict = {"earned_share": earned}
