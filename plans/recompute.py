@@ -28,6 +28,8 @@ progress). Target, weight and date changes apply to the whole history once it is
 import datetime
 import json
 import logging
+import sys
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -348,22 +350,25 @@ MILESTONE_COLUMNS = (
     *STORED_COLUMNS,
 )
 
-# A KPI's measurements in the order the status method ranks them (the last row of a date counts), as two
-# comma-separated columns, day ordinals then values: one row per KPI instead of one object per measurement,
-# through the series index. Values travel as text, which reads back as the same double: PostgreSQL prints
-# the shortest exact text whenever extra_float_digits > 0, which the recompute sets for its transaction.
+# A KPI's measurements in the order the status method ranks them (the last row of a date counts), as one
+# binary value: the day ordinals (int4, big-endian) then the values (float8, the very bits stored), one
+# row per KPI instead of one object per measurement, read through the series index.
 SERIES_SQL = """(
-    SELECT string_agg((m.date - DATE '0001-01-01' + 1)::text, ',' ORDER BY m.date, m.recorded_at, m.id)
-           || ';' || string_agg(m.value::text, ',' ORDER BY m.date, m.recorded_at, m.id)
+    SELECT string_agg(int4send(m.date - DATE '0001-01-01' + 1), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
+           || string_agg(float8send(m.value), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
     FROM plans_measurement m WHERE m.kpi_id = plans_kpi.id
 )"""
 
 
-def _series(text: str | None) -> rollup.MeasurementSeries:
-    if not text:
-        return rollup.MeasurementSeries([], [])
-    days, _, values = text.partition(";")
-    return rollup.MeasurementSeries(list(map(int, days.split(","))), list(map(float, values.split(","))))
+def _series(packed: bytes | None) -> rollup.MeasurementSeries:
+    """The ``MeasurementSeries`` of ``SERIES_SQL``'s value (None: no measurement)."""
+    packed = packed or b""
+    count = len(packed) // 12
+    days, values = array("i", packed[: 4 * count]), array("d", packed[4 * count :])
+    if sys.byteorder == "little":
+        days.byteswap()
+        values.byteswap()
+    return rollup.MeasurementSeries(days.tolist(), values.tolist())
 
 
 @dataclass
@@ -392,8 +397,6 @@ def _goal_stream(plan: Plan):
     goals = _rows(_items(Goal.objects.filter(plan=plan).order_by("id")).values_list(*GOAL_COLUMNS))
     kpi_rows = _items(KPI.objects.filter(plan=plan).order_by("goal_id", "code"))
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL extra_float_digits = 3")
         kpis = _Runs(
             _rows(kpi_rows.annotate(series=RawSQL(SERIES_SQL, ())).values_list(*KPI_COLUMNS, "series")), goal_of
         )

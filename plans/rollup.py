@@ -196,8 +196,8 @@ class MeasurementSeries:
     def latest(self) -> tuple[list[int], list[float]]:
         """The row that counts of each date: its day and value columns (the series itself when no date repeats)."""
         if self._latest is None:
-            for value in self.values:
-                if not math.isfinite(value):
+            if not all(map(math.isfinite, self.values)):
+                for value in self.values:
                     _finite("measurement value", value)
             days, values = self.days, self.values
             last_of_date = [*map(ne, days, islice(days, 1, None)), True]
