@@ -1,11 +1,14 @@
 """The status engine's write side: recompute a plan from its source rows with ``plans.rollup``.
 
-One recompute streams the plan goal by goal: five queries read every goal, KPI, measurement,
-milestone and logged progress in goal order through server-side cursors, each goal is evaluated
-in Python and dropped, and the results are written in batches (``plans.setwrites``, one statement
-per ``BATCH_ROWS`` rows), so memory is bounded by a batch and a goal, not by the plan. Only the
-rows whose computed values changed are written. Recomputes of one plan are serialised by a
-PostgreSQL advisory lock held for the transaction, so two workers cannot interleave their writes.
+One recompute streams the plan goal by goal: four queries read every goal, KPI (with its
+measurements packed in one value, a ``rollup.MeasurementSeries``), milestone and logged progress in
+goal order through server-side cursors, as tuples rather than model instances; each goal is
+evaluated in Python and dropped, and the results are written in batches (``plans.setwrites``, one
+statement per ``BATCH_ROWS`` rows; snapshots by COPY), so memory is bounded by a batch and a goal,
+not by the plan. Only the rows whose computed values changed are written; a stored explanation is
+decoded only to compare it with a new one of the same day and headline figures. Recomputes of one
+plan are serialised by a PostgreSQL advisory lock held for the transaction, so two workers cannot
+interleave their writes.
 
 History: snapshots are "month ends plus the current day". Each current recompute writes a
 StatusSnapshot of every item for its as-of date, drops the plan's snapshots of other days that
