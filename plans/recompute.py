@@ -270,7 +270,8 @@ def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
         )
     if all(getattr(item, name, None) == value for name, value in values.items()):
         stored = item.explanation  # read only now: the whole-plan recompute decodes it on first read
-        if stored == result.explanation or stored == _normalised(result.explanation):
+        # (None, an explanation of another day, equals no explanation: no need to normalise the new one)
+        if stored is not None and (stored == result.explanation or stored == _normalised(result.explanation)):
             return False
     before = tuple(getattr(item, name, None) for name in HEADLINE)
     for name, value in values.items():
