@@ -10,13 +10,19 @@ that its peak RSS (``ru_maxrss``) is its own:
 - ``raw``: one pass of plain SQL over the rows a recompute reads (goals, KPIs, measurements, milestones,
   milestone updates) through a server-side cursor, rows discarded: the floor for time and memory;
 - ``first``: the first recompute (statuses plus the 12 month-end snapshots of the plan's year);
-- ``later``: a second recompute of the same day with nothing changed.
+- ``later``: a second recompute of the same day with nothing changed (it writes no row);
+- ``next``: the recompute of the next day, as the nightly run does (every explanation names its day, so
+  every row is rewritten).
+
+``--repeat N`` runs ``raw``, ``later`` and ``next`` N times in turn (each ``next`` a day further), since
+the machine's load moves between runs; each ratio is to the ``raw`` of its own round.
 
 Prints seconds and peak RSS with their ratios to ``raw``, the queries, the rows written, the snapshot
 table's size and the mean stored KPI explanation. Asserts nothing.
 """
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -121,10 +127,8 @@ def build(kpis: int, per_kpi: int) -> int:
     return plan.pk
 
 
-def child(step: str, plan_id: int) -> dict:
-    """One step in this (fresh) process: its time, queries, rows written and peak RSS."""
-    import datetime
-
+def child(step: str, plan_id: int, day: str = AS_OF) -> dict:
+    """One step in this (fresh) process as of ``day``: its time, queries, rows written and peak RSS."""
     from django.db import transaction
 
     from plans.recompute import plan_recompute
@@ -150,7 +154,7 @@ def child(step: str, plan_id: int) -> dict:
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(count):
-            summary = plan_recompute(plan_id=plan_id, as_of=datetime.date.fromisoformat(AS_OF))
+            summary = plan_recompute(plan_id=plan_id, as_of=datetime.date.fromisoformat(day))
         out.update(
             queries=len(queries),
             items=summary.items,
@@ -162,9 +166,9 @@ def child(step: str, plan_id: int) -> dict:
     return out
 
 
-def run_child(step: str, plan_id: int, database: str) -> dict:
+def run_child(step: str, plan_id: int, database: str, day: str = AS_OF) -> dict:
     env = {**os.environ, "DATABASE_URL": database}
-    args = [sys.executable, __file__, "--child", step, "--plan", str(plan_id)]
+    args = [sys.executable, __file__, "--child", step, "--plan", str(plan_id), "--day", day]
     result = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -190,11 +194,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1200,6000", help="KPIs per plan, comma-separated")
     parser.add_argument("--per-kpi", type=int, default=200)
-    parser.add_argument("--child", choices=["raw", "first", "later"])
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of raw, later and next")
+    parser.add_argument("--child", choices=["raw", "first", "later", "next"])
     parser.add_argument("--plan", type=int)
+    parser.add_argument("--day", default=AS_OF)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.plan)))
+        print(json.dumps(child(args.child, args.plan, args.day)))
         return
 
     print(f"database: {connection.vendor}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -214,13 +220,21 @@ def main():
                 database = os.environ.get("DATABASE_URL", "")
             connection.close()
             raw = run_child("raw", plan_id, database)
-            for step in ("raw", "first", "later"):
-                figures = raw if step == "raw" else run_child(step, plan_id, database)
-                print(
-                    f"{kpis:>6} {step:>6} {figures['seconds']:>8.2f} {figures['seconds'] / raw['seconds']:>7.1f} "
-                    f"{figures['rss_mib']:>8.0f} {figures['rss_mib'] / raw['rss_mib']:>7.1f} "
-                    f"{figures.get('queries', len(RAW_QUERIES)):>8} {str(figures.get('rows_written', '-')):>8}"
-                )
+            day = datetime.date.fromisoformat(AS_OF)
+            steps = [("raw", day), ("first", day), ("later", day), ("next", day + datetime.timedelta(days=1))]
+            for round_ in range(args.repeat):
+                if round_:
+                    day += datetime.timedelta(days=1)
+                    steps = [("raw", day), ("later", day), ("next", day + datetime.timedelta(days=1))]
+                for step, as_of in steps:
+                    if step == "raw" and round_:
+                        raw = run_child("raw", plan_id, database)
+                    figures = raw if step == "raw" else run_child(step, plan_id, database, as_of.isoformat())
+                    print(
+                        f"{kpis:>6} {step:>6} {figures['seconds']:>8.2f} {figures['seconds'] / raw['seconds']:>7.1f} "
+                        f"{figures['rss_mib']:>8.0f} {figures['rss_mib'] / raw['rss_mib']:>7.1f} "
+                        f"{figures.get('queries', len(RAW_QUERIES)):>8} {str(figures.get('rows_written', '-')):>8}"
+                    )
             print(f"  built {kpis} KPIs, {2 * kpis} milestones, {kpis * args.per_kpi} measurements in {built:.0f}s")
             print(sizes_report(plan_id))
         finally:

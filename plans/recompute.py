@@ -1,11 +1,14 @@
 """The status engine's write side: recompute a plan from its source rows with ``plans.rollup``.
 
-One recompute streams the plan goal by goal: five queries read every goal, KPI, measurement,
-milestone and logged progress in goal order through server-side cursors, each goal is evaluated
-in Python and dropped, and the results are written in batches (``plans.setwrites``, one statement
-per ``BATCH_ROWS`` rows), so memory is bounded by a batch and a goal, not by the plan. Only the
-rows whose computed values changed are written. Recomputes of one plan are serialised by a
-PostgreSQL advisory lock held for the transaction, so two workers cannot interleave their writes.
+One recompute streams the plan goal by goal: four queries read every goal, KPI (with its
+measurements packed in one value, a ``rollup.MeasurementSeries``), milestone and logged progress in
+goal order through server-side cursors, as tuples rather than model instances; each goal is
+evaluated in Python and dropped, and the results are written in batches (``plans.setwrites``, one
+statement per ``BATCH_ROWS`` rows; snapshots by COPY), so memory is bounded by a batch and a goal,
+not by the plan. Only the rows whose computed values changed are written; a stored explanation is
+decoded only to compare it with a new one of the same day and headline figures. Recomputes of one
+plan are serialised by a PostgreSQL advisory lock held for the transaction, so two workers cannot
+interleave their writes.
 
 History: snapshots are "month ends plus the current day". Each current recompute writes a
 StatusSnapshot of every item for its as-of date, drops the plan's snapshots of other days that
@@ -28,12 +31,18 @@ progress). Target, weight and date changes apply to the whole history once it is
 import datetime
 import json
 import logging
+import sys
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import SimpleNamespace
 
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Min, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import rollup
@@ -42,7 +51,7 @@ from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .page_generation import pages_changed
-from .setwrites import bulk_insert, bulk_set
+from .setwrites import bulk_set, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +135,10 @@ def plan_data_load(plan: Plan) -> PlanData:
 def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datetime.date, live: bool):
     """(percent, state) of a milestone at the end of ``day``: its latest logged update by then.
 
+    ``history`` rows are ``UPDATE_COLUMNS`` after the milestone, oldest first; the first, when the update
+    was logged, is its aware creation time or (as the whole-plan recompute reads it, once per update)
+    the local date of it.
+
     A completion is back-dated to its ``completed_on`` date: a milestone logged done on 5 July as
     completed on 20 June counts complete at the June month end.
     """
@@ -134,11 +147,15 @@ def milestone_progress_at(milestone: Milestone, history: list[tuple], day: datet
     done = milestone.state == MilestoneState.DONE or milestone.percent_complete == 100
     if done and milestone.completed_on and milestone.completed_on <= day:
         return 100, MilestoneState.DONE
-    logged = [row for row in history if timezone.localdate(row[0]) <= day]
+    logged = [row for row in history if _logged_on(row[0]) <= day]
     if logged:
         return logged[-1][1], logged[-1][2]
     first = history[0]
     return (first[3] or 0), (first[4] or MilestoneState.PLANNED)
+
+
+def _logged_on(logged: datetime.date) -> datetime.date:
+    return timezone.localdate(logged) if isinstance(logged, datetime.datetime) else logged
 
 
 def kpi_evaluate(kpi: KPI, points, as_of: datetime.date) -> rollup.Result:
@@ -254,10 +271,11 @@ def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
             latest_date=result.latest_date,
             stale=result.stale,
         )
-    same = all(getattr(item, name, None) == value for name, value in values.items())
-    stored = item.explanation
-    if same and (stored == result.explanation or stored == _normalised(result.explanation)):
-        return False
+    if all(getattr(item, name, None) == value for name, value in values.items()):
+        stored = item.explanation  # read only now: the whole-plan recompute decodes it on first read
+        # (None, an explanation of another day, equals no explanation: no need to normalise the new one)
+        if stored is not None and (stored == result.explanation or stored == _normalised(result.explanation)):
+            return False
     before = tuple(getattr(item, name, None) for name in HEADLINE)
     for name, value in values.items():
         setattr(item, name, value)
@@ -302,61 +320,157 @@ class _Runs:
         return run
 
 
+class _Item:
+    """An item read as a tuple of columns, not as a model instance: its definition, which the evaluation
+    reads by attname as it would the instance's, and its stored computed values, which ``_apply`` compares
+    and sets and ``bulk_set`` writes back. ``updated_at`` is not read: it exists once ``_apply`` sets it.
+
+    The stored explanation comes as JSON text and is decoded when first read (``_apply`` reads it only
+    when every headline figure is unchanged); ``explanation_as_of`` is its as-of date.
+    """
+
+    def __init__(self, columns: tuple[str, ...], row: tuple):
+        self.__dict__.update(zip(columns, row, strict=True))
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def __getattr__(self, name: str):
+        if name != "explanation":
+            raise AttributeError(name)
+        text = self.__dict__.pop("explanation_text")
+        self.explanation = None if text is None else json.loads(text)
+        return self.explanation
+
+
+# The stored computed values of an item (annotations of ``_items``), read to write only what changes.
+STORED_COLUMNS = ("status", "score", "progress", "explanation_text", "explanation_as_of")
+AREA_COLUMNS = ("id", "code", "name", "weight", *STORED_COLUMNS)
+GOAL_COLUMNS = ("id", "focus_area_id", "code", "title", "weight", "start_date", *STORED_COLUMNS)
+KPI_COLUMNS = (
+    *("id", "goal_id", "code", "name", "weight", "baseline_value", "baseline_date", "target_value", "target_date"),
+    *("direction", "frequency", *STORED_COLUMNS, *HEADLINE[3:7], "latest_date", "stale"),
+)
+MILESTONE_COLUMNS = (
+    *("id", "goal_id", "title", "weight", "start_date", "due_date", "percent_complete", "state", "completed_on"),
+    *STORED_COLUMNS,
+)
+
+# A KPI's measurements in the order the status method ranks them (the last row of a date counts), as one
+# binary value: the day ordinals (int4, big-endian) then the values (float8, the very bits stored), one
+# row per KPI instead of one object per measurement, read through the series index.
+SERIES_SQL = """(
+    SELECT string_agg(int4send(m.date - DATE '0001-01-01' + 1), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
+           || string_agg(float8send(m.value), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
+    FROM plans_measurement m WHERE m.kpi_id = plans_kpi.id AND m.unit_id IS NULL  -- the national series
+)"""
+
+
+def _series(packed: bytes | None) -> rollup.MeasurementSeries:
+    """The ``MeasurementSeries`` of ``SERIES_SQL``'s value (None: no measurement)."""
+    packed = packed or b""
+    count = len(packed) // 12
+    days, values = array("i", packed[: 4 * count]), array("d", packed[4 * count :])
+    if sys.byteorder == "little":
+        days.byteswap()
+        values.byteswap()
+    return rollup.MeasurementSeries(days.tolist(), values.tolist())
+
+
 @dataclass
 class GoalData:
-    """One goal with its KPIs (code order, each with its points) and milestones (due order, each with its
-    logged progress, oldest first): what a recompute holds at a time."""
+    """One goal with its KPIs (code order, each with its measurement series) and milestones (due order, each
+    with its logged progress, oldest first, dated by the local day it was logged): what a recompute holds at
+    a time."""
 
-    goal: Goal
-    kpis: list[tuple[KPI, list[rollup.MeasurementPoint]]]
-    milestones: list[tuple[Milestone, list[tuple]]]
+    goal: _Item
+    kpis: list[tuple[_Item, rollup.MeasurementSeries]]
+    milestones: list[tuple[_Item, list[tuple]]]
+
+
+def _items(queryset):
+    """``queryset`` (of items) with the stored explanation as text and its as-of date (``STORED_COLUMNS``)."""
+    return queryset.annotate(
+        explanation_text=Cast("explanation", TextField()),
+        explanation_as_of=KeyTextTransform("as_of", "explanation"),
+    )
 
 
 def _goal_stream(plan: Plan):
-    """``GoalData`` of every goal of the plan, by goal id: five queries whatever the plan's size, each read
-    through a server-side cursor."""
-    goals = _rows(Goal.objects.filter(plan=plan).order_by("id"))
-    kpis = _Runs(_rows(KPI.objects.filter(plan=plan).order_by("goal_id", "code")), goal_of=lambda k: k.goal_id)
+    """``GoalData`` of every goal of the plan, by goal id: four queries (five on SQLite, which reads the
+    measurements as rows) whatever the plan's size, each read through a server-side cursor, as tuples."""
+    goal_of = itemgetter(1)
+    goals = _rows(_items(Goal.objects.filter(plan=plan).order_by("id")).values_list(*GOAL_COLUMNS))
+    kpi_rows = _items(KPI.objects.filter(plan=plan).order_by("goal_id", "code"))
+    if connection.vendor == "postgresql":
+        kpis = _Runs(
+            _rows(kpi_rows.annotate(series=RawSQL(SERIES_SQL, ())).values_list(*KPI_COLUMNS, "series")), goal_of
+        )
+        points = None
+    else:
+        kpis = _Runs(_rows(kpi_rows.values_list(*KPI_COLUMNS)), goal_of)
+        measurements = (
+            Measurement.objects.national()
+            .filter(kpi__plan=plan)
+            .order_by("kpi__goal_id", "kpi_id", "date", "recorded_at", "id")
+        )
+        points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), itemgetter(0))
     milestones = _Runs(
-        _rows(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")), goal_of=lambda m: m.goal_id
+        _rows(
+            _items(Milestone.objects.filter(plan=plan).order_by("goal_id", "due_date", "id")).values_list(
+                *MILESTONE_COLUMNS
+            )
+        ),
+        goal_of,
     )
-    measurements = (
-        Measurement.objects.national()
-        .filter(kpi__plan=plan)
-        .order_by("kpi__goal_id", "kpi_id", "date", "recorded_at", "id")
-    )
-    points = _Runs(_rows(measurements.values_list("kpi__goal_id", *MEASUREMENT_COLUMNS)), goal_of=lambda r: r[0])
     updates = MilestoneUpdate.objects.filter(milestone__plan=plan).order_by("milestone__goal_id", "created_at", "id")
-    history = _Runs(_rows(updates.values_list("milestone__goal_id", *UPDATE_COLUMNS)), goal_of=lambda r: r[0])
-    for goal in goals:
+    history = _Runs(_rows(updates.values_list("milestone__goal_id", *UPDATE_COLUMNS)), itemgetter(0))
+    zone = timezone.get_current_timezone()
+    for row in goals:
+        goal_id = row[0]
         by_kpi, by_milestone = defaultdict(list), defaultdict(list)
-        for row in points.take(goal.pk):
-            by_kpi[row[1]].append(_point(row[1:]))
-        for row in history.take(goal.pk):
-            by_milestone[row[1]].append(row[2:])
+        if points is not None:
+            for point in points.take(goal_id):
+                by_kpi[point[1]].append(_point(point[1:]))
+        for _goal, milestone_id, created_at, *update in history.take(goal_id):
+            by_milestone[milestone_id].append((timezone.localdate(created_at, zone), *update))
         yield GoalData(
-            goal=goal,
-            kpis=[(kpi, by_kpi.get(kpi.pk, [])) for kpi in kpis.take(goal.pk)],
-            milestones=[(m, by_milestone.get(m.pk, [])) for m in milestones.take(goal.pk)],
+            goal=_Item(GOAL_COLUMNS, row),
+            kpis=[
+                (_Item(KPI_COLUMNS, kpi[:-1]), _series(kpi[-1]))
+                if points is None
+                else (_Item(KPI_COLUMNS, kpi), rollup.MeasurementSeries.from_points(by_kpi[kpi[0]]))
+                for kpi in kpis.take(goal_id)
+            ],
+            milestones=[(_Item(MILESTONE_COLUMNS, m), by_milestone.get(m[0], [])) for m in milestones.take(goal_id)],
         )
 
 
 SNAPSHOT_FIELDS = ["plan", "item_type", "item_id", "as_of", "status", "score", "progress", "forecast", "explanation"]
+SNAPSHOT_COLUMNS = ["plan_id", *SNAPSHOT_FIELDS[1:]]
 
 
 def snapshot_row(plan_id: int, day: datetime.date, item_type: str, item_id: int, result: rollup.Result):
     """A plain row, not a model instance (a backfill of a national plan makes a great many). Month ends keep
     the explanation, so a past "Why?" can be read; the current day's keeps the outcome only."""
-    return SimpleNamespace(
-        plan_id=plan_id,
-        item_type=item_type,
-        item_id=item_id,
-        as_of=day,
-        status=str(result.status),
-        score=result.score,
-        progress=result.progress,
-        forecast=result.forecast_value,
-        explanation=result.explanation if is_month_end(day) else None,
+    values = _snapshot_values(plan_id, day, item_type, item_id, result)
+    return SimpleNamespace(**dict(zip(SNAPSHOT_COLUMNS, values, strict=True)))
+
+
+def _snapshot_values(plan_id: int, day: datetime.date, item_type: str, item_id: int, result: rollup.Result) -> tuple:
+    """``SNAPSHOT_COLUMNS`` of one item's snapshot of ``day``."""
+    explanation = result.explanation if is_month_end(day) else None
+    return (
+        plan_id,
+        item_type,
+        item_id,
+        day,
+        str(result.status),
+        result.score,
+        result.progress,
+        result.forecast_value,
+        explanation,
     )
 
 
@@ -368,9 +482,9 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
 class _Writer:
     """Buffers the rows a recompute writes and flushes them ``BATCH_ROWS`` at a time, one statement each.
 
-    Current statuses (``live`` day only) are written when their values change; snapshots are inserted
-    for every day in ``snapshot_days``. Month-end snapshots keep the explanation, so a past "Why?" can
-    be read; the current day's keeps the outcome only.
+    Current statuses (``live`` day only) are written when their values change, with ``updated_at`` when a
+    figure a client shows changed; snapshots are copied in for every day in ``snapshot_days``. Month-end
+    snapshots keep the explanation, so a past "Why?" can be read; the current day's keeps the outcome only.
     """
 
     FIELDS = {
@@ -383,52 +497,61 @@ class _Writer:
     def __init__(self, plan: Plan, *, as_of: datetime.date, live: bool, snapshot_days, now):
         self.plan, self.as_of, self.snapshot_days, self.now = plan, as_of, set(snapshot_days), now
         self.live = as_of if live else None
-        self.changed = {model: [] for model in self.FIELDS}
-        self.snapshots: list[SimpleNamespace] = []
+        # Per model, the changed items whose shown figures changed (updated_at too) and the others.
+        self.changed = {(model, shown): [] for model in self.FIELDS for shown in (True, False)}
+        self.snapshots: list[tuple] = []
         self.items = self.rows_written = 0
 
-    def add(self, day: datetime.date, item_type: str, item, result: rollup.Result) -> None:
+    def add(self, day: datetime.date, item_type: str, model, item: _Item, result: rollup.Result) -> None:
         if day == self.as_of:
             self.items += 1
-        if day == self.live:
-            model = type(item)
-            if model in self.FIELDS and _apply(item, result, self.now, kpi=model is KPI):
-                self.changed[model].append(item)
-                self.rows_written += 1
-                if len(self.changed[model]) >= BATCH_ROWS:
-                    self._flush_model(model)
+        if day == self.live and model in self.FIELDS:
+            self._current(model, item, result)
         if day in self.snapshot_days:
-            self.snapshots.append(snapshot_row(self.plan.pk, day, item_type, item.pk, result))
+            self.snapshots.append(_snapshot_values(self.plan.pk, day, item_type, item.pk, result))
             if len(self.snapshots) >= BATCH_ROWS:
                 self._flush_snapshots()
 
-    def _flush_model(self, model) -> None:
-        bulk_set(model, self.changed[model], self.FIELDS[model])
-        self.changed[model] = []
+    def _current(self, model, item: _Item, result: rollup.Result) -> None:
+        if item.explanation_as_of != result.explanation["as_of"]:
+            # An explanation names its as-of date: one stored for another day differs, no need to decode it.
+            item.explanation = None
+        if _apply(item, result, self.now, kpi=model is KPI):
+            key = (model, hasattr(item, "updated_at"))
+            self.changed[key].append(item)
+            self.rows_written += 1
+            if len(self.changed[key]) >= BATCH_ROWS:
+                self._flush_model(key)
+
+    def _flush_model(self, key) -> None:
+        model, shown = key
+        fields = self.FIELDS[model] if shown else [name for name in self.FIELDS[model] if name != "updated_at"]
+        bulk_set(model, self.changed[key], fields)
+        self.changed[key] = []
 
     def _flush_snapshots(self) -> None:
-        bulk_insert(StatusSnapshot, self.snapshots, SNAPSHOT_FIELDS)
+        insert_rows(StatusSnapshot, SNAPSHOT_COLUMNS, self.snapshots)
         self.snapshots = []
 
     def flush(self) -> None:
-        for model in self.FIELDS:
-            self._flush_model(model)
+        for key in self.changed:
+            self._flush_model(key)
         self._flush_snapshots()
 
 
 def _evaluate_goal(data: GoalData, plan: Plan, day: datetime.date, *, live: bool, writer: _Writer) -> rollup.Result:
     """The goal's result at ``day``, its KPIs' and milestones' handed to ``writer`` on the way."""
     goal, children = data.goal, []
-    for kpi, points in data.kpis:
-        result = kpi_evaluate(kpi, points, day)
-        writer.add(day, ItemType.KPI, kpi, result)
+    for kpi, series in data.kpis:
+        result = kpi_evaluate(kpi, series, day)
+        writer.add(day, ItemType.KPI, KPI, kpi, result)
         children.append(kpi_child(kpi, result))
     for milestone, history in data.milestones:
         result = milestone_evaluate(milestone, goal, plan, history, day, live=live)
-        writer.add(day, ItemType.MILESTONE, milestone, result)
+        writer.add(day, ItemType.MILESTONE, Milestone, milestone, result)
         children.append(milestone_child(milestone, result))
     result = rollup.rollup_status(as_of=day, children=children)
-    writer.add(day, ItemType.GOAL, goal, result)
+    writer.add(day, ItemType.GOAL, Goal, goal, result)
     return result
 
 
@@ -444,7 +567,10 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         for day in days:
             result = _evaluate_goal(data, plan, day, live=day == live_day, writer=writer)
             goal_children[day][goal.pk] = goal_child(goal, result)
-    areas = list(FocusArea.objects.filter(plan=plan).order_by("order", "code"))
+    areas = [
+        _Item(AREA_COLUMNS, row)
+        for row in _items(FocusArea.objects.filter(plan=plan).order_by("order", "code")).values_list(*AREA_COLUMNS)
+    ]
     goal_order = list(Goal.objects.filter(plan=plan).order_by("code").values_list("id", "focus_area_id"))
     for day in days:
         area_children = defaultdict(list)
@@ -454,10 +580,10 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         plan_children = []
         for area in areas:
             result = rollup.rollup_status(as_of=day, children=area_children[area.pk])
-            writer.add(day, ItemType.FOCUS_AREA, area, result)
+            writer.add(day, ItemType.FOCUS_AREA, FocusArea, area, result)
             plan_children.append(area_child(area, result))
         result = rollup.rollup_status(as_of=day, children=plan_children)
-        writer.add(day, ItemType.PLAN, plan, result)
+        writer.add(day, ItemType.PLAN, Plan, plan, result)
         if day == writer.live:
             live = result
         if progress is not None:
@@ -495,6 +621,25 @@ def _dirty_from(plan: Plan, previous: datetime.datetime | None) -> datetime.date
     return max(earliest, plan.start_date)
 
 
+def _snapshot_days(plan: Plan) -> list[datetime.date]:
+    """The days the plan has snapshots of, in order: one index probe per day (a recursive query that jumps from
+    each day to the next through an index on (plan, as_of)), not a scan of every snapshot row."""
+    table = connection.ops.quote_name(StatusSnapshot._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE days(day) AS (
+            SELECT min(as_of) FROM {table} WHERE plan_id = %s
+            UNION ALL
+            SELECT (SELECT min(as_of) FROM {table} WHERE plan_id = %s AND as_of > days.day) FROM days
+            WHERE days.day IS NOT NULL
+        )
+        SELECT day FROM days WHERE day IS NOT NULL ORDER BY day
+    """  # noqa: S608  (the table name is the model's)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [plan.pk, plan.pk])
+        # SQLite gives an aggregate's date as its ISO text.
+        return [day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day) for (day,) in cursor]
+
+
 def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     """Drop the plan's snapshots of days other than month ends and ``keep`` (the current day); return them.
 
@@ -502,8 +647,7 @@ def _compact(plan: Plan, keep: datetime.date) -> list[datetime.date]:
     a month end, and the current day is what the pages show as now. A replay of another past day
     (``recompute_rollups --as-of``) lasts until the next current recompute.
     """
-    stored = StatusSnapshot.objects.filter(plan=plan).order_by("as_of").values_list("as_of", flat=True).distinct()
-    dropped = stray_snapshot_days(stored, current=keep)
+    dropped = stray_snapshot_days(_snapshot_days(plan), current=keep)
     if dropped:
         StatusSnapshot.objects.filter(plan=plan, as_of__in=dropped).delete()
     return dropped

@@ -57,10 +57,13 @@ from __future__ import annotations
 
 import datetime
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from itertools import compress, islice, repeat
+from operator import add, mul, ne, sub
 
 METHOD_VERSION = 2
 
@@ -162,6 +165,55 @@ class MeasurementPoint:
     recorded_at: datetime.datetime | None = None
 
 
+class MeasurementSeries:
+    """A KPI's measurements as two columns, for evaluating one series at many dates (a recompute's month ends).
+
+    ``days`` are the dates as proleptic ordinals (``date.toordinal()``), ascending, and within a date in
+    recording order, so the last row of a date is the one that counts; ``values`` are the values in the
+    same order. ``kpi_status`` gives a series exactly the result it gives the list of its points, but finds
+    the points of an as-of date by bisection instead of classifying every point again.
+    ``from_points`` orders any points as ``kpi_status`` ranks them.
+    """
+
+    __slots__ = ("days", "values", "_latest", "_offsets")
+
+    def __init__(self, days: list[int], values: list[float]):
+        if len(days) != len(values):
+            raise ValueError("a series needs as many values as dates")
+        self.days, self.values = days, values
+        self._latest = self._offsets = None
+
+    @classmethod
+    def from_points(cls, measurements: Iterable[MeasurementPoint]) -> MeasurementSeries:
+        ranked = sorted(
+            enumerate(measurements), key=lambda item: (item[1].date, _recorded_key(item[1].recorded_at), item[0])
+        )
+        return cls([m.date.toordinal() for _, m in ranked], [float(m.value) for _, m in ranked])
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def latest(self) -> tuple[list[int], list[float]]:
+        """The row that counts of each date: its day and value columns (the series itself when no date repeats)."""
+        if self._latest is None:
+            if not all(map(math.isfinite, self.values)):
+                for value in self.values:
+                    _finite("measurement value", value)
+            days, values = self.days, self.values
+            last_of_date = [*map(ne, days, islice(days, 1, None)), True]
+            if all(last_of_date):
+                self._latest = days, values
+            else:
+                self._latest = list(compress(days, last_of_date)), list(compress(values, last_of_date))
+        return self._latest
+
+    def offsets(self, t0: int) -> list[float]:
+        """Days since ``t0`` (an ordinal) of each date's counting row, as the fit's x values."""
+        if self._offsets is None or self._offsets[0] != t0:
+            self._offsets = t0, [float(day - t0) for day in self.latest()[0]]
+        return self._offsets[1]
+
+
 @dataclass(frozen=True)
 class Result:
     status: Status
@@ -251,13 +303,20 @@ def _beta_continued_fraction(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, _CF_MAX_ITER + 1):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
-            c = 1.0 + aa / c
-            c = c if abs(c) > _CF_TINY else _CF_TINY
-            delta = d * c
-            h *= delta
+        # The even and the odd step of the fraction, written out (the same operations, without a tuple per turn).
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _CF_TINY else _CF_TINY
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > _CF_TINY else _CF_TINY)
+        c = 1.0 + aa / c
+        c = c if abs(c) > _CF_TINY else _CF_TINY
+        delta = d * c
+        h *= delta
         if abs(delta - 1.0) < _CF_EPS:
             return h
     raise ArithmeticError("incomplete beta continued fraction did not converge")  # pragma: no cover
@@ -364,6 +423,60 @@ def _point(date: datetime.date, value: float) -> dict:
     return {"date": date.isoformat(), "value": value}
 
 
+class _KeptPoints:
+    """The measurements ``kpi_status`` keeps at ``as_of`` from a list of points (``_classify``): the
+    explanation's summary of them, how many are kept, the latest kept ``(date, value)`` and the fit's columns."""
+
+    def __init__(self, measurements: Iterable[MeasurementPoint], t0: datetime.date, as_of: datetime.date):
+        points, reasons, self._kept = _classify(measurements, t0, as_of)
+        self._t0 = t0
+        self.summary = _points_summary(points, reasons, self._kept)
+        self.count = len(self._kept)
+        self.latest = self._kept[-1] if self._kept else None
+
+    def columns(self, b0: float) -> tuple[list[float], list[float]]:
+        """x (days since the baseline date) and y of the baseline point and the kept points."""
+        return [0.0] + [float((d - self._t0).days) for d, _ in self._kept], [b0] + [v for _, v in self._kept]
+
+
+class _KeptSeries:
+    """``_KeptPoints`` of a ``MeasurementSeries``, found by bisection: the same summary, count, latest and
+    columns. A date's rows lie together in the series, so a window of dates never splits one; of its
+    rows, all but the last are superseded. Sorted input lists the reasons in the order ``_classify``
+    meets them: before the baseline, superseded, after the as-of date."""
+
+    def __init__(self, series: MeasurementSeries, t0: datetime.date, as_of: datetime.date):
+        days, values = series.latest()
+        start, stop = t0.toordinal(), as_of.toordinal()
+        before = bisect_right(series.days, start)
+        end = max(before, bisect_right(series.days, stop))
+        self._series, self._start = series, start
+        self._lo = lo = bisect_right(days, start)
+        self._hi = hi = max(lo, bisect_right(days, stop))
+        self.count = hi - lo
+        excluded = {}
+        for reason, count in (
+            (EXCLUDED_BEFORE_BASELINE, before),
+            (EXCLUDED_SUPERSEDED, end - before - self.count),
+            (EXCLUDED_AFTER_AS_OF, len(series) - end),
+        ):
+            if count:
+                excluded[reason] = count
+        first = (datetime.date.fromordinal(days[lo]), values[lo]) if self.count else None
+        self.latest = (datetime.date.fromordinal(days[hi - 1]), values[hi - 1]) if self.count else None
+        self.summary = {
+            "count": len(series),
+            "used": self.count,
+            "excluded": excluded,
+            "first": _point(*first) if first else None,
+            "last": _point(*self.latest) if self.latest else None,
+        }
+
+    def columns(self, b0: float) -> tuple[list[float], list[float]]:
+        lo, hi = self._lo, self._hi
+        return [0.0, *self._series.offsets(self._start)[lo:hi]], [b0, *self._series.latest()[1][lo:hi]]
+
+
 def _points_summary(points: list, reasons: list, kept: list) -> dict:
     """What the explanation keeps of the measurements: counts, the first and the last kept (the last one
     decides achieved and missed; the fit's slope and intercept, in ``values``, decide a forecast).
@@ -400,12 +513,18 @@ def kpi_point_rows(
 
 
 def _fit_line(xs: list[float], ys: list[float]) -> dict:
-    """Ordinary least squares of y on x, with centred sums (stable, and exact under negation)."""
+    """Ordinary least squares of y on x, with centred sums (stable, and exact under negation).
+
+    The sums run as ``map`` over ``operator`` functions: the very operations of ``(x - mean_x) ** 2`` and
+    ``(x - mean_x) * (y - mean_y)``, in C."""
     n = len(xs)
+    if n != len(ys):
+        raise ValueError("the fit needs as many y values as x values")
     mean_x = math.fsum(xs) / n
     mean_y = math.fsum(ys) / n
-    sxx = math.fsum((x - mean_x) ** 2 for x in xs)
-    sxy = math.fsum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    dx = list(map(sub, xs, repeat(mean_x)))
+    sxx = math.fsum(map(pow, dx, repeat(2)))
+    sxy = math.fsum(map(mul, dx, map(sub, ys, repeat(mean_y))))
     slope = sxy / sxx
     return {
         "n": n,
@@ -441,7 +560,9 @@ def prediction_band(values: dict, xs: Iterable[float]) -> list[tuple[float, floa
 def _prediction_interval(fit: dict, xs: list[float], ys: list[float], x0: float, forecast: float) -> dict:
     """95% prediction interval at ``x0``: ``F ± t(0.975, n-2) * prediction_se(x0)``."""
     n, mean_x, mean_y, slope = fit["n"], fit["mean_x"], fit["mean_y"], fit["slope_per_day"]
-    sse = math.fsum((y - (mean_y + slope * (x - mean_x))) ** 2 for x, y in zip(xs, ys, strict=True))
+    # (y - (mean_y + slope * (x - mean_x))) ** 2, operation by operation, in C.
+    fitted = map(add, repeat(mean_y), map(mul, repeat(slope), map(sub, xs, repeat(mean_x))))
+    sse = math.fsum(map(pow, map(sub, ys, fitted), repeat(2)))
     df = n - 2
     s = math.sqrt(sse / df)
     se = prediction_se(x0, n=n, mean_x=mean_x, sxx=fit["sxx"], s=s)
@@ -458,10 +579,9 @@ def _prediction_interval(fit: dict, xs: list[float], ys: list[float], x0: float,
     }
 
 
-def _forecast(b0: float, kept, t0: datetime.date, target_date: datetime.date) -> dict:
-    """Line through ``(0, b0)`` and the kept points, read at ``x0 = target date - baseline date``."""
-    xs = [0.0] + [float((d - t0).days) for d, _ in kept]
-    ys = [b0] + [v for _, v in kept]
+def _forecast(xs: list[float], ys: list[float], t0: datetime.date, target_date: datetime.date) -> dict:
+    """Line through the points ``(xs, ys)`` (the baseline ``(0, b0)`` and the kept measurements, x in days
+    since ``t0``), read at ``x0 = target date - baseline date``."""
     x0 = float((target_date - t0).days)
     fit = _fit_line(xs, ys)
     forecast = fit["mean_y"] + fit["slope_per_day"] * (x0 - fit["mean_x"])
@@ -567,9 +687,12 @@ def kpi_status(
     target_date: datetime.date,
     direction: str,
     frequency: str,
-    measurements: Iterable[MeasurementPoint],
+    measurements: Iterable[MeasurementPoint] | MeasurementSeries,
 ) -> Result:
     """Status of a KPI at ``as_of`` (METHOD.md, "KPI status").
+
+    ``measurements`` are the KPI's points, or the same as a ``MeasurementSeries`` (the same result, faster
+    when one series is evaluated at many dates).
 
     Choices where METHOD.md is silent:
     - ``direction`` must be "increase" or "decrease" and ``frequency`` "monthly", "quarterly"
@@ -612,7 +735,10 @@ def kpi_status(
         raise ValueError(f"frequency must be one of {sorted(str(f) for f in Frequency)}, got {frequency!r}")
     b0 = _finite("baseline_value", baseline_value)
     target = _finite("target_value", target_value)
-    points, reasons, kept = _classify(measurements, baseline_date, as_of)
+    if isinstance(measurements, MeasurementSeries):
+        kept = _KeptSeries(measurements, baseline_date, as_of)
+    else:
+        kept = _KeptPoints(measurements, baseline_date, as_of)
     inputs = {
         "baseline_value": b0,
         "baseline_date": baseline_date.isoformat(),
@@ -620,10 +746,10 @@ def kpi_status(
         "target_date": target_date.isoformat(),
         "direction": direction,
         "frequency": frequency,
-        "points": _points_summary(points, reasons, kept),
+        "points": kept.summary,
     }
     thresholds = _kpi_thresholds(frequency)
-    values: dict = {"direction_sign": d, "kept_measurements": len(kept), "required_change": target - b0}
+    values: dict = {"direction_sign": d, "kept_measurements": kept.count, "required_change": target - b0}
 
     def finish(status, score, progress, rule, **extra):
         values.update(status=str(status), score=score, progress=progress)
@@ -631,11 +757,11 @@ def kpi_status(
         explanation = _explanation("kpi", as_of, inputs, values, thresholds, rule, summary)
         return Result(status=status, score=score, progress=progress, explanation=explanation, **extra)
 
-    if not kept:
+    if not kept.count:
         values["stale"] = False
         return finish(Status.NO_DATA, None, None, "kpi.no_data")
 
-    tc, vc = kept[-1]
+    tc, vc = kept.latest
     latest = {"latest_value": vc, "latest_date": tc}
     values.update(latest_value=vc, latest_date=tc.isoformat(), days_since_latest=(as_of - tc).days)
     hold_the_line = d * (target - b0) <= 0
@@ -657,7 +783,7 @@ def kpi_status(
             Status.OFF_TRACK, KPI_HOLD_THE_LINE_SCORE, 0.0, "kpi.hold_the_line", stale=bool(reasons), **latest
         )
 
-    values.update(_forecast(b0, kept, baseline_date, target_date))
+    values.update(_forecast(*kept.columns(b0), baseline_date, target_date))
     ratio = (values["forecast"] - b0) / (target - b0)
     status, score, rule = _ratio_status(ratio), _ratio_score(ratio), "kpi.ratio"
     # Reaching here, no kept figure is dated on or after the target date (rule 3 returned otherwise).
@@ -718,6 +844,8 @@ def _variance_status(sv: float) -> Status:
 
 
 _BAND_ORDER = (Status.OFF_TRACK, Status.AT_RISK, Status.ON_TRACK)
+_MILESTONE_STATES = frozenset(MilestoneState)
+_MILESTONE_SCORES_BY_NAME = {str(k): v for k, v in MILESTONE_SCORES.items()}  # copied into each explanation
 
 
 def _milestone_summary(rule: str, v: dict, inputs: dict) -> str:
@@ -767,7 +895,7 @@ def milestone_status(
       ``milestone.spi``. The variance bands allow ``MILESTONE_SV_TOLERANCE`` for binary
       rounding, so exactly ten (twenty) points behind plan is on track (at risk).
     """
-    if state not in tuple(MilestoneState):
+    if state not in _MILESTONE_STATES:
         raise ValueError(f"state must be one of {tuple(str(s) for s in MilestoneState)}, got {state!r}")
     percent = _finite("percent_complete", percent_complete)
     if not 0.0 <= percent <= MILESTONE_COMPLETE_PERCENT:
@@ -784,7 +912,7 @@ def milestone_status(
         "sv_on_track": MILESTONE_SV_ON_TRACK,
         "sv_at_risk": MILESTONE_SV_AT_RISK,
         "sv_tolerance": MILESTONE_SV_TOLERANCE,
-        "scores": {str(k): v for k, v in MILESTONE_SCORES.items()},
+        "scores": dict(_MILESTONE_SCORES_BY_NAME),
     }
     earned = percent / MILESTONE_COMPLETE_PERCENT
     values: dict = {"earned_share": earned}

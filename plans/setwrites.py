@@ -2,12 +2,13 @@
 
 Updates travel as one JSON parameter, unpacked by the database (``jsonb_to_recordset`` on PostgreSQL,
 ``json_each`` on SQLite), so writing 10 or 10,000 rows costs one query. Appends go by COPY on
-PostgreSQL (``copy_rows``, ``insert_returning_ids``). Other backends fall back to Django's batched
+PostgreSQL (``copy_rows``, ``insert_rows``, ``insert_returning_ids``). Other backends fall back to Django's batched
 ``bulk_update`` / ``bulk_create``.
 """
 
 import itertools
 import json
+from types import SimpleNamespace
 
 from django.db import connection, models
 
@@ -95,12 +96,22 @@ def bulk_insert(model, objs: list, fields: list[str]) -> None:
         cursor.execute(sql, [_payload(model, fields, objs)])
 
 
+def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """INSERT ``rows`` (tuples of values in ``columns`` order, by attname; JSON columns as Python values):
+    one COPY on PostgreSQL (``copy_rows``), one statement on SQLite (``bulk_insert``)."""
+    if connection.vendor == "postgresql":
+        copy_rows(model, columns, rows)
+    elif rows:
+        bulk_insert(model, [SimpleNamespace(**dict(zip(columns, row, strict=True))) for row in rows], columns)
+
+
 def copy_rows(model, columns: list[str], rows, *, progress=None, chunk: int = 5000) -> None:
     """Append ``rows`` (tuples of values in ``columns`` order, by attname) to ``model``'s table.
 
     PostgreSQL: one COPY, the fastest way in (no per-row statement, no JSON to parse); elsewhere
     ``bulk_create`` in batches. Every column without a database default must be given (Django's
-    defaults live in Python). ``rows`` may be a generator; ``progress.update(n)`` hears of each chunk.
+    defaults live in Python); a JSON column takes the Python value (None is NULL, not JSON null).
+    ``rows`` may be a generator; ``progress.update(n)`` hears of each chunk.
     """
     if connection.vendor != "postgresql":
         iterator = iter(rows)
@@ -110,7 +121,11 @@ def copy_rows(model, columns: list[str], rows, *, progress=None, chunk: int = 50
                 progress.update(len(batch))
         return
     quote = connection.ops.quote_name
-    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    fields = [model._meta.get_field(name) for name in columns]
+    names = ", ".join(quote(field.column) for field in fields)
+    json_at = [i for i, field in enumerate(fields) if isinstance(field, models.JSONField)]
+    if json_at:
+        rows = _json_encoded(rows, json_at)
     # The raw psycopg cursor's errors become Django's (IntegrityError ...), as for any other query.
     sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
@@ -121,6 +136,16 @@ def copy_rows(model, columns: list[str], rows, *, progress=None, chunk: int = 50
                 progress.update(chunk)
         if progress:
             progress.update(count % chunk)
+
+
+def _json_encoded(rows, positions: list[int]):
+    """``rows`` with the values at ``positions`` (JSON columns) as JSON text, which COPY reads as is."""
+    for row in rows:
+        row = list(row)
+        for i in positions:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i], allow_nan=False)
+        yield row
 
 
 def insert_returning_ids(model, columns: list[str], rows: list[tuple]) -> list[int]:

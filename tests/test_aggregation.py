@@ -417,8 +417,9 @@ def test_the_recomputes_series_read_uses_the_national_partial_index(requires_pos
         cursor.execute("ANALYZE plans_kpi")
     with CaptureQueriesContext(connection) as queries:
         plan_recompute(plan_id=plan.pk)
-    # The stream of points, read through a server-side cursor ("DECLARE ... CURSOR FOR SELECT ...").
-    series = [q["sql"] for q in queries if 'FROM "plans_measurement"' in q["sql"] and "kpi__goal_id" in q["sql"]]
+    # The KPIs with their packed series (recompute.SERIES_SQL), read through a server-side cursor
+    # ("DECLARE ... CURSOR FOR SELECT ...").
+    series = [q["sql"] for q in queries if "FROM plans_measurement m" in q["sql"]]
     assert len(series) == 1
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + series[0][series[0].index("SELECT") :])

@@ -1,11 +1,15 @@
 import datetime
+import json
+import math
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from plans import recompute, services
+from plans import recompute, rollup, services
 from plans.dates import month_ends_between
 from plans.models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
 from plans.recompute import plan_backfill, plan_recompute
@@ -62,7 +66,8 @@ def test_demo_plan_shows_a_mix_of_statuses():
     plan = Plan.objects.get()
     plan_recompute(plan_id=plan.pk, as_of=datetime.date(2026, 1, 15))
     kpi_statuses = set(KPI.objects.values_list("status", flat=True))
-    assert {"achieved", "missed", "on_track", "off_track", "at_risk", "no_data"} <= kpi_statuses
+    # No KPI is without data any more: R&D growth, never reported nationally, is derived from the zones' R&D spending.
+    assert {"achieved", "missed", "on_track", "off_track", "at_risk"} <= kpi_statuses
     assert {"complete", "overdue", "cancelled"} <= set(Milestone.objects.values_list("status", flat=True))
     assert KPI.objects.filter(stale=True).exists()
 
@@ -444,3 +449,106 @@ def test_kpi_points_lists_every_measurement_the_summary_counts():
     assert summary["count"] == len(points) and summary["used"] == sum(p["used"] for p in points)
     assert summary["last"] == {"date": "2025-06-30", "value": 70.0}
     assert [p["used"] for p in kpi_points(kpi, as_of=datetime.date(2025, 9, 30))] == [False, True, True, True]
+
+
+BASELINE = datetime.date(2024, 12, 31)
+series_points = st.lists(
+    st.builds(
+        rollup.MeasurementPoint,
+        date=st.integers(-40, 400).map(lambda offset: BASELINE + datetime.timedelta(days=offset)),
+        value=st.integers(-10_000, 10_000).map(lambda i: i / 100),
+        recorded_at=st.one_of(
+            st.none(),
+            st.integers(0, 3).map(lambda h: datetime.datetime(2025, 7, 1, h)),  # naive: taken as UTC
+            st.integers(0, 3).map(lambda h: datetime.datetime(2025, 7, 1, h, tzinfo=datetime.UTC)),
+        ),
+    ),
+    max_size=12,
+)
+
+
+@pytest.mark.django_db(False)
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    points=series_points,
+    as_of=st.integers(-60, 420).map(lambda offset: BASELINE + datetime.timedelta(days=offset)),
+    target=st.integers(-10_000, 10_000).map(lambda i: i / 100),
+    direction=st.sampled_from(["increase", "decrease"]),
+    frequency=st.sampled_from(["monthly", "quarterly", "annual"]),
+)
+def test_a_measurement_series_gives_the_result_of_its_points(points, as_of, target, direction, frequency):
+    case = dict(
+        as_of=as_of,
+        baseline_value=50.0,
+        baseline_date=BASELINE,
+        target_value=target,
+        target_date=datetime.date(2025, 12, 31),
+        direction=direction,
+        frequency=frequency,
+    )
+    series = rollup.MeasurementSeries.from_points(points)
+    expected = rollup.kpi_status(**case, measurements=points)
+    assert rollup.kpi_status(**case, measurements=series) == expected
+    # In the order the series ranks them, the points give the very same explanation, key order included.
+    ranked = sorted(enumerate(points), key=lambda p: (p[1].date, rollup._recorded_key(p[1].recorded_at), p[0]))
+    in_order = rollup.kpi_status(**case, measurements=[p for _, p in ranked])
+    assert json.dumps(rollup.kpi_status(**case, measurements=series).explanation) == json.dumps(in_order.explanation)
+
+
+def test_a_series_refuses_a_value_that_is_not_finite():
+    series = rollup.MeasurementSeries([BASELINE.toordinal() + 1], [math.nan])
+    with pytest.raises(ValueError, match="measurement value must be a finite number"):
+        rollup.kpi_status(
+            as_of=JULY_1,
+            baseline_value=50.0,
+            baseline_date=BASELINE,
+            target_value=60.0,
+            target_date=datetime.date(2025, 12, 31),
+            direction="increase",
+            frequency="monthly",
+            measurements=series,
+        )
+
+
+def test_recompute_ranks_same_day_measurements_as_the_status_method():
+    # Several rows on one date (other sources), recorded earlier, later and at the same instant, rows on and
+    # before the baseline date and after the as-of date: the streamed recompute reads each KPI's series from
+    # the database in one row and must store what the method gives the list of its points.
+    goal = GoalFactory()
+    noon = datetime.datetime(2025, 6, 1, 12, tzinfo=datetime.UTC)
+    kpis = [KPIFactory(goal=goal, code=f"K{i}") for i in range(3)]
+    rows = [
+        (kpis[0], "2025-03-31", 61.5, "manual", noon),
+        (kpis[0], "2025-03-31", 64.25, "api", noon + datetime.timedelta(hours=1)),  # later: counts
+        (kpis[0], "2025-05-31", 66.0, "manual", noon + datetime.timedelta(hours=2)),
+        (kpis[0], "2025-05-31", 63.0, "api", noon),  # earlier: superseded
+        (kpis[1], "2025-04-30", 70.1, "manual", noon),
+        (kpis[1], "2025-04-30", 65.3, "api", noon),  # same instant: the later row counts
+        (kpis[1], "2024-12-31", 58.0, "manual", noon),
+        (kpis[1], "2024-06-30", 57.0, "manual", noon),
+        (kpis[2], "2025-08-31", 75.0, "manual", noon),  # after the as-of date only
+    ]
+    for kpi, day, value, source, recorded_at in rows:
+        MeasurementFactory(
+            kpi=kpi, date=datetime.date.fromisoformat(day), value=value, source=source, recorded_at=recorded_at
+        )
+    plan = Plan.objects.get(pk=goal.plan_id)
+    plan_recompute(plan_id=plan.pk, as_of=JULY_1)
+    expected = recompute.plan_evaluate(recompute.plan_data_load(plan), JULY_1, live=True)
+    for kpi in KPI.objects.filter(plan=plan):
+        result = expected[("kpi", kpi.pk)]
+        assert (kpi.status, kpi.score, kpi.forecast_value, kpi.latest_value) == (
+            result.status,
+            result.score,
+            result.forecast_value,
+            result.latest_value,
+        )
+        assert kpi.explanation == recompute._normalised(result.explanation)
+    summaries = [KPI.objects.get(pk=k.pk).explanation["inputs"]["points"] for k in kpis]
+    assert [s["excluded"] for s in summaries] == [
+        {"superseded_by_later_record_same_date": 2},
+        {"on_or_before_baseline_date": 2, "superseded_by_later_record_same_date": 1},
+        {"after_as_of_date": 1},
+    ]
+    assert summaries[0]["last"] == {"date": "2025-05-31", "value": 66.0}
+    assert summaries[1]["last"] == {"date": "2025-04-30", "value": 65.3}
