@@ -105,14 +105,30 @@ def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
         bulk_insert(model, [SimpleNamespace(**dict(zip(columns, row, strict=True))) for row in rows], columns)
 
 
+def _with_defaults(model, columns: list[str], rows):
+    """``columns`` and ``rows`` completed with every NOT NULL column they leave out that has a Python default
+    (a field added later, such as a KPI's aggregation): COPY does not know Django's defaults."""
+    given = set(columns)
+    missing = [
+        field
+        for field in model._meta.concrete_fields
+        if field.attname not in given and not field.primary_key and not field.null and field.has_default()
+    ]
+    if not missing:
+        return columns, rows
+    defaults = tuple(field.get_default() for field in missing)
+    return [*columns, *(field.attname for field in missing)], (tuple(row) + defaults for row in rows)
+
+
 def copy_rows(model, columns: list[str], rows, *, progress=None, chunk: int = 5000) -> None:
     """Append ``rows`` (tuples of values in ``columns`` order, by attname) to ``model``'s table.
 
     PostgreSQL: one COPY, the fastest way in (no per-row statement, no JSON to parse); elsewhere
-    ``bulk_create`` in batches. Every column without a database default must be given (Django's
-    defaults live in Python); a JSON column takes the Python value (None is NULL, not JSON null).
+    ``bulk_create`` in batches. A NOT NULL column left out takes its field's default (``_with_defaults``);
+    a JSON column takes the Python value (None is NULL, not JSON null).
     ``rows`` may be a generator; ``progress.update(n)`` hears of each chunk.
     """
+    columns, rows = _with_defaults(model, columns, rows)
     if connection.vendor != "postgresql":
         iterator = iter(rows)
         while batch := list(itertools.islice(iterator, chunk)):
