@@ -217,17 +217,15 @@ def progress_only(item, data: dict) -> dict:
 def visible_units(user) -> frozenset[int] | None:
     """The reporting units whose figures ``user`` may see on the zone pages; None means every unit.
 
-    A zone reporter (a user listed in some units' ``reporters``, not a manager) sees its units and, for a
-    province, the province's zones; everyone else sees every unit. (The zone pages' scoping: the scoping of
-    the writes, h-zoneaccess, may fold this into its own helper.) Kept on the user for the request; a
-    manager costs no query beyond ``writable_team_ids``.
+    The units ``unit_scope`` confines the caller to and, for a province among them, its zones; a caller
+    not confined sees every unit, an anonymous one none. Kept on the user for the request.
     """
     if not user.is_authenticated:
         return frozenset()
-    if getattr(user, "token", None) is not None or writable_team_ids(user) is None:
+    scope = unit_scope(user)
+    if scope is None:
         return None
     if not hasattr(user, "_visible_unit_ids"):
-        ids = ReportingUnit.objects.filter(Q(reporters=user) | Q(parent__reporters=user)).values_list("id", flat=True)
-        found = frozenset(ids)
-        user._visible_unit_ids = found or None
+        children = ReportingUnit.objects.filter(parent__in=scope).values_list("id", flat=True)
+        user._visible_unit_ids = scope | frozenset(children)
     return user._visible_unit_ids

@@ -51,7 +51,7 @@ def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_w
     assert page.get_by_role("heading", level=1, name=plan.name).is_visible()
     assert page.get_by_role("note").filter(has_text="Demo data").is_visible()
     closure = page.get_by_role("note").filter(
-        has_text="Plan period ended on 31 December 2025; final figures: 9 of 13 in."
+        has_text="Plan period ended on 31 December 2025; final figures: 10 of 13 in."
     )
     assert closure.is_visible()
     wait_for_charts(page)
@@ -125,7 +125,8 @@ def test_a_table_rows_why_panel_loads_its_explanation_when_opened_on_a_desktop_a
         fallback = panel.locator("a", has_text="Read the explanation on its page")
         assert fallback.count() == 1  # before it opens: the link to the KPI's page
         panel.locator("summary").click()
-        page.wait_for_function("document.querySelector('details.why[data-why-state=\"loaded\"]') !== null")
+        # A locator wait, not wait_for_function: a polled string predicate is eval'd, which the CSP refuses.
+        page.locator('details.why[data-why-state="loaded"]').first.wait_for()
         assert fallback.count() == 0
         assert panel.locator(".why-body p").first.is_visible()
         assert "Computed as of" in panel.inner_text()

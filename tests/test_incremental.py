@@ -276,7 +276,7 @@ def measurement_write_queries(kpi: KPI, capture) -> int:
 def test_a_measurement_write_costs_the_same_queries_whatever_the_plan_size(django_capture_on_commit_callbacks):
     small = measurement_write_queries(measured_plan(2), django_capture_on_commit_callbacks)
     large = measurement_write_queries(measured_plan(12), django_capture_on_commit_callbacks)
-    assert small == large <= 40
+    assert small == large <= 48  # full_clean checks the zones' unit constraints; the aggregate refresh reads once
 
 
 @pytest.mark.django_db

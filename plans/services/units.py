@@ -112,9 +112,13 @@ def unit_create(
     active_until: datetime.date | None = None,
     order: int = 0,
     reporters: Iterable = (),
+    source: str = "",
+    external_id: str = "",
 ) -> ReportingUnit:
     """Add a unit to the register under a parent of the level above it (the nation has none)."""
     unit = ReportingUnit(
+        source=source,
+        external_id=external_id,
         code=code,
         name_en=name_en,
         name_zh=name_zh,
