@@ -74,6 +74,30 @@ class NationalSource(models.TextChoices):
     DERIVED = "derived", _("The value derived from the units wins")
 
 
+class Counting(models.TextChoices):
+    """Which recorded values count toward a plan's statuses (the plan's review setting)."""
+
+    APPROVED = "approved", _("Approved values only")
+    SUBMITTED = "submitted", _("Submitted values count, provisionally, until reviewed")
+    ALL = "all", _("Every recorded value counts at once (no review)")
+
+
+class SubmissionState(models.TextChoices):
+    """A submission of one KPI's figures for one reporting unit (or the nation) and one period."""
+
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    RETURNED = "returned", _("Returned")
+
+
+class ReminderKind(models.TextChoices):
+    BEFORE = "before", _("Due soon")
+    DUE = "due", _("Due today")
+    OVERDUE = "overdue", _("Overdue")
+    ESCALATION = "escalation", _("Overdue: escalated to the reviewers")
+
+
 class ApiTokenScope(models.TextChoices):
     """``write`` records values and progress, as staff do; ``manage`` also changes definitions, as managers do."""
 

@@ -56,6 +56,31 @@ def period_end_on_or_before(frequency: str, day: datetime.date) -> datetime.date
     return month_end(datetime.date(day.year, previous, 1)) if previous else datetime.date(day.year - 1, 12, 31)
 
 
+def period_end_containing(frequency: str, day: datetime.date) -> datetime.date:
+    """The last day of the ``frequency`` period that contains ``day``."""
+    step = MONTHS_PER_PERIOD[str(frequency)]
+    end_month = ((day.month - 1) // step + 1) * step
+    return month_end(datetime.date(day.year, end_month, 1))
+
+
+def period_start(frequency: str, period_end: datetime.date) -> datetime.date:
+    """The first day of the ``frequency`` period that ends on ``period_end``."""
+    step = MONTHS_PER_PERIOD[str(frequency)]
+    month = period_end.month - step + 1
+    return datetime.date(period_end.year, month, 1) if month >= 1 else datetime.date(period_end.year - 1, month + 12, 1)
+
+
+def period_ends_between(frequency: str, start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    """The ends of the ``frequency`` periods that contain a day from ``start`` through ``end``, in order."""
+    ends = []
+    last = period_end_containing(frequency, start)
+    while True:
+        ends.append(last)
+        if last >= end:
+            return ends
+        last = period_end_containing(frequency, last + ONE_DAY)
+
+
 def latest_due_period_end(frequency: str, today: datetime.date, target_date: datetime.date) -> datetime.date:
     """The date a new figure most likely refers to: the end of the latest period that has ended by ``today``.
 

@@ -11,7 +11,15 @@ from django.apps import apps
 from django.db import IntegrityError, transaction
 
 from plans.choices import ChangeAction, ChangeChannel, DefinitionItemType, ItemType, MilestoneState, Status
-from plans.models import DefinitionChange, MilestoneUpdate, StatusSnapshot, UnitStatus
+from plans.models import (
+    DefinitionChange,
+    MilestoneUpdate,
+    ReminderSent,
+    StatusSnapshot,
+    Submission,
+    SubmissionTransition,
+    UnitStatus,
+)
 from tests.factories import (
     FocusAreaFactory,
     GoalFactory,
@@ -19,11 +27,20 @@ from tests.factories import (
     MeasurementFactory,
     MilestoneFactory,
     PlanFactory,
+    UserFactory,
     ZoneFactory,
     api_token,
 )
 
 BOGUS = "bogus"
+
+
+def _submission():
+    kpi = KPIFactory()
+    return Submission.objects.create(
+        plan=kpi.plan, kpi=kpi, period_end=datetime.date(2025, 6, 30), due_date=datetime.date(2025, 7, 30)
+    )
+
 
 ROW_BUILDERS = {
     "plan": PlanFactory,
@@ -40,6 +57,11 @@ ROW_BUILDERS = {
     ),
     "apitoken": lambda: api_token()[0],
     "reportingunit": ZoneFactory,
+    "submission": lambda: _submission(),
+    "submissiontransition": lambda: SubmissionTransition.objects.create(submission=_submission(), to_state="draft"),
+    "remindersent": lambda: ReminderSent.objects.create(
+        recipient=UserFactory(), kpi=KPIFactory(), period_end=datetime.date(2025, 6, 30), kind="due"
+    ),
     "unitstatus": lambda: UnitStatus.objects.create(kpi=KPIFactory(), unit=ZoneFactory(), status=Status.ON_TRACK),
     "definitionchange": lambda: DefinitionChange.objects.create(
         item_type=DefinitionItemType.KPI,

@@ -32,6 +32,13 @@ class ApiToken(models.Model):
     prefix = models.CharField(_("prefix"), max_length=TOKEN_PREFIX_LENGTH, editable=False)
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     scope = models.CharField(_("scope"), max_length=8, choices=ApiTokenScope.choices, default=ApiTokenScope.READ)
+    authoritative = models.BooleanField(
+        _("authoritative source"),
+        default=False,
+        help_text=_(
+            "A statistics bureau's feed: its values are approved on arrival. Other tokens' values arrive as submitted."
+        ),
+    )
     team = models.ForeignKey(
         Team,
         on_delete=models.CASCADE,

@@ -323,6 +323,15 @@ class Measurement(Tracked):
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     external_id = models.CharField(_("external id"), max_length=128, blank=True, validators=single_line_validators)
+    # Measurement rows are the values that count. Under review (Plan.counting "approved") a figure waits
+    # on its Submission until approved; under "submitted" it is written when submitted, provisional until
+    # approved, and taken back if returned.
+    provisional = models.BooleanField(
+        _("provisional"), default=False, help_text=_("Submitted, counted provisionally until it is reviewed.")
+    )
+    restatement = models.BooleanField(
+        _("restatement"), default=False, help_text=_("A correction recorded after its period was approved.")
+    )
 
     class Meta(Tracked.Meta):
         verbose_name = _("measurement")

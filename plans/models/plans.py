@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import Status
+from plans.choices import Counting, Status
 
 from .base import (
     Computed,
@@ -89,6 +89,24 @@ class Plan(Tracked, Computed):
     recompute_error = models.CharField(max_length=200, blank=True, editable=False)
     recompute_retry_at = models.DateTimeField(null=True, editable=False)
 
+    # Reporting cycle (plans.reporting): which values count, when each period is due, when to remind.
+    counting = models.CharField(
+        _("values that count"),
+        max_length=16,
+        choices=Counting.choices,
+        default=Counting.APPROVED,
+        help_text=_("Whether only approved values count toward the statuses."),
+    )
+    due_lag_monthly = models.PositiveSmallIntegerField(
+        _("days to report a month"), default=15, help_text=_("A monthly period is due this many days after it ends.")
+    )
+    due_lag_quarterly = models.PositiveSmallIntegerField(_("days to report a quarter"), default=30)
+    due_lag_annual = models.PositiveSmallIntegerField(_("days to report a year"), default=60)
+    remind_days_before = models.PositiveSmallIntegerField(_("remind this many days before the due date"), default=3)
+    escalate_after_days = models.PositiveSmallIntegerField(
+        _("escalate to reviewers this many days after the due date"), default=7
+    )
+
     class Meta(Tracked.Meta):
         verbose_name = _("plan")
         verbose_name_plural = _("plans")
@@ -101,6 +119,7 @@ class Plan(Tracked, Computed):
                 violation_error_message=_("The end date must be after the start date."),
             ),
             choices_check("status", Status, name="plans_plan_status_valid", blank=True),
+            choices_check("counting", Counting, name="plans_plan_counting_valid"),
         ]
 
     def __str__(self):
@@ -111,6 +130,11 @@ class Plan(Tracked, Computed):
         end = self.end_date
         last = end.replace(year=end.year + WINDOW_YEARS_AFTER_END, day=min(end.day, 28) if end.month == 2 else end.day)
         return datetime.date(self.baseline_year - 1, 1, 1), last
+
+    def due_date(self, frequency: str, period_end: datetime.date) -> datetime.date:
+        """When figures for the ``frequency`` period ending ``period_end`` are due (period end + the lag)."""
+        lag = {"monthly": self.due_lag_monthly, "quarterly": self.due_lag_quarterly, "annual": self.due_lag_annual}
+        return period_end + datetime.timedelta(days=lag[str(frequency)])
 
     @property
     def needs_recompute(self) -> bool:
