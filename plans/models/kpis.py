@@ -327,10 +327,16 @@ class Measurement(Tracked):
     # on its Submission until approved; under "submitted" it is written when submitted, provisional until
     # approved, and taken back if returned.
     provisional = models.BooleanField(
-        _("provisional"), default=False, help_text=_("Submitted, counted provisionally until it is reviewed.")
+        _("provisional"),
+        default=False,
+        db_default=False,
+        help_text=_("Submitted, counted provisionally until it is reviewed."),
     )
     restatement = models.BooleanField(
-        _("restatement"), default=False, help_text=_("A correction recorded after its period was approved.")
+        _("restatement"),
+        default=False,
+        db_default=False,
+        help_text=_("A correction recorded after its period was approved."),
     )
 
     class Meta(Tracked.Meta):
