@@ -5,7 +5,7 @@ recompute (``plan_mark_changed``), which enqueues one after commit. Callers impo
 (``from plans import services``); the modules are an arrangement, not an API.
 """
 
-from ..exceptions import MeasurementRowsInvalid, StaleVersionError
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked, StaleVersionError, SubmissionRefused
 from .access import api_token_create, user_ensure
 from .goals import goal_create, goal_delete, goal_update
 from .housekeeping import housekeeping_run
@@ -32,6 +32,18 @@ from .milestones import (
     milestone_update,
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+from .reporting import (
+    ReportingPeriod,
+    can_report,
+    can_review,
+    period_reopen,
+    reporting_periods,
+    submission_approve,
+    submission_return,
+    submission_save,
+    submission_submit,
+    submissions_approve_bulk,
+)
 from .teams import team_create, team_delete, team_update
 
 __all__ = [
@@ -39,8 +51,20 @@ __all__ = [
     "MeasurementResult",
     "MeasurementRow",
     "MeasurementRowsInvalid",
+    "PeriodLocked",
+    "ReportingPeriod",
+    "SubmissionRefused",
     "StaleVersionError",
     "api_token_create",
+    "can_report",
+    "can_review",
+    "period_reopen",
+    "reporting_periods",
+    "submission_approve",
+    "submission_return",
+    "submission_save",
+    "submission_submit",
+    "submissions_approve_bulk",
     "focus_area_delete",
     "goal_create",
     "goal_delete",

@@ -19,10 +19,11 @@ from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import ChangeChannel, MeasurementSource
-from ..exceptions import MeasurementRowsInvalid
+from ..choices import ChangeChannel, MeasurementSource, SubmissionState
+from ..dates import period_end_containing
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked
 from ..incremental import Changes
-from ..models import KPI, Measurement, MeasurementRevision
+from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
@@ -222,6 +223,39 @@ def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
     return series
 
 
+# A period's lock state for one (KPI, unit or national): see ``period_lock_state``.
+PERIOD_OPEN, PERIOD_LOCKED, PERIOD_REOPENED = "open", "locked", "reopened"
+
+
+def period_lock_state(*, kpi: KPI, unit=None, period_end: datetime.date, now: datetime.datetime | None = None) -> str:
+    """Whether figures of ``kpi`` for ``unit`` (None: national) in the period ending ``period_end`` may be written.
+
+    "reopened" while a live PeriodReopening exists for (plan, unit, period_end): a write is then a restatement;
+    else "locked" once the period's submission is approved; else "open". A reopening that has expired no
+    longer counts, so the period locks again by itself.
+    """
+    now = now or timezone.now()
+    unit_id = getattr(unit, "pk", unit)
+    if PeriodReopening.objects.filter(
+        plan_id=kpi.plan_id, unit_id=unit_id, period_end=period_end, expires_at__gt=now
+    ).exists():
+        return PERIOD_REOPENED
+    if Submission.objects.filter(
+        kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end, state=SubmissionState.APPROVED
+    ).exists():
+        return PERIOD_LOCKED
+    return PERIOD_OPEN
+
+
+def measurement_lock_check(*, kpi: KPI, unit=None, date: datetime.date, now=None) -> bool:
+    """Refuse (PeriodLocked) a write into a locked period; True when the write is a restatement."""
+    period_end = period_end_containing(kpi.frequency, date)
+    state = period_lock_state(kpi=kpi, unit=unit, period_end=period_end, now=now)
+    if state == PERIOD_LOCKED:
+        raise PeriodLocked(kpi=kpi, unit=unit, period_end=period_end)
+    return state == PERIOD_REOPENED
+
+
 @transaction.atomic
 def measurement_record(
     *,
@@ -233,11 +267,17 @@ def measurement_record(
     recorded_by=None,
     external_id: str = "",
     expected_version: int | None = None,
+    unit=None,
+    provisional: bool = False,
+    now: datetime.datetime | None = None,
 ) -> MeasurementResult:
     """Create or revise the KPI's value on ``date`` from ``source``; every change is kept as a revision.
 
     ``recorded_by`` is the author: a user or an API token.
     The value must meet ``measurement_check`` (ValidationError by field, nothing written).
+    A period whose submission is approved is locked (PeriodLocked, nothing written) unless a manager
+    reopened it; a write under a reopening is kept as a restatement. ``provisional``: a submitted figure
+    that counts until it is reviewed (Plan.counting "submitted").
 
     ``expected_version`` is the KPI's version when the caller read it: a newer one raises
     StaleVersionError and writes nothing.
@@ -249,9 +289,15 @@ def measurement_record(
             MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
         ),
     )
-    measurement = Measurement.objects.select_for_update().filter(kpi=kpi, date=date, source=source).first()
+    restatement = measurement_lock_check(kpi=kpi, unit=unit, date=date, now=now)
+    measurement = Measurement.objects.select_for_update().filter(kpi=kpi, unit=unit, date=date, source=source).first()
     note = note.strip()
-    if measurement and measurement.value == value and measurement.note == note:
+    if (
+        measurement
+        and measurement.value == value
+        and measurement.note == note
+        and measurement.provisional == provisional
+    ):
         return MeasurementResult(measurement, "unchanged")
     # Only the jump rule reads the series, and a note settles it: no query then.
     series = {} if note else kpi_series([kpi.pk])[kpi.pk]
@@ -260,11 +306,13 @@ def measurement_record(
     previous_value = measurement.value if measurement else None
     outcome = "updated" if measurement else "created"
     if measurement is None:
-        measurement = Measurement(kpi=kpi, date=date, source=source)
+        measurement = Measurement(kpi=kpi, unit=unit, date=date, source=source)
     else:
         measurement.version += 1
     measurement.value = value
     measurement.note = note
+    measurement.provisional = provisional
+    measurement.restatement = measurement.restatement or restatement
     user, token = author_split(recorded_by)
     measurement.recorded_by, measurement.recorded_by_token = user, token
     measurement.recorded_at = timezone.now()
@@ -340,6 +388,7 @@ def measurement_update(
         source=current.source,
         recorded_by=recorded_by,
         external_id=external_id,
+        unit=current.unit_id,
     )
 
 
@@ -347,6 +396,7 @@ def measurement_update(
 def measurement_delete(*, measurement: Measurement, expected_version: int | None = None, deleted_by=None) -> None:
     measurement = row_lock(measurement, expected_version, related=["kpi"])
     kpi = measurement.kpi
+    measurement_lock_check(kpi=kpi, unit=measurement.unit_id, date=measurement.date)
     _tombstones_create(
         "measurements",
         [(measurement.pk, kpi.plan_id, measurement.source, measurement.external_id)],
@@ -364,7 +414,7 @@ BULK_KPI_FIELDS = (
 )  # fmt: skip
 BULK_MEASUREMENT_COLUMNS = [
     "kpi_id", "date", "value", "note", "source", "recorded_by_id", "recorded_by_token_id", "recorded_at",
-    "external_id", "version", "created_at", "updated_at",
+    "external_id", "version", "created_at", "updated_at", "provisional", "restatement",
 ]  # fmt: skip
 
 
@@ -454,6 +504,44 @@ def _bulk_rows_check(
     return errors
 
 
+def _bulk_period_locks(
+    rows: list[MeasurementRow], kpis: dict, existing: dict, errors: dict
+) -> set[tuple[int, datetime.date]]:
+    """Refuse the rows that change a locked period (an error by row index, as ``measurement_lock_check``;
+    a replayed row equal to its stored one is no change) and return the (kpi, date) of those written under
+    a live reopening: restatements. Two queries."""
+    period_ends = {
+        index: period_end_containing(kpis[row.kpi_id].frequency, row.date)
+        for index, row in enumerate(rows)
+        if row.kpi_id in kpis and not _unchanged(row, existing.get((row.kpi_id, row.date)))
+    }
+    if not period_ends:
+        return set()
+    ends = set(period_ends.values())
+    approved = set(
+        Submission.objects.filter(
+            kpi_id__in=list(kpis), unit__isnull=True, state=SubmissionState.APPROVED, period_end__in=ends
+        ).values_list("kpi_id", "period_end")
+    )
+    reopened = set(
+        PeriodReopening.objects.filter(
+            plan_id__in={kpi.plan_id for kpi in kpis.values()},
+            unit__isnull=True,
+            period_end__in=ends,
+            expires_at__gt=timezone.now(),
+        ).values_list("plan_id", "period_end")
+    )
+    restated = set()
+    for index, period_end in period_ends.items():
+        row = rows[index]
+        if (kpis[row.kpi_id].plan_id, period_end) in reopened:
+            restated.add((row.kpi_id, row.date))
+        elif (row.kpi_id, period_end) in approved:
+            locked = PeriodLocked(kpi=kpis[row.kpi_id], unit=None, period_end=period_end)
+            errors.setdefault(index, {}).setdefault("date", []).append(str(locked))
+    return restated
+
+
 @transaction.atomic
 def measurements_bulk_upsert(
     *, rows: list[MeasurementRow], source: str = MeasurementSource.API, recorded_by=None
@@ -480,9 +568,10 @@ def measurements_bulk_upsert(
         (kpi_id, date): rest
         for kpi_id, date, *rest in Measurement.objects.filter(
             kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
-        ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id")
+        ).values_list("kpi_id", "date", "id", "value", "note", "version", "external_id", "restatement")
     }
     errors = _bulk_rows_check(rows, kpis, source, existing)
+    restated = _bulk_period_locks(rows, kpis, existing, errors)
     if errors:
         raise MeasurementRowsInvalid(errors)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
@@ -499,11 +588,14 @@ def measurements_bulk_upsert(
         found = existing.get((row.kpi_id, row.date))
         if found is None:
             created.append(
-                (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
+                (
+                    *(row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now),
+                    *(False, (row.kpi_id, row.date) in restated),
+                )
             )
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
-        pk, stored_value, _note, version, external_id = found
+        pk, stored_value, _note, version, external_id, stored_restatement = found
         if _unchanged(row, found):
             counts["unchanged"] += 1
             continue
@@ -518,6 +610,7 @@ def measurements_bulk_upsert(
                 recorded_at=now,
                 external_id=row.external_id or external_id,
                 updated_at=now,
+                restatement=(row.kpi_id, row.date) in restated or stored_restatement,
             )
         )
         revisions.append((pk, stored_value, value, note))
@@ -526,7 +619,10 @@ def measurements_bulk_upsert(
     bulk_set(
         Measurement,
         updated,
-        ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"],
+        [
+            *("value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id"),
+            *("updated_at", "restatement"),
+        ],
     )
     revision_columns = [
         "measurement_id",
