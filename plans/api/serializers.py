@@ -417,9 +417,20 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
 
 class BulkMeasurementsSerializer(StrictMixin, serializers.Serializer):
     measurements = BulkMeasurementRowSerializer(many=True, allow_empty=False, max_length=MAX_BULK_ROWS)
+    submit = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Rows of KPIs whose plan reviews its figures become submissions: submitted for review with true "
+            "(always, for an API token; approved on arrival from an authoritative token), drafts otherwise."
+        ),
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+    submitted = serializers.IntegerField(required=False, help_text=_("Rows now awaiting review."))
+    drafts = serializers.IntegerField(required=False, help_text=_("Rows saved as draft submissions."))
+    approved = serializers.IntegerField(required=False, help_text=_("Rows approved on arrival."))
