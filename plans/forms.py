@@ -16,8 +16,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import numbers, services
-from .choices import MeasurementSource, MilestoneState
-from .dates import latest_due_period_end
+from .choices import Counting, MeasurementSource, MilestoneState
+from .dates import latest_due_period_end, period_end_containing
 from .models import KPI, Milestone
 from .models.base import multi_line_validators
 
@@ -106,6 +106,9 @@ class VersionedForm(forms.Form):
             return None
         except ValidationError as exc:  # the service's rules: shown on the fields they concern
             self.add_service_error(exc)
+            return None
+        except (services.PeriodLocked, services.SubmissionRefused) as exc:  # says why, and how to reopen
+            self.add_error(None, str(exc))
             return None
 
     def add_service_error(self, exc: ValidationError) -> None:
@@ -209,8 +212,23 @@ class MeasurementForm(VersionedForm):
     def clean_note(self):
         return self.cleaned_data["note"].strip()
 
+    @property
+    def under_review(self) -> bool:
+        """The plan reviews its figures: a save is a draft submission, "Save and submit" submits it."""
+        return self.item.plan.counting != Counting.ALL
+
     def record(self, *, user):
         data = self.cleaned_data
+        if self.under_review:
+            return services.submission_save(
+                kpi=self.item,
+                period_end=period_end_containing(self.item.frequency, data["date"]),
+                date=data["date"],
+                value=data["value"],
+                note=data["note"],
+                submit="submit" in self.data,
+                author=user,
+            )
         return services.measurement_record(
             kpi=self.item,
             date=data["date"],

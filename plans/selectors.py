@@ -723,11 +723,13 @@ def review_queue(
     return rows
 
 
-def returned_submissions(*, user, plan: Plan | None = None) -> QuerySet[Submission]:
-    """Figures returned to ``user`` (who submitted them), with the reason, newest first."""
-    rows = Submission.objects.filter(state=SubmissionState.RETURNED, submitted_by=user).select_related("kpi", "unit")
-    if plan is not None:
-        rows = rows.filter(plan=plan)
+def returned_submissions(*, kpi: KPI | None = None, user=None) -> QuerySet[Submission]:
+    """Figures returned to their authors with the reason, newest first: of one KPI, or submitted by ``user``."""
+    rows = Submission.objects.filter(state=SubmissionState.RETURNED).select_related("unit", "reviewed_by")
+    if kpi is not None:
+        rows = rows.filter(kpi=kpi)
+    if user is not None:
+        rows = rows.filter(submitted_by=user)
     return rows.order_by("-reviewed_at", "-pk")
 
 

@@ -241,3 +241,70 @@ def test_an_authoritative_token_approves_and_a_write_token_may_not(kpi, staff):
     approved = services.submission_approve(submission=submission, author=bureau)
     assert approved.state == SubmissionState.APPROVED
     assert SubmissionTransition.objects.filter(actor_token=bureau, to_state="approved").exists()
+
+
+# The web: the KPI form under review, the review queue.
+
+
+def test_the_kpi_form_saves_a_draft_or_submits_under_review(client, kpi, staff):
+    client.force_login(staff)
+    url = f"/kpis/{kpi.pk}/measurements/new/"
+    page = client.get(url)
+    assert b"Save and submit" in page.content
+    body = {"date": "2025-03-31", "value": "64", "note": "", "version": kpi.version}
+    client.post(url, body)
+    assert Submission.objects.get().state == SubmissionState.DRAFT
+    response = client.post(url, {**body, "submit": "1"}, follow=True)
+    assert Submission.objects.get().state == SubmissionState.SUBMITTED
+    assert b"counts once a manager approves it" in response.content
+    assert not Measurement.objects.exists()
+
+
+def test_the_author_sees_a_returned_figure_with_its_reason(client, kpi, staff, manager):
+    services.submission_return(submission=submitted(kpi, staff), reason="Use the audited figure", author=manager)
+    client.force_login(staff)
+    assert b"Use the audited figure" in client.get(f"/kpis/{kpi.pk}/measurements/new/").content
+
+
+def test_a_locked_period_is_a_form_error_naming_the_reopening(client, kpi, staff, manager):
+    services.submission_approve(submission=submitted(kpi, staff), author=manager)
+    client.force_login(staff)
+    body = {"date": "2025-03-31", "value": "66", "note": "", "version": kpi.version, "submit": "1"}
+    response = client.post(f"/kpis/{kpi.pk}/measurements/new/", body)
+    assert response.status_code == 200 and b"reopen" in response.content
+    assert Submission.objects.get().value == 65.0
+
+
+def test_the_review_queue_is_for_managers_and_lists_submitted_figures(client, kpi, staff, manager):
+    services.measurement_record(kpi=kpi, date=datetime.date(2025, 2, 28), value=62.5, recorded_by=manager)
+    submitted(kpi, staff, value=64.5)
+    url = f"/plans/{kpi.plan.slug}/review/"
+    client.force_login(staff)
+    assert client.get(url).status_code == 403
+    client.force_login(manager)
+    page = client.get(url, {"focus_area": kpi.goal.focus_area_id, "unit": "national"})
+    assert page.status_code == 200
+    assert b"64.5" in page.content and b"62.5" in page.content  # the figure and the value counting now
+
+
+def test_the_review_queue_approves_the_checked_and_returns_one_with_a_reason(client, kpi, staff, manager):
+    first = submitted(kpi, staff, period_end=Q1)
+    second = submitted(kpi, staff, period_end=Q2, value=66.0)
+    client.force_login(manager)
+    url = f"/plans/{kpi.plan.slug}/review/"
+    client.post(url, {"action": "return", "submission": second.pk, "reason": "Not the audited figure"})
+    client.post(url, {"action": "approve", "ids": [first.pk]})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state, second.return_reason) == ("approved", "returned", "Not the audited figure")
+
+
+def test_the_review_queue_query_count_does_not_grow_with_the_queue(
+    client, kpi, staff, manager, django_assert_max_num_queries
+):
+    for period_end in (Q1, Q2, Q3):
+        submitted(kpi, staff, period_end=period_end, value=64.0)
+    client.force_login(manager)
+    url = f"/plans/{kpi.plan.slug}/review/"
+    with django_assert_max_num_queries(12):
+        assert client.get(url).status_code == 200

@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from .. import selectors
+from ..choices import SubmissionState
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
-from ..models import Plan
+from ..models import Plan, Submission
 from ..permissions import ensure_can_update, team_ids
 from .items import item_or_404, item_url
 from .pagecache import cached_page, plan_facts
@@ -112,7 +113,7 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
     }
 
 
-def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved):
+def _update_page(request, pk, *, loader, latest_entry, form_class, template, name, on_saved, extra=lambda item: {}):
     """GET shows the form; POST saves through the form's service and returns to the item's page with
     ``on_saved``'s message.
 
@@ -135,7 +136,7 @@ def _update_page(request, pk, *, loader, latest_entry, form_class, template, nam
             latest = latest_entry(item)
     else:
         form = form_class(item=item)
-    context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
+    context = {name: item, "form": form, "conflict": form.conflict, "latest": latest, **extra(item)}
     return render(request, template, context, status=409 if form.conflict else 200)
 
 
@@ -153,6 +154,10 @@ def _progress_saved(milestone, update):
 
 
 def _measurement_saved(kpi, result):
+    if isinstance(result, Submission):  # a plan under review: a draft, or submitted for review
+        if result.state == SubmissionState.SUBMITTED:
+            return messages.SUCCESS, _("Submitted for review: the figure counts once a manager approves it.")
+        return messages.SUCCESS, _("Draft saved. Submit it when it is ready for review.")
     if result.outcome == "unchanged":
         return messages.INFO, _("Nothing changed: this value was already recorded for that date.")
     summary = _("Measurement saved: %(value)s %(unit)s on %(date)s.") % {
@@ -190,4 +195,6 @@ def measurement_create(request, pk: int):
         template="plans/work/measurement_form.html",
         name="kpi",
         on_saved=_measurement_saved,
+        # Under review, the figures returned for this KPI, with the reviewer's reason.
+        extra=lambda kpi: {"returned": selectors.returned_submissions(kpi=kpi)},
     )
