@@ -1,6 +1,7 @@
 """plans.services.reporting: submissions, their review and history, counting modes, period locks and reopenings."""
 
 import datetime
+from collections import Counter
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -308,3 +309,31 @@ def test_the_review_queue_query_count_does_not_grow_with_the_queue(
     url = f"/plans/{kpi.plan.slug}/review/"
     with django_assert_max_num_queries(12):
         assert client.get(url).status_code == 200
+
+
+def test_the_demo_reviews_its_figures_and_tells_a_review_story(db):
+    from django.core.management import call_command
+
+    from plans.models import Plan
+
+    call_command("load_demo_plan", verbosity=0)
+    demo = Plan.objects.get(slug="high-tech-zones-2025")
+    assert demo.counting == "approved"
+    counts = dict(Counter(Submission.objects.filter(plan=demo).values_list("state", flat=True)))
+    assert counts["submitted"] >= 1 and counts["returned"] == 1
+    with_history = Submission.objects.filter(plan=demo, state="approved", transitions__isnull=False)
+    assert counts["approved"] == with_history.count() > 0
+    assert Submission.objects.get(state="returned").return_reason
+    before = list(Submission.objects.order_by("pk").values_list("pk", "state", "version"))
+    call_command("load_demo_plan", verbosity=0)
+    assert list(Submission.objects.order_by("pk").values_list("pk", "state", "version")) == before
+
+
+def test_create_api_token_marks_an_authoritative_source(db, capsys):
+    from django.core.management import call_command
+
+    from plans.models import ApiToken
+
+    call_command("create_api_token", "--name", "bureau", "--scope", "write", "--authoritative")
+    call_command("create_api_token", "--name", "partner", "--scope", "write")
+    assert dict(ApiToken.objects.values_list("name", "authoritative")) == {"bureau": True, "partner": False}

@@ -43,6 +43,7 @@ from .reporting import (
     submission_save,
     submission_submit,
     submissions_approve_bulk,
+    submissions_approve_recorded,
 )
 from .teams import team_create, team_delete, team_update
 
@@ -65,6 +66,7 @@ __all__ = [
     "submission_save",
     "submission_submit",
     "submissions_approve_bulk",
+    "submissions_approve_recorded",
     "focus_area_delete",
     "goal_create",
     "goal_delete",

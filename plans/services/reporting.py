@@ -374,3 +374,59 @@ def period_reopen(
     reopening.full_clean()
     reopening.save()
     return reopening
+
+
+@transaction.atomic
+def submissions_approve_recorded(*, plan, author=None, now: datetime.datetime | None = None) -> int:
+    """Record the national figures already stored for ``plan`` as approved submissions, one per KPI and period
+    that has none (the latest figure of the period), each with its transition: for a plan that starts reviewing
+    figures it already holds (the demo loader's). Idempotent; returns how many it created. Set-based: one read
+    of the figures, one insert of submissions and one of transitions."""
+    now = now or timezone.now()
+    user, token = _actor(author)
+    kpis = {kpi.pk: kpi for kpi in KPI.objects.filter(plan=plan).only("id", "frequency", "plan_id")}
+    taken = set(Submission.objects.filter(plan=plan, unit__isnull=True).values_list("kpi_id", "period_end"))
+    latest: dict[tuple[int, datetime.date], tuple] = {}
+    rows = (
+        Measurement.objects.filter(kpi__plan=plan, unit__isnull=True, provisional=False)
+        .order_by("kpi_id", "date", "recorded_at", "id")
+        .values_list("kpi_id", "date", "value", "note", "source")
+    )
+    for kpi_id, date, value, note, source in rows:
+        key = (kpi_id, period_end_containing(kpis[kpi_id].frequency, date))
+        if key not in taken:
+            latest[key] = (date, value, note, source)
+    created = [
+        Submission(
+            plan=plan,
+            kpi_id=kpi_id,
+            period_end=period_end,
+            due_date=plan.due_date(kpis[kpi_id].frequency, period_end),
+            state=SubmissionState.APPROVED,
+            date=date,
+            value=value,
+            note=note,
+            source=source,
+            submitted_at=now,
+            reviewed_at=now,
+            reviewed_by=user,
+        )
+        for (kpi_id, period_end), (date, value, note, source) in sorted(latest.items())
+    ]
+    Submission.objects.bulk_create(created, batch_size=1000)
+    # bulk_create sets primary keys on PostgreSQL and SQLite alike (RETURNING).
+    Transition.objects.bulk_create(
+        [
+            Transition(
+                submission=submission,
+                from_state=SubmissionState.SUBMITTED,
+                to_state=SubmissionState.APPROVED,
+                actor=user,
+                actor_token=token,
+                reason=_("Approved when the plan started reviewing its figures."),
+            )
+            for submission in created
+        ],
+        batch_size=1000,
+    )
+    return len(created)

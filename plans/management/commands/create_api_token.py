@@ -18,8 +18,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--owner", metavar="USERNAME", help="The person answerable for the token's writes (recorded on it)."
         )
+        parser.add_argument(
+            "--authoritative",
+            action="store_true",
+            help="An authoritative source (a statistics bureau's feed): its values are approved on arrival on plans "
+            "that review their figures; other tokens' values arrive as submitted.",
+        )
 
-    def handle(self, *args, name, scope, team=None, owner=None, **options):
+    def handle(self, *args, name, scope, team=None, owner=None, authoritative=False, **options):
         team_obj = None
         if team:
             lookup = {"pk": int(team)} if team.isdigit() else {"name": team}
@@ -31,6 +37,8 @@ class Command(BaseCommand):
             owner_obj = get_user_model().objects.filter(username=owner).first()
             if owner_obj is None:
                 raise CommandError(f"No user {owner!r}.")
-        token, key = api_token_create(name=name, scope=scope, team=team_obj, created_by=owner_obj)
+        token, key = api_token_create(
+            name=name, scope=scope, team=team_obj, created_by=owner_obj, authoritative=authoritative
+        )
         self.stderr.write(f"Created API token {token}. Store the key now: it is not shown again.")
         self.stdout.write(key)

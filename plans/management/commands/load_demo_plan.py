@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from plans import services
-from plans.demo import demo_plan_data
+from plans.demo import demo_plan_data, demo_review_story
 from plans.models import Team
 
 
@@ -29,6 +29,8 @@ class Command(BaseCommand):
                     last_name=spec["last_name"],
                 )
                 users.append(spec)
+            # The plan reviews its figures (counting "approved"): the loaded ones approved, a few awaiting review.
+            demo_review_story(plan)
         verb = "Loaded" if changed else "Already loaded (nothing changed):"
         self.stdout.write(self.style.SUCCESS(f"{verb} {plan.name} ({plan.slug})."))
         self.stdout.write(data["notice"])
