@@ -16,6 +16,7 @@ urlpatterns = [
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
     path("plans/<slug:slug>/review/", review.review_queue, name="review_queue"),
+    path("plans/<slug:slug>/review/settings/", review.review_settings, name="review_settings"),
     path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),
     path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
     path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),

@@ -337,3 +337,30 @@ def test_create_api_token_marks_an_authoritative_source(db, capsys):
     call_command("create_api_token", "--name", "bureau", "--scope", "write", "--authoritative")
     call_command("create_api_token", "--name", "partner", "--scope", "write")
     assert dict(ApiToken.objects.values_list("name", "authoritative")) == {"bureau": True, "partner": False}
+
+
+def test_managers_change_the_review_settings_and_the_change_is_kept(client, kpi, staff, manager):
+    from plans.models import DefinitionChange
+
+    url = f"/plans/{kpi.plan.slug}/review/settings/"
+    client.force_login(staff)
+    assert client.get(url).status_code == 403
+    client.force_login(manager)
+    plan = kpi.plan
+    body = {
+        "counting": "submitted",
+        "due_lag_monthly": 10,
+        "due_lag_quarterly": 20,
+        "due_lag_annual": 45,
+        "remind_days_before": 2,
+        "escalate_after_days": 5,
+        "version": plan.version,
+    }
+    assert client.post(url, body).status_code == 302
+    plan.refresh_from_db()
+    assert (plan.counting, plan.due_lag_quarterly) == ("submitted", 20)
+    assert DefinitionChange.objects.filter(field="counting", new_value="submitted").exists()
+    stale = client.post(url, {**body, "due_lag_annual": 50})
+    assert stale.status_code == 409
+    plan.refresh_from_db()
+    assert plan.due_lag_annual == 45

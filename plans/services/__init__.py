@@ -33,10 +33,12 @@ from .milestones import (
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .reporting import (
+    REVIEW_SETTINGS,
     ReportingPeriod,
     can_report,
     can_review,
     period_reopen,
+    plan_review_settings_update,
     reporting_periods,
     submission_approve,
     submission_return,
@@ -48,6 +50,7 @@ from .reporting import (
 from .teams import team_create, team_delete, team_update
 
 __all__ = [
+    "REVIEW_SETTINGS",
     "PROGRESS_FIELDS",
     "MeasurementResult",
     "MeasurementRow",
@@ -60,6 +63,7 @@ __all__ = [
     "can_report",
     "can_review",
     "period_reopen",
+    "plan_review_settings_update",
     "reporting_periods",
     "submission_approve",
     "submission_return",

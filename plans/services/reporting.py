@@ -23,14 +23,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..choices import ApiTokenScope, Counting, MeasurementSource, SubmissionState
+from ..choices import ApiTokenScope, ChangeChannel, Counting, MeasurementSource, SubmissionState
 from ..dates import ONE_DAY, period_end_containing, period_ends_between
 from ..exceptions import PeriodLocked, SubmissionRefused
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models import SubmissionTransition as Transition
 from ..permissions import can_write_team, is_manager
-from .history import author_split
+from .history import author_split, definition_updated, item_values
 from .kpis import kpi_series, measurement_check, measurement_delete, measurement_lock_check, measurement_record
+from .rows import row_assign, row_lock
 
 
 @dataclass(frozen=True)
@@ -430,3 +431,35 @@ def submissions_approve_recorded(*, plan, author=None, now: datetime.datetime | 
         batch_size=1000,
     )
     return len(created)
+
+
+REVIEW_SETTINGS = (
+    "counting",
+    "due_lag_monthly",
+    "due_lag_quarterly",
+    "due_lag_annual",
+    "remind_days_before",
+    "escalate_after_days",
+)
+
+
+@transaction.atomic
+def plan_review_settings_update(*, plan, data: dict, expected_version: int | None = None, author=None):
+    """Change a plan's reporting-cycle settings (``REVIEW_SETTINGS``: which values count, due lags, reminder
+    days); managers only. Version-checked (StaleVersionError) and kept as a DefinitionChange like any
+    definition. Stored measurements are not touched: a new counting mode applies to the figures that come."""
+    user, token = _actor(author)
+    if not (token.scope == ApiTokenScope.MANAGE if token is not None else user is not None and is_manager(user)):
+        raise PermissionDenied(_("Only managers change how a plan reviews its figures."))
+    unknown = set(data) - set(REVIEW_SETTINGS)
+    if unknown:
+        raise ValidationError({name: [_("Not a review setting.")] for name in sorted(unknown)})
+    row = row_lock(plan, expected_version)
+    before = item_values(row)
+    if not row_assign(row, data):
+        return row
+    row.version += 1
+    row.full_clean()
+    row.save()
+    definition_updated(row, before, author=author, channel=ChangeChannel.WEB)
+    return row

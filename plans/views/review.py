@@ -1,5 +1,7 @@
 """The managers' review queue of a plan under review: submitted figures to approve (in bulk) or return with a reason.
 
+Also the plan's review settings (which values count, due lags, reminder days), for managers.
+
 GET lists the plan's submitted figures (``plans.selectors.review_queue``), filterable by focus area and unit;
 POST approves the checked ones (``submissions_approve_bulk``) or returns one with a reason
 (``submission_return``), then redirects back to the same filtered list with what happened.
@@ -15,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from .. import selectors, services
-from ..models import FocusArea, ReportingUnit, Submission
+from ..models import FocusArea, Plan, ReportingUnit, Submission
 from ..models.base import multi_line_validators
 from ..permissions import is_manager
 
@@ -106,3 +108,36 @@ def review_queue(request, slug: str):
     )
     context = {"plan": plan, "rows": rows, "filters": filters, "return_reason_max": 4000}
     return render(request, "plans/review/queue.html", context)
+
+
+class ReviewSettingsForm(forms.ModelForm):
+    """A plan's reporting-cycle settings; saved by ``plan_review_settings_update`` (version-checked)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    class Meta:
+        model = Plan
+        fields = services.REVIEW_SETTINGS
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_settings(request, slug: str):
+    plan = _plan_for_manager(request, slug)
+    form = ReviewSettingsForm(request.POST or None, instance=plan, initial={"version": plan.version})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in services.REVIEW_SETTINGS}
+        try:
+            services.plan_review_settings_update(
+                plan=plan, data=data, expected_version=form.cleaned_data["version"], author=request.user
+            )
+        except services.StaleVersionError:
+            form.add_error(None, _("Someone changed these settings since you opened the page: reload and try again."))
+            status = 409
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Review settings saved."))
+            return redirect("plans:review_settings", slug=plan.slug)
+    return render(request, "plans/review/settings.html", {"plan": plan, "form": form}, status=status)
