@@ -364,3 +364,17 @@ def test_managers_change_the_review_settings_and_the_change_is_kept(client, kpi,
     assert stale.status_code == 409
     plan.refresh_from_db()
     assert plan.due_lag_annual == 45
+
+
+def test_a_restatement_left_in_draft_is_locked_again_when_the_reopening_expires(kpi, staff, manager):
+    services.submission_approve(submission=submitted(kpi, staff), author=manager)
+    expires = timezone.now() + datetime.timedelta(days=2)
+    services.period_reopen(plan=kpi.plan, period_end=Q1, reason="Revised census", expires_at=expires, author=manager)
+    draft = services.submission_save(kpi=kpi, period_end=Q1, value=66.0, author=staff)
+    assert draft.state == SubmissionState.DRAFT
+    PeriodReopening.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    with pytest.raises(services.PeriodLocked):
+        services.submission_save(kpi=kpi, period_end=Q1, value=67.0, author=staff)
+    with pytest.raises(services.PeriodLocked):
+        services.measurement_record(kpi=kpi, date=Q1, value=67.0, recorded_by=manager)
+    assert Measurement.objects.get().value == 65.0

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -225,6 +225,9 @@ def kpi_series(kpi_ids) -> dict[int, dict[datetime.date, float]]:
 
 # A period's lock state for one (KPI, unit or national): see ``period_lock_state``.
 PERIOD_OPEN, PERIOD_LOCKED, PERIOD_REOPENED = "open", "locked", "reopened"
+# Approved once is locked for good: a restatement being edited under a reopening (back to draft) does not
+# leave its period open once the reopening expires.
+_EVER_APPROVED = Q(state=SubmissionState.APPROVED) | Q(transitions__to_state=SubmissionState.APPROVED)
 
 
 def period_lock_state(*, kpi: KPI, unit=None, period_end: datetime.date, now: datetime.datetime | None = None) -> str:
@@ -240,9 +243,7 @@ def period_lock_state(*, kpi: KPI, unit=None, period_end: datetime.date, now: da
         plan_id=kpi.plan_id, unit_id=unit_id, period_end=period_end, expires_at__gt=now
     ).exists():
         return PERIOD_REOPENED
-    if Submission.objects.filter(
-        kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end, state=SubmissionState.APPROVED
-    ).exists():
+    if Submission.objects.filter(_EVER_APPROVED, kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end).exists():
         return PERIOD_LOCKED
     return PERIOD_OPEN
 
@@ -519,9 +520,9 @@ def _bulk_period_locks(
         return set()
     ends = set(period_ends.values())
     approved = set(
-        Submission.objects.filter(
-            kpi_id__in=list(kpis), unit__isnull=True, state=SubmissionState.APPROVED, period_end__in=ends
-        ).values_list("kpi_id", "period_end")
+        Submission.objects.filter(_EVER_APPROVED, kpi_id__in=list(kpis), unit__isnull=True, period_end__in=ends)
+        .values_list("kpi_id", "period_end")
+        .distinct()
     )
     reopened = set(
         PeriodReopening.objects.filter(

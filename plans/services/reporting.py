@@ -193,8 +193,8 @@ def submission_save(
         )
     elif submission.state == SubmissionState.SUBMITTED:
         raise SubmissionRefused(_("This figure is submitted and awaiting review; it can be changed once returned."))
-    elif submission.state == SubmissionState.APPROVED:
-        _locked_for(submission, now=now)  # raises PeriodLocked unless reopened
+    else:
+        _locked_for(submission, now=now)  # once approved, PeriodLocked unless a manager reopened it
     submission.kpi = kpi
     submission.value, submission.numerator, submission.denominator = value, numerator, denominator
     submission.note, submission.date, submission.source = note.strip(), date, source
