@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -239,13 +239,25 @@ def period_lock_state(*, kpi: KPI, unit=None, period_end: datetime.date, now: da
     """
     now = now or timezone.now()
     unit_id = getattr(unit, "pk", unit)
-    if PeriodReopening.objects.filter(
-        plan_id=kpi.plan_id, unit_id=unit_id, period_end=period_end, expires_at__gt=now
-    ).exists():
+    # One query for both: every measurement write asks.
+    reopened, approved = (
+        KPI.objects.filter(pk=kpi.pk)
+        .annotate(
+            reopened=Exists(
+                PeriodReopening.objects.filter(
+                    plan_id=kpi.plan_id, unit_id=unit_id, period_end=period_end, expires_at__gt=now
+                )
+            ),
+            approved=Exists(
+                Submission.objects.filter(_EVER_APPROVED, kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end)
+            ),
+        )
+        .values_list("reopened", "approved")
+        .get()
+    )
+    if reopened:
         return PERIOD_REOPENED
-    if Submission.objects.filter(_EVER_APPROVED, kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end).exists():
-        return PERIOD_LOCKED
-    return PERIOD_OPEN
+    return PERIOD_LOCKED if approved else PERIOD_OPEN
 
 
 def measurement_lock_check(*, kpi: KPI, unit=None, date: datetime.date, now=None) -> bool:
