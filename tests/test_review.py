@@ -378,3 +378,17 @@ def test_a_restatement_left_in_draft_is_locked_again_when_the_reopening_expires(
     with pytest.raises(services.PeriodLocked):
         services.measurement_record(kpi=kpi, date=Q1, value=67.0, recorded_by=manager)
     assert Measurement.objects.get().value == 65.0
+
+
+def test_a_restatement_is_shown_as_such_on_the_kpi_page_and_in_the_api(client, kpi, staff, manager):
+    from tests.factories import api_client
+
+    services.submission_approve(submission=submitted(kpi, staff), author=manager)
+    expires = timezone.now() + datetime.timedelta(days=2)
+    services.period_reopen(plan=kpi.plan, period_end=Q1, reason="Revised", expires_at=expires, author=manager)
+    services.submission_approve(submission=submitted(kpi, staff, value=66.0), author=manager)
+    client.force_login(manager)
+    page = client.get(f"/plans/{kpi.plan.slug}/kpis/{kpi.code}/")
+    assert b">restatement</span>" in page.content
+    rows = api_client(user=manager).get("/api/v1/measurements/", {"kpi": kpi.pk}).json()["results"]
+    assert [(row["value"], row["restatement"], row["provisional"]) for row in rows] == [(66.0, True, False)]

@@ -309,9 +309,12 @@ class MeasurementSerializer(StrictModelSerializer):
             "recorded_by",
             "recorded_by_token",
             "recorded_at",
+            "provisional",
+            "restatement",
             *TRACKED,
         )
-        read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at")
+        # provisional: submitted, counting until reviewed; restatement: recorded under a reopening of its period.
+        read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at", "provisional", "restatement")
         validators = []
 
 
@@ -319,7 +322,10 @@ class MeasurementUpdateSerializer(MeasurementSerializer):
     """Revise a value in place: the KPI and date of a measurement do not change."""
 
     class Meta(MeasurementSerializer.Meta):
-        read_only_fields = ("kpi", "date", "source", "recorded_by", "recorded_by_token", "recorded_at")
+        read_only_fields = (
+            *("kpi", "date", "source", "recorded_by", "recorded_by_token", "recorded_at"),
+            *("provisional", "restatement"),
+        )
 
 
 class MilestoneUpdateSerializer(StrictModelSerializer):
