@@ -297,11 +297,17 @@ class StatusSnapshotAdmin(ReadOnlyAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created with ``manage.py create_api_token`` (the key is shown once); here they are revoked."""
 
-    list_display = ("name", "prefix", "scope", "team", "created_by", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("scope", "team", "revoked_at")
+    list_display = (
+        *("name", "prefix", "scope", "authoritative", "team", "created_by", "created_at", "last_used_at"),
+        "revoked_at",
+    )
+    list_filter = ("scope", "authoritative", "team", "revoked_at")
     search_fields = ("name", "prefix")
     list_select_related = ("team", "created_by")
-    fields = ("name", "prefix", "scope", "team", "units", "created_by", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        *("name", "prefix", "scope", "authoritative", "team", "units", "created_by", "created_at", "last_used_at"),
+        "revoked_at",
+    )
     # A token's units are given when it is created (create_api_token --unit); shown here, not changed.
     readonly_fields = ("prefix", "units", "created_by", "created_at", "last_used_at")
     actions = ["revoke"]

@@ -19,3 +19,21 @@ class MeasurementRowsInvalid(Exception):
     def __init__(self, errors: dict[int, dict[str, list[str]]]):
         self.errors = errors
         super().__init__(_("Some rows are invalid; nothing was written."))
+
+
+class PeriodLocked(Exception):
+    """A write into a reporting period whose submission is approved and that no manager has reopened."""
+
+    def __init__(self, *, kpi, unit, period_end):
+        self.kpi, self.unit, self.period_end = kpi, unit, period_end
+        super().__init__(
+            _(
+                "The period ending %(period_end)s is approved and locked. Ask a manager to reopen it for this "
+                "unit (with a reason and an expiry date); a correction is then kept as a restatement."
+            )
+            % {"period_end": period_end.isoformat()}
+        )
+
+
+class SubmissionRefused(Exception):
+    """A submission cannot make this move (wrong state, or the caller may not): the message says why."""

@@ -16,8 +16,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import numbers, services
-from .choices import Aggregation, MeasurementSource, MilestoneState, UnitLevel
-from .dates import latest_due_period_end
+from .choices import Aggregation, Counting, MeasurementSource, MilestoneState, UnitLevel
+from .dates import latest_due_period_end, period_end_containing
 from .models import KPI, Milestone, ReportingUnit
 from .models.base import multi_line_validators
 from .permissions import is_manager, unit_scope
@@ -110,6 +110,9 @@ class VersionedForm(forms.Form):
             return None
         except ValidationError as exc:  # the service's rules: shown on the fields they concern
             self.add_service_error(exc)
+            return None
+        except (services.PeriodLocked, services.SubmissionRefused) as exc:  # says why, and how to reopen
+            self.add_error(None, str(exc))
             return None
 
     def add_service_error(self, exc: ValidationError) -> None:
@@ -253,8 +256,26 @@ class MeasurementForm(VersionedForm):
     def clean_note(self):
         return self.cleaned_data["note"].strip()
 
+    @property
+    def under_review(self) -> bool:
+        """The plan reviews its figures: a save is a draft submission, "Save and submit" submits it."""
+        return self.item.plan.counting != Counting.ALL
+
     def record(self, *, user):
         data = self.cleaned_data
+        if self.under_review:
+            return services.submission_save(
+                kpi=self.item,
+                unit=data.get("unit"),
+                period_end=period_end_containing(self.item.frequency, data["date"]),
+                date=data["date"],
+                value=data["value"],
+                numerator=data.get("numerator"),
+                denominator=data.get("denominator"),
+                note=data["note"],
+                submit="submit" in self.data,
+                author=user,
+            )
         return services.measurement_record(
             kpi=self.item,
             unit=data.get("unit"),

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .choices import Aggregation, ItemType, Status, UnitLevel
+from .choices import Aggregation, ItemType, Status, SubmissionState, UnitLevel
 from .models import (
     KPI,
     DefinitionChange,
@@ -36,9 +36,12 @@ from .models import (
     MeasurementRevision,
     Milestone,
     MilestoneUpdate,
+    PeriodReopening,
     Plan,
     ReportingUnit,
     StatusSnapshot,
+    Submission,
+    SubmissionTransition,
     Team,
     Tombstone,
     UnitAggregate,
@@ -792,3 +795,69 @@ def goal_child_team_ids(*, goal_id: int) -> set[int]:
     milestones = Milestone.objects.filter(goal_id=goal_id).order_by().values_list("owner_team_id", flat=True)
     kpis = KPI.objects.filter(goal_id=goal_id).order_by().values_list("owner_team_id", flat=True)
     return set(kpis.union(milestones))
+
+
+# Reporting cycle: submissions, their review queue, periods and reopenings.
+
+
+def api_submission_list() -> QuerySet[Submission]:
+    """Submissions with their transitions (one more query a page) and their KPI's owner team."""
+    return Submission.objects.annotate(owner_team_id=F("kpi__owner_team_id")).prefetch_related(
+        Prefetch("transitions", queryset=SubmissionTransition.objects.order_by("at", "id"))
+    )
+
+
+def api_period_reopening_list() -> QuerySet[PeriodReopening]:
+    return PeriodReopening.objects.all()
+
+
+def _counted_before(*, national: bool):
+    """The value that counts for a submission's KPI and unit (or nation) on or before its date."""
+    rows = Measurement.objects.filter(
+        kpi=OuterRef("kpi"), date__lte=Coalesce(OuterRef("date"), OuterRef("period_end")), provisional=False
+    )
+    rows = rows.filter(unit__isnull=True) if national else rows.filter(unit=OuterRef("unit"))
+    return Subquery(rows.order_by("-date", "-recorded_at", "-id").values("value")[:1])
+
+
+def review_queue(
+    *, plan: Plan, focus_area_id: int | None = None, unit_id: int | None = None, national: bool = False
+) -> QuerySet[Submission]:
+    """A plan's submitted figures awaiting review, oldest period first, with what a reviewer compares: the KPI,
+    unit and author, and ``previous_value``, the value that counts now on or before the figure's date."""
+    rows = (
+        Submission.objects.filter(plan=plan, state=SubmissionState.SUBMITTED)
+        .select_related("kpi__goal__focus_area", "unit", "submitted_by", "submitted_by_token")
+        .annotate(
+            previous_value=Case(
+                When(unit__isnull=True, then=_counted_before(national=True)), default=_counted_before(national=False)
+            )
+        )
+        .order_by("period_end", "kpi__code", "unit__code", "pk")
+    )
+    if focus_area_id:
+        rows = rows.filter(kpi__goal__focus_area_id=focus_area_id)
+    if national:
+        rows = rows.filter(unit__isnull=True)
+    elif unit_id:
+        rows = rows.filter(unit_id=unit_id)
+    return rows
+
+
+def returned_submissions(*, kpi: KPI | None = None, user=None) -> QuerySet[Submission]:
+    """Figures returned to their authors with the reason, newest first: of one KPI, or submitted by ``user``."""
+    rows = Submission.objects.filter(state=SubmissionState.RETURNED).select_related("unit", "reviewed_by")
+    if kpi is not None:
+        rows = rows.filter(kpi=kpi)
+    if user is not None:
+        rows = rows.filter(submitted_by=user)
+    return rows.order_by("-reviewed_at", "-pk")
+
+
+def kpi_period_states(kpi: KPI) -> dict[datetime.date, list[tuple[int | None, str]]]:
+    """The KPI's submissions by period end: {period_end: [(unit id or None, state), ...]}."""
+    states: dict[datetime.date, list[tuple[int | None, str]]] = {}
+    rows = Submission.objects.filter(kpi=kpi).order_by("period_end", "unit_id")
+    for period_end, unit_id, state in rows.values_list("period_end", "unit_id", "state"):
+        states.setdefault(period_end, []).append((unit_id, state))
+    return states

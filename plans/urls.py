@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dashboard, home, items, units, work, zones
+from .views import dashboard, home, items, review, units, work, zones
 
 app_name = "plans"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
     path("plans/<slug:slug>/zones/", zones.plan_zones, name="dashboard_zones"),
+    path("plans/<slug:slug>/review/", review.review_queue, name="review_queue"),
+    path("plans/<slug:slug>/review/settings/", review.review_settings, name="review_settings"),
     path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),
     path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
     path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),

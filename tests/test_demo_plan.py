@@ -106,9 +106,20 @@ def test_reloading_the_demo_keeps_progress_and_targets_changed_since(demo):
 
 
 def test_reloading_the_demo_keeps_a_revised_measurement(demo):
+    from django.utils import timezone
+
     from plans import services
+    from plans.dates import period_end_containing
 
     measurement = Measurement.objects.filter(kpi__plan=demo).order_by("pk").first()
+    # The demo's figures are approved, so their periods are locked: a revision needs a reopening.
+    services.period_reopen(
+        plan=demo,
+        period_end=period_end_containing(measurement.kpi.frequency, measurement.date),
+        reason="Revised by the bureau",
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+        author=get_user_model().objects.get(username="manager"),
+    )
     services.measurement_update(measurement=measurement, value=measurement.value + 0.5, note="Revised by the bureau")
     call_command("load_demo_plan", verbosity=0)
     assert Measurement.objects.get(pk=measurement.pk).value == measurement.value + 0.5

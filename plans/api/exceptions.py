@@ -8,7 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
-from plans.exceptions import StaleVersionError
+from plans.exceptions import PeriodLocked, StaleVersionError, SubmissionRefused
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -52,6 +52,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.ValidationError(detail=detail)
     elif isinstance(exc, StaleVersionError):
         exc = PreconditionFailed()
+    elif isinstance(exc, PeriodLocked | SubmissionRefused):
+        # The message says why and, for a locked period, how to reopen it.
+        exc = Conflict(detail=str(exc), code="period_locked" if isinstance(exc, PeriodLocked) else "not_allowed_now")
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, IntegrityError):

@@ -401,9 +401,12 @@ class MeasurementSerializer(StrictModelSerializer):
             "recorded_by",
             "recorded_by_token",
             "recorded_at",
+            "provisional",
+            "restatement",
             *TRACKED,
         )
-        read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at")
+        # provisional: submitted, counting until reviewed; restatement: recorded under a reopening of its period.
+        read_only_fields = ("source", "recorded_by", "recorded_by_token", "recorded_at", "provisional", "restatement")
         extra_kwargs = {
             "value": {
                 "required": False,
@@ -419,7 +422,10 @@ class MeasurementUpdateSerializer(MeasurementSerializer):
     """Revise a value in place: the KPI, unit and date of a measurement do not change."""
 
     class Meta(MeasurementSerializer.Meta):
-        read_only_fields = ("kpi", "unit", "date", "source", "recorded_by", "recorded_by_token", "recorded_at")
+        read_only_fields = (
+            *("kpi", "unit", "date", "source", "recorded_by", "recorded_by_token", "recorded_at"),
+            *("provisional", "restatement"),
+        )
 
 
 class MilestoneUpdateSerializer(StrictModelSerializer):
@@ -530,12 +536,23 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
 
 class BulkMeasurementsSerializer(StrictMixin, serializers.Serializer):
     measurements = BulkMeasurementRowSerializer(many=True, allow_empty=False, max_length=MAX_BULK_ROWS)
+    submit = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Rows of KPIs whose plan reviews its figures become submissions: submitted for review with true "
+            "(always, for an API token; approved on arrival from an authoritative token), drafts otherwise."
+        ),
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+    submitted = serializers.IntegerField(required=False, help_text=_("Rows now awaiting review."))
+    drafts = serializers.IntegerField(required=False, help_text=_("Rows saved as draft submissions."))
+    approved = serializers.IntegerField(required=False, help_text=_("Rows approved on arrival."))
 
 
 class BreakdownUnitSerializer(serializers.Serializer):

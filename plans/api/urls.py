@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import reporting, views
 
 app_name = "api"
 
@@ -17,5 +17,7 @@ router.register("teams", views.TeamViewSet, basename="team")
 router.register("units", views.UnitViewSet, basename="unit")
 router.register("deletions", views.DeletionViewSet, basename="deletion")
 router.register("definition-changes", views.DefinitionChangeViewSet, basename="definition-change")
+router.register("submissions", reporting.SubmissionViewSet, basename="submission")
+router.register("period-reopenings", reporting.PeriodReopeningViewSet, basename="period-reopening")
 
 urlpatterns = router.urls

@@ -28,6 +28,13 @@ from .idempotency import MAX_KEY_LENGTH, IdempotentPostMixin
 from .measurement_rows import measurements_bulk_rows, measurements_bulk_validate
 from .parsers import BULK_MAX_BODY_BYTES
 from .permissions import ApiAccess, definition_checked, ensure_can_change_definition
+from .reporting_serializers import (
+    ROUTED_RESPONSE,
+    PeriodSerializer,
+    kpi_periods_response,
+    measurement_routed,
+    measurements_bulk_routed,
+)
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -449,12 +456,31 @@ class KPIViewSet(TrackedViewSet):
         data = {"kpi": kpi.pk, "period_end": period_end, "units": rows}
         return Response(serializers.BreakdownSerializer(data).data)
 
+    @extend_schema(
+        summary=_("The KPI's reporting periods, their due dates and each unit's submission state"),
+        responses={200: PeriodSerializer(many=True)},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def periods(self, request, pk=None):
+        return kpi_periods_response(self.get_object())
+
 
 @extend_schema_view(
     create=extend_schema(
         summary=_("Record a KPI value (upsert on KPI and date)"),
+        description=_(
+            "On a plan that reviews its figures (counting other than all), a value from a signed-in user or a "
+            "non-authoritative token arrives as a submitted submission awaiting review (202); an authoritative "
+            "token's value is approved on arrival (201). A value in an approved period is refused (409) unless "
+            "a manager reopened it; it is then kept as a restatement."
+        ),
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: serializers.MeasurementSerializer, 201: serializers.MeasurementSerializer},
+        responses={
+            200: serializers.MeasurementSerializer,
+            201: serializers.MeasurementSerializer,
+            202: ROUTED_RESPONSE,
+        },
     ),
     update=extend_schema(
         parameters=[IF_MATCH],
@@ -510,6 +536,16 @@ class MeasurementViewSet(TrackedViewSet):
         if refusal:
             self.permission_denied(request, message=refusal)
 
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.check_write(request, serializer.validated_data)
+        routed = measurement_routed(request, serializer.validated_data)
+        if routed is not None:
+            return routed
+        item, created = self.create_item(serializer.validated_data)
+        return self.detail_response(item, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
     def create_item(self, data):
         result = services.measurement_record(
             kpi=data["kpi"],
@@ -550,13 +586,20 @@ class MeasurementViewSet(TrackedViewSet):
     )
     @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=BULK_MAX_BODY_BYTES)
     def bulk(self, request):
+        data, submit = request.data, False
+        if isinstance(data, dict) and "submit" in data:
+            data, submit = {k: v for k, v in data.items() if k != "submit"}, data["submit"]
+            if not isinstance(submit, bool):
+                raise ValidationError({"submit": [_("Send JSON true or false.")]})
         try:
-            validated = measurements_bulk_validate(request.data)
+            validated = measurements_bulk_validate(data)
         except ValidationError as exc:
             raise ValidationError(rows_by_index(exc.detail)) from exc
         rows = measurements_bulk_rows(request, validated)
         try:
-            counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_author(request))
+            counts = measurements_bulk_routed(request, rows, submit=submit)
+            if counts is None:
+                counts = services.measurements_bulk_upsert(rows=rows, recorded_by=request_author(request))
         except services.MeasurementRowsInvalid as exc:
             raise ValidationError({"measurements": {str(i): errors for i, errors in exc.errors.items()}}) from exc
         return Response(counts)

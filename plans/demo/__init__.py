@@ -10,3 +10,49 @@ UNITS_TEMPLATE_FILE = Path(__file__).with_name("units_template.csv")
 
 def demo_plan_data() -> dict:
     return json.loads(DEMO_PLAN_FILE.read_text(encoding="utf-8"))
+
+
+# The review story of the demo plan (counting "approved"): every loaded figure approved, two figures awaiting
+# review and one returned to its author with a reason: (note, return reason or "").
+REVIEW_STORY = [
+    ("Count from the certification register", "This counts firms certified after the period ended: use the period."),
+    ("Preliminary figure from the quarterly enterprise survey", ""),
+    ("First estimate from the provincial statistics bureaus", ""),
+]
+
+
+def demo_review_story(plan) -> None:
+    """Approve the figures the loader stored and, the first time only, have the first KPIs (by code) whose next
+    period has ended without a figure submit one (a step toward the target) and return the first with a reason."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from plans import services
+    from plans.choices import Counting, SubmissionState
+    from plans.dates import ONE_DAY, period_end_containing
+    from plans.models import KPI, Measurement, Submission
+
+    if plan.counting != Counting.APPROVED:
+        return
+    if Submission.objects.filter(plan=plan).exclude(state=SubmissionState.APPROVED).exists():
+        return  # the story was told already: what people did with it since is kept
+    manager = get_user_model().objects.filter(username="manager").first()
+    services.submissions_approve_recorded(plan=plan, author=manager)
+    today, story = timezone.localdate(), iter(REVIEW_STORY)
+    for kpi in KPI.objects.filter(plan=plan).select_related("plan", "owner_team").order_by("code"):
+        latest = Measurement.objects.filter(kpi=kpi, unit__isnull=True).order_by("-date", "-recorded_at").first()
+        author = kpi.owner_team.members.order_by("username").first() if kpi.owner_team else None
+        if latest is None or author is None:
+            continue
+        period_end = period_end_containing(kpi.frequency, latest.date + ONE_DAY)
+        if period_end > min(today, kpi.target_date) or Submission.objects.filter(kpi=kpi, period_end=period_end):
+            continue
+        note, reason = next(story, (None, None))
+        if note is None:
+            return
+        value = round(latest.value + (kpi.target_value - latest.value) / 4, 3)
+        submission = services.submission_save(
+            kpi=kpi, period_end=period_end, value=value, note=note, author=author, submit=True
+        )
+        if reason and manager is not None:
+            services.submission_return(submission=submission, reason=reason, author=manager)

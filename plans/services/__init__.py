@@ -5,7 +5,7 @@ recompute (``plan_mark_changed``), which enqueues one after commit. Callers impo
 (``from plans import services``); the modules are an arrangement, not an API.
 """
 
-from ..exceptions import MeasurementRowsInvalid, StaleVersionError
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked, StaleVersionError, SubmissionRefused
 from .access import api_token_create, user_ensure
 from .goals import goal_create, goal_delete, goal_update
 from .housekeeping import housekeeping_run
@@ -33,6 +33,21 @@ from .milestones import (
     milestone_update,
 )
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+from .reporting import (
+    REVIEW_SETTINGS,
+    ReportingPeriod,
+    can_report,
+    can_review,
+    period_reopen,
+    plan_review_settings_update,
+    reporting_periods,
+    submission_approve,
+    submission_return,
+    submission_save,
+    submission_submit,
+    submissions_approve_bulk,
+    submissions_approve_recorded,
+)
 from .teams import team_create, team_delete, team_update
 from .units import (
     UnitImportInvalid,
@@ -49,15 +64,30 @@ from .units import (
 )
 
 __all__ = [
+    "REVIEW_SETTINGS",
     "PROGRESS_FIELDS",
     "MeasurementResult",
     "MeasurementRow",
     "MeasurementRowsInvalid",
+    "PeriodLocked",
+    "ReportingPeriod",
+    "SubmissionRefused",
     "StaleVersionError",
     "UnitImportInvalid",
     "UnitImportResult",
     "UnitValue",
     "api_token_create",
+    "can_report",
+    "can_review",
+    "period_reopen",
+    "plan_review_settings_update",
+    "reporting_periods",
+    "submission_approve",
+    "submission_return",
+    "submission_save",
+    "submission_submit",
+    "submissions_approve_bulk",
+    "submissions_approve_recorded",
     "focus_area_delete",
     "goal_create",
     "goal_delete",

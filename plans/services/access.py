@@ -33,15 +33,26 @@ def user_ensure(*, username: str, password: str, role: str, teams=(), admin: boo
 
 
 @transaction.atomic
-def api_token_create(*, name: str, scope: str, team: Team | None = None, created_by=None, units=()):
+def api_token_create(
+    *, name: str, scope: str, team: Team | None = None, created_by=None, units=(), authoritative: bool = False
+):
     """Create an API token; returns (token, key). Only the key's SHA-256 is stored, so the key is shown once.
 
     ``created_by`` is the person answerable for the token's writes, which record the token as author.
     ``units``: reporting units the token is confined to (a zone's data platform writes only its zone).
+    ``authoritative``: a statistics bureau's feed, whose values are approved on arrival.
     """
     key = ApiToken.new_key()
     prefix, key_hash = key[:TOKEN_PREFIX_LENGTH], ApiToken.hash_key(key)
-    token = ApiToken(name=name, scope=scope, team=team, prefix=prefix, key_hash=key_hash, created_by=created_by)
+    token = ApiToken(
+        name=name,
+        scope=scope,
+        team=team,
+        prefix=prefix,
+        key_hash=key_hash,
+        created_by=created_by,
+        authoritative=authoritative,
+    )
     token.full_clean()
     token.save()
     if units:

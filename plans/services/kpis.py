@@ -15,14 +15,15 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import Aggregation, ChangeChannel, MeasurementSource, UnitLevel
-from ..exceptions import MeasurementRowsInvalid
+from ..choices import Aggregation, ChangeChannel, MeasurementSource, SubmissionState, UnitLevel
+from ..dates import period_end_containing
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked
 from ..incremental import Changes
-from ..models import KPI, Measurement, MeasurementRevision, ReportingUnit
+from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
@@ -323,6 +324,52 @@ def measurement_parts_check(
     return value
 
 
+# A period's lock state for one (KPI, unit or national): see ``period_lock_state``.
+PERIOD_OPEN, PERIOD_LOCKED, PERIOD_REOPENED = "open", "locked", "reopened"
+# Approved once is locked for good: a restatement being edited under a reopening (back to draft) does not
+# leave its period open once the reopening expires.
+_EVER_APPROVED = Q(state=SubmissionState.APPROVED) | Q(transitions__to_state=SubmissionState.APPROVED)
+
+
+def period_lock_state(*, kpi: KPI, unit=None, period_end: datetime.date, now: datetime.datetime | None = None) -> str:
+    """Whether figures of ``kpi`` for ``unit`` (None: national) in the period ending ``period_end`` may be written.
+
+    "reopened" while a live PeriodReopening exists for (plan, unit, period_end): a write is then a restatement;
+    else "locked" once the period's submission is approved; else "open". A reopening that has expired no
+    longer counts, so the period locks again by itself.
+    """
+    now = now or timezone.now()
+    unit_id = getattr(unit, "pk", unit)
+    # One query for both: every measurement write asks.
+    reopened, approved = (
+        KPI.objects.filter(pk=kpi.pk)
+        .annotate(
+            reopened=Exists(
+                PeriodReopening.objects.filter(
+                    plan_id=kpi.plan_id, unit_id=unit_id, period_end=period_end, expires_at__gt=now
+                )
+            ),
+            approved=Exists(
+                Submission.objects.filter(_EVER_APPROVED, kpi_id=kpi.pk, unit_id=unit_id, period_end=period_end)
+            ),
+        )
+        .values_list("reopened", "approved")
+        .get()
+    )
+    if reopened:
+        return PERIOD_REOPENED
+    return PERIOD_LOCKED if approved else PERIOD_OPEN
+
+
+def measurement_lock_check(*, kpi: KPI, unit=None, date: datetime.date, now=None) -> bool:
+    """Refuse (PeriodLocked) a write into a locked period; True when the write is a restatement."""
+    period_end = period_end_containing(kpi.frequency, date)
+    state = period_lock_state(kpi=kpi, unit=unit, period_end=period_end, now=now)
+    if state == PERIOD_LOCKED:
+        raise PeriodLocked(kpi=kpi, unit=unit, period_end=period_end)
+    return state == PERIOD_REOPENED
+
+
 @transaction.atomic
 def measurement_record(
     *,
@@ -337,6 +384,8 @@ def measurement_record(
     unit: ReportingUnit | None = None,
     numerator: float | None = None,
     denominator: float | None = None,
+    provisional: bool = False,
+    now: datetime.datetime | None = None,
 ) -> MeasurementResult:
     """Create or revise the KPI's value on ``date`` for ``unit`` (None: the nation) from ``source``; every change
     is kept as a revision.
@@ -346,6 +395,9 @@ def measurement_record(
     The figure must meet ``measurement_parts_check`` (its unit; a ratio KPI's numerator and denominator, which
     give the value when both are sent) and ``measurement_check`` (ValidationError by field, nothing written);
     the jump rule reads the unit's own series.
+    A period whose submission is approved is locked (PeriodLocked, nothing written) unless a manager
+    reopened it; a write under a reopening is kept as a restatement. ``provisional``: a submitted figure
+    that counts until it is reviewed (Plan.counting "submitted").
 
     ``expected_version`` is the KPI's version when the caller read it: a newer one raises
     StaleVersionError and writes nothing.
@@ -360,6 +412,7 @@ def measurement_record(
     value = measurement_parts_check(
         kpi=kpi, unit=unit, date=date, value=value, numerator=numerator, denominator=denominator, source=source
     )
+    restatement = measurement_lock_check(kpi=kpi, unit=unit, date=date, now=now)
     unit_id = unit.pk if unit is not None else None
     measurement = (
         Measurement.objects.select_for_update().filter(kpi=kpi, unit_id=unit_id, date=date, source=source).first()
@@ -370,6 +423,7 @@ def measurement_record(
         and measurement.value == value
         and measurement.note == note
         and (measurement.numerator, measurement.denominator) == (numerator, denominator)
+        and measurement.provisional == provisional
     ):
         return MeasurementResult(measurement, "unchanged")
     # Only the jump rule reads the series, and a note settles it: no query then.
@@ -392,6 +446,8 @@ def measurement_record(
     measurement.value = value
     measurement.numerator, measurement.denominator = numerator, denominator
     measurement.note = note
+    measurement.provisional = provisional
+    measurement.restatement = measurement.restatement or restatement
     user, token = author_split(recorded_by)
     measurement.recorded_by, measurement.recorded_by_token = user, token
     measurement.recorded_at = timezone.now()
@@ -488,6 +544,7 @@ def measurement_delete(*, measurement: Measurement, expected_version: int | None
             {"source": ValidationError(_("Values derived from the zones' figures cannot be deleted."), code="derived")}
         )
     kpi = measurement.kpi
+    measurement_lock_check(kpi=kpi, unit=measurement.unit_id, date=measurement.date)
     _tombstones_create(
         "measurements",
         [(measurement.pk, kpi.plan_id, measurement.source, measurement.external_id)],
@@ -506,6 +563,7 @@ BULK_KPI_FIELDS = (
 BULK_MEASUREMENT_COLUMNS = [
     "kpi_id", "date", "value", "note", "source", "recorded_by_id", "recorded_by_token_id", "recorded_at",
     "external_id", "version", "created_at", "updated_at", "unit_id", "numerator", "denominator",
+    "provisional", "restatement",
 ]  # fmt: skip
 
 
@@ -668,6 +726,39 @@ def _bulk_rows_check(
     return errors
 
 
+def _bulk_period_locks(rows: list[MeasurementRow], kpis: dict, existing: dict, errors: dict) -> set[tuple]:
+    """Refuse the rows that change a locked period (an error by row index, as ``measurement_lock_check``;
+    a replayed row equal to its stored one is no change) and return the keys (kpi, unit, date) of those
+    written under a live reopening: restatements. Two queries."""
+    period_ends = {
+        index: period_end_containing(kpis[row.kpi_id].frequency, row.date)
+        for index, row in enumerate(rows)
+        if row.kpi_id in kpis and not _unchanged(row, existing.get(row.key))
+    }
+    if not period_ends:
+        return set()
+    ends = set(period_ends.values())
+    approved = set(
+        Submission.objects.filter(_EVER_APPROVED, kpi_id__in=list(kpis), period_end__in=ends)
+        .values_list("kpi_id", "unit_id", "period_end")
+        .distinct()
+    )
+    reopened = set(
+        PeriodReopening.objects.filter(
+            plan_id__in={kpi.plan_id for kpi in kpis.values()}, period_end__in=ends, expires_at__gt=timezone.now()
+        ).values_list("plan_id", "unit_id", "period_end")
+    )
+    restated = set()
+    for index, period_end in period_ends.items():
+        row = rows[index]
+        if (kpis[row.kpi_id].plan_id, row.unit_id, period_end) in reopened:
+            restated.add(row.key)
+        elif (row.kpi_id, row.unit_id, period_end) in approved:
+            locked = PeriodLocked(kpi=kpis[row.kpi_id], unit=row.unit_id, period_end=period_end)
+            errors.setdefault(index, {}).setdefault("date", []).append(str(locked))
+    return restated
+
+
 @transaction.atomic
 def measurements_bulk_upsert(
     *, rows: list[MeasurementRow], source: str = MeasurementSource.API, recorded_by=None
@@ -700,13 +791,15 @@ def measurements_bulk_upsert(
         for kpi_id, unit_id, date, *rest in Measurement.objects.filter(
             kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
         ).values_list(
-            "kpi_id", "unit_id", "date", "id", "value", "note", "version", "external_id", "numerator", "denominator"
+            *("kpi_id", "unit_id", "date", "id", "value", "note", "version", "external_id", "numerator"),
+            *("denominator", "restatement"),
         )
     }
     rows, part_errors = _bulk_parts_resolve(rows, kpis, source)
     errors = _bulk_rows_check(rows, kpis, source, existing)
     for index, fields in part_errors.items():  # a unit's or a ratio's error says more than the value's that follows
         errors[index] = {**errors.get(index, {}), **fields}
+    restated = _bulk_period_locks(rows, kpis, existing, errors)
     if errors:
         raise MeasurementRowsInvalid(dict(sorted(errors.items())))
     counts = {"created": 0, "updated": 0, "unchanged": 0}
@@ -725,10 +818,11 @@ def measurements_bulk_upsert(
             created.append(
                 (row.kpi_id, row.date, value, note, source, user_id, token_id, now, row.external_id, 1, now, now)
                 + (row.unit_id, row.numerator, row.denominator)
+                + (False, row.key in restated)
             )
             written[row.kpi_id] = min(written.get(row.kpi_id, row.date), row.date)
             continue
-        pk, stored_value, _note, version, external_id, *_parts = found
+        pk, stored_value, _note, version, external_id, *_parts, stored_restatement = found
         if _unchanged(row, found):
             counts["unchanged"] += 1
             continue
@@ -745,6 +839,7 @@ def measurements_bulk_upsert(
                 updated_at=now,
                 numerator=row.numerator,
                 denominator=row.denominator,
+                restatement=row.key in restated or stored_restatement,
             )
         )
         revisions.append((pk, stored_value, value, note))
@@ -754,7 +849,7 @@ def measurements_bulk_upsert(
         Measurement,
         updated,
         ["value", "note", "version", "recorded_by", "recorded_by_token", "recorded_at", "external_id", "updated_at"]
-        + ["numerator", "denominator"],
+        + ["numerator", "denominator", "restatement"],
     )
     revision_columns = [
         "measurement_id",

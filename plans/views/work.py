@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from .. import selectors
+from ..choices import SubmissionState
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
-from ..models import Plan
+from ..models import Plan, Submission
 from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids, unit_scope
 from .items import item_or_404, item_url
 from .pagecache import all_plans_page
@@ -129,6 +130,7 @@ def _update_page(
     on_saved,
     ensure=ensure_can_update,
     form_kwargs=None,
+    extra=lambda item: {},
 ):
     """GET shows the form; POST saves through the form's service and returns to the item's page with
     ``on_saved``'s message.
@@ -153,7 +155,7 @@ def _update_page(
             latest = latest_entry(item)
     else:
         form = form_class(item=item, **form_kwargs)
-    context = {name: item, "form": form, "conflict": form.conflict, "latest": latest}
+    context = {name: item, "form": form, "conflict": form.conflict, "latest": latest, **extra(item)}
     return render(request, template, context, status=409 if form.conflict else 200)
 
 
@@ -171,6 +173,10 @@ def _progress_saved(milestone, update):
 
 
 def _measurement_saved(kpi, result):
+    if isinstance(result, Submission):  # a plan under review: a draft, or submitted for review
+        if result.state == SubmissionState.SUBMITTED:
+            return messages.SUCCESS, _("Submitted for review: the figure counts once a manager approves it.")
+        return messages.SUCCESS, _("Draft saved. Submit it when it is ready for review.")
     if result.outcome == "unchanged":
         return messages.INFO, _("Nothing changed: this value was already recorded for that date.")
     summary = _("Measurement saved: %(value)s %(unit)s on %(date)s.") % {
@@ -213,4 +219,6 @@ def measurement_create(request, pk: int):
         # Zone reporters record their units' figures on any KPI that aggregates over units.
         ensure=ensure_can_record_measurement,
         form_kwargs={"user": request.user},
+        # Under review, the figures returned for this KPI, with the reviewer's reason.
+        extra=lambda kpi: {"returned": selectors.returned_submissions(kpi=kpi)},
     )

@@ -97,3 +97,25 @@ def test_a_zone_reporters_or_unit_tokens_measurements_list_costs_no_more(db, siz
     with django_assert_max_num_queries(MAX_QUERIES + 1):  # session and user instead of the token
         response = reporter_client.get("/api/v1/measurements/", {"page_size": 1000})
     assert response.status_code == 200 and len(response.json()["results"]) >= size * 3
+
+
+def test_submission_list_query_count_does_not_grow_with_the_data(reader, size, django_assert_max_num_queries):
+    import datetime
+
+    from plans.services import submission_save
+
+    for _ in range(size):
+        kpi = KPIFactory()
+        submission_save(
+            kpi=kpi,
+            period_end=datetime.date(2025, 3, 31),
+            value=61.0,
+            note="checked",
+            submit=True,
+            author=kpi.owner_team.members.create(username=f"reporter-{kpi.pk}"),
+        )
+    reader.get("/api/v1/teams/")  # records last_used_at, once a minute
+    with django_assert_max_num_queries(MAX_QUERIES + 1):  # and the transitions of the page's submissions
+        response = reader.get("/api/v1/submissions/", {"page_size": 1000})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == size

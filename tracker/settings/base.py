@@ -230,6 +230,7 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "plans.choices.Status",
         "MilestoneStateEnum": "plans.choices.MilestoneState",
         "MeasurementSourceEnum": "plans.choices.MeasurementSource",
+        "SubmissionStateEnum": "plans.choices.SubmissionState",
     },
 }
 

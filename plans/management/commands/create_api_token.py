@@ -25,8 +25,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--owner", metavar="USERNAME", help="The person answerable for the token's writes (recorded on it)."
         )
+        parser.add_argument(
+            "--authoritative",
+            action="store_true",
+            help="An authoritative source (a statistics bureau's feed): its values are approved on arrival on plans "
+            "that review their figures; other tokens' values arrive as submitted.",
+        )
 
-    def handle(self, *args, name, scope, team=None, owner=None, unit=(), **options):
+    def handle(self, *args, name, scope, team=None, owner=None, unit=(), authoritative=False, **options):
         team_obj = None
         if team:
             lookup = {"pk": int(team)} if team.isdigit() else {"name": team}
@@ -42,6 +48,8 @@ class Command(BaseCommand):
         missing = sorted(set(unit) - {u.code for u in units})
         if missing:
             raise CommandError(f"No reporting unit {', '.join(missing)}.")
-        token, key = api_token_create(name=name, scope=scope, team=team_obj, created_by=owner_obj, units=units)
+        token, key = api_token_create(
+            name=name, scope=scope, team=team_obj, created_by=owner_obj, units=units, authoritative=authoritative
+        )
         self.stderr.write(f"Created API token {token}. Store the key now: it is not shown again.")
         self.stdout.write(key)

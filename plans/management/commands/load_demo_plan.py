@@ -5,7 +5,7 @@ from django.db import transaction
 
 from plans import services
 from plans.choices import Aggregation, ChangeChannel, UnitLevel
-from plans.demo import demo_plan_data
+from plans.demo import demo_plan_data, demo_review_story
 from plans.models import KPI, ReportingUnit, Team
 
 
@@ -45,6 +45,8 @@ class Command(BaseCommand):
                     for unit in ReportingUnit.objects.filter(code__in=spec.get("units", [])):
                         services.unit_update(unit=unit, data={}, reporters=[*unit.reporters.all(), user])
                 users.append(spec)
+            # The plan reviews its figures (counting "approved"): the loaded ones approved, a few awaiting review.
+            demo_review_story(plan)
         verb = "Loaded" if changed or created_units or zone_values else "Already loaded (nothing changed):"
         self.stdout.write(self.style.SUCCESS(f"{verb} {plan.name} ({plan.slug})."))
         self.stdout.write(data["notice"])
