@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dashboard, home, items, work
+from .views import completeness, dashboard, home, items, work
 
 app_name = "plans"
 
@@ -19,6 +19,12 @@ urlpatterns = [
     path("plans/<slug:slug>/goals/<path:code>/", dashboard.goal_detail, name="dashboard_goal"),
     path("plans/<slug:slug>/kpis/<path:code>/", items.kpi_detail, name="dashboard_kpi"),
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
+    path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
+    re_path(
+        r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",
+        completeness.completeness_export,
+        name="completeness_export",
+    ),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/export/(?P<table>kpis|milestones)\.(?P<fmt>csv|xlsx)$",
         dashboard.dashboard_export,

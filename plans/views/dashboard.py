@@ -20,7 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .. import charts, exports, selectors
+from .. import charts, completeness, exports, selectors
 from ..choices import ItemType, Status
 from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
@@ -188,6 +188,8 @@ def _dashboard_context(request, plan) -> dict:
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
         "milestones_attention_only": attention_only,
         "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
+        # "Who hasn't reported" (templates/plans/dashboard/_not_reported.html).
+        "not_reported": completeness.not_reported_panel(plan=plan, today=timezone.localdate()),
     }
     return context
 
