@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .choices import Aggregation, MeasurementSource, MilestoneState, SubmissionState, UnitLevel
+from .choices import Aggregation, Counting, MeasurementSource, MilestoneState, SubmissionState, UnitLevel
 from .dates import ONE_DAY, month_end, month_ends_between, period_end_containing, period_ends_between
 from .models import KPI, Measurement, Milestone, MilestoneUpdate, Plan, ReportingUnit, Submission
 from .permissions import is_manager, team_ids
@@ -220,17 +220,20 @@ def completeness_matrix(
     filters: Filters = Filters(),
     scope: Scope = Scope(everything=True),
     periods: dict[int, datetime.date] | None = None,
+    kpis: list[KPI] | None = None,
 ) -> Matrix:
     """The matrix of reporters x KPI x period with a state per cell, its counts and on-time rate.
 
     ``periods`` ({KPI id: period end}) restricts each KPI to one period (the dashboard's panel); a KPI
-    absent from it is left out. Five queries (KPIs, zones, submissions, measurements, and the viewer's
-    scope when asked), whatever the number of KPIs, zones and periods.
+    absent from it is left out. ``kpis``: the plan's KPIs already read (with their owner teams), unfiltered.
+    At most four queries (KPIs unless given, zones when a KPI is reported by zones, submissions unless
+    the plan counts every value without review, measurements), whatever the number of KPIs, zones and periods.
     """
-    kpis = list(_kpis(plan, filters, scope))
+    kpis = list(_kpis(plan, filters, scope)) if kpis is None else kpis
     if periods is not None:
         kpis = [kpi for kpi in kpis if kpi.pk in periods]
-    zones = _zones(filters, scope) if filters.level != NATIONAL else []
+    by_zones = filters.level != NATIONAL and any(kpi.aggregation in ZONE_REPORTED for kpi in kpis)
+    zones = _zones(filters, scope) if by_zones else []
     kpi_periods_of = {
         kpi.pk: [periods[kpi.pk]] if periods is not None else [p for p in kpi_periods(kpi) if _in_range(p, filters)]
         for kpi in kpis
@@ -240,12 +243,14 @@ def completeness_matrix(
         return Matrix(tables=[], counts={}, due=0, on_time=0, today=today)
     first_start = min(all_ends) - datetime.timedelta(days=366)
 
-    submissions = {
-        (kpi_id, unit_id, period_end): (state, submitted_at)
-        for kpi_id, unit_id, period_end, state, submitted_at in Submission.objects.filter(
-            plan=plan, kpi__in=[k.pk for k in kpis], period_end__in=all_ends
-        ).values_list("kpi_id", "unit_id", "period_end", "state", "submitted_at")
-    }
+    submissions = {}
+    if plan.counting != Counting.ALL:  # without review there are no submissions
+        submissions = {
+            (kpi_id, unit_id, period_end): (state, submitted_at)
+            for kpi_id, unit_id, period_end, state, submitted_at in Submission.objects.filter(
+                plan=plan, kpi__in=[k.pk for k in kpis], period_end__in=all_ends
+            ).values_list("kpi_id", "unit_id", "period_end", "state", "submitted_at")
+        }
     # The first time a counting figure of each (KPI, unit, period) arrived: one row per date, bucketed here.
     frequency = {kpi.pk: kpi.frequency for kpi in kpis}
     arrived: dict[tuple, datetime.datetime] = {}
@@ -373,9 +378,9 @@ class PanelKpi:
 def not_reported_panel(*, plan: Plan, today: datetime.date, limit: int = 8) -> dict:
     """The panel's content: per KPI of the current (or, closed, final) period, who is missing, late or
     returned, with the count reported; KPIs everyone reported on time are summed up, not listed."""
-    kpis = list(KPI.objects.filter(plan=plan).exclude(aggregation=Aggregation.GROWTH))
+    kpis = list(KPI.objects.filter(plan=plan).exclude(aggregation=Aggregation.GROWTH).select_related("owner_team"))
     periods = current_periods(plan, kpis, today)
-    matrix = completeness_matrix(plan=plan, today=today, periods=periods)
+    matrix = completeness_matrix(plan=plan, today=today, periods=periods, kpis=kpis)
     listed = []
     for table in matrix.tables:
         end = table.periods[0]
@@ -433,7 +438,7 @@ def _months_of(milestone: Milestone, plan: Plan, today: datetime.date) -> list[d
 def milestone_months(*, plan: Plan, today: datetime.date, milestones=None, team_ids=None) -> list[MilestoneMonths]:
     """Per milestone in progress (or blocked), each month it owes: whether a progress update was logged.
 
-    Two queries whatever the number of milestones and months; ``milestones`` (a queryset) narrows them.
+    Two queries whatever the number of milestones and months; one when ``milestones`` (a list, already read) is given.
     """
     if milestones is None:
         milestones = Milestone.objects.filter(
@@ -441,7 +446,8 @@ def milestone_months(*, plan: Plan, today: datetime.date, milestones=None, team_
         ).select_related("owner_team")
         if team_ids is not None:
             milestones = milestones.filter(owner_team_id__in=team_ids)
-    milestones = list(milestones.order_by("due_date", "id"))
+        milestones = milestones.order_by("due_date", "id")
+    milestones = list(milestones)
     updated = defaultdict(set)
     rows = (
         MilestoneUpdate.objects.filter(milestone__in=[m.pk for m in milestones])

@@ -87,9 +87,7 @@ def _milestone_page(request, plan, pk) -> tuple[str, dict]:
         "milestone": milestone,
         "why": explain_item(milestone, as_of.date),
         "log": list(selectors.milestone_progress_log(milestone_id=milestone.pk)),
-        "months": completeness.milestone_months(
-            plan=plan, today=timezone.localdate(), milestones=Milestone.objects.filter(pk=milestone.pk)
-        ),
+        "months": completeness.milestone_months(plan=plan, today=timezone.localdate(), milestones=[milestone]),
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }
