@@ -408,6 +408,7 @@ def not_reported_panel(*, plan: Plan, today: datetime.date, limit: int = 8) -> d
     return {
         "closed": today > plan.end_date,
         "kpis": [p for p in listed if p.attention],
+        "national": [p for p in listed if p.attention and p.kpi.aggregation == Aggregation.NONE],
         "complete_count": sum(1 for p in listed if not p.attention),
         "matrix": matrix,
     }

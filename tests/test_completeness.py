@@ -219,7 +219,7 @@ def test_the_page_shows_states_in_words_counts_and_rate_to_a_manager(client, pla
     assert "On-time rate" in html and "25%" in html  # Q1 in of four quarters due (today is after the plan)
     assert '<td class="cstate cstate-approved">Approved' in html
     assert html.count('<td class="cstate cstate-missing">Missing') == 3
-    assert 'class="matrix-wrap" tabindex="0" role="region"' in html
+    assert 'class="matrix-wrap" tabindex="0" role="region" aria-label="NAT by reporter and period"' in html
 
 
 def test_a_zone_reporter_sees_only_their_zones_rows_on_the_page(client, plan, zone_kpi, zones):
@@ -420,3 +420,59 @@ def test_team_filter_does_not_leak_other_teams_to_staff(plan, national_kpi):
     staff = UserFactory(role="staff", teams=[TeamFactory()])
     matrix = completeness.completeness_matrix(plan=plan, today=MID_AUGUST, scope=completeness.viewer_scope(staff))
     assert matrix.tables == []
+
+
+# --- In a browser: the matrix and the dashboard's panel, desktop and 390 px -----------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_matrix_and_panel_read_in_a_browser_on_desktop_and_phone(page):
+    from django.core.management import call_command
+
+    from plans.models import KPI, Plan
+    from tests.conftest import ARTIFACTS, sign_in
+    from tests.test_dashboard_browser import SLUG, axe_violations
+
+    call_command("load_demo_plan", verbosity=0)
+    plan = Plan.objects.get(slug=SLUG)
+    plan.counting = Counting.APPROVED
+    plan.save()
+    gdp = KPI.objects.get(plan=plan, code="IC-GDP")
+    KPI.objects.filter(pk=gdp.pk).update(aggregation=Aggregation.SUM)
+    province = ProvinceFactory(code="P-JS", name_en="Jiangsu")
+    zones = [ZoneFactory(code=f"JS-{n:02d}", name_en=f"High-tech zone {n}", parent=province) for n in range(14)]
+    states = [SubmissionState.APPROVED, SubmissionState.SUBMITTED, SubmissionState.RETURNED, SubmissionState.DRAFT]
+    for n, zone in enumerate(zones[:10]):
+        for quarter, end in enumerate((Q1, Q2, Q3, Q4)):
+            late = (n + quarter) % 5 == 0
+            sent = at(plan.due_date("quarterly", end) + datetime.timedelta(days=3 if late else -2))
+            submission(gdp, end, states[(n + quarter) % 4], unit=zone, submitted_at=sent)
+
+    sign_in(page, "manager", "manager-demo-2025")
+    page.goto(f"/plans/{SLUG}/completeness/?kpi={gdp.pk}")
+    assert page.get_by_role("heading", level=1, name="Completeness: who reported what").is_visible()
+    matrix = page.get_by_role("region", name="IC-GDP by reporter and period")
+    assert matrix.is_visible()
+    assert matrix.get_by_role("cell", name="Returned").first.is_visible()
+    page.screenshot(path=ARTIFACTS / "completeness-desktop.png", full_page=True)
+    assert axe_violations(page, "completeness") == []
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/plans/{SLUG}/completeness/?kpi={gdp.pk}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the matrix scrolls inside its box
+    box = page.locator(".matrix-wrap").first
+    assert box.evaluate("el => el.scrollWidth > el.clientWidth")
+    box.focus()
+    page.keyboard.press("ArrowRight")
+    page.screenshot(path=ARTIFACTS / "completeness-390.png", full_page=True)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/plans/{SLUG}/")
+    panel = page.locator("section.not-reported")
+    assert "Final figures: 5 of 14 zones reported IC-GDP 2025 Q4." in panel.inner_text()
+    panel.screenshot(path=ARTIFACTS / "not-reported-panel.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/plans/{SLUG}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("section.not-reported").screenshot(path=ARTIFACTS / "not-reported-panel-390.png")
