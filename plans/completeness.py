@@ -375,10 +375,14 @@ class PanelKpi:
         return max(len(self.attention) - self.limit, 0)
 
 
-def not_reported_panel(*, plan: Plan, today: datetime.date, limit: int = 8) -> dict:
+def not_reported_panel(
+    *, plan: Plan, today: datetime.date, focus_area_id: int | None = None, team_id: int | None = None, limit: int = 8
+) -> dict:
     """The panel's content: per KPI of the current (or, closed, final) period, who is missing, late or
-    returned, with the count reported; KPIs everyone reported on time are summed up, not listed."""
-    kpis = list(KPI.objects.filter(plan=plan).exclude(aggregation=Aggregation.GROWTH).select_related("owner_team"))
+    returned, with the count reported; KPIs everyone reported on time are summed up, not listed.
+    ``focus_area_id`` and ``team_id``: the dashboard's filters, which narrow the panel too."""
+    kpis = _kpis(plan, Filters(focus_area_id=focus_area_id, team_id=team_id), Scope(everything=True))
+    kpis = list(kpis.exclude(aggregation=Aggregation.GROWTH))
     periods = current_periods(plan, kpis, today)
     matrix = completeness_matrix(plan=plan, today=today, periods=periods, kpis=kpis)
     listed = []

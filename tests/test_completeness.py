@@ -343,6 +343,16 @@ def test_the_dashboard_shows_the_panel_with_links(client, plan, zone_kpi, zones)
     assert reverse("plans:dashboard_kpi", args=[plan.slug, "GDP"]) in html
 
 
+def test_the_panel_follows_the_dashboards_team_and_focus_area_filters(plan, national_kpi, zone_kpi):
+    def codes(**filters):
+        panel = completeness.not_reported_panel(plan=plan, today=datetime.date(2026, 12, 6), **filters)
+        return [p.kpi.code for p in panel["kpis"]]
+
+    assert codes() == ["NAT"]  # no zone registered: nobody is expected to report GDP
+    assert codes(team_id=zone_kpi.owner_team_id) == []
+    assert codes(focus_area_id=national_kpi.goal.focus_area_id) == ["NAT"]
+
+
 # --- Period targets on the chart and the KPI page ------------------------------------------------
 
 

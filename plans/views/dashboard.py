@@ -189,7 +189,14 @@ def _dashboard_context(request, plan) -> dict:
         "milestones_attention_only": attention_only,
         "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
         # "Who hasn't reported" (templates/plans/dashboard/_not_reported.html).
-        "not_reported": completeness.not_reported_panel(plan=plan, today=timezone.localdate()),
+        "not_reported": completeness.not_reported_panel(
+            plan=plan,
+            today=timezone.localdate(),
+            focus_area_id=getattr(chosen_area, "pk", None),
+            team_id=getattr(
+                (kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}).get("owner_team"), "pk", None
+            ),
+        ),
     }
     return context
 
