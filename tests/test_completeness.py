@@ -486,3 +486,12 @@ def test_matrix_and_panel_read_in_a_browser_on_desktop_and_phone(page):
     page.goto(f"/plans/{SLUG}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.locator("section.not-reported").screenshot(path=ARTIFACTS / "not-reported-panel-390.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    s_curve = {Q1: 19.6, Q2: 19.9, Q3: 20.6, Q4: 21.4}
+    for end, value in s_curve.items():
+        PeriodTarget.objects.create(kpi=gdp, period_end=end, target_value=value)
+    page.goto(f"/plans/{SLUG}/kpis/IC-GDP/")
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    page.get_by_text("Show the numbers").click()
+    assert page.get_by_role("columnheader", name="Planned").is_visible()
+    page.locator("#chart-heading").locator("xpath=..").screenshot(path=ARTIFACTS / "kpi-planned-line.png")
