@@ -20,6 +20,7 @@ from .models import (
     MeasurementRevision,
     Milestone,
     MilestoneUpdate,
+    PeriodTarget,
     Plan,
     ReportingUnit,
     StatusSnapshot,
@@ -28,6 +29,7 @@ from .models import (
     UnitTarget,
 )
 from .models.base import multi_line_validators
+from .page_generation import generation_bump
 from .permissions import can_change_definition
 from .services.units import unit_parent_check
 
@@ -229,9 +231,27 @@ class MilestoneUpdateAdmin(ReadOnlyAdmin):
     readonly_fields = ("created_at", "updated_at")
 
 
+class PeriodTargetInline(admin.TabularInline):
+    """The KPI's planned value per period (an S-curve): drawn on its chart and compared on its page."""
+
+    model = PeriodTarget
+    extra = 1
+    fields = ("period_end", "target_value")
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and can_change_definition(request.user, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_change_definition(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and can_change_definition(request.user, obj)
+
+
 @admin.register(KPI)
 class KPIAdmin(GoalChildAdmin):
     item_arg = "kpi"
+    inlines = (PeriodTargetInline,)
     list_display = (
         "code",
         "name",
@@ -256,6 +276,12 @@ class KPIAdmin(GoalChildAdmin):
         "latest_date",
         "stale",
     )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Planned values change no status (no recompute), but the KPI's cached page draws them.
+        if any(formset.has_changed() for formset in formsets):
+            generation_bump()
 
 
 @admin.register(Measurement)

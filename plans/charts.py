@@ -64,8 +64,12 @@ def kpi_chart(
     as_of: datetime.date | None,
     forecast: float | None,
     compact: bool = False,
+    period_targets=(),
 ) -> dict:
-    """Baseline point, measurements, straight trajectory, target line, forecast line and band.
+    """Baseline point, measurements, straight trajectory, planned values, target line, forecast line and band.
+
+    ``period_targets`` (``PeriodTarget`` rows, by period end): a dashed "planned" line from the baseline
+    through each period's planned value; empty when the plan sets none (the straight trajectory stays).
 
     ``as_of`` None: the current status; the fitted line and its 95% band come from the stored
     explanation. A past ``as_of``: measurements after it are left out and the snapshot's forecast is
@@ -81,9 +85,16 @@ def kpi_chart(
         "target": {"x": tT.isoformat(), "y": target},
         "trajectory": [{"x": t0.isoformat(), "y": b0}, {"x": tT.isoformat(), "y": target}],
         "measurements": [{"x": m.date.isoformat(), "y": m.value} for m in kept],
+        "planned": [
+            {"x": t0.isoformat(), "y": b0},
+            *({"x": t.period_end.isoformat(), "y": t.target_value} for t in period_targets),
+        ]
+        if period_targets
+        else [],
         "forecast": [],
         "band": [],
         "text": {
+            "planned": _("Planned per period"),
             "baseline": _("Baseline"),
             "measurements": _("Measurements"),
             "trajectory": _("Trajectory to target"),

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import dashboard, home, items, review, units, work, zones
+from .views import completeness, dashboard, home, items, review, units, work, zones
 
 app_name = "plans"
 
@@ -27,6 +27,12 @@ urlpatterns = [
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
     # The inside of a table row's "Why?" panel, fetched when it is opened; kind: focus-area, goal, kpi, milestone.
     path("plans/<slug:slug>/why/<slug:kind>/<path:key>/", dashboard.why_fragment, name="dashboard_why"),
+    path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
+    re_path(
+        r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",
+        completeness.completeness_export,
+        name="completeness_export",
+    ),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/export/(?P<table>kpis|milestones)\.(?P<fmt>csv|xlsx)$",
         dashboard.dashboard_export,

@@ -55,6 +55,9 @@ def kpi_form(kpi, **changes) -> dict:
         "comparison_scale": kpi.comparison_scale,
         "source": "",
         "external_id": "",
+        # The inline of planned values per period (PeriodTarget), empty.
+        "period_targets-TOTAL_FORMS": "0",
+        "period_targets-INITIAL_FORMS": "0",
     }
     return {**data, **changes}
 
@@ -184,3 +187,20 @@ def test_idempotency_keys_are_read_only_in_the_admin(admin_client):
     delete = reverse("admin:plans_idempotencykey_delete", args=[record.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert IdempotencyKey.objects.get().response_status == 201
+
+
+def test_planned_values_per_period_are_set_inline_on_the_kpi(admin_client):
+    kpi = KPIFactory()
+    data = kpi_form(kpi) | {
+        "period_targets-TOTAL_FORMS": "2",
+        "period_targets-0-period_end": "2025-03-31",
+        "period_targets-0-target_value": "61.5",
+        "period_targets-1-period_end": "2025-06-30",
+        "period_targets-1-target_value": "64",
+    }
+    response = admin_client.post(reverse("admin:plans_kpi_change", args=[kpi.pk]), data)
+    assert response.status_code == 302
+    assert list(kpi.period_targets.values_list("period_end", "target_value")) == [
+        (datetime.date(2025, 3, 31), 61.5),
+        (datetime.date(2025, 6, 30), 64.0),
+    ]

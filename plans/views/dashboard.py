@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
-from .. import charts, exports, selectors
+from .. import charts, completeness, exports, selectors
 from ..choices import ItemType, Status
 from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
@@ -195,6 +195,15 @@ def _dashboard_context(request, plan) -> dict:
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
         "milestones_attention_only": attention_only,
         "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
+        # "Who hasn't reported" (templates/plans/dashboard/_not_reported.html).
+        "not_reported": completeness.not_reported_panel(
+            plan=plan,
+            today=timezone.localdate(),
+            focus_area_id=getattr(chosen_area, "pk", None),
+            team_id=getattr(
+                (kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}).get("owner_team"), "pk", None
+            ),
+        ),
     }
     return context
 

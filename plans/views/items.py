@@ -10,9 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from .. import charts, selectors
+from .. import charts, completeness, period_targets, selectors
 from ..choices import ItemType
 from ..explain import explain_item
 from ..models import KPI, Milestone
@@ -63,6 +64,7 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
     measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
     # The row behind the latest figure (the latest recorded on its date), to say when it was entered.
     latest = next((m for m in reversed(measurements) if m.date == kpi.as_of_latest_date), None)
+    targets = period_targets.kpi_period_targets(kpi_id=kpi.pk)
     context = page_context(request, plan, as_of) | {
         "kpi": kpi,
         "why": explain_item(kpi, as_of.date),
@@ -70,7 +72,10 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
         "log": measurements[::-1],  # newest first
         "latest_recorded_at": latest.recorded_at if latest else None,
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
-        "chart": charts.kpi_chart(kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast),
+        "chart": charts.kpi_chart(
+            kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast, period_targets=targets
+        ),
+        "planned": period_targets.planned_comparison(kpi, measurements, targets),
         "can_update": can_record_measurement(request.user, kpi),
     }
     # The "By zone" section (plans/zones/_breakdown.html), for a KPI derived from the zones.
@@ -93,6 +98,7 @@ def _milestone_page(request, plan, pk) -> tuple[str, dict]:
         "milestone": milestone,
         "why": explain_item(milestone, as_of.date),
         "log": list(selectors.milestone_progress_log(milestone_id=milestone.pk)),
+        "months": completeness.milestone_months(plan=plan, today=timezone.localdate(), milestones=[milestone]),
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }

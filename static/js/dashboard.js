@@ -48,6 +48,10 @@
     }
     datasets.push({ label: t.trajectory, data: d.trajectory.map(pt), borderColor: "#6b7280", borderDash: [6, 4],
       borderWidth: 1.5, pointRadius: 0, fill: false, order: 3 });
+    if (d.planned && d.planned.length) {
+      datasets.push({ label: t.planned, data: d.planned.map(pt), borderColor: "#7c3aed", borderDash: [8, 3, 2, 3],
+        borderWidth: 1.5, pointRadius: compact ? 0 : 3, pointStyle: "triangle", fill: false, order: 3 });
+    }
     datasets.push({ label: t.target, data: [{ x: ts(d.baseline.x), y: d.target.y }, pt(d.target)], borderColor: v("--ok", "#1b7f3b"),
       borderWidth: 1.5, pointRadius: [0, compact ? 3 : 5], pointStyle: "rectRot", fill: false, order: 2 });
     if (d.forecast.length) {
