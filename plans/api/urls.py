@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import notifications, views
 
 app_name = "api"
 
@@ -16,5 +16,6 @@ router.register("milestone-updates", views.MilestoneUpdateViewSet, basename="mil
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("deletions", views.DeletionViewSet, basename="deletion")
 router.register("definition-changes", views.DefinitionChangeViewSet, basename="definition-change")
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
 
 urlpatterns = router.urls
