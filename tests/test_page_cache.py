@@ -23,10 +23,11 @@ from tests.test_dashboard_views import JUNE, build_plan
 
 pytestmark = pytest.mark.django_db
 
-# session, user, plan (dashboards); item pages add the viewer's role and teams; My work reads teams and plans.
-WARM_DASHBOARD = 3
-WARM_ITEM_PAGE = 5
-WARM_MY_WORK = 4
+# session, user, plan (dashboards); item pages add the viewer's role and teams; My work reads teams and plans;
+# every page counts the viewer's unread notifications for the site header (plans.context_processors).
+WARM_DASHBOARD = 4
+WARM_ITEM_PAGE = 6
+WARM_MY_WORK = 5
 
 
 def get(client, url, **extra):
