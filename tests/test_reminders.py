@@ -352,3 +352,41 @@ def test_the_task_asks_for_a_retry_when_a_message_could_not_be_sent(cycle, smtp_
         send_reminders.apply(kwargs={"today": DUE_DAY.isoformat()}, throw=True)
 
     assert not ReminderSent.objects.exists()
+
+
+@pytest.mark.parametrize("extra", [0, 20])
+def test_finding_the_non_reporters_takes_the_same_few_queries_whatever_the_size(
+    cycle, extra, django_assert_max_num_queries
+):
+    from plans.services.reminders import owed_items
+
+    goal = cycle["national"].goal
+    for n in range(extra):
+        KPIFactory(goal=goal, code=f"X{n}", frequency=Frequency.QUARTERLY, aggregation=Aggregation.SUM)
+        ZoneFactory(code=f"ZX{n}").reporters.add(user(f"zx{n}"))
+    # plans, KPIs, zones, submissions, team members, zone reporters
+    with django_assert_max_num_queries(6):
+        owed = owed_items(today=DUE_DAY)
+
+    # the national figure, and each zonal KPI for each active zone, but zone 1's submitted ZON
+    assert len(owed.by_kind[ReminderKind.DUE]) == 1 + (1 + extra) * (2 + extra) - 1
+
+
+def test_messages_are_rendered_in_the_site_language_when_users_have_none(cycle, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+
+    reminders_send(today=DUE_DAY)
+
+    html, _mimetype = mail.outbox[0].alternatives[0]
+    assert '<html lang="zh-hans">' in html
+
+
+def test_the_text_body_lists_each_item_with_its_period_due_date_and_link(cycle, settings):
+    settings.TRACKER_SITE_URL = "https://tracker.example.gov.cn"
+
+    reminders_send(today=DUE_DAY)
+
+    (message,) = [m for m in mail.outbox if m.to == addresses("r2")]
+    assert message.subject == "1 figure is due today"
+    assert "period ending 2025-03-31, due 2025-04-30" in message.body
+    assert f"https://tracker.example.gov.cn/plans/{cycle['plan'].slug}/kpis/ZON/" in message.body
