@@ -80,7 +80,7 @@ def send_reminders(today: str | None = None) -> dict[str, int]:
     Idempotent: every message is recorded once per recipient, item and kind, so a second run, a redelivery or
     a retry sends only what has not been sent. ``today`` (ISO date) is for tests and catch-ups by hand.
     """
-    from .services.reminders import reminders_send
+    from .services import reminders_send
 
     result = reminders_send(today=datetime.date.fromisoformat(today) if today else None)
     if result.failed:

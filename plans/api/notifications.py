@@ -12,10 +12,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from plans import services
 from plans.filtersets import StrictBooleanFilter
 from plans.models import Notification
 from plans.models.base import MAX_ID
-from plans.services.notifications import notification_mark_read, notifications_mark_all_read
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -69,11 +69,11 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def read(self, request, pk=None):
         """Mark one of your notifications read (already read: nothing changes)."""
         notification = self.get_object()
-        marked = notification_mark_read(user=request.user, notification_id=notification.pk)
+        marked = services.notification_mark_read(user=request.user, notification_id=notification.pk)
         return Response({"marked_read": int(marked)}, status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={200: MarkedReadSerializer})
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request):
         """Mark all your notifications read."""
-        return Response({"marked_read": notifications_mark_all_read(user=request.user)})
+        return Response({"marked_read": services.notifications_mark_all_read(user=request.user)})

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
+from .. import services
 from ..models import Notification
-from ..services.notifications import notification_mark_read, notifications_mark_all_read
 
 PAGE_SIZE = 50
 
@@ -29,7 +29,7 @@ def notification_list(request):
 def notification_read(request, pk: int):
     if not Notification.objects.filter(pk=pk, recipient_id=request.user.pk).exists():
         raise Http404  # another user's notification, or none: the same answer
-    notification_mark_read(user=request.user, notification_id=pk)
+    services.notification_mark_read(user=request.user, notification_id=pk)
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
@@ -39,7 +39,7 @@ def notification_read(request, pk: int):
 @login_required
 @require_POST
 def notification_read_all(request):
-    count = notifications_mark_all_read(user=request.user)
+    count = services.notifications_mark_all_read(user=request.user)
     text = ngettext("%(count)d notification marked read.", "%(count)d notifications marked read.", count)
     messages.success(request, text % {"count": count})
     return redirect("plans:notifications")
