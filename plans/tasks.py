@@ -73,3 +73,31 @@ def housekeeping() -> dict[str, int]:
     from .services import housekeeping_run
 
     return housekeeping_run()
+
+
+class RemindersNotAllSent(Exception):
+    """Some reminders could not be sent (the mail server is down?): the task retries them later."""
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=540,
+    time_limit=600,
+    autoretry_for=(RemindersNotAllSent,),
+    retry_backoff=300,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=4,
+)
+def send_reminders(today: str | None = None) -> dict[str, int]:
+    """Daily: reminder e-mails to those who have not reported, and escalations (``plans.services.reminders``).
+
+    Idempotent: every message is recorded once per recipient, item and kind, so a second run, a redelivery or
+    a retry sends only what has not been sent. ``today`` (ISO date) is for tests and catch-ups by hand.
+    """
+    from .services import reminders_send
+
+    result = reminders_send(today=datetime.date.fromisoformat(today) if today else None)
+    if result.failed:
+        raise RemindersNotAllSent(f"{result.failed} reminder messages not sent")
+    return {"messages": result.messages, "notifications": result.notifications}

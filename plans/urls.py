@@ -2,13 +2,16 @@
 
 from django.urls import path, re_path
 
-from .views import completeness, dashboard, home, items, review, units, work, zones
+from .views import completeness, dashboard, home, items, notifications, review, units, work, zones
 
 app_name = "plans"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("my-work/", work.my_work, name="my_work"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),
+    path("notifications/read-all/", notifications.notification_read_all, name="notification_read_all"),
     path("milestones/<int:pk>/", items.milestone_moved, name="milestone_moved"),
     path("milestones/<int:pk>/update/", work.milestone_update, name="milestone_update"),
     path("kpis/<int:pk>/", items.kpi_moved, name="kpi_moved"),

@@ -12,6 +12,8 @@ from tests.test_dashboard_views import build_plan
 
 pytestmark = pytest.mark.django_db
 
+# Pages (not exports) also count the unread notifications for the site header (plans.context_processors).
+HEADER_BADGE = 1
 # Goals per plan, each with a KPI, three measurements and a milestone; 30 spills onto a second page.
 SIZES = [2, 30]
 
@@ -67,6 +69,7 @@ PAGE_NAMES = [
 def test_page_query_count_does_not_grow_with_the_plan(client, manager, django_assert_max_num_queries, goals, page):
     plan = build_plan(goals=goals)
     url, ceiling = urls(plan)[page]
+    ceiling += 0 if "csv" in page or "xlsx" in page else HEADER_BADGE
     client.force_login(manager)
     with django_assert_max_num_queries(ceiling):
         response = client.get(url)

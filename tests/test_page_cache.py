@@ -29,10 +29,11 @@ from tests.test_dashboard_views import JUNE, build_plan
 pytestmark = pytest.mark.django_db
 
 # session and user (dashboards: the plan's facts come from the cache); item pages add the viewer's role and teams;
-# My work reads the viewer's teams.
-WARM_DASHBOARD = 2
-WARM_ITEM_PAGE = 3
-WARM_MY_WORK = 3
+# My work reads the viewer's teams; every page counts the viewer's unread notifications for the site header
+# (plans.context_processors).
+WARM_DASHBOARD = 3
+WARM_ITEM_PAGE = 4
+WARM_MY_WORK = 4
 
 
 def get(client, url, **extra):

@@ -499,8 +499,8 @@ def test_my_work_query_count_does_not_grow_with_the_items(client, staff, team, n
     _my_work_data(team, n)
     client.force_login(staff)
     # session, user, teams and plan revisions (the page cache's key), then on a miss the ranked keys and counts
-    # (milestones, KPIs), then the shown milestones, KPIs and authors
-    with django_assert_max_num_queries(9):
+    # (milestones, KPIs), then the shown milestones, KPIs and authors; the header's unread notifications
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("plans:my_work"))
     assert response.status_code == 200
     assert len(response.context["sections"]) >= 1
@@ -520,8 +520,9 @@ def test_item_pages_query_count_does_not_grow_with_the_history(
         services.measurement_record(kpi=kpi, date=days(-i - 1), value=float(i), recorded_by=author, note="Revised.")
     client.force_login(staff)
     # session, user, plan, snapshot dates (as of), final figures (closure banner), item, log, month-end history,
-    # role check (groups, teams); the KPI's log is its measurements and their revisions.
-    with django_assert_max_num_queries(10):
-        assert client.get(item_url(milestone)).status_code == 200
+    # role check (groups, teams), the header's unread notifications; the KPI's log is its measurements and their
+    # revisions.
     with django_assert_max_num_queries(11):
+        assert client.get(item_url(milestone)).status_code == 200
+    with django_assert_max_num_queries(12):
         assert client.get(item_url(kpi)).status_code == 200

@@ -23,6 +23,13 @@ app.conf.beat_schedule = {
         "task": "plans.tasks.recompute_all_plans",
         "schedule": crontab(hour=1, minute=5),
     },
+    # Reminders go out at 08:00 in TIME_ZONE (CELERY_TIMEZONE; Asia/Shanghai by default). A run is idempotent,
+    # so a second beat or a redelivery sends nothing twice; one queued all day without a worker is dropped.
+    "send-reminders-daily": {
+        "task": "plans.tasks.send_reminders",
+        "schedule": crontab(hour=8, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
     "housekeeping-nightly": {
         "task": "plans.tasks.housekeeping",
         "schedule": crontab(hour=2, minute=35),

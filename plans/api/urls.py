@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from . import reporting, views
+from . import notifications, reporting, views
 
 app_name = "api"
 
@@ -19,5 +19,6 @@ router.register("deletions", views.DeletionViewSet, basename="deletion")
 router.register("definition-changes", views.DefinitionChangeViewSet, basename="definition-change")
 router.register("submissions", reporting.SubmissionViewSet, basename="submission")
 router.register("period-reopenings", reporting.PeriodReopeningViewSet, basename="period-reopening")
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
 
 urlpatterns = router.urls

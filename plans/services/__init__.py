@@ -32,7 +32,9 @@ from .milestones import (
     milestone_progress_record,
     milestone_update,
 )
+from .notifications import notification_mark_read, notifications_mark_all_read
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+from .reminders import reminders_send
 from .reporting import (
     REVIEW_SETTINGS,
     ReportingPeriod,
@@ -106,8 +108,11 @@ __all__ = [
     "milestone_create",
     "milestone_delete",
     "milestone_progress_check",
+    "notification_mark_read",
+    "notifications_mark_all_read",
     "milestone_progress_record",
     "milestone_update",
+    "reminders_send",
     "plan_delete",
     "plan_import",
     "plan_mark_changed",

@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "plans.context_processors.notifications",
             ],
         },
     },
@@ -188,6 +189,34 @@ TRACKER_TOMBSTONE_RETENTION_DAYS = env.int("TRACKER_TOMBSTONE_RETENTION_DAYS", d
 # A measurement that moves more than this many times the KPI's typical period-on-period change needs
 # a note confirming it (plans.services.kpis.measurement_check): it is more often a typo than news.
 TRACKER_JUMP_NOTE_MULTIPLE = env.float("TRACKER_JUMP_NOTE_MULTIPLE", default=5.0)
+
+# E-mail (reminders, plans.services.reminders): printed to the console unless an SMTP server is configured,
+# by EMAIL_URL (smtp://user:password@host:587, smtp+tls://... for STARTTLS, smtps://... for SSL) or by EMAIL_HOST
+# and its companions. A server that hangs fails a send after EMAIL_TIMEOUT seconds; the next run retries it.
+if env("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+elif env("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Action Plan Tracker <tracker@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address of the site as its users reach it, for the links in e-mails (which have no request to build them from).
+TRACKER_SITE_URL = env("TRACKER_SITE_URL", default="http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
