@@ -308,3 +308,19 @@ def test_the_demo_loads_beside_a_register_of_ones_own_that_clashes_and_leaves_it
     assert list(ReportingUnit.objects.values_list("code", flat=True)) == ["CHN"]
     assert KPI.objects.filter(plan__slug="high-tech-zones-2025").count() == 13
     assert not Measurement.objects.of_units().exists()
+
+
+def test_demo_figures_read_as_reported_by_their_due_date_not_on_the_day_the_demo_was_loaded(demo):
+    from django.utils import timezone
+
+    from plans.dates import period_end_containing
+    from plans.models import Submission
+
+    figures = Measurement.objects.filter(kpi__plan=demo).exclude(source="derived").select_related("kpi")
+    assert figures.exists()
+    for figure in figures:
+        due = demo.due_date(figure.kpi.frequency, period_end_containing(figure.kpi.frequency, figure.date))
+        assert timezone.localdate(figure.recorded_at) <= due, (figure.kpi.code, figure.date, figure.recorded_at)
+    approved = Submission.objects.filter(plan=demo, state="approved")
+    assert approved.exists()
+    assert all(timezone.localdate(s.submitted_at) <= s.due_date for s in approved)

@@ -504,10 +504,11 @@ def page_urls(z: Zones) -> dict[str, tuple[str, int]]:
         "xlsx": (export_url(z, "xlsx", "?sort=status"), 12),
         # Session, user, plan, role, snapshot days, closure banner; KPIs with coverage, register, statuses.
         "heat map": (reverse("plans:dashboard_zones", args=[z.plan.slug]), 9),
-        # Session, user, role; the unit, its KPIs with values, its statuses; a province also its zones.
-        "zone": (reverse("plans:zone", args=[z.zones[0].code]), 6),
-        "province": (reverse("plans:zone", args=["PA"]), 7),
-        "index": (reverse("plans:zones"), 4),
+        # Session, user, role; the unit, its KPIs with values, its statuses; a province also its zones; these pages
+        # are not cached, so the header's unread-notification count is read the first time (then kept).
+        "zone": (reverse("plans:zone", args=[z.zones[0].code]), 7),
+        "province": (reverse("plans:zone", args=["PA"]), 8),
+        "index": (reverse("plans:zones"), 5),
     }
 
 

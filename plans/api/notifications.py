@@ -17,6 +17,8 @@ from plans.filtersets import StrictBooleanFilter
 from plans.models import Notification
 from plans.models.base import MAX_ID
 
+from .views import BodyLimitMixin
+
 
 class NotificationSerializer(serializers.ModelSerializer):
     read = serializers.SerializerMethodField()
@@ -46,7 +48,7 @@ class NotificationFilterSet(django_filters.FilterSet):
     list=extend_schema(summary=_("Your notifications, oldest first (keyset pages over created_at)")),
     retrieve=extend_schema(summary=_("One of your notifications")),
 )
-class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(BodyLimitMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilterSet
     permission_classes = [IsAuthenticated]

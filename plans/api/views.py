@@ -62,13 +62,31 @@ def write_schema(serializer_class) -> dict:
     }
 
 
-class ApiViewMixin(IdempotentPostMixin):
+class BodyLimitMixin:
+    """A body past the view's ``max_body_bytes`` is refused (413) before a byte is read; a write's body is parsed
+    once the caller is let in, before anything else, so its size and nesting limits (plans.api.parsers) hold on
+    every write, whatever the action reads."""
+
+    max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body_bytes:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+        if request.method in ("POST", "PUT", "PATCH") and length:
+            request.data  # noqa: B018  (parsed now: a malformed or too deep body is a 400 before any lookup)
+
+
+class ApiViewMixin(BodyLimitMixin, IdempotentPostMixin):
     """Shared by every API view: access rules, body size limit, Idempotency-Key, keyset pages."""
 
     permission_classes = [ApiAccess]
     # Any segment reaches get_object, so an id like "0.5" gets the API's JSON 404, not the site's HTML page.
     lookup_value_regex = "[^/]+"
-    max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     sync_field = "updated_at"
 
     def get_serializer_context(self):
@@ -105,15 +123,6 @@ class ApiViewMixin(IdempotentPostMixin):
         if not_modified(request, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(self.get_serializer(item).data, headers={"ETag": etag})
-
-    def initial(self, request, *args, **kwargs):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > self.max_body_bytes:
-            raise PayloadTooLarge()
-        super().initial(request, *args, **kwargs)
 
     def check_team_permissions(self, request, team_id: int | None) -> None:
         """Like ``check_object_permissions``, for the team that owns the item once the write is done."""

@@ -56,3 +56,57 @@ def demo_review_story(plan) -> None:
         )
         if reason and manager is not None:
             services.submission_return(submission=submission, reason=reason, author=manager)
+
+
+# The demo's figures were reported this many days after the date they are for: within every period's due lag
+# (15 days for a month, 30 for a quarter), so the closed plan's completeness reads "on time" as it would have.
+DEMO_REPORTING_DELAY_DAYS = 12
+
+
+def demo_backdate(plan, *, loaded_since) -> int:
+    """Date the figures this load stored (recorded since ``loaded_since``) as reported ``DEMO_REPORTING_DELAY_DAYS``
+    after their own date, never in the future; their first revisions and approved submissions with them.
+    Loading happens today, long after the plan's periods: without this every loaded figure would read as
+    late. Rows recorded before this load (entered by people since) are not touched. Returns the rows dated."""
+    import datetime
+
+    from django.utils import timezone
+
+    from plans.choices import SubmissionState
+    from plans.models import Measurement, MeasurementRevision, Submission, SubmissionTransition
+
+    now = timezone.now()
+    zone = timezone.get_current_timezone()
+
+    def reported(day: datetime.date, extra_days: int = 0) -> datetime.datetime:
+        day += datetime.timedelta(days=DEMO_REPORTING_DELAY_DAYS + extra_days)
+        return min(datetime.datetime.combine(day, datetime.time(10), tzinfo=zone), now)
+
+    measurements = list(Measurement.objects.filter(kpi__plan=plan, recorded_at__gte=loaded_since).only("date"))
+    for measurement in measurements:
+        measurement.recorded_at = reported(measurement.date)
+    Measurement.objects.bulk_update(measurements, ["recorded_at"], batch_size=500)
+    revisions = list(
+        MeasurementRevision.objects.filter(measurement__in=measurements, created_at__gte=loaded_since).select_related(
+            "measurement"
+        )
+    )
+    for revision in revisions:
+        revision.created_at = revision.measurement.recorded_at
+    MeasurementRevision.objects.bulk_update(revisions, ["created_at"], batch_size=500)
+    approved = list(Submission.objects.filter(plan=plan, state=SubmissionState.APPROVED, reviewed_at__gte=loaded_since))
+    for submission in approved:
+        submission.submitted_at, submission.reviewed_at = (
+            reported(submission.period_end),
+            reported(submission.period_end, 2),
+        )
+    Submission.objects.bulk_update(approved, ["submitted_at", "reviewed_at"], batch_size=500)
+    transitions = list(SubmissionTransition.objects.filter(submission__in=approved, at__gte=loaded_since))
+    by_id = {submission.pk: submission for submission in approved}
+    for transition in transitions:
+        submission = by_id[transition.submission_id]
+        transition.at = (
+            submission.reviewed_at if transition.to_state == SubmissionState.APPROVED else submission.submitted_at
+        )
+    SubmissionTransition.objects.bulk_update(transitions, ["at"], batch_size=500)
+    return len(measurements)

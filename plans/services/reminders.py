@@ -378,7 +378,7 @@ def reminders_send(*, today: datetime.date | None = None) -> RemindersResult:
                     if not claimed:
                         continue
                     message, notification = _message(owed=owed, user=user, kind=kind, items=claimed, names=names)
-                    notification.save()
+                    notification.save()  # its recipient's unread count is forgotten (post_save)
                     if message is not None:
                         message.connection = smtp
                         message.send()  # raises: the claim and the notification roll back

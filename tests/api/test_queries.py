@@ -99,6 +99,7 @@ def test_a_zone_reporters_or_unit_tokens_measurements_list_costs_no_more(db, siz
     assert response.status_code == 200 and len(response.json()["results"]) >= size * 3
 
 
+@pytest.mark.parametrize("size", [2, 20])
 def test_submission_list_query_count_does_not_grow_with_the_data(reader, size, django_assert_max_num_queries):
     import datetime
 

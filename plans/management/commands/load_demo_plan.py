@@ -2,10 +2,11 @@ import datetime
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from plans import services
 from plans.choices import Aggregation, ChangeChannel, UnitLevel
-from plans.demo import demo_plan_data, demo_review_story
+from plans.demo import demo_backdate, demo_plan_data, demo_review_story
 from plans.models import KPI, ReportingUnit, Team
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         data = demo_plan_data()
+        loaded_since = timezone.now()
         with transaction.atomic():
             plan, changed = services.plan_import(data=data, overwrite=False)
             try:
@@ -47,6 +49,7 @@ class Command(BaseCommand):
                 users.append(spec)
             # The plan reviews its figures (counting "approved"): the loaded ones approved, a few awaiting review.
             demo_review_story(plan)
+            demo_backdate(plan, loaded_since=loaded_since)
         verb = "Loaded" if changed or created_units or zone_values else "Already loaded (nothing changed):"
         self.stdout.write(self.style.SUCCESS(f"{verb} {plan.name} ({plan.slug})."))
         self.stdout.write(data["notice"])
