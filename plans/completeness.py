@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .choices import Aggregation, Counting, MeasurementSource, MilestoneState, SubmissionState, UnitLevel
-from .dates import ONE_DAY, month_end, month_ends_between, period_end_containing, period_ends_between
+from .dates import ONE_DAY, month_end, month_ends_between, period_end_containing, period_ends_between, period_start
 from .models import KPI, Measurement, Milestone, MilestoneUpdate, Plan, ReportingUnit, Submission
 from .permissions import is_manager, team_ids
 
@@ -241,7 +241,11 @@ def completeness_matrix(
     all_ends = {p for ends in kpi_periods_of.values() for p in ends}
     if not all_ends:
         return Matrix(tables=[], counts={}, due=0, on_time=0, today=today)
-    first_start = min(all_ends) - datetime.timedelta(days=366)
+    # The day before the earliest period read begins (a year's starts a year before its end).
+    first_start = min(
+        period_start(kpi.frequency, min(kpi_periods_of[kpi.pk])) for kpi in kpis if kpi_periods_of[kpi.pk]
+    )
+    first_start -= datetime.timedelta(days=1)
 
     submissions = {}
     if plan.counting != Counting.ALL:  # without review there are no submissions
@@ -251,7 +255,8 @@ def completeness_matrix(
                 plan=plan, kpi__in=[k.pk for k in kpis], period_end__in=all_ends
             ).values_list("kpi_id", "unit_id", "period_end", "state", "submitted_at")
         }
-    # The first time a counting figure of each (KPI, unit, period) arrived: one row per date, bucketed here.
+    # The first time a counting figure of each (KPI, unit, period) arrived: one row per month (periods are whole
+    # months, quarters or years), bucketed into periods here.
     frequency = {kpi.pk: kpi.frequency for kpi in kpis}
     arrived: dict[tuple, datetime.datetime] = {}
     recorded = (
@@ -259,7 +264,8 @@ def completeness_matrix(
             kpi__in=[k.pk for k in kpis], date__gt=first_start, date__lte=max(all_ends), provisional=False
         )
         .exclude(source=MeasurementSource.DERIVED)
-        .values_list("kpi_id", "unit_id", "date")
+        .annotate(month=TruncMonth("date"))
+        .values_list("kpi_id", "unit_id", "month")
         .annotate(first=Min("recorded_at"))
         .order_by()
     )
@@ -356,6 +362,10 @@ def current_periods(plan: Plan, kpis, today: datetime.date) -> dict[int, datetim
     return chosen
 
 
+# KPIs the dashboard's panel lists at most, per kind (zonal, national); the completeness matrix has them all.
+PANEL_KPIS = 10
+
+
 @dataclass
 class PanelKpi:
     kpi: KPI
@@ -409,10 +419,15 @@ def not_reported_panel(
             )
         )
     listed.sort(key=lambda p: (-len(p.attention), p.kpi.code))
+    # At national scale hundreds of KPIs may lack figures: the panel lists the most incomplete, the matrix the rest.
+    zonal = [p for p in listed if p.attention and p.kpi.aggregation != Aggregation.NONE]
+    national = [p for p in listed if p.attention and p.kpi.aggregation == Aggregation.NONE]
     return {
         "closed": today > plan.end_date,
         "kpis": [p for p in listed if p.attention],
-        "national": [p for p in listed if p.attention and p.kpi.aggregation == Aggregation.NONE],
+        "zonal": zonal[:PANEL_KPIS],
+        "national": national[:PANEL_KPIS],
+        "more_kpis": max(len(zonal) - PANEL_KPIS, 0) + max(len(national) - PANEL_KPIS, 0),
         "complete_count": sum(1 for p in listed if not p.attention),
         "matrix": matrix,
     }
