@@ -27,10 +27,15 @@ def notification_unread_count(user_id: int) -> int:
 
 
 def notifications_changed(user_ids) -> None:
-    """Forget the kept unread counts of ``user_ids`` once the transaction that changed their notifications
-    commits (at once outside one)."""
+    """Forget the kept unread counts of ``user_ids`` now and again once the transaction that changed their
+    notifications commits (a page read in between may have kept the old count)."""
     keys = [_UNREAD_KEY.format(user_id=user_id) for user_id in user_ids]
-    transaction.on_commit(lambda: fail_open(lambda: cache.delete_many(keys), None, "unread counts not forgotten"))
+
+    def forget():
+        fail_open(lambda: cache.delete_many(keys), None, "unread counts not forgotten")
+
+    forget()
+    transaction.on_commit(forget)
 
 
 @transaction.atomic
