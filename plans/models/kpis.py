@@ -19,6 +19,7 @@ from .base import (
     single_line_validators,
     weight_field,
 )
+from .bilingual import NAME_ZH, UNIT_ZH, Bilingual, zh_text_field
 from .milestones import fill_from_goal
 from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
@@ -75,7 +76,7 @@ def kpi_default_range(*, unit: str, name: str = "") -> tuple[float | None, float
     return None, None
 
 
-class KPI(Tracked, Computed, ExternalRef):
+class KPI(Bilingual, Tracked, Computed, ExternalRef):
     """A key performance indicator: from a baseline value to a target, in a direction, with a forecast."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="kpis", editable=False)
@@ -83,8 +84,12 @@ class KPI(Tracked, Computed, ExternalRef):
     code = models.CharField(
         _("code"), max_length=32, validators=code_validators, help_text=_("Unique within the plan.")
     )
+    BILINGUAL_FIELDS = ("name", "unit")
+
     name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
+    name_zh = zh_text_field(NAME_ZH, max_length=300)
     unit = models.CharField(_("unit"), max_length=64, validators=single_line_validators)
+    unit_zh = zh_text_field(UNIT_ZH, max_length=64)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.INCREASE)
     baseline_value = models.FloatField(_("baseline value"), validators=finite_validators)
     baseline_date = models.DateField(_("baseline date"))
@@ -229,7 +234,7 @@ class KPI(Tracked, Computed, ExternalRef):
         ]
 
     def __str__(self):
-        return f"{self.code} {self.name}"
+        return f"{self.code} {self.tr.name}"
 
     def save(self, *args, **kwargs):
         fill_from_goal(self)

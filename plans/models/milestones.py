@@ -16,6 +16,7 @@ from .base import (
     single_line_validators,
     weight_field,
 )
+from .bilingual import DESCRIPTION_ZH, TITLE_ZH, Bilingual, zh_text_field
 from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
 
@@ -25,13 +26,17 @@ __all__ = ["PROGRESS_FIELDS", "Milestone", "MilestoneUpdate"]
 PROGRESS_FIELDS = ("percent_complete", "state", "completed_on")
 
 
-class Milestone(Tracked, Computed, ExternalRef):
+class Milestone(Bilingual, Tracked, Computed, ExternalRef):
     """A dated deliverable of a goal, with progress logged by its owner team."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="milestones", editable=False)
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("goal"))
+    BILINGUAL_FIELDS = ("title", "description")
+
     title = models.CharField(_("title"), max_length=300, validators=single_line_validators)
+    title_zh = zh_text_field(TITLE_ZH, max_length=300)
     description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
+    description_zh = zh_text_field(DESCRIPTION_ZH)
     owner_team = models.ForeignKey(
         Team,
         on_delete=models.PROTECT,
@@ -78,7 +83,7 @@ class Milestone(Tracked, Computed, ExternalRef):
         ]
 
     def __str__(self):
-        return self.title
+        return self.tr.title
 
     def save(self, *args, **kwargs):
         fill_from_goal(self)

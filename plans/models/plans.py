@@ -17,6 +17,7 @@ from .base import (
     single_line_validators,
     weight_field,
 )
+from .bilingual import DESCRIPTION_ZH, NAME_ZH, TITLE_ZH, Bilingual, zh_text_field
 from .teams import Team
 
 __all__ = ["FocusArea", "Goal", "Plan", "date_window_errors"]
@@ -62,7 +63,7 @@ class ExternalRef(models.Model):
         abstract = True
 
 
-class Plan(Tracked, Computed):
+class Plan(Bilingual, Tracked, Computed):
     """An action plan: tracked from its baseline year to its end date.
 
     ``data_revision`` counts committed writes that can change a status; ``computed_revision`` is
@@ -74,9 +75,13 @@ class Plan(Tracked, Computed):
     one, how many in a row, the error's kind, and when the catch-up tries again; the next success clears them.
     """
 
+    BILINGUAL_FIELDS = ("name", "description")
+
     name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
+    name_zh = zh_text_field(NAME_ZH, max_length=300)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
+    description_zh = zh_text_field(DESCRIPTION_ZH)
     baseline_year = models.PositiveSmallIntegerField(_("baseline year"))
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
@@ -123,7 +128,7 @@ class Plan(Tracked, Computed):
         ]
 
     def __str__(self):
-        return self.name
+        return self.tr.name
 
     def date_window(self) -> tuple[datetime.date, datetime.date]:
         """The dates an item of this plan may carry (see ``date_window_errors``)."""
@@ -141,13 +146,17 @@ class Plan(Tracked, Computed):
         return self.data_revision != self.computed_revision
 
 
-class FocusArea(Tracked, Computed):
+class FocusArea(Bilingual, Tracked, Computed):
     """A strand of the plan, such as "R&D capability and innovation ecosystem"."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="focus_areas", verbose_name=_("plan"))
     code = models.CharField(_("code"), max_length=32, validators=code_validators)
+    BILINGUAL_FIELDS = ("name", "description")
+
     name = models.CharField(_("name"), max_length=300, validators=single_line_validators)
+    name_zh = zh_text_field(NAME_ZH, max_length=300)
     description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
+    description_zh = zh_text_field(DESCRIPTION_ZH)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     weight = weight_field()
 
@@ -163,10 +172,10 @@ class FocusArea(Tracked, Computed):
         ]
 
     def __str__(self):
-        return f"{self.code} {self.name}"
+        return f"{self.code} {self.tr.name}"
 
 
-class Goal(Tracked, Computed, ExternalRef):
+class Goal(Bilingual, Tracked, Computed, ExternalRef):
     """An objective within a focus area, owned by a team, measured by KPIs and milestones."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="goals", editable=False)
@@ -174,8 +183,12 @@ class Goal(Tracked, Computed, ExternalRef):
         FocusArea, on_delete=models.CASCADE, related_name="goals", verbose_name=_("focus area")
     )
     code = models.CharField(_("code"), max_length=32, validators=code_validators)
+    BILINGUAL_FIELDS = ("title", "description")
+
     title = models.CharField(_("title"), max_length=300, validators=single_line_validators)
+    title_zh = zh_text_field(TITLE_ZH, max_length=300)
     description = models.TextField(_("description"), blank=True, validators=multi_line_validators)
+    description_zh = zh_text_field(DESCRIPTION_ZH)
     owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="goals", verbose_name=_("owner team"))
     weight = weight_field()
     start_date = models.DateField(_("start date"), null=True, blank=True)
@@ -199,7 +212,7 @@ class Goal(Tracked, Computed, ExternalRef):
         ]
 
     def __str__(self):
-        return f"{self.code} {self.title}"
+        return f"{self.code} {self.tr.title}"
 
     def save(self, *args, **kwargs):
         if self.focus_area_id and not self.plan_id:
