@@ -688,7 +688,7 @@ def zone_reporter_work(*, unit_ids) -> tuple[list[ReportingUnit], list[KPI]]:
     kpis = (
         KPI.objects.exclude(aggregation=Aggregation.NONE)
         .select_related("plan")
-        .only("id", "code", "name", "unit", "plan__slug", "plan__name")
+        .only("id", "code", "name", "name_zh", "unit", "unit_zh", "plan__slug", "plan__name", "plan__name_zh")
         .order_by("plan__name", "plan_id", "code")
     )
     return units, list(kpis)

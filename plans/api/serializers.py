@@ -165,7 +165,7 @@ def computed_status():
 class TeamSerializer(StrictModelSerializer):
     class Meta:
         model = Team
-        fields = ("id", "name", *TRACKED)
+        fields = ("id", "name", "name_zh", *TRACKED)
 
 
 class PlanSerializer(StrictModelSerializer):
@@ -176,8 +176,10 @@ class PlanSerializer(StrictModelSerializer):
         fields = (
             "id",
             "name",
+            "name_zh",
             "slug",
             "description",
+            "description_zh",
             "baseline_year",
             "start_date",
             "end_date",
@@ -192,7 +194,11 @@ class FocusAreaSerializer(StrictModelSerializer):
 
     class Meta:
         model = FocusArea
-        fields = ("id", "plan", "code", "name", "description", "order", "weight", *COMPUTED, *TRACKED)
+        fields = (
+            *("id", "plan", "code", "name", "name_zh", "description", "description_zh", "order", "weight"),
+            *COMPUTED,
+            *TRACKED,
+        )
         read_only_fields = fields
 
 
@@ -207,7 +213,9 @@ class GoalSerializer(StrictModelSerializer):
             "focus_area",
             "code",
             "title",
+            "title_zh",
             "description",
+            "description_zh",
             "owner_team",
             "weight",
             "start_date",
@@ -239,7 +247,9 @@ class MilestoneSerializer(StrictModelSerializer):
             "plan",
             "goal",
             "title",
+            "title_zh",
             "description",
+            "description_zh",
             "owner_team",
             "start_date",
             "due_date",
@@ -332,7 +342,9 @@ class KPISerializer(StrictModelSerializer):
             "goal",
             "code",
             "name",
+            "name_zh",
             "unit",
+            "unit_zh",
             "direction",
             "baseline_value",
             "baseline_date",
