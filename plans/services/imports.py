@@ -18,18 +18,38 @@ from .plans import plan_mark_changed
 from .rows import row_assign
 
 
+def _twins(model, spec: dict[str, Any]) -> dict[str, str]:
+    """The Chinese twins (``name_zh``, ``title_zh`` ...) of ``model``'s bilingual fields that ``spec`` gives."""
+    return {f"{name}_zh": spec[f"{name}_zh"] for name in model.BILINGUAL_FIELDS if f"{name}_zh" in spec}
+
+
+def _missing_twins(obj, fields: dict[str, Any]) -> dict[str, Any]:
+    """The Chinese twins in ``fields`` that ``obj`` has blank: added even without overwrite."""
+    return {
+        f"{name}_zh": fields[f"{name}_zh"]
+        for name in getattr(obj, "BILINGUAL_FIELDS", ())
+        if fields.get(f"{name}_zh") and not getattr(obj, f"{name}_zh")
+    }
+
+
 def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any], options: dict[str, Any]):
     """Create or update one row by ``lookup``; saves (and bumps the version) only when a field changed.
 
-    With ``options["overwrite"]`` false an existing row is left as it is. Creates and changes are
-    recorded as DefinitionChange rows (channel import).
+    With ``options["overwrite"]`` false an existing row is left as it is, except that a Chinese twin it has
+    blank is filled in (a plan loaded before it had Chinese names gains them; one a person wrote is kept).
+    Creates and changes are recorded as DefinitionChange rows (channel import).
     """
     obj = model.objects.filter(**lookup).first()
     before = None
     if obj is None:
         obj = model(**lookup, **fields)
     elif not options["overwrite"]:
-        return obj, False
+        missing = _missing_twins(obj, fields)
+        if not missing:
+            return obj, False
+        before = item_values(obj)
+        row_assign(obj, missing)
+        obj.version += 1
     else:
         before = item_values(obj)
         if not row_assign(obj, fields):  # compares foreign keys by id, without loading the related rows
@@ -72,17 +92,15 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
     options = {"overwrite": overwrite, "author": recorded_by}
     changed = False
     teams = {}
-    for name in data.get("teams", []):
-        team = Team.objects.filter(name=name).first()
-        if team is None:
-            team = Team(name=name)
-            try:
-                team.full_clean()
-            except ValidationError as exc:
-                raise _located(exc, f"team {name!r}") from exc
-            team.save()
-            definition_created(team, author=recorded_by, channel=ChangeChannel.IMPORT)
-            changed = True
+    for spec in data.get("teams", []):
+        # A team is its English name, or {"name": ..., "name_zh": ...}; goals and milestones name it in English.
+        spec = spec if isinstance(spec, dict) else {"name": spec}
+        name = spec["name"]
+        try:
+            team, did = _upsert(Team, {"name": name}, _twins(Team, spec), options)
+        except ValidationError as exc:
+            raise _located(exc, f"team {name!r}") from exc
+        changed |= did
         teams[name] = team
     p = data["plan"]
     plan, did = _upsert(
@@ -91,6 +109,7 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
         {
             "name": p["name"],
             "description": p.get("description", ""),
+            **_twins(Plan, p),
             "baseline_year": p["baseline_year"],
             "start_date": _date(p["start_date"]),
             "end_date": _date(p["end_date"]),
@@ -105,6 +124,7 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
             {
                 "name": fa["name"],
                 "description": fa.get("description", ""),
+                **_twins(FocusArea, fa),
                 "order": fa.get("order", order),
                 "weight": Decimal(str(fa.get("weight", 1))),
             },
@@ -127,6 +147,7 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
             "focus_area": focus_area,
             "title": g["title"],
             "description": g.get("description", ""),
+            **_twins(Goal, g),
             "owner_team": owner,
             "weight": Decimal(str(g.get("weight", 1))),
             "start_date": _date(g.get("start_date")),
@@ -159,6 +180,7 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
                 "plan": plan,
                 "owner_team": teams.get(m["owner_team"]) if m.get("owner_team") else owner,
                 "description": m.get("description", ""),
+                **_twins(Milestone, m),
                 "start_date": _date(m.get("start_date")),
                 "due_date": _date(m["due_date"]),
                 "weight": Decimal(str(m.get("weight", 1))),
@@ -223,6 +245,7 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
             "owner_team": owner,
             "name": k["name"],
             "unit": k["unit"],
+            **_twins(KPI, k),
             "direction": k.get("direction", "increase"),
             "baseline_value": float(k["baseline_value"]),
             "baseline_date": _date(k["baseline_date"]),

@@ -1,0 +1,106 @@
+"""Plan content in two languages: the import takes both, the exports carry both, explanations name records in the
+reader's language (the API's side: tests/api/test_bilingual.py; the demo plan's: tests/test_demo_plan.py)."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
+from plans import services
+from plans.models import KPI, DefinitionChange, FocusArea, Goal, Milestone, Plan, Team
+from tests.test_write_rules import plan_file
+
+
+def bilingual_plan_file() -> dict:
+    data = plan_file()
+    data["teams"] = [{"name": "Team A", "name_zh": "甲处"}]
+    data["plan"].update(name_zh="导入的计划", description_zh="计划说明")
+    area = data["focus_areas"][0]
+    area.update(name_zh="领域", description_zh="领域说明")
+    goal = area["goals"][0]
+    goal.update(title_zh="增长", description_zh="目标说明")
+    goal["kpis"][0].update(name_zh="国家高新区占全国产出比重", unit_zh="%")
+    goal["milestones"][0].update(title_zh="孵化器投入运营", description_zh="里程碑说明")
+    return data
+
+
+def chinese_names() -> dict:
+    return {
+        "team": Team.objects.get().name_zh,
+        "plan": Plan.objects.values_list("name_zh", "description_zh").get(),
+        "area": FocusArea.objects.values_list("name_zh", "description_zh").get(),
+        "goal": Goal.objects.values_list("title_zh", "description_zh").get(),
+        "kpi": KPI.objects.values_list("name_zh", "unit_zh").get(),
+        "milestone": Milestone.objects.values_list("title_zh", "description_zh").get(),
+    }
+
+
+EXPECTED = {
+    "team": "甲处",
+    "plan": ("导入的计划", "计划说明"),
+    "area": ("领域", "领域说明"),
+    "goal": ("增长", "目标说明"),
+    "kpi": ("国家高新区占全国产出比重", "%"),
+    "milestone": ("孵化器投入运营", "里程碑说明"),
+}
+
+
+def test_the_plan_import_takes_both_languages_of_every_record(db):
+    plan, changed = services.plan_import(data=bilingual_plan_file())
+    assert changed
+    assert chinese_names() == EXPECTED
+    assert plan.name == "Imported plan"
+    assert Team.objects.get().name == "Team A"
+
+
+def test_importing_the_same_bilingual_file_twice_changes_nothing(db):
+    services.plan_import(data=bilingual_plan_file())
+    changes = DefinitionChange.objects.count()
+    _, changed = services.plan_import(data=bilingual_plan_file())
+    assert not changed
+    assert DefinitionChange.objects.count() == changes
+
+
+def test_a_file_without_chinese_names_still_imports(db):
+    services.plan_import(data=plan_file())
+    assert KPI.objects.get().name_zh == ""
+    with translation.override("zh-hans"):
+        assert KPI.objects.get().tr.name == "Zones' share of national output"
+
+
+def test_without_overwrite_blank_chinese_names_are_filled_and_written_ones_kept(db):
+    services.plan_import(data=plan_file())
+    Goal.objects.update(title_zh="人工填写的标题")
+    _, changed = services.plan_import(data=bilingual_plan_file(), overwrite=False)
+    assert changed
+    names = chinese_names()
+    assert names["goal"] == ("人工填写的标题", "目标说明")  # the title a person wrote is kept; the blank one filled
+    assert names["kpi"] == EXPECTED["kpi"]
+    assert names["team"] == EXPECTED["team"]
+    assert KPI.objects.get().name == "Zones' share of national output"
+    assert DefinitionChange.objects.filter(item_type="kpi", field="name_zh").exists()
+
+
+def test_without_overwrite_only_the_chinese_twins_change(db):
+    services.plan_import(data=plan_file())
+    data = bilingual_plan_file()
+    data["focus_areas"][0]["goals"][0]["kpis"][0]["target_value"] = 99
+    services.plan_import(data=data, overwrite=False)
+    assert KPI.objects.get().target_value == 80
+
+
+def test_a_bad_chinese_name_names_its_row_and_writes_nothing(db):
+    data = bilingual_plan_file()
+    data["focus_areas"][0]["goals"][0]["kpis"][0]["unit_zh"] = "万亿\n元"
+    with pytest.raises(ValidationError) as caught:
+        services.plan_import(data=data)
+    assert "unit_zh" in str(caught.value)
+    assert not Plan.objects.exists() and not Team.objects.exists()
+
+
+def test_a_bad_chinese_team_name_names_the_team(db):
+    data = bilingual_plan_file()
+    data["teams"] = [{"name": "Team A", "name_zh": "长" * 201}]
+    with pytest.raises(ValidationError) as caught:
+        services.plan_import(data=data)
+    assert "team 'Team A'" in str(caught.value.message_dict)
+    assert not Team.objects.exists()
