@@ -31,10 +31,13 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 KPI_COLUMNS = (
     "code",
     "name",
+    "name_zh",
     "goal__focus_area__code",
     "goal__code",
     "owner_team__name",
+    "owner_team__name_zh",
     "unit",
+    "unit_zh",
     "baseline_value",
     "baseline_date",
     "as_of_latest_value",
@@ -53,7 +56,9 @@ MILESTONE_COLUMNS = (
     "goal__focus_area__code",
     "goal__code",
     "title",
+    "title_zh",
     "owner_team__name",
+    "owner_team__name_zh",
     "start_date",
     "due_date",
     "percent_complete",
@@ -78,9 +83,15 @@ def safe_text(value):
     return value
 
 
+def in_chinese(column) -> str:
+    """The header of the column that carries the Chinese twin of ``column`` (plans.models.bilingual): the files
+    hold both languages' names side by side, whatever the reader's language."""
+    return _("%(column)s (Chinese)") % {"column": column}
+
+
 def meta_rows(*, plan, as_of, filters: list[tuple[str, str]], notice: str = "", table_note: str = "") -> list:
     rows = [
-        [_("Plan"), plan.name],
+        [_("Plan"), plan.tr.name],
         [_("As of"), as_of.isoformat() if as_of else _("now (current status)")],
         [_("Filters"), "; ".join(f"{label}: {value}" for label, value in filters) or _("none")],
         [_("Exported at"), timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")],
@@ -114,10 +125,13 @@ def kpi_table(kpis, *, as_of) -> tuple[list[str], Iterator[list]]:
     header = [
         _("Code"),
         _("KPI"),
+        in_chinese(_("KPI")),
         _("Focus area"),
         _("Goal"),
         _("Owner team"),
+        in_chinese(_("Owner team")),
         _("Unit"),
+        in_chinese(_("Unit")),
         _("Baseline"),
         _("Baseline date"),
         _("Latest value"),
@@ -141,15 +155,18 @@ def _kpi_rows(kpis, *, past: bool) -> Iterator[list]:
     labels = _status_labels()
     yes, no = _("yes"), _("no")
     for row in _rows_of(kpis, KPI_COLUMNS):
-        (code, name, area, goal, team, unit, baseline, baseline_date, latest, latest_date, target, target_date,
-         progress, forecast, low, high, status, score, stale) = row  # fmt: skip
+        (code, name, name_zh, area, goal, team, team_zh, unit, unit_zh, baseline, baseline_date, latest, latest_date,
+         target, target_date, progress, forecast, low, high, status, score, stale) = row  # fmt: skip
         yield [
             code,
             name,
+            name_zh,
             area,
             goal,
             team,
+            team_zh,
             unit,
+            unit_zh,
             baseline,
             baseline_date,
             latest,
@@ -171,7 +188,9 @@ def milestone_table(milestones) -> tuple[list[str], Iterator[list]]:
         _("Focus area"),
         _("Goal"),
         _("Milestone"),
+        in_chinese(_("Milestone")),
         _("Owner team"),
+        in_chinese(_("Owner team")),
         _("Start date"),
         _("Due date"),
         _("Percent complete"),
@@ -250,7 +269,7 @@ def breakdown_meta(*, plan, as_of, breakdown) -> list:
     """The breakdown file's opening rows: the plan and date, the KPI, its period and coverage, the aggregation."""
     kpi = breakdown.kpi
     rows = meta_rows(plan=plan, as_of=as_of, filters=[(_("Sort"), breakdown.sort)])
-    rows[2:2] = [[_("KPI"), f"{kpi.code} {kpi.name}"], [_("Period"), breakdown.period_text or _("none")]]
+    rows[2:2] = [[_("KPI"), f"{kpi.code} {kpi.tr.name}"], [_("Period"), breakdown.period_text or _("none")]]
     rows.append([_("Coverage"), breakdown.coverage])
     rows.append([_("Aggregation"), breakdown.aggregation])
     if breakdown.gap:
@@ -270,11 +289,14 @@ def breakdown_table(breakdown) -> tuple[list[str], Iterator[list]]:
         _("Level"),
         _("Province code"),
         _("Province"),
+        in_chinese(_("Province")),
         _("Zone code"),
         _("Zone"),
+        in_chinese(_("Zone")),
         _("Period"),
         _("Value"),
         _("Unit"),
+        in_chinese(_("Unit")),
         _("Previous value"),
         _("Change"),
         _("Change (%)"),
@@ -295,21 +317,21 @@ def _breakdown_rows(breakdown) -> Iterator[list]:
     national = breakdown.national
     if national is not None:
         yield [
-            _("Nation"), "", "", "", "", period, breakdown.national_value, kpi.unit, None, None, None,
-            None, None, national.reported_zones, national.expected_zones, "", "",
+            _("Nation"), "", "", "", "", "", "", period, breakdown.national_value, kpi.unit, kpi.unit_zh, None, None,
+            None, None, None, national.reported_zones, national.expected_zones, "", "",
         ]  # fmt: skip
     for province in breakdown.provinces:
         p = province.unit
         if province.shown:
             yield [
-                _("Province"), p.code, p.name, "", "", period, province.value, kpi.unit, province.previous,
-                province.change, _percent(province.change_share), _percent(province.share), None,
+                _("Province"), p.code, p.name_en, p.name_zh, "", "", "", period, province.value, kpi.unit, kpi.unit_zh,
+                province.previous, province.change, _percent(province.change_share), _percent(province.share), None,
                 province.reported_zones, province.expected_zones, _status_text(labels, province.status), "",
             ]  # fmt: skip
         for zone in province.zones:
             z = zone.unit
             yield [
-                _("Zone"), p.code, p.name, z.code, z.name, period, zone.value, kpi.unit, zone.previous,
-                zone.change, _percent(zone.change_share), _percent(zone.share), zone.per_unit,
-                None, None, _status_text(labels, zone.status), yes if zone.reported else no,
+                _("Zone"), p.code, p.name_en, p.name_zh, z.code, z.name_en, z.name_zh, period, zone.value, kpi.unit,
+                kpi.unit_zh, zone.previous, zone.change, _percent(zone.change_share), _percent(zone.share),
+                zone.per_unit, None, None, _status_text(labels, zone.status), yes if zone.reported else no,
             ]  # fmt: skip

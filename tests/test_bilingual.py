@@ -1,13 +1,20 @@
 """Plan content in two languages: the import takes both, the exports carry both, explanations name records in the
 reader's language (the API's side: tests/api/test_bilingual.py; the demo plan's: tests/test_demo_plan.py)."""
 
+import csv
+import io
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import translation
 
 from plans import services
 from plans.models import KPI, DefinitionChange, FocusArea, Goal, Milestone, Plan, Team
+from tests.test_dashboard_views import build_plan
+from tests.test_exports import export, read_csv, read_xlsx
 from tests.test_write_rules import plan_file
+from tests.test_zone_pages import build_zones
 
 
 def bilingual_plan_file() -> dict:
@@ -104,3 +111,49 @@ def test_a_bad_chinese_team_name_names_the_team(db):
         services.plan_import(data=data)
     assert "team 'Team A'" in str(caught.value.message_dict)
     assert not Team.objects.exists()
+
+
+# --- exports ---------------------------------------------------------------------------------------------------
+
+
+def test_the_kpi_and_milestone_exports_carry_both_languages_names(client, manager):
+    plan = build_plan(goals=1)
+    plan.name_zh = "测试计划"
+    plan.save()
+    KPI.objects.update(name_zh="国家高新区生产总值", unit_zh="万亿元")
+    Milestone.objects.update(title_zh="发布路线图")
+    Team.objects.filter(name="Team North").update(name_zh="北方处")
+    client.force_login(manager)
+    _meta, _header, [kpi] = read_csv(export(client, plan, "kpis", "csv"))
+    assert (kpi["KPI"], kpi["KPI (Chinese)"]) == ("KPI number 0", "国家高新区生产总值")
+    assert (kpi["Unit (Chinese)"], kpi["Owner team"], kpi["Owner team (Chinese)"]) == ("万亿元", "Team North", "北方处")
+    _sheet, _meta, _header, [milestone] = read_xlsx(export(client, plan, "milestones", "xlsx"))
+    assert (milestone["Milestone"], milestone["Milestone (Chinese)"]) == ("Milestone 0", "发布路线图")
+
+
+def test_a_chinese_reader_gets_the_plan_in_chinese_and_the_same_columns(client, manager):
+    plan = build_plan(goals=1)
+    plan.name_zh = "测试计划"
+    plan.save()
+    client.force_login(manager)
+    english = read_csv(export(client, plan, "kpis", "csv"))
+    url = reverse("plans:dashboard_export", args=[plan.slug, "kpis", "csv"])
+    chinese = read_csv(client.get(url, headers={"accept-language": "zh-hans"}))
+    assert english[0]["Plan"] == plan.name
+    assert list(chinese[0].values())[0] == "测试计划"
+    assert len(chinese[1]) == len(english[1])
+    assert [list(row.values()) for row in chinese[2]][0][:3] == [list(row.values()) for row in english[2]][0][:3]
+
+
+def test_the_breakdown_export_names_zones_in_both_languages(client, manager):
+    zones = build_zones(2)
+    zone = zones.zones[0]
+    zone.name_zh = "中关村科技园区"
+    zone.save()
+    client.force_login(manager)
+    response = client.get(reverse("plans:kpi_breakdown_export", args=[zones.plan.slug, zones.kpi.code, "csv"]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    header = next(row for row in rows if row and row[0] == "Level")
+    row = dict(zip(header, next(row for row in rows if len(row) > 4 and row[4] == zone.code), strict=True))
+    assert (row["Zone"], row["Zone (Chinese)"]) == (zone.name_en, "中关村科技园区")
+    assert "Province (Chinese)" in row and "Unit (Chinese)" in row

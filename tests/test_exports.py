@@ -55,7 +55,10 @@ def test_kpi_csv_has_as_of_filters_and_every_column_of_the_dashboard_table(clien
     assert meta["As of"] == "now (current status)"
     assert meta["Filters"] == "none"
     assert meta["Note"] == "Illustrative demo data."
-    assert header[:6] == ["Code", "KPI", "Focus area", "Goal", "Owner team", "Unit"]
+    assert header[:9] == [
+        *("Code", "KPI", "KPI (Chinese)", "Focus area", "Goal"),
+        *("Owner team", "Owner team (Chinese)", "Unit", "Unit (Chinese)"),
+    ]
     assert [r["Code"] for r in rows] == ["K00", "K02", "K01", "K03"]
     first = rows[0]
     kpi = KPI.objects.get(code="K00")
@@ -84,7 +87,10 @@ def test_milestone_csv_lists_the_attention_table_unless_a_status_is_chosen(clien
     client.force_login(manager)
     meta, header, rows = read_csv(export(client, plan, "milestones", "csv"))
     assert meta["Rows"] == "Milestones that are overdue, off track or at risk."
-    assert header[:3] == ["Focus area", "Goal", "Milestone"]
+    assert header[:6] == [
+        *("Focus area", "Goal", "Milestone", "Milestone (Chinese)"),
+        *("Owner team", "Owner team (Chinese)"),
+    ]
     assert [r["Milestone"] for r in rows] == ["Milestone 0", "Milestone 1", "Milestone 2", "Milestone 3"]
     assert (
         rows[0]["Due date"] == "2025-05-31" and rows[0]["Status"] == "Overdue" and rows[0]["Percent complete"] == "40"
@@ -174,9 +180,9 @@ def test_kpi_xlsx_opens_in_openpyxl_with_typed_styled_cells_and_a_frozen_header(
     header_row = next(row for row in sheet.iter_rows(min_col=1, max_col=1) if row[0].value == "Code")[0].row
     assert sheet.freeze_panes == f"A{header_row + 1}"
     assert sheet["A1"].value == "Plan" and sheet["A1"].font.b and not sheet["B1"].font.b
-    assert [c.value for c in sheet[header_row]][:3] == ["Code", "KPI", "Focus area"]
+    assert [c.value for c in sheet[header_row]][:3] == ["Code", "KPI", "KPI (Chinese)"]
     assert all(c.font.b for c in sheet[header_row])
-    assert sheet.column_dimensions["A"].width == 10 and sheet.column_dimensions["P"].width == 23
+    assert sheet.column_dimensions["A"].width == 10 and sheet.column_dimensions["S"].width == 23
     first = {h.value: c for h, c in zip(sheet[header_row], sheet[header_row + 1], strict=True)}
     assert first["KPI"].value == "R&D <spend> per GDP "  # escaped, the control character dropped, spaces kept
     assert first["Code"].data_type == "s" and first["Unit"].value == "%"

@@ -338,11 +338,12 @@ def test_breakdown_csv_holds_the_nation_provinces_and_zones_in_the_page_order(si
     header_at = next(i for i, row in enumerate(rows) if row and row[0] == "Level")
     body = rows[header_at + 1 :]
     assert [row[0] for row in body[:3]] == ["Nation", "Province", "Zone"]
-    assert body[0][6] == "20.0"
-    zone = next(row for row in body if row[3] == "Z02")
-    assert zone[4:12] == ["Zone 02", "2025-09-30", "6.0", "trillion yuan", "3.0", "3.0", "100.0", "30.0"]
-    assert zone[12] == "20.0" and zone[15] == "Off track" and zone[16] == "yes"
-    assert next(row for row in body if row[3] == "Z04")[16] == "no"
+    assert body[0][8] == "20.0"
+    zone = next(row for row in body if row[4] == "Z02")
+    assert zone[5:11] == ["Zone 02", "", "2025-09-30", "6.0", "trillion yuan", ""]
+    assert zone[11:16] == ["3.0", "3.0", "100.0", "30.0", "20.0"]
+    assert zone[18] == "Off track" and zone[19] == "yes"
+    assert next(row for row in body if row[4] == "Z04")[19] == "no"
 
 
 def test_breakdown_xlsx_reads_back_with_typed_numbers(signed_in):
@@ -352,9 +353,9 @@ def test_breakdown_xlsx_reads_back_with_typed_numbers(signed_in):
     rows = list(book.active.iter_rows(values_only=True))
     header_at = next(i for i, row in enumerate(rows) if row and row[0] == "Level")
     body = rows[header_at + 1 :]
-    assert body[0][0] == "Nation" and body[0][6] == 20.0
-    zone = next(row for row in body if row[3] == "Z03")
-    assert (zone[6], zone[8], zone[11]) == (8.0, 4.0, 40.0)
+    assert body[0][0] == "Nation" and body[0][8] == 20.0
+    zone = next(row for row in body if row[4] == "Z03")
+    assert (zone[8], zone[11], zone[14]) == (8.0, 4.0, 40.0)
     assert sum(1 for row in body if row[0] == "Zone") == 5
 
 
@@ -453,7 +454,7 @@ def test_a_zone_reporter_sees_only_its_zones_rows_and_pages(client, reporter):
     rows = list(
         csv.reader(io.StringIO(b"".join(client.get(export_url(z, "csv")).streaming_content).decode("utf-8-sig")))
     )
-    assert sorted(row[3] for row in rows if row and row[0] == "Zone") == ["Z02"]
+    assert sorted(row[4] for row in rows if row and row[0] == "Zone") == ["Z02"]
     assert not any(row and row[0] == "Province" for row in rows)  # its province's sum includes other zones
 
 
