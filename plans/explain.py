@@ -4,19 +4,26 @@ Templates and views read explanations and status words only through here. Only r
 explanation holds: nothing here recomputes a status. Unknown rules or keys
 (an explanation from a later method version) degrade to the stored one-line ``summary``.
 Numbers are rounded for reading only and localised with Django's number formatting.
+
+A roll-up's children are stored with their item's key (``kpi:12``) and the label of its English name; a
+reader of Chinese gets the items' Chinese names, read by key when the explanation is shown
+(``localised_labels``), so the stored explanations stay one language and old ones read in both.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .choices import Frequency, Status
+from .choices import Frequency, ItemType, Status
+from .models import KPI, FocusArea, Goal, Milestone
+from .models.bilingual import reads_chinese
 from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, MeasurementPoint, kpi_point_rows
 
 DASH = "—"
@@ -432,6 +439,35 @@ def _milestone(e: dict) -> Explained | None:
 
 # --- roll-up ------------------------------------------------------------------------------
 
+# The items a roll-up's children are, by the kind in their key; plans.recompute labels each "<code> <name>", or a
+# milestone by its title.
+CHILD_MODELS = {ItemType.KPI: KPI, ItemType.MILESTONE: Milestone, ItemType.GOAL: Goal, ItemType.FOCUS_AREA: FocusArea}
+
+
+def localised_labels(rows: list[dict]) -> dict[str, str]:
+    """Key -> label in the reader's language, for the children whose item has a name in it other than the stored
+    one: none for a reader of English (the stored labels are English); for Chinese one query per kind of child.
+    An item deleted since, or without a Chinese name, keeps its stored label."""
+    if not reads_chinese():
+        return {}
+    ids = defaultdict(set)
+    for row in rows:
+        kind, _sep, pk = str(row.get("key", "")).partition(":")
+        if kind in CHILD_MODELS and pk.isascii() and pk.isdigit():
+            ids[kind].add(int(pk))
+    labels = {}
+    for kind, pks in ids.items():
+        model = CHILD_MODELS[kind]
+        chinese = f"{model.BILINGUAL_FIELDS[0]}_zh"  # the name, or a goal's and milestone's title
+        coded = kind != ItemType.MILESTONE
+        for pk, code, name in (
+            model.objects.filter(pk__in=pks)
+            .exclude(**{chinese: ""})
+            .values_list("pk", "code" if coded else "pk", chinese)
+        ):
+            labels[f"{kind}:{pk}"] = f"{code} {name}" if coded else name
+    return labels
+
 
 def _child_sentence(row: dict) -> str:
     label, status = row["label"], status_label(row["status"])
@@ -451,6 +487,9 @@ def _child_sentence(row: dict) -> str:
 def _rollup(e: dict) -> Explained | None:
     values, thresholds, rule = e["values"], e["thresholds"], e["rule"]
     rows = e["inputs"]["children"]
+    labels = localised_labels(rows)
+    if labels:
+        rows = [{**r, "label": labels.get(r["key"], r["label"])} for r in rows]
     children = [
         ChildRow(
             label=r["label"],

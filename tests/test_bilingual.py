@@ -2,15 +2,20 @@
 reader's language (the API's side: tests/api/test_bilingual.py; the demo plan's: tests/test_demo_plan.py)."""
 
 import csv
+import datetime
 import io
+import json
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
-from plans import services
+from plans import rollup, services
+from plans.explain import explain
 from plans.models import KPI, DefinitionChange, FocusArea, Goal, Milestone, Plan, Team
+from plans.recompute import plan_recompute
+from tests.factories import GoalFactory, KPIFactory, MilestoneFactory
 from tests.test_dashboard_views import build_plan
 from tests.test_exports import export, read_csv, read_xlsx
 from tests.test_write_rules import plan_file
@@ -157,3 +162,60 @@ def test_the_breakdown_export_names_zones_in_both_languages(client, manager):
     row = dict(zip(header, next(row for row in rows if len(row) > 4 and row[4] == zone.code), strict=True))
     assert (row["Zone"], row["Zone (Chinese)"]) == (zone.name_en, "中关村科技园区")
     assert "Province (Chinese)" in row and "Unit (Chinese)" in row
+
+
+# --- explanations ----------------------------------------------------------------------------------------------
+
+
+def goal_with_children():
+    goal = GoalFactory()
+    named = KPIFactory(goal=goal, code="K-A", name="Exports", name_zh="出口额")
+    english_only = KPIFactory(goal=goal, code="K-B", name="Patents")
+    milestone = MilestoneFactory(goal=goal, title="Open the lab", title_zh="实验室投入运行")
+    children = [
+        rollup.Child(f"kpi:{named.pk}", "K-A Exports", weight=2, status="on_track", score=3.0, progress=0.5),
+        rollup.Child(f"kpi:{english_only.pk}", "K-B Patents", weight=1, status="at_risk", score=-1.0, progress=0.4),
+        rollup.Child(f"milestone:{milestone.pk}", "Open the lab", weight=1, status="off_track", score=-4, progress=0.1),
+    ]
+    explanation = rollup.rollup_status(as_of=datetime.date(2025, 7, 1), children=children).explanation
+    return explanation, named, english_only, milestone
+
+
+def test_a_chinese_reader_reads_the_children_of_a_roll_up_by_their_chinese_names(db, django_assert_num_queries):
+    explanation, *_ = goal_with_children()
+    with translation.override("zh-hans"), django_assert_num_queries(2):  # one per kind of child
+        why = explain(explanation)
+    assert [child.label for child in why.children] == ["实验室投入运行", "K-B Patents", "K-A 出口额"]
+    assert any("实验室投入运行" in sentence for sentence in why.sentences)  # the largest drag
+    assert why.drags[0].startswith("实验室投入运行")
+
+
+def test_an_english_reader_reads_the_stored_labels_without_a_query(db, django_assert_num_queries):
+    explanation, *_ = goal_with_children()
+    with translation.override("en"), django_assert_num_queries(0):
+        why = explain(explanation)
+    assert [child.label for child in why.children] == ["Open the lab", "K-B Patents", "K-A Exports"]
+
+
+def test_a_child_deleted_since_keeps_its_stored_label(db):
+    explanation, named, _english_only, milestone = goal_with_children()
+    milestone.delete()
+    with translation.override("zh-hans"):
+        labels = [child.label for child in explain(explanation).children]
+    assert labels == ["Open the lab", "K-B Patents", "K-A 出口额"]
+
+
+def test_the_stored_explanation_keeps_one_language(db):
+    explanation, *_ = goal_with_children()
+    assert {key for row in explanation["inputs"]["children"] for key in row if "zh" in key} == set()
+    assert "出口额" not in json.dumps(explanation, ensure_ascii=False)
+
+
+def test_a_recomputed_plan_explains_its_focus_areas_in_chinese(db):
+    plan = build_plan(goals=2)
+    FocusArea.objects.filter(code="FA1").update(name_zh="创新")
+    plan_recompute(plan_id=plan.pk)
+    plan.refresh_from_db()
+    with translation.override("zh-hans"):
+        labels = {child.label for child in explain(plan.explanation).children}
+    assert labels == {"FA1 创新", "FA2 Industry"}
