@@ -9,7 +9,7 @@ from django.core.management import call_command
 from plans import selectors
 from plans.choices import Aggregation, Status, UnitLevel
 from plans.demo import UNITS_TEMPLATE_FILE
-from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, ReportingUnit
+from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, ReportingUnit, Team
 from plans.recompute import plan_recompute
 
 pytestmark = pytest.mark.django_db
@@ -324,3 +324,48 @@ def test_demo_figures_read_as_reported_by_their_due_date_not_on_the_day_the_demo
     approved = Submission.objects.filter(plan=demo, state="approved")
     assert approved.exists()
     assert all(timezone.localdate(s.submitted_at) <= s.due_date for s in approved)
+
+
+# --- the demo in Chinese ---------------------------------------------------------------------------------------
+
+CHINESE_UNITS = {"trillion yuan": "万亿元", "%": "%", "institutions": "家", "points": "点"}
+
+
+def test_every_demo_record_has_its_names_in_both_languages(demo):
+    for model in (Plan, FocusArea, Goal, Milestone, KPI, Team):
+        for item in model.objects.all():
+            for name in model.BILINGUAL_FIELDS:
+                english, chinese = getattr(item, name), getattr(item, f"{name}_zh")
+                # A description is optional; one given in English is given in Chinese too.
+                if name != "description" or english:
+                    assert english and chinese, (model.__name__, item.pk, name)
+                    assert name == "unit" or any("\u4e00" <= c <= "\u9fff" for c in chinese), (model, chinese)
+    assert not ReportingUnit.objects.filter(name_zh="").exists()
+
+
+def test_the_demo_plan_is_named_in_official_chinese_usage(demo):
+    assert demo.name_zh == "2025年国家高新区行动计划"
+    assert "《2025年国家高新区行动计划》" in demo.description_zh
+    area = FocusArea.objects.get(plan=demo, code="IC")
+    assert "19.3万亿元" in area.description_zh and "9.8万亿元" in area.description_zh
+    assert "专精特新“小巨人”企业" in FocusArea.objects.get(plan=demo, code="EN").description_zh
+    assert (
+        Goal.objects.get(plan=demo, code="RD-1").description_zh
+        == "2024年国家高新区企业研发投入1.2万亿元，同比增长4.3%。"
+    )
+
+
+def test_demo_kpi_units_are_the_chinese_units_of_their_english_ones(demo):
+    for kpi in KPI.objects.filter(plan=demo):
+        assert kpi.unit_zh == CHINESE_UNITS[kpi.unit], kpi.code
+    assert KPI.objects.get(plan=demo, code="IC-IAV").name_zh == "国家高新区工业增加值"
+
+
+def test_a_demo_loaded_before_it_had_chinese_names_gains_them_and_keeps_a_name_written_since(demo):
+    KPI.objects.filter(plan=demo).update(name_zh="", unit_zh="")
+    Team.objects.update(name_zh="")
+    Goal.objects.filter(plan=demo, code="RD-1").update(title_zh="经理改写的标题")
+    call_command("load_demo_plan", verbosity=0)
+    assert not KPI.objects.filter(plan=demo, name_zh="").exists()
+    assert not Team.objects.filter(name_zh="").exists()
+    assert Goal.objects.get(plan=demo, code="RD-1").title_zh == "经理改写的标题"
