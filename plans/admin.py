@@ -113,15 +113,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Team)
 class TeamAdmin(ServiceAdmin):
-    list_display = ("name", "updated_at")
-    search_fields = ("name", "members__username")
+    list_display = ("name", "name_zh", "updated_at")
+    search_fields = ("name", "name_zh", "members__username")
     filter_horizontal = ("members",)
     readonly_fields = TRACKED
 
     def service_save(self, request, obj, form, change):
         members = form.cleaned_data.get("members")
         if not change:
-            return services.team_create(name=obj.name, members=members or (), author=request.user, channel=ADMIN)
+            return services.team_create(
+                name=obj.name, name_zh=obj.name_zh, members=members or (), author=request.user, channel=ADMIN
+            )
         data = {name: form.cleaned_data[name] for name in form.changed_data if name != "members"}
         members = members if "members" in form.changed_data else None
         return services.team_update(team=obj, data=data, members=members, author=request.user, channel=ADMIN)
@@ -137,9 +139,9 @@ class TeamAdmin(ServiceAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(StructureAdmin):
-    list_display = ("name", "slug", "baseline_year", "start_date", "end_date", "status", "score")
+    list_display = ("name", "name_zh", "slug", "baseline_year", "start_date", "end_date", "status", "score")
     list_filter = ("status", "baseline_year")
-    search_fields = ("name", "slug", "description")
+    search_fields = ("name", "name_zh", "slug", "description", "description_zh")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = (*COMPUTED, *TRACKED, "data_revision", "computed_revision")
 
@@ -149,9 +151,9 @@ class PlanAdmin(StructureAdmin):
 
 @admin.register(FocusArea)
 class FocusAreaAdmin(StructureAdmin):
-    list_display = ("code", "name", "plan", "order", "weight", "status", "score")
+    list_display = ("code", "name", "name_zh", "plan", "order", "weight", "status", "score")
     list_filter = ("plan", "status")
-    search_fields = ("code", "name", "description")
+    search_fields = ("code", "name", "name_zh", "description", "description_zh")
     list_select_related = ("plan",)
     readonly_fields = (*COMPUTED, *TRACKED)
 
@@ -162,9 +164,9 @@ class FocusAreaAdmin(StructureAdmin):
 @admin.register(Goal)
 class GoalAdmin(GoalChildAdmin):
     item_arg = "goal"
-    list_display = ("code", "title", "focus_area", "owner_team", "weight", "due_date", "status", "score")
+    list_display = ("code", "title", "title_zh", "focus_area", "owner_team", "weight", "due_date", "status", "score")
     list_filter = ("plan", "focus_area", "owner_team", "status")
-    search_fields = ("code", "title", "description", "external_id")
+    search_fields = ("code", "title", "title_zh", "description", "description_zh", "external_id")
     list_select_related = ("focus_area", "owner_team")
     readonly_fields = (*COMPUTED, *TRACKED)
 
@@ -205,9 +207,9 @@ class MilestoneAdminForm(forms.ModelForm):
 class MilestoneAdmin(GoalChildAdmin):
     item_arg = "milestone"
     form = MilestoneAdminForm
-    list_display = ("title", "goal", "owner_team", "due_date", "percent_complete", "state", "status")
+    list_display = ("title", "title_zh", "goal", "owner_team", "due_date", "percent_complete", "state", "status")
     list_filter = ("plan", "state", "status", "owner_team")
-    search_fields = ("title", "description", "goal__code", "external_id")
+    search_fields = ("title", "title_zh", "description", "description_zh", "goal__code", "external_id")
     list_select_related = ("goal", "owner_team")
     date_hierarchy = "due_date"
     readonly_fields = (*COMPUTED, *TRACKED)
@@ -255,6 +257,7 @@ class KPIAdmin(GoalChildAdmin):
     list_display = (
         "code",
         "name",
+        "name_zh",
         "unit",
         "baseline_value",
         "target_value",
@@ -264,7 +267,7 @@ class KPIAdmin(GoalChildAdmin):
         "stale",
     )
     list_filter = ("plan", "direction", "frequency", "status", "stale", "owner_team")
-    search_fields = ("code", "name", "external_id", "source_note")
+    search_fields = ("code", "name", "name_zh", "external_id", "source_note")
     list_select_related = ("goal", "owner_team")
     readonly_fields = (
         *COMPUTED,
@@ -290,7 +293,7 @@ class MeasurementAdmin(ServiceAdmin):
 
     list_display = ("kpi", "date", "value", "source", "recorded_by", "recorded_by_token", "recorded_at")
     list_filter = ("source", "kpi__plan")
-    search_fields = ("kpi__code", "kpi__name", "note", "external_id")
+    search_fields = ("kpi__code", "kpi__name", "kpi__name_zh", "note", "external_id")
     list_select_related = ("kpi", "recorded_by", "recorded_by_token")
     date_hierarchy = "date"
     readonly_fields = TRACKED

@@ -204,7 +204,7 @@ class MeasurementForm(VersionedForm):
         self.user = user
         super().__init__(data, item=item, **kwargs)
         self._add_unit_fields(item, user)
-        self.fields["value"].label = _("Value (%(unit)s)") % {"unit": item.unit}
+        self.fields["value"].label = _("Value (%(unit)s)") % {"unit": item.tr.unit}
         self.fields["value"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
         # A hint for the date picker only; the rule itself is the service's (measurement_check).
         first_day = item.baseline_date + datetime.timedelta(days=1)

@@ -13,6 +13,7 @@ from tests.factories import (
     GoalFactory,
     KPIFactory,
     MeasurementFactory,
+    MilestoneFactory,
     PlanFactory,
     TeamFactory,
     UserFactory,
@@ -204,3 +205,38 @@ def test_planned_values_per_period_are_set_inline_on_the_kpi(admin_client):
         (datetime.date(2025, 3, 31), 61.5),
         (datetime.date(2025, 6, 30), 64.0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("factory", "route"),
+    [
+        (PlanFactory, "plan"),
+        (FocusAreaFactory, "focusarea"),
+        (GoalFactory, "goal"),
+        (MilestoneFactory, "milestone"),
+        (KPIFactory, "kpi"),
+        (TeamFactory, "team"),
+    ],
+)
+def test_the_admin_edits_both_languages_of_every_name(admin_client, factory, route):
+    item = factory()
+    html = admin_client.get(reverse(f"admin:plans_{route}_change", args=[item.pk])).content.decode()
+    for name in type(item).BILINGUAL_FIELDS:
+        assert f'name="{name}"' in html and f'name="{name}_zh"' in html, name
+        assert html.index(f'name="{name}"') < html.index(f'name="{name}_zh"')  # the twin right after
+
+
+def test_adding_a_team_in_the_admin_keeps_its_chinese_name(admin_client):
+    response = admin_client.post(reverse("admin:plans_team_add"), {"name": "Fresh", "name_zh": "新处"})
+    assert response.status_code == 302
+    assert Team.objects.get(name="Fresh").name_zh == "新处"
+
+
+def test_a_kpis_chinese_name_and_unit_are_changed_in_the_admin_through_the_service(admin_client):
+    kpi = KPIFactory()
+    form = kpi_form(kpi, name_zh="国家高新区生产总值", unit_zh="万亿元")
+    assert admin_client.post(reverse("admin:plans_kpi_change", args=[kpi.pk]), form).status_code == 302
+    kpi.refresh_from_db()
+    assert (kpi.name_zh, kpi.unit_zh, kpi.version) == ("国家高新区生产总值", "万亿元", 2)
+    changes = set(DefinitionChange.objects.filter(item_type="kpi", item_id=kpi.pk).values_list("field", flat=True))
+    assert {"name_zh", "unit_zh"} <= changes

@@ -18,8 +18,8 @@ def _member_ids(team: Team) -> list[int]:
 
 
 @transaction.atomic
-def team_create(*, name: str, members=(), author=None, channel: str = ChangeChannel.WEB) -> Team:
-    team = Team(name=name)
+def team_create(*, name: str, name_zh: str = "", members=(), author=None, channel: str = ChangeChannel.WEB) -> Team:
+    team = Team(name=name, name_zh=name_zh)
     team.full_clean()
     team.save()
     team.members.set(members)
