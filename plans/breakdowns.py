@@ -162,12 +162,12 @@ def aggregation_text(kpi: KPI) -> str:
             "added up, times %(scale)s (never an average of the zones' ratios)."
         ) % {"scale": fmt_number(kpi.ratio_scale)}
     if kind == Aggregation.MEAN:
-        weight = kpi.weight_kpi.name if kpi.weight_kpi_id and kpi.weight_kpi else _("a declared weight")
+        weight = kpi.weight_kpi.tr.name if kpi.weight_kpi_id and kpi.weight_kpi else _("a declared weight")
         return _("The national figure is the mean of the zones' figures, each weighted by %(weight)s.") % {
             "weight": weight
         }
     if kind == Aggregation.GROWTH:
-        base = kpi.base_kpi.name if kpi.base_kpi_id and kpi.base_kpi else _("another KPI")
+        base = kpi.base_kpi.tr.name if kpi.base_kpi_id and kpi.base_kpi else _("another KPI")
         text = _("The national figure is the growth of the sum of %(base)s, derived from two sums (never averaged).")
         return text % {"base": base}
     return _("This KPI is reported for the nation directly; it is not derived from the zones.")
@@ -176,8 +176,8 @@ def aggregation_text(kpi: KPI) -> str:
 def coverage_sentence(kpi: KPI, period: datetime.date | None, national: UnitAggregate | None) -> str:
     """``GDP 2025 Q3: 19.9 trillion yuan from 162 of 178 zones (96% of last year's weight)``."""
     if period is None:
-        return _("No zone has reported %(kpi)s yet.") % {"kpi": kpi.name}
-    values = {"kpi": kpi.name, "period": period_label(kpi.frequency, period), "unit": kpi.unit}
+        return _("No zone has reported %(kpi)s yet.") % {"kpi": kpi.tr.name}
+    values = {"kpi": kpi.tr.name, "period": period_label(kpi.frequency, period), "unit": kpi.tr.unit}
     if national is None:
         return _("%(kpi)s %(period)s: the national figure has not been derived from the zones yet.") % values
     if national.value is None:
@@ -429,8 +429,8 @@ def _per_unit_label(kpi: KPI) -> str:
         return ""
     return _("Per %(scale)s %(unit)s of %(name)s") % {
         "scale": fmt_number(kpi.comparison_scale),
-        "unit": kpi.comparison_kpi.unit,
-        "name": kpi.comparison_kpi.name,
+        "unit": kpi.comparison_kpi.tr.unit,
+        "name": kpi.comparison_kpi.tr.name,
     }
 
 

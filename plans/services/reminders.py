@@ -124,7 +124,7 @@ def owed_items(*, today: datetime.date) -> _Owed:
     plans = {plan.pk: plan for plan in Plan.objects.all()}
     kpis = list(
         KPI.objects.filter(plan_id__in=plans)
-        .only("id", "plan_id", "code", "name", "frequency", "aggregation", "owner_team_id")
+        .only("id", "plan_id", "code", "name", "name_zh", "frequency", "aggregation", "owner_team_id")
         .order_by("plan_id", "code")
     )
     # The period ends each (plan, frequency) may remind about today, and the kinds each calls for.
@@ -283,8 +283,8 @@ def _item_lines(owed: _Owed, items: list[Item], *, with_reporters: dict[int, str
         plan = owed.plans[kpi.plan_id]
         who = str(_("national figure")) if item.unit_id is None else owed.units[item.unit_id].name
         line = {
-            "plan": plan.name,
-            "kpi": f"{kpi.code} {kpi.name}",
+            "plan": plan.tr.name,
+            "kpi": f"{kpi.code} {kpi.tr.name}",
             "who": who,
             "period_end": item.period_end,
             "due": plan.due_date(kpi.frequency, item.period_end),

@@ -64,7 +64,7 @@ class CompletenessFilterForm(forms.Form):
             units = units.filter(pk__in=scope.unit_ids)
         self.fields["unit"].queryset = units
         self.fields["kpi"].queryset = KPI.objects.filter(plan=plan).order_by("code")
-        self.fields["kpi"].label_from_instance = lambda kpi: f"{kpi.code} {kpi.name}"
+        self.fields["kpi"].label_from_instance = lambda kpi: f"{kpi.code} {kpi.tr.name}"
 
     def filters(self) -> Filters:
         if not self.is_valid():
@@ -132,7 +132,7 @@ def _rows(matrix):
                     continue
                 yield [
                     kpi.code,
-                    kpi.name,
+                    kpi.tr.name,
                     row.unit.code if row.unit else "",
                     row.name,
                     row.team_name,
@@ -163,7 +163,7 @@ def completeness_export(request, slug, fmt):
     ]
     rate = matrix.on_time_rate
     meta = [
-        [_("Plan"), plan.name],
+        [_("Plan"), plan.tr.name],
         [_("Filters"), "; ".join(f"{label}: {value}" for label, value in form.active()) or _("none")],
         [_("Exported at"), timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")],
         [_("Due so far"), matrix.due],

@@ -225,7 +225,7 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
         "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
-    return f"{focus_area.code} {focus_area.name}", context
+    return f"{focus_area.code} {focus_area.tr.name}", context
 
 
 # The rows whose "Why?" panel a table loads on demand: the selector of each kind, and how its key is matched.
@@ -298,7 +298,7 @@ def _goal_page(request, plan, code) -> tuple[str, dict]:
         "kpi_rows": kpi_rows,
         "timeline": _timeline(plan, goal, milestones, as_of),
     }
-    return f"{goal.code} {goal.title}", context
+    return f"{goal.code} {goal.tr.title}", context
 
 
 def _timeline(plan, goal, milestones, as_of: AsOf) -> dict:

@@ -80,7 +80,7 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
     }
     # The "By zone" section (plans/zones/_breakdown.html), for a KPI derived from the zones.
     context |= breakdown_context(request, plan, kpi, as_of)
-    return f"{kpi.code} {kpi.name}", context
+    return f"{kpi.code} {kpi.tr.name}", context
 
 
 @login_required
@@ -102,7 +102,7 @@ def _milestone_page(request, plan, pk) -> tuple[str, dict]:
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
         "can_update": can_update(request.user, milestone),
     }
-    return milestone.title, context
+    return milestone.tr.title, context
 
 
 def _moved(loader):
