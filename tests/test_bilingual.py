@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from plans import rollup, services
+from plans.breakdowns import coverage_sentence
 from plans.explain import explain
 from plans.models import KPI, DefinitionChange, FocusArea, Goal, Milestone, Plan, Team
 from plans.recompute import plan_recompute
@@ -219,3 +220,25 @@ def test_a_recomputed_plan_explains_its_focus_areas_in_chinese(db):
     with translation.override("zh-hans"):
         labels = {child.label for child in explain(plan.explanation).children}
     assert labels == {"FA1 创新", "FA2 Industry"}
+
+
+# --- pages and sentences that name records ---------------------------------------------------------------------
+
+
+def test_a_kpi_page_is_titled_in_the_readers_language(client, manager):
+    plan = build_plan(goals=1)
+    KPI.objects.update(name_zh="国家高新区生产总值")
+    client.force_login(manager)
+    url = reverse("plans:dashboard_kpi", args=[plan.slug, "K00"])
+    chinese = client.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+    english = client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "<title>K00 国家高新区生产总值" in chinese
+    assert "<title>K00 KPI number 0" in english
+
+
+def test_the_zones_coverage_sentence_names_the_kpi_and_unit_in_the_readers_language(db):
+    kpi = KPIFactory(name="GDP", name_zh="国家高新区生产总值", unit="trillion yuan", unit_zh="万亿元")
+    with translation.override("zh-hans"):
+        assert "国家高新区生产总值" in coverage_sentence(kpi, None, None)
+    with translation.override("en"):
+        assert coverage_sentence(kpi, None, None) == "No zone has reported GDP yet."
