@@ -19,6 +19,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -268,8 +269,11 @@ MEASUREMENT_FIELDS = (
 )
 
 
-def plan_document(plan: Plan) -> dict:
-    """The whole plan as a document; a few queries, whatever its size."""
+def plan_document(plan: Plan, *, units: frozenset[int] | None = None) -> dict:
+    """The whole plan as a document; a few queries, whatever its size.
+
+    ``units``: the reporting units whose figures it holds besides the national ones (None: every unit), for a
+    reader confined to their zones (``plans.permissions.unit_scope``)."""
     areas = list(FocusArea.objects.filter(plan=plan).order_by("order", "code"))
     area_codes = {a.pk: a.code for a in areas}
     goals = list(Goal.objects.filter(plan=plan).order_by("code"))
@@ -307,11 +311,10 @@ def plan_document(plan: Plan) -> dict:
         ({"kpi": kpi_codes[k], "period_end": end, "target_value": float(v)} for k, end, v in targets),
         key=lambda r: (r["kpi"], r["period_end"]),
     )
-    measurements = (
-        Measurement.objects.filter(kpi__plan=plan)
-        .exclude(source=MeasurementSource.DERIVED)
-        .values_list(*MEASUREMENT_FIELDS)
-    )
+    measurements = Measurement.objects.filter(kpi__plan=plan).exclude(source=MeasurementSource.DERIVED)
+    if units is not None:
+        measurements = measurements.filter(Q(unit__isnull=True) | Q(unit__in=units))
+    measurements = measurements.values_list(*MEASUREMENT_FIELDS)
     document["measurements"] = sorted(
         (
             dict(

@@ -5,6 +5,7 @@ import copy
 import datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from plans import services
@@ -167,3 +168,77 @@ def test_a_new_history_entry_is_appended_back_dated(demo, manager):
     stored = Milestone.objects.get(plan=demo, title=milestone["title"]).updates.get(note="Checked on site.")
     assert stored.created_at.date() == day
     assert services.plan_import_preview(document=document, slug=demo.slug, author=manager).unchanged
+
+
+# The pages -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_plan(db, manager):
+    """The template imported as a plan: every sheet in use, quickly."""
+    services.plan_import_apply(document=plan_template(), slug="example", author=manager)
+    return Plan.objects.get(slug="example")
+
+
+def test_export_downloads_need_sign_in_and_give_the_plan(client, small_plan, staff):
+    assert client.get("/plans/example/export.yaml").status_code == 302  # to the sign-in page
+    client.force_login(staff)
+    response = client.get("/plans/example/export.yaml")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="example.yaml"'
+    document, _ = plan_file_read(response.content, filename="example.yaml")
+    assert document == plan_document(small_plan)
+    response = client.get("/plans/example/export.xlsx")
+    assert plan_file_read(response.content, filename="example.xlsx")[0] == plan_document(small_plan)
+    assert client.get("/plans/example/import/template.xlsx").status_code == 200
+    assert client.get("/plans/no-such-plan/export.yaml").status_code == 404
+
+
+def test_staff_see_the_exports_but_cannot_import(client, small_plan, staff):
+    client.force_login(staff)
+    page = client.get("/plans/example/import/")
+    assert page.status_code == 200 and b"Only managers import plan files." in page.content
+    upload = SimpleUploadedFile("plan.yaml", plan_yaml(plan_template()))
+    assert client.post("/plans/example/import/", {"file": upload}).status_code == 403
+    assert client.post("/plans/example/import/apply/", {"token": "x"}).status_code == 403
+
+
+def test_manager_previews_then_applies_the_previewed_document_by_its_token(client, small_plan, manager):
+    client.force_login(manager)
+    document = plan_template()
+    document["kpis"][0]["target_value"] = 1.4
+    upload = SimpleUploadedFile("plan.yaml", plan_yaml(document))
+    preview = client.post("/plans/example/import/", {"file": upload})
+    assert preview.status_code == 200
+    assert preview.context["preview"].of("kpis").changed[0].fields == [("target_value", 1.3, 1.4)]
+    assert KPI.objects.get(plan=small_plan).target_value == 1.3
+    token = preview.context["token"]
+
+    refused = client.post("/plans/example/import/apply/", {"token": "not-the-token"})
+    assert refused.status_code == 302 and KPI.objects.get(plan=small_plan).target_value == 1.3
+    applied = client.post("/plans/example/import/apply/", {"token": token})
+    assert applied.status_code == 302 and applied["Location"] == "/plans/example/"
+    assert KPI.objects.get(plan=small_plan).target_value == 1.4
+    again = client.post("/plans/example/import/apply/", {"token": token})  # applied once only
+    assert again.status_code == 302 and again["Location"] == "/plans/example/import/"
+
+
+def test_an_invalid_upload_lists_its_errors_and_changes_nothing(client, small_plan, manager):
+    client.force_login(manager)
+    document = plan_template()
+    document["goals"][0]["owner_team"] = "Nobody's team"
+    response = client.post("/plans/example/import/", {"file": SimpleUploadedFile("plan.yaml", plan_yaml(document))})
+    assert response.status_code == 400
+    assert [(e.sheet, e.row, e.field) for e in response.context["import_errors"]] == [("Goals", 1, "owner_team")]
+    assert b"nothing was changed" in response.content
+    response = client.post("/plans/example/import/", {"file": SimpleUploadedFile("plan.csv", b"a,b")})
+    assert response.status_code == 400 and response.context["form"].errors["file"]
+
+
+def test_the_commands_export_and_import_a_plan(small_plan, tmp_path, capsys):
+    path = tmp_path / "example.xlsx"
+    call_command("export_plan", "example", output=str(path))
+    call_command("import_plan", str(path), slug="example-copy")
+    assert plan_document(Plan.objects.get(slug="example-copy"))["kpis"] == plan_document(small_plan)["kpis"]
+    call_command("import_plan", str(path), slug="example-copy", dry_run=True)
+    assert "Would import example.xlsx into example-copy: 0 created, 0 changed, 0 deleted." in capsys.readouterr().out

@@ -118,6 +118,10 @@ class PlanImportPreview:
     def unchanged(self) -> bool:
         return not (self.created_count or self.changed_count or self.deleted_count)
 
+    @property
+    def history_kept(self) -> int:
+        return self.of(MILESTONE_HISTORY.key).kept
+
     def of(self, key: str) -> KindPreview:
         return next(k for k in self.kinds if k.kind.key == key)
 
