@@ -15,12 +15,12 @@ from tests.test_dashboard_browser import SLUG, axe_violations
 
 
 def _edited(xlsx: bytes) -> tuple[bytes, dict]:
-    """The export with a KPI's target changed, a focus area added and the last milestone left out."""
+    """The export with the first KPI's target and Chinese name changed, a focus area added and the last milestone left out."""
     book = load_workbook(io.BytesIO(xlsx))
     kpis = book["KPIs"]
     header = [c.value for c in kpis[1]]
-    kpis.cell(row=2, column=header.index("target_value") + 1).value = 1.35
-    kpis.cell(row=2, column=header.index("name_zh") + 1).value = "企业研发支出"
+    kpis.cell(row=2, column=header.index("target_value") + 1).value = 50
+    kpis.cell(row=2, column=header.index("name_zh") + 1).value = "科技领军企业"
     areas = book["Focus areas"]
     areas.append(["NEW", "Open data for the zones", "园区开放数据", "", "", 9, 1])
     milestones = book["Milestones"]
@@ -86,7 +86,7 @@ def test_manager_previews_and_applies_an_xlsx_import_and_the_export_round_trips(
     page.wait_for_load_state()
     assert "plan-edited.xlsx imported: 1 created, 1 changed, 1 deleted." in page.locator(".messages").inner_text()
     first_kpi.refresh_from_db()
-    assert (first_kpi.target_value, first_kpi.name_zh) == (1.35, "企业研发支出")
+    assert (first_kpi.target_value, first_kpi.name_zh) == (50, "科技领军企业")
     assert FocusArea.objects.get(plan=plan, code="NEW").name_zh == "园区开放数据"
     assert not Milestone.objects.filter(plan=plan, title=facts["dropped"]).exists()
 
