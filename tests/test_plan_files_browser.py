@@ -15,7 +15,8 @@ from tests.test_dashboard_browser import SLUG, axe_violations
 
 
 def _edited(xlsx: bytes) -> tuple[bytes, dict]:
-    """The export with the first KPI's target and Chinese name changed, a focus area added and the last milestone left out."""
+    """The export with the first KPI's target and Chinese name changed, a focus area added, the last milestone
+    left out."""
     book = load_workbook(io.BytesIO(xlsx))
     kpis = book["KPIs"]
     header = [c.value for c in kpis[1]]
