@@ -157,7 +157,8 @@ def _diff(current: dict, new: dict) -> list[KindPreview]:
             if fields:
                 preview.changed.append(Changed(key_label(kind, key), fields))
         if kind is MILESTONE_HISTORY:
-            preview.kept = sum(1 for key in old if key[:2] in {record_key(MILESTONES, m) for m in new["milestones"]})
+            milestones = {record_key(MILESTONES, m) for m in new["milestones"]}
+            preview.kept = sum(1 for key in old if key[:2] in milestones)
         elif kind is not TEAMS:  # teams serve every plan: never deleted by one plan's file
             preview.deleted = [key_label(kind, key) for key in old]
         previews.append(preview)
