@@ -242,3 +242,14 @@ def test_the_commands_export_and_import_a_plan(small_plan, tmp_path, capsys):
     assert plan_document(Plan.objects.get(slug="example-copy"))["kpis"] == plan_document(small_plan)["kpis"]
     call_command("import_plan", str(path), slug="example-copy", dry_run=True)
     assert "Would import example.xlsx into example-copy: 0 created, 0 changed, 0 deleted." in capsys.readouterr().out
+
+
+def test_a_zone_reporters_export_holds_the_national_figures_and_their_zones_only(demo, client):
+    from django.contrib.auth import get_user_model
+
+    reporter = get_user_model().objects.get(username="reporter.hefei")
+    client.force_login(reporter)
+    document, _ = plan_file_read(client.get(f"/plans/{demo.slug}/export.yaml").content, filename="plan.yaml")
+    zones = {m["zone"] for m in document["measurements"]}
+    assert zones == {"", "AH-HF"}
+    assert len({m["zone"] for m in plan_document(demo)["measurements"]}) > 2
