@@ -253,3 +253,11 @@ def test_a_zone_reporters_export_holds_the_national_figures_and_their_zones_only
     zones = {m["zone"] for m in document["measurements"]}
     assert zones == {"", "AH-HF"}
     assert len({m["zone"] for m in plan_document(demo)["measurements"]}) > 2
+
+
+def test_xlsx_keeps_text_that_looks_like_a_formula_and_floats_to_the_last_digit():
+    document = plan_template()
+    document["goals"][0]["description"] = "=SUM(A1:A2) is a note, not a formula"
+    document["kpis"][0]["baseline_value"] = 2.8666666666666667  # 17 significant digits; openpyxl writes 16
+    read, first_row = plan_file_read(plan_xlsx(document), filename="plan.xlsx")
+    assert read == document and first_row == 2
