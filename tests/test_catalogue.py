@@ -22,7 +22,11 @@ def _catalogue(path=PO):
 
 
 def _ids(catalogue):
-    return {(message.context, message.id if isinstance(message.id, str) else message.id[0]) for message in catalogue if message.id}
+    return {
+        (message.context, message.id if isinstance(message.id, str) else message.id[0])
+        for message in catalogue
+        if message.id
+    }
 
 
 def test_every_message_is_translated_and_not_fuzzy():
