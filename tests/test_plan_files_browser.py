@@ -98,3 +98,19 @@ def test_manager_previews_and_applies_an_xlsx_import_and_the_export_round_trips(
     again, _ = plan_file_read(download.value.path().read_bytes(), filename="again.xlsx")
     uploaded, _ = plan_file_read(edited, filename="plan-edited.xlsx")
     assert again == uploaded == plan_document(Plan.objects.get(slug=SLUG))
+
+    # In Chinese: the pages, and the preview of the original export (which would undo the edits).
+    original = tmp_path / "plan-original.xlsx"
+    original.write_bytes(exported)
+    page.context.set_extra_http_headers({"Accept-Language": "zh-hans"})
+    page.goto(f"/plans/{SLUG}/import/")
+    assert page.get_by_role("heading", level=1, name="导入和导出整个计划").is_visible()
+    page.screenshot(path=ARTIFACTS / "plan-import-upload-zh.png", full_page=True)
+    page.locator("input[type=file]").set_input_files(str(original))
+    page.get_by_role("button", name="预览导入").click()
+    assert page.get_by_role("heading", level=1, name="plan-original.xlsx 将做出的更改").is_visible()
+    page.screenshot(path=ARTIFACTS / "plan-import-preview-zh.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/plans/{SLUG}/import/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=ARTIFACTS / "plan-import-upload-zh-390.png", full_page=True)
