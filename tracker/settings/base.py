@@ -124,6 +124,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers per language (tracker/formats/<language>/formats.py): 30 June 2025 / 2025年6月30日.
+FORMAT_MODULE_PATH = ["tracker.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
