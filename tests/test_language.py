@@ -126,3 +126,13 @@ def test_the_accessibility_statement_is_public_and_linked_from_every_footer(clie
     text = response.content.decode()
     assert "WCAG" in text and "GB/T 37668-2019" in text and "axe-core" in text
     assert 'href="/accessibility/"' in client.get("/accounts/login/").content.decode()
+
+
+@pytest.mark.django_db
+def test_reminders_are_written_in_the_language_the_person_chose():
+    from plans.services.reminders import recipient_language
+
+    chose, did_not = UserFactory(username="chose", role="staff"), UserFactory(username="did-not", role="staff")
+    UserLanguage.objects.create(user=chose, language="zh-hans")
+    assert recipient_language(chose) == "zh-hans"
+    assert recipient_language(did_not) == settings.LANGUAGE_CODE
