@@ -14,7 +14,7 @@ from django.urls.resolvers import RFC3986_SUBDELIMS
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
-from plans.explain import explain_item, fmt_number, fmt_percent, status_label
+from plans.explain import explain_item, fmt_date, fmt_number, fmt_percent, status_label
 from plans.explain import kpi_outcome as explain_kpi_outcome
 from plans.rollup import METHOD_VERSION
 
@@ -149,6 +149,12 @@ def lazy_why(context, kind, key, title=""):
 def num(value, places=2):
     """A number rounded for reading (2 decimals by default, trailing zeros dropped), localised."""
     return fmt_number(value, int(places))
+
+
+@register.filter
+def short_date(value):
+    """A date or its ISO text in the language's short format: 2025-06-30 / 2025年6月30日."""
+    return fmt_date(value)
 
 
 @register.filter

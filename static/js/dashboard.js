@@ -13,6 +13,8 @@
   var monthFmt = new Intl.DateTimeFormat(lang, { month: "short", year: "2-digit", timeZone: "UTC" });
   var dayFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
   var numFmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+  // Axis ticks in the units the reader counts in: 35万 and 193亿 in Chinese (as the server writes figures).
+  var tickFmt = /^zh/i.test(lang || "") ? new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 2 }) : numFmt;
   var PAD = 10 * 86400000; // ten days either side of the baseline and target dates
   function ts(iso) { return Date.parse(iso + "T00:00:00Z"); }
   function data(el) { return JSON.parse(document.getElementById(el.dataset.source).textContent); }
@@ -78,7 +80,7 @@
         },
         scales: {
           x: { type: "linear", min: ts(d.baseline.x) - PAD, max: ts(d.target.x) + PAD, ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return monthFmt.format(value); } } },
-          y: { ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return numFmt.format(value); } },
+          y: { ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return tickFmt.format(value); } },
                title: { display: !compact, text: d.unit } }
         }
       }
@@ -87,6 +89,7 @@
 
   function draw() {
     if (typeof Chart === "undefined") { return; }
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; // the page's (Chinese) font stack
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var chart = canvas.dataset.chart === "trend" ? trendChart(canvas) : kpiChart(canvas);
       canvas.chart = chart;
