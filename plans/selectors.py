@@ -82,19 +82,26 @@ def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
     plans = list(plans)
     final = Measurement.objects.national().filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
-    rows = (
+    # Counted over a subquery that looks each KPI's final figure up once: the ORM's filtered counts would repeat
+    # the lookup in each count (three index probes per KPI instead of one).
+    inner, params = (
         KPI.objects.filter(plan__in=plans)
         .annotate(final_in=Exists(final))
-        .values("plan_id")
-        .annotate(
-            kpi_count=Count("id"),
-            final_n=Count("id", filter=Q(final_in=True)),
-            achieved=Count("id", filter=Q(final_in=True, status=Status.ACHIEVED)),
-            missed=Count("id", filter=Q(final_in=True, status=Status.MISSED)),
-        )
+        .values_list("plan_id", "status", "final_in")
         .order_by()
+        .query.sql_with_params()
     )
-    counts = {row["plan_id"]: row for row in rows}
+    sql = (
+        "SELECT plan_id, COUNT(*), "
+        "SUM(CASE WHEN final_in THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN final_in AND status = %s THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN final_in AND status = %s THEN 1 ELSE 0 END) "
+        f"FROM ({inner}) AS kpis GROUP BY plan_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(Status.ACHIEVED), str(Status.MISSED), *params])
+        names = ("kpi_count", "final_n", "achieved", "missed")
+        counts = {row[0]: dict(zip(names, (int(n or 0) for n in row[1:]), strict=True)) for row in cursor.fetchall()}
     closures = {}
     for plan in plans:
         row = counts.get(plan.pk, {})
