@@ -495,7 +495,7 @@ def test_matrix_and_panel_read_in_a_browser_on_desktop_and_phone(page):
     for end, value in s_curve.items():
         PeriodTarget.objects.create(kpi=gdp, period_end=end, target_value=value)
     page.goto(f"/plans/{SLUG}/kpis/IC-GDP/")
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    page.locator("html[data-charts-ready='true']").wait_for(state="attached")
     page.get_by_text("Show the numbers").click()
     assert page.get_by_role("columnheader", name="Planned").is_visible()
     page.locator("#chart-heading").locator("xpath=..").screenshot(path=ARTIFACTS / "kpi-planned-line.png")
