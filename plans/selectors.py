@@ -81,21 +81,24 @@ class PlanClosure:
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
     plans = list(plans)
-    final = Measurement.objects.national().filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
-    # Counted over a subquery that looks each KPI's final figure up once: the ORM's filtered counts would repeat
-    # the lookup in each count (three index probes per KPI instead of one).
+    # A KPI's final figure is in when its latest national figure is dated on or after its target date: the latest
+    # date is one step back along the series index, where "any figure on or after" let the planner walk a KPI's
+    # whole series by its id (the matching rows are the last ones). Counted over a subquery that reads it once
+    # per KPI: the ORM's filtered counts would repeat it in each count.
+    latest = Measurement.objects.national().filter(kpi=OuterRef("pk")).order_by("-date").values("date")[:1]
     inner, params = (
         KPI.objects.filter(plan__in=plans)
-        .annotate(final_in=Exists(final))
-        .values_list("plan_id", "status", "final_in")
+        .annotate(last_national=Subquery(latest))
+        .values_list("plan_id", "status", "target_date", "last_national")
         .order_by()
         .query.sql_with_params()
     )
+    final_in = "last_national IS NOT NULL AND last_national >= target_date"
     sql = (
         "SELECT plan_id, COUNT(*), "
-        "SUM(CASE WHEN final_in THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN final_in AND status = %s THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN final_in AND status = %s THEN 1 ELSE 0 END) "
+        f"SUM(CASE WHEN {final_in} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END) "
         f"FROM ({inner}) AS kpis GROUP BY plan_id"
     )
     with connection.cursor() as cursor:
