@@ -30,6 +30,8 @@ urlpatterns = [
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
     # The inside of a table row's "Why?" panel, fetched when it is opened; kind: focus-area, goal, kpi, milestone.
     path("plans/<slug:slug>/why/<slug:kind>/<path:key>/", dashboard.why_fragment, name="dashboard_why"),
+    # One of the dashboard's heavy panels (not-reported, trend), fetched once the dashboard is shown.
+    path("plans/<slug:slug>/panels/<slug:name>/", dashboard.dashboard_panel, name="dashboard_panel"),
     path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",

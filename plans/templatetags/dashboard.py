@@ -145,6 +145,27 @@ def lazy_why(context, kind, key, title=""):
     )
 
 
+@register.simple_tag(takes_context=True)
+def lazy_panel(context, name):
+    """A dashboard panel (``context["panels"]``: name -> (template, builder, title)) fetched with the page's as-of
+    date and filters once the page is shown (static/js/dashboard.js), which puts it in this one's place.
+
+    Without JavaScript, or when the fetch fails, it holds a link to the panel's own page.
+    """
+    query = context["request"].GET.urlencode()
+    url = reverse("plans:dashboard_panel", args=[context["plan"].slug, name]) + (f"?{query}" if query else "")
+    return format_html(
+        '<section class="section card lazy-panel" data-panel-src="{}" aria-labelledby="panel-{}-heading">'
+        '<h2 id="panel-{}-heading">{}</h2><p class="no-print"><a href="{}">{}</a></p></section>',
+        url,
+        name,
+        name,
+        context["panels"][name][2],
+        url,
+        _("Open this panel"),
+    )
+
+
 @register.filter
 def num(value, places=2):
     """A number rounded for reading (2 decimals by default, trailing zeros dropped), localised."""

@@ -87,14 +87,44 @@
     });
   }
 
-  function draw() {
+  function drawIn(root) {
     if (typeof Chart === "undefined") { return; }
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; // the page's (Chinese) font stack
-    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
-      var chart = canvas.dataset.chart === "trend" ? trendChart(canvas) : kpiChart(canvas);
-      canvas.chart = chart;
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.chart) { return; }
+      canvas.chart = canvas.dataset.chart === "trend" ? trendChart(canvas) : kpiChart(canvas);
     });
-    document.documentElement.dataset.chartsReady = "true";
+  }
+
+  // The dashboard's heavy panels (plans.views.dashboard.dashboard_panel) arrive after the page: each placeholder
+  // holds a link to the panel's own page, replaced by the panel once fetched. A failed fetch, or a redirect to
+  // sign in, leaves the link.
+  function loadPanel(placeholder) {
+    return fetch(placeholder.dataset.panelSrc, {
+      credentials: "same-origin", headers: { Accept: "text/html", "X-Dashboard-Panel": "1" }
+    })
+      .then(function (response) {
+        if (!response.ok || response.redirected) { throw new Error(response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var panel = holder.firstElementChild;
+        if (!panel) { return; }
+        placeholder.replaceWith(panel);
+        drawIn(panel);
+      })
+      .catch(function () { placeholder.removeAttribute("aria-busy"); });
+  }
+
+  function draw() {
+    drawIn(document);
+    var placeholders = Array.prototype.slice.call(document.querySelectorAll("[data-panel-src]"));
+    placeholders.forEach(function (p) { p.setAttribute("aria-busy", "true"); });
+    Promise.all(placeholders.map(loadPanel)).then(function () {
+      document.documentElement.dataset.chartsReady = "true";
+    });
   }
 
   // The as-of selector on drill-down pages submits on change; the button stays for keyboards and no-JS.
