@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY requirements/lock.txt requirements/
 RUN pip install --no-cache-dir --require-hashes -r requirements/lock.txt && pip install --no-cache-dir --no-deps -e .
 COPY . .
+RUN pybabel compile --domain django --directory locale --statistics
 # Collecting static files touches neither service; production settings only insist that both are named.
 RUN DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://unused:6379/0 \
     python manage.py collectstatic --noinput

@@ -8,7 +8,7 @@ PORT ?= 8000
 # The suite runs on every core (pytest-xdist); each worker has its own test database and Redis database.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test install install-dev lock browser migrate demo worker lint format messages clean
+.PHONY: run test install install-dev lock browser catalogue migrate demo worker lint format messages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +42,25 @@ lock:
 	$(PIP_COMPILE) -o requirements/lock.txt pyproject.toml
 	$(PIP_COMPILE) --extra dev -c requirements/lock.txt -o requirements/dev-lock.txt pyproject.toml
 
-# Browser tests drive Debian's chromium through Playwright (its own browser download fails offline).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-	      || echo "warning: could not install chromium; browser tests will not run"; \
-	  else echo "warning: chromium is not installed (apt-get install chromium); browser tests will not run"; fi; }
+# The translations are compiled from locale/*/django.po by Babel (pure Python: no gettext needed to serve them);
+# the .mo files are build output, not committed.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	$(VENV)/bin/pybabel compile --domain django --directory locale --locale $* --statistics
 
-migrate: install
+catalogue: $(MO_FILES)
+
+# Browser tests drive Debian's chromium through Playwright (its own browser download fails offline); screenshots of
+# Chinese pages need CJK fonts; the catalogue test extracts the app's strings with gettext's xgettext.
+SYSTEM_PACKAGES = chromium chromium-driver fonts-noto-cjk gettext
+browser:
+	@{ command -v chromium && command -v xgettext && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
+	      || echo "warning: could not install $(SYSTEM_PACKAGES); browser and catalogue tests will not run"; \
+	  else echo "warning: apt-get install $(SYSTEM_PACKAGES) first; browser and catalogue tests will not run"; fi; }
+
+migrate: install catalogue
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -71,12 +81,12 @@ run: demo
 	  $(PY) manage.py runserver $(HOST):$(PORT); \
 	fi
 
-test: install-dev browser
+test: install-dev catalogue browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-worker: install
+worker: install catalogue
 	$(VENV)/bin/celery -A tracker worker --beat --loglevel=INFO --without-gossip --without-mingle --without-heartbeat
 
 lint: install-dev

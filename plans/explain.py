@@ -16,12 +16,14 @@ import datetime
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .choices import Frequency, ItemType, Status
+from .magnitudes import format_decimal
 from .models import KPI, FocusArea, Goal, Milestone
 from .models.bilingual import reads_chinese
 from .rollup import STALE_NO_FINAL_FIGURE, STALE_OLDER_THAN_FREQUENCY, MeasurementPoint, kpi_point_rows
@@ -32,7 +34,8 @@ NEGLIGIBLE_PULL = 0.005
 
 
 def fmt_number(value, places: int = 2) -> str:
-    """``10.7413`` -> ``10.74``; ``35000.0`` -> ``35,000``; tiny non-zero values keep 3 significant digits."""
+    """``10.7413`` -> ``10.74``; ``35000.0`` -> ``35,000`` (``3.5万`` from 十万 up in Chinese, plans.magnitudes);
+    tiny non-zero values keep 3 significant digits."""
     if value is None:
         return DASH
     x = float(value)
@@ -40,9 +43,23 @@ def fmt_number(value, places: int = 2) -> str:
         return DASH
     if x != 0 and abs(x) < 10**-places:
         places = min(-math.floor(math.log10(abs(x))) + 2, 12)
-    text = f"{round(x, places):.{places}f}".rstrip("0").rstrip(".")
-    decimals = len(text.partition(".")[2])
-    return number_format(round(x, decimals), decimal_pos=decimals, force_grouping=True)
+    return format_decimal(Decimal(f"{round(x, places):.{places}f}"))
+
+
+def fmt_date(value) -> str:
+    """A date (or its ISO text, as explanations store it) in the language's short format: 2025-06-30 in
+    English, 2025年6月30日 in Chinese (tracker/formats). Anything else is shown as it is, None as a dash."""
+    if value is None:
+        return DASH
+    day = value
+    if isinstance(value, str):
+        try:
+            day = datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(day, datetime.date):
+        return str(value)
+    return date_format(day, "SHORT_DATE_FORMAT")
 
 
 def fmt_percent(share) -> str:
@@ -130,9 +147,9 @@ def explain(explanation: dict | None) -> Explained:
 def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained:
     """What a past as-of view can say: the snapshot keeps the outcome, not the reasoning."""
     if not status:
-        return Explained(sentences=[_("There is no snapshot of this item on %(date)s.") % {"date": as_of}])
+        return Explained(sentences=[_("There is no snapshot of this item on %(date)s.") % {"date": fmt_date(as_of)}])
     sentences = [
-        _("On %(date)s the status was “%(status)s”.") % {"date": as_of, "status": status_label(status)},
+        _("On %(date)s the status was “%(status)s”.") % {"date": fmt_date(as_of), "status": status_label(status)},
     ]
     if score is not None:
         sentences.append(_("Score %(score)s on a scale from −5 to +5.") % {"score": fmt_number(score)})
@@ -248,9 +265,9 @@ def unit_target_sentence(unit: dict) -> str:
 
 def _kpi(e: dict) -> Explained | None:
     inputs, values, thresholds, rule = e["inputs"], e["values"], e["thresholds"], e["rule"]
-    target, target_date = fmt_number(inputs["target_value"]), inputs["target_date"]
-    baseline = {"baseline": fmt_number(inputs["baseline_value"]), "baseline_date": inputs["baseline_date"]}
-    latest = {"latest": fmt_number(values.get("latest_value")), "latest_date": values.get("latest_date")}
+    target, target_date = fmt_number(inputs["target_value"]), fmt_date(inputs["target_date"])
+    baseline = {"baseline": fmt_number(inputs["baseline_value"]), "baseline_date": fmt_date(inputs["baseline_date"])}
+    latest = {"latest": fmt_number(values.get("latest_value")), "latest_date": fmt_date(values.get("latest_date"))}
     out: list[str] = []
     if rule == "kpi.no_data":
         out.append(
@@ -258,7 +275,7 @@ def _kpi(e: dict) -> Explained | None:
                 "No figure has been reported after the baseline date (%(baseline_date)s) up to %(as_of)s, "
                 "so there is no status yet."
             )
-            % {"baseline_date": inputs["baseline_date"], "as_of": e["as_of"]}
+            % {"baseline_date": fmt_date(inputs["baseline_date"]), "as_of": fmt_date(e["as_of"])}
         )
     elif rule == "kpi.achieved":
         out.append(
@@ -327,7 +344,7 @@ def _kpi(e: dict) -> Explained | None:
             }
         )
         if values.get("final_figure_overdue"):
-            due = {"date": values["final_figure_due_by"], "days": int(values["allowance_days"])}
+            due = {"date": fmt_date(values["final_figure_due_by"]), "days": int(values["allowance_days"])}
             if rule == "kpi.final_figure_overdue":
                 out.append(
                     _(
@@ -372,7 +389,7 @@ def _stale_sentences(values: dict, inputs: dict, thresholds: dict) -> list[str]:
     if STALE_NO_FINAL_FIGURE in reasons and not values.get("final_figure_overdue"):
         out.append(
             _("The target date %(date)s has passed without a final figure; the forecast stands in for it.")
-            % {"date": inputs["target_date"]}
+            % {"date": fmt_date(inputs["target_date"])}
         )
     return out
 
@@ -388,7 +405,9 @@ def _milestone(e: dict) -> Explained | None:
     elif rule == "milestone.complete":
         out = [_("The milestone is complete.")]
     elif rule == "milestone.not_started":
-        out = [_("The milestone starts on %(date)s and has not started yet.") % {"date": inputs["start_date"]}]
+        out = [
+            _("The milestone starts on %(date)s and has not started yet.") % {"date": fmt_date(inputs["start_date"])}
+        ]
     elif rule == "milestone.overdue":
         days = int(values.get("days_overdue", 0))
         out = [
@@ -397,7 +416,7 @@ def _milestone(e: dict) -> Explained | None:
                 "The milestone was due on %(due)s and is %(percent)s complete: %(days)d days late.",
                 days,
             )
-            % {"due": inputs["due_date"], "percent": percent, "days": days}
+            % {"due": fmt_date(inputs["due_date"]), "percent": percent, "days": days}
         ]
     elif rule in ("milestone.spi", "milestone.variance", "milestone.blocked_cap"):
         out = [
@@ -408,13 +427,13 @@ def _milestone(e: dict) -> Explained | None:
             % {
                 "percent": percent,
                 "planned": fmt_percent(values["planned_share"]),
-                "as_of": e["as_of"],
+                "as_of": fmt_date(e["as_of"]),
                 "spi": fmt_number(values["spi"]),
                 "on_track": fmt_number(thresholds["spi_on_track"]),
                 "at_risk": fmt_number(thresholds["spi_at_risk"]),
             },
             _("The planned share is the time elapsed from %(start)s to %(due)s.")
-            % {"start": inputs["start_date"], "due": inputs["due_date"]},
+            % {"start": fmt_date(inputs["start_date"]), "due": fmt_date(inputs["due_date"])},
         ]
         if "schedule_variance" in values:
             out.append(

@@ -156,7 +156,17 @@ def scale_plan_create(
     author = {team.pk: user.pk for team, user in zip(teams, users, strict=True)}
     _milestones_write(plan, goals, sizes.milestones, rng, author, stamp, progress)
     _kpis_write(plan, goals, sizes.kpis, rng, author, stamp, progress)
+    statistics_refresh()
     return plan
+
+
+def statistics_refresh() -> None:
+    """ANALYZE on PostgreSQL: after a bulk load its planner would otherwise still estimate the tables as empty
+    (a handful of rows per plan) and join the dashboard's tables row by row instead of hashing them, until
+    autovacuum came by. Runs in the loading transaction (its own rows are counted)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _milestones_write(plan, goals, count, rng, author, stamp, progress) -> None:

@@ -81,20 +81,30 @@ class PlanClosure:
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
     plans = list(plans)
-    final = Measurement.objects.national().filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
-    rows = (
+    # A KPI's final figure is in when its latest national figure is dated on or after its target date: the latest
+    # date is one step back along the series index, where "any figure on or after" let the planner walk a KPI's
+    # whole series by its id (the matching rows are the last ones). Counted over a subquery that reads it once
+    # per KPI: the ORM's filtered counts would repeat it in each count.
+    latest = Measurement.objects.national().filter(kpi=OuterRef("pk")).order_by("-date").values("date")[:1]
+    inner, params = (
         KPI.objects.filter(plan__in=plans)
-        .annotate(final_in=Exists(final))
-        .values("plan_id")
-        .annotate(
-            kpi_count=Count("id"),
-            final_n=Count("id", filter=Q(final_in=True)),
-            achieved=Count("id", filter=Q(final_in=True, status=Status.ACHIEVED)),
-            missed=Count("id", filter=Q(final_in=True, status=Status.MISSED)),
-        )
+        .annotate(last_national=Subquery(latest))
+        .values_list("plan_id", "status", "target_date", "last_national")
         .order_by()
+        .query.sql_with_params()
     )
-    counts = {row["plan_id"]: row for row in rows}
+    final_in = "last_national IS NOT NULL AND last_national >= target_date"
+    sql = (
+        "SELECT plan_id, COUNT(*), "
+        f"SUM(CASE WHEN {final_in} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END) "
+        f"FROM ({inner}) AS kpis GROUP BY plan_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(Status.ACHIEVED), str(Status.MISSED), *params])
+        names = ("kpi_count", "final_n", "achieved", "missed")
+        counts = {row[0]: dict(zip(names, (int(n or 0) for n in row[1:]), strict=True)) for row in cursor.fetchall()}
     closures = {}
     for plan in plans:
         row = counts.get(plan.pk, {})

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import completeness, dashboard, home, items, notifications, review, units, work, zones
+from .views import completeness, dashboard, home, items, notifications, plan_files, review, units, work, zones
 
 app_name = "plans"
 
@@ -30,6 +30,8 @@ urlpatterns = [
     path("plans/<slug:slug>/milestones/<int:pk>/", items.milestone_detail, name="dashboard_milestone"),
     # The inside of a table row's "Why?" panel, fetched when it is opened; kind: focus-area, goal, kpi, milestone.
     path("plans/<slug:slug>/why/<slug:kind>/<path:key>/", dashboard.why_fragment, name="dashboard_why"),
+    # One of the dashboard's heavy panels (not-reported, trend), fetched once the dashboard is shown.
+    path("plans/<slug:slug>/panels/<slug:name>/", dashboard.dashboard_panel, name="dashboard_panel"),
     path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",
@@ -47,6 +49,15 @@ urlpatterns = [
         zones.kpi_breakdown_export,
         name="kpi_breakdown_export",
     ),
+    # The whole plan as a file (XLSX, YAML), its templates, and the import (managers): upload, preview, apply.
+    re_path(r"^plans/(?P<slug>[-\w]+)/export\.(?P<fmt>xlsx|yaml)$", plan_files.plan_export, name="plan_export"),
+    re_path(
+        r"^plans/(?P<slug>[-\w]+)/import/template\.(?P<fmt>xlsx|yaml)$",
+        plan_files.plan_file_template,
+        name="plan_file_template",
+    ),
+    path("plans/<slug:slug>/import/", plan_files.plan_import, name="plan_import"),
+    path("plans/<slug:slug>/import/apply/", plan_files.plan_import_apply, name="plan_import_apply"),
     path("zones/", zones.zones_index, name="zones"),
     path("zones/<str:code>/", zones.unit_detail, name="zone"),
 ]

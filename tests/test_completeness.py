@@ -337,7 +337,9 @@ def test_an_open_plans_panel_turns_to_a_period_when_its_due_date_is_near(plan, n
 
 def test_the_dashboard_shows_the_panel_with_links(client, plan, zone_kpi, zones):
     client.force_login(UserFactory(role="manager"))
-    html = client.get(reverse("plans:dashboard", args=[plan.slug])).content.decode()
+    panel = reverse("plans:dashboard_panel", args=[plan.slug, "not-reported"])
+    assert f'data-panel-src="{panel}"' in client.get(reverse("plans:dashboard", args=[plan.slug])).content.decode()
+    html = client.get(panel, HTTP_X_DASHBOARD_PANEL="1").content.decode()
     assert "Who hasn't reported: final figures" in html
     assert "Final figures: 0 of 3 zones reported GDP 2025 Q4." in html
     assert reverse("plans:completeness", args=[plan.slug]) in html
@@ -493,7 +495,7 @@ def test_matrix_and_panel_read_in_a_browser_on_desktop_and_phone(page):
     for end, value in s_curve.items():
         PeriodTarget.objects.create(kpi=gdp, period_end=end, target_value=value)
     page.goto(f"/plans/{SLUG}/kpis/IC-GDP/")
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    page.locator("html[data-charts-ready='true']").wait_for(state="attached")
     page.get_by_text("Show the numbers").click()
     assert page.get_by_role("columnheader", name="Planned").is_visible()
     page.locator("#chart-heading").locator("xpath=..").screenshot(path=ARTIFACTS / "kpi-planned-line.png")

@@ -34,7 +34,9 @@ def axe_violations(page, name: str) -> list[dict]:
 
 
 def wait_for_charts(page) -> None:
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    """Until the charts are drawn and the dashboard's panels are in (a selector: the pages' policy forbids the
+    string evaluation wait_for_function polls with)."""
+    page.locator("html[data-charts-ready='true']").wait_for(state="attached")
 
 
 @pytest.mark.browser

@@ -334,8 +334,17 @@ def test_demo_notice_shows_on_demo_plans_only(manager_client, plan):
     assert "Demo data." not in text_of(manager_client.get(dashboard_url(real)))
 
 
+def panel_url(plan, name, **query):
+    return dashboard_url(plan, **query).replace(f"/plans/{plan.slug}/", f"/plans/{plan.slug}/panels/{name}/", 1)
+
+
+def fetch_panel(client, plan, name, **query):
+    """A panel as the dashboard's script fetches it: the panel alone."""
+    return client.get(panel_url(plan, name, **query), HTTP_X_DASHBOARD_PANEL="1")
+
+
 def test_status_trend_counts_items_per_status_at_each_month_end(manager_client, plan):
-    trend = json_data(manager_client.get(dashboard_url(plan)), "trend-data")
+    trend = json_data(fetch_panel(manager_client, plan, "trend"), "trend-data")
     assert trend["labels"] == ["2025-05-31", "2025-06-30"]
     series = {s["status"]: s["data"] for s in trend["series"]}
     # June: 2 focus areas + 2 goals at risk, 2 KPIs off track, 2 milestones on track (the plan is left out).
@@ -343,6 +352,44 @@ def test_status_trend_counts_items_per_status_at_each_month_end(manager_client, 
     assert series["off_track"] == [0, 2]
     assert series["on_track"] == [2, 2]
     assert [s["label"] for s in trend["series"]][:2] == ["Off track", "At risk"]
+
+
+def test_the_dashboard_leaves_its_heavy_panels_to_be_fetched_with_its_date_and_filters(manager_client, plan):
+    area = plan.focus_areas.order_by("code").first()
+    response = manager_client.get(dashboard_url(plan, as_of="2025-06-30", focus_area=area.pk))
+    html = response.content.decode()
+    assert 'id="trend-data"' not in html and 'id="not-reported-heading"' not in html  # neither is rendered here
+    for name in ("not-reported", "trend"):
+        src = panel_url(plan, name, as_of="2025-06-30", focus_area=area.pk).replace("&", "&amp;")
+        assert f'data-panel-src="{src}"' in html  # the placeholder, whose link opens the panel without JavaScript
+        assert f'<a href="{src}">Open this panel</a>' in html
+
+
+def test_a_fetched_panel_is_the_panel_alone_and_opened_as_a_link_it_is_a_page(manager_client, plan):
+    fragment = fetch_panel(manager_client, plan, "not-reported").content.decode()
+    assert fragment.lstrip().startswith('<section aria-labelledby="not-reported-heading"')
+    assert "<html" not in fragment
+    page = manager_client.get(panel_url(plan, "not-reported")).content.decode()
+    assert "<html" in page and "not-reported-heading" in page
+    assert f'<a href="{dashboard_url(plan)}">{plan.name}</a>' in page  # the way back to the dashboard
+
+
+def test_panels_follow_the_as_of_date_and_refuse_unknown_names_and_anonymous_visitors(client, manager, plan):
+    client.force_login(manager)
+    assert client.get(panel_url(plan, "nothing")).status_code == 404
+    past = json_data(fetch_panel(client, plan, "trend", as_of="2025-05-31"), "trend-data")
+    assert past["labels"] == ["2025-05-31", "2025-06-30"]  # the trend shows every month end, whatever the date
+    client.logout()
+    assert client.get(panel_url(plan, "trend")).status_code == 302
+
+
+def test_a_panel_is_kept_like_the_pages_and_served_again_without_a_query(
+    manager_client, plan, django_assert_max_num_queries
+):
+    first = fetch_panel(manager_client, plan, "not-reported").content
+    with django_assert_max_num_queries(2):  # the session and the user
+        again = fetch_panel(manager_client, plan, "not-reported").content
+    assert again == first
 
 
 # --- as of a date -------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from plans.views.accounts import SignInView, ThrottledAdminAuthenticationForm, admin_login
+from plans.views.language import set_language
+from plans.views.pages import accessibility
 
 from . import health
 
@@ -22,6 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("accessibility/", accessibility, name="accessibility"),
     path("", include("plans.urls")),
 ]

@@ -3,6 +3,7 @@ from .history import *  # noqa: F403
 from .kpis import *  # noqa: F403
 from .milestones import *  # noqa: F403
 from .plans import *  # noqa: F403
+from .preferences import *  # noqa: F403
 from .reporting import *  # noqa: F403
 from .snapshots import *  # noqa: F403
 from .teams import *  # noqa: F403

@@ -33,6 +33,7 @@ from .milestones import (
     milestone_update,
 )
 from .notifications import notification_mark_read, notifications_mark_all_read
+from .plan_files import PlanImportPreview, plan_import_apply, plan_import_preview
 from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
 from .reminders import reminders_send
 from .reporting import (
@@ -72,6 +73,7 @@ __all__ = [
     "MeasurementRow",
     "MeasurementRowsInvalid",
     "PeriodLocked",
+    "PlanImportPreview",
     "ReportingPeriod",
     "SubmissionRefused",
     "StaleVersionError",
@@ -115,6 +117,8 @@ __all__ = [
     "reminders_send",
     "plan_delete",
     "plan_import",
+    "plan_import_apply",
+    "plan_import_preview",
     "plan_mark_changed",
     "structure_save",
     "team_create",

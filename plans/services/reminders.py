@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -37,6 +38,7 @@ from django.utils.translation import ngettext
 
 from ..choices import Aggregation, Counting, MeasurementSource, ReminderKind, SubmissionState, UnitLevel
 from ..dates import period_end_containing, period_ends_between, period_start
+from ..language import supported
 from ..models import KPI, Measurement, Notification, Plan, ReminderSent, ReportingUnit, Submission, Team
 from ..permissions import MANAGER
 
@@ -213,8 +215,13 @@ def _reviewer_ids() -> set[int]:
 
 
 def recipient_language(user) -> str:
-    """The language a user reads their mail in: their own if the user model carries one, else the site's."""
-    return getattr(user, "language", "") or settings.LANGUAGE_CODE
+    """The language a user reads their mail in: the one they chose with the switcher (plans.language), else the
+    site's."""
+    try:
+        chosen = user.language_choice.language
+    except ObjectDoesNotExist:
+        chosen = ""
+    return supported(chosen) or settings.LANGUAGE_CODE
 
 
 def _claim(*, recipient_id: int, kind: str, items: list[Item]) -> list[Item]:

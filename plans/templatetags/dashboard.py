@@ -14,7 +14,7 @@ from django.urls.resolvers import RFC3986_SUBDELIMS
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
-from plans.explain import explain_item, fmt_number, fmt_percent, status_label
+from plans.explain import explain_item, fmt_date, fmt_number, fmt_percent, status_label
 from plans.explain import kpi_outcome as explain_kpi_outcome
 from plans.rollup import METHOD_VERSION
 
@@ -145,10 +145,37 @@ def lazy_why(context, kind, key, title=""):
     )
 
 
+@register.simple_tag(takes_context=True)
+def lazy_panel(context, name):
+    """A dashboard panel (``context["panels"]``: name -> (template, builder, title)) fetched with the page's as-of
+    date and filters once the page is shown (static/js/dashboard.js), which puts it in this one's place.
+
+    Without JavaScript, or when the fetch fails, it holds a link to the panel's own page.
+    """
+    query = context["request"].GET.urlencode()
+    url = reverse("plans:dashboard_panel", args=[context["plan"].slug, name]) + (f"?{query}" if query else "")
+    return format_html(
+        '<section class="section card lazy-panel" data-panel-src="{}" aria-labelledby="panel-{}-heading">'
+        '<h2 id="panel-{}-heading">{}</h2><p class="no-print"><a href="{}">{}</a></p></section>',
+        url,
+        name,
+        name,
+        context["panels"][name][2],
+        url,
+        _("Open this panel"),
+    )
+
+
 @register.filter
 def num(value, places=2):
     """A number rounded for reading (2 decimals by default, trailing zeros dropped), localised."""
     return fmt_number(value, int(places))
+
+
+@register.filter
+def short_date(value):
+    """A date or its ISO text in the language's short format: 2025-06-30 / 2025年6月30日."""
+    return fmt_date(value)
 
 
 @register.filter

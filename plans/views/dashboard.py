@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_safe
 
 from .. import charts, completeness, exports, selectors
@@ -157,21 +157,25 @@ def plan_dashboard(request, slug):
     return plan_page(request, slug, "plan", lambda plan: (_("Dashboard"), _dashboard_context(request, plan)))
 
 
+def _dashboard_filters(request, plan, as_of: AsOf):
+    """The dashboard's KPI filter and the focus area and owner team it picks (the panels follow them too)."""
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET, explained=False)
+    cleaned = kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}
+    return kpi_filter, milestones, attention_only, cleaned.get("focus_area"), cleaned.get("owner_team")
+
+
 def _dashboard_context(request, plan) -> dict:
     as_of = as_of_read(request, plan)
     data = request.GET
     # The rows' "Why?" panels load on demand (why_fragment): the tables leave the explanations out.
-    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data, explained=False)
+    kpi_filter, milestones, attention_only, chosen_area, _team = _dashboard_filters(request, plan, as_of)
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date, explained=False)
     goal_filter = GoalFilterSet(data, goals, plan=plan)
 
     focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
-    chosen_area = kpi_filter.form.cleaned_data.get("focus_area") if kpi_filter.form.is_valid() else None
     if chosen_area:
         focus_areas = focus_areas.filter(pk=chosen_area.pk)
 
-    trend_dates = as_of.month_ends
-    trend_rows = selectors.plan_status_trend(plan_id=plan.pk, dates=trend_dates) if trend_dates else []
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
     stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
     plan_status = stored.status if stored else ""
@@ -194,18 +198,62 @@ def _dashboard_context(request, plan) -> dict:
         "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
         "milestones_attention_only": attention_only,
-        "trend": charts.status_trend(trend_rows, dates=trend_dates) if trend_dates else None,
-        # "Who hasn't reported" (templates/plans/dashboard/_not_reported.html).
-        "not_reported": completeness.not_reported_panel(
-            plan=plan,
-            today=timezone.localdate(),
-            focus_area_id=getattr(chosen_area, "pk", None),
-            team_id=getattr(
-                (kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}).get("owner_team"), "pk", None
-            ),
-        ),
+        # The heavy panels (who hasn't reported, the status trend) are fetched apart: dashboard_panel.
+        "panels": DASHBOARD_PANELS,
     }
     return context
+
+
+def _trend_panel(request, plan, as_of: AsOf) -> dict:
+    """The status trend at each month end (templates/plans/dashboard/_trend.html)."""
+    dates = as_of.month_ends
+    rows = selectors.plan_status_trend(plan_id=plan.pk, dates=dates) if dates else []
+    return {"trend": charts.status_trend(rows, dates=dates) if dates else None}
+
+
+def _not_reported_panel(request, plan, as_of: AsOf) -> dict:
+    """Who hasn't reported (templates/plans/dashboard/_not_reported.html), narrowed by the dashboard's filters."""
+    *_tables, chosen_area, team = _dashboard_filters(request, plan, as_of)
+    panel = completeness.not_reported_panel(
+        plan=plan,
+        today=timezone.localdate(),
+        focus_area_id=getattr(chosen_area, "pk", None),
+        team_id=getattr(team, "pk", None),
+    )
+    return {"not_reported": panel}
+
+
+# The dashboard's panels that cost most of its render (reading the snapshot history, or every KPI's arrivals of
+# the current period): each is a page of its own, cached like the others and fetched once the dashboard is shown
+# (static/js/dashboard.js), so the dashboard's cold render waits for neither. Name: (template, context, title).
+DASHBOARD_PANELS = {
+    "not-reported": ("plans/dashboard/_not_reported.html", _not_reported_panel, gettext_lazy("Who hasn't reported")),
+    "trend": ("plans/dashboard/_trend.html", _trend_panel, gettext_lazy("Status trend at each month end")),
+}
+# Sent by the dashboard's script when it fetches a panel: the answer is the panel alone, not a page around it.
+PANEL_HEADER = "X-Dashboard-Panel"
+
+
+@login_required
+@require_safe
+def dashboard_panel(request, slug, name):
+    """One of the dashboard's panels (``DASHBOARD_PANELS``), with the dashboard's as-of date and filters.
+
+    Fetched by the dashboard's script it is the panel alone; opened as a link (without JavaScript) it is a page.
+    """
+    if name not in DASHBOARD_PANELS:
+        raise Http404
+    fragment = request.headers.get(PANEL_HEADER) == "1"
+    template, build, title = DASHBOARD_PANELS[name]
+
+    def panel(plan):
+        as_of = as_of_read(request, plan)
+        # The panel alone needs the plan and the date; its page has the banners of every page under the plan.
+        context = {"plan": plan, "as_of": as_of} if fragment else page_context(request, plan, as_of)
+        return title, context | {"panel_template": template, "title": title, **build(request, plan, as_of)}
+
+    page = "panel_fragment" if fragment else "panel"
+    return plan_page(request, slug, page, panel, item=name, fragment=fragment)
 
 
 @login_required

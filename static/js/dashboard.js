@@ -13,6 +13,8 @@
   var monthFmt = new Intl.DateTimeFormat(lang, { month: "short", year: "2-digit", timeZone: "UTC" });
   var dayFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
   var numFmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+  // Axis ticks in the units the reader counts in: 35万 and 193亿 in Chinese (as the server writes figures).
+  var tickFmt = /^zh/i.test(lang || "") ? new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 2 }) : numFmt;
   var PAD = 10 * 86400000; // ten days either side of the baseline and target dates
   function ts(iso) { return Date.parse(iso + "T00:00:00Z"); }
   function data(el) { return JSON.parse(document.getElementById(el.dataset.source).textContent); }
@@ -78,20 +80,51 @@
         },
         scales: {
           x: { type: "linear", min: ts(d.baseline.x) - PAD, max: ts(d.target.x) + PAD, ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return monthFmt.format(value); } } },
-          y: { ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return numFmt.format(value); } },
+          y: { ticks: { maxTicksLimit: compact ? 4 : 8, callback: function (value) { return tickFmt.format(value); } },
                title: { display: !compact, text: d.unit } }
         }
       }
     });
   }
 
-  function draw() {
+  function drawIn(root) {
     if (typeof Chart === "undefined") { return; }
-    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
-      var chart = canvas.dataset.chart === "trend" ? trendChart(canvas) : kpiChart(canvas);
-      canvas.chart = chart;
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; // the page's (Chinese) font stack
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.chart) { return; }
+      canvas.chart = canvas.dataset.chart === "trend" ? trendChart(canvas) : kpiChart(canvas);
     });
-    document.documentElement.dataset.chartsReady = "true";
+  }
+
+  // The dashboard's heavy panels (plans.views.dashboard.dashboard_panel) arrive after the page: each placeholder
+  // holds a link to the panel's own page, replaced by the panel once fetched. A failed fetch, or a redirect to
+  // sign in, leaves the link.
+  function loadPanel(placeholder) {
+    return fetch(placeholder.dataset.panelSrc, {
+      credentials: "same-origin", headers: { Accept: "text/html", "X-Dashboard-Panel": "1" }
+    })
+      .then(function (response) {
+        if (!response.ok || response.redirected) { throw new Error(response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var panel = holder.firstElementChild;
+        if (!panel) { return; }
+        placeholder.replaceWith(panel);
+        drawIn(panel);
+      })
+      .catch(function () { placeholder.removeAttribute("aria-busy"); });
+  }
+
+  function draw() {
+    drawIn(document);
+    var placeholders = Array.prototype.slice.call(document.querySelectorAll("[data-panel-src]"));
+    placeholders.forEach(function (p) { p.setAttribute("aria-busy", "true"); });
+    Promise.all(placeholders.map(loadPanel)).then(function () {
+      document.documentElement.dataset.chartsReady = "true";
+    });
   }
 
   // The as-of selector on drill-down pages submits on change; the button stays for keyboards and no-JS.

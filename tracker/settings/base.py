@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "plans.language.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tracker.middleware.ContentSecurityPolicyMiddleware",
@@ -123,6 +124,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers per language (tracker/formats/<language>/formats.py): 30 June 2025 / 2025年6月30日.
+FORMAT_MODULE_PATH = ["tracker.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
@@ -215,6 +218,8 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Action Plan Tracker <tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the accessibility statement (/accessibility/) asks people to write when a page is hard to use.
+TRACKER_ACCESSIBILITY_CONTACT = env("TRACKER_ACCESSIBILITY_CONTACT", default="accessibility@localhost")
 # The address of the site as its users reach it, for the links in e-mails (which have no request to build them from).
 TRACKER_SITE_URL = env("TRACKER_SITE_URL", default="http://127.0.0.1:8000")
 

@@ -12,6 +12,10 @@ for _name in ("DATABASE_URL", "REDIS_URL"):
     if not env(_name, default=""):
         raise ImproperlyConfigured(f"{_name} must be set in production.")
 
+# The users read Chinese first: pages default to Simplified Chinese when neither the person's choice nor the
+# browser names a language of the site; English stays available from the switcher.
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="zh-hans")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)

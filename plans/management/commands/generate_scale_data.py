@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from plans.recompute import plan_recompute
-from plans.scale_data import ScaleDataExists, Sizes, scale_plan_create, scale_plan_rows
+from plans.scale_data import ScaleDataExists, Sizes, scale_plan_create, scale_plan_rows, statistics_refresh
 
 
 def positive_scale(value: str) -> float:
@@ -42,6 +42,7 @@ class Command(BaseCommand):
         if not no_recompute:
             with tqdm(desc="recompute", unit="day", disable=verbosity == 0, leave=False) as days:
                 plan_recompute(plan_id=plan.pk, progress=days)
+            statistics_refresh()  # the statuses the dashboards filter on are written now
         if verbosity:
             self.stdout.write(
                 f"Plan {plan.slug}: {sizes.focus_areas} focus areas, {sizes.goals} goals, {sizes.milestones} "
