@@ -333,6 +333,7 @@ class KPISerializer(StrictModelSerializer):
             "code",
             "name",
             "unit",
+            "decimals",
             "direction",
             "baseline_value",
             "baseline_date",
