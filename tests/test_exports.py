@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from plans.exports import column_widths, safe_text
 from plans.models import KPI
-from tests.factories import KPIFactory, MilestoneFactory
+from tests.factories import KPIFactory, MilestoneFactory, api_client
 from tests.test_dashboard_views import build_plan
 from tests.test_zone_pages import build_zones, export_url
 
@@ -282,3 +282,14 @@ def test_decimals_are_whole_numbers_from_0_to_6(plan):
         KPI.objects.filter(pk=kpi.pk).update(decimals=7)
     kpi.refresh_from_db()
     assert kpi.decimals == 2
+
+
+def test_the_api_sets_a_kpis_decimals_within_0_to_6(manager, plan):
+    kpi = KPI.objects.get(code="K00")
+    client = api_client()
+    client.force_login(manager)
+    assert client.patch(f"/api/v1/kpis/{kpi.pk}/", {"decimals": 1}).json()["decimals"] == 1
+    response = client.patch(f"/api/v1/kpis/{kpi.pk}/", {"decimals": 7})
+    assert response.status_code == 400 and list(response.json()) == ["decimals"]
+    kpi.refresh_from_db()
+    assert kpi.decimals == 1
