@@ -1,8 +1,10 @@
 """The dashboard's KPI and milestone tables as CSV and XLSX.
 
 Each file opens with a few ``label, value`` rows (plan, as-of date, filters, export time, notices),
-then a blank row, the column header and the data. Numbers stay numbers (unrounded) so the file
-can be recomputed; text that a spreadsheet would run as a formula is prefixed with an apostrophe.
+then a blank row, the column header and the data. A KPI's values (baseline, latest, target, forecast, a zone's
+value and change) are rounded half up to the KPI's ``decimals`` and written with exactly that many (19.30 at two),
+shares and progress in percent to one, scores to two; in the XLSX they stay numbers, formatted to match
+(``#,##0.00``). Text that a spreadsheet would run as a formula is prefixed with an apostrophe.
 
 Rows are read as plain tuples (``values_list``, one query, fetched in chunks from a server-side cursor) and
 never kept as a list: no model instance per row, only the columns shown (never the stored explanations).
@@ -15,7 +17,10 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from itertools import chain, islice
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -24,6 +29,7 @@ from django.utils.translation import gettext as _
 from . import xlsx
 from .choices import MilestoneState, Status
 from .explain import status_label
+from .numbers import rounded
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # The columns each table shows, in the file's order (as_of_* are the selectors' annotations): a KPI row holds a
@@ -51,6 +57,7 @@ KPI_COLUMNS = (
     "as_of_status",
     "as_of_score",
     "stale",
+    "decimals",
 )
 MILESTONE_COLUMNS = (
     "goal__focus_area__code",
@@ -68,6 +75,9 @@ MILESTONE_COLUMNS = (
     "as_of_progress",
 )
 CHUNK_ROWS = 500  # rows fetched per round trip, and CSV rows sent per chunk
+WIDTH_SAMPLE_ROWS = 200  # an XLSX column is as wide as its header and its widest value in these first rows
+MIN_WIDTH, MAX_WIDTH = 8, 50  # characters
+SCORE_DECIMALS = PER_UNIT_DECIMALS = 2  # as the pages show them
 SPOOL_BYTES = 8 * 1024 * 1024  # an XLSX larger than this is spooled to disk rather than memory
 
 
@@ -106,7 +116,7 @@ def meta_rows(*, plan, as_of, filters: list[tuple[str, str]], notice: str = "", 
 
 
 def _percent(share):
-    return None if share is None else round(share * 100, 1)
+    return None if share is None else rounded(share * 100, 1)
 
 
 def _status_labels() -> dict:
@@ -155,6 +165,7 @@ def _kpi_rows(kpis, *, past: bool) -> Iterator[list]:
     labels = _status_labels()
     yes, no = _("yes"), _("no")
     for row in _rows_of(kpis, KPI_COLUMNS):
+        *row, places = row
         (code, name, name_zh, area, goal, team, team_zh, unit, unit_zh, baseline, baseline_date, latest, latest_date,
          target, target_date, progress, forecast, low, high, status, score, stale) = row  # fmt: skip
         yield [
@@ -167,18 +178,18 @@ def _kpi_rows(kpis, *, past: bool) -> Iterator[list]:
             team_zh,
             unit,
             unit_zh,
-            baseline,
+            rounded(baseline, places),
             baseline_date,
-            latest,
+            rounded(latest, places),
             latest_date,
-            target,
+            rounded(target, places),
             target_date,
             _percent(progress),
-            forecast,
-            None if past else low,
-            None if past else high,
+            rounded(forecast, places),
+            None if past else rounded(low, places),
+            None if past else rounded(high, places),
             _status_text(labels, status),
-            score,
+            rounded(score, SCORE_DECIMALS),
             None if past else (yes if stale else no),
         ]
 
@@ -207,6 +218,7 @@ def _milestone_rows(milestones) -> Iterator[list]:
     states = {state.value: str(state.label) for state in MilestoneState}
     for row in _rows_of(milestones, MILESTONE_COLUMNS):
         *shown, state, status, score, progress = row
+        score = rounded(score, SCORE_DECIMALS)
         yield [*shown, states.get(state, state), _status_text(labels, status), score, _percent(progress)]
 
 
@@ -241,8 +253,11 @@ def csv_chunks(*, meta: list, header: list, rows: Iterable[list]) -> Iterator[st
 
 def to_xlsx(*, title: str, meta: list, header: list, rows: Iterable[list]):
     """The workbook in a temporary file, positioned at its start: metadata rows (labels bold), a blank row, a
-    bold header frozen above typed cells. Rows are written as they come; none is kept."""
+    bold header frozen above typed cells. Rows are written as they come; only the first WIDTH_SAMPLE_ROWS are
+    held, to size the columns."""
     bold = xlsx.BOLD
+    rows = iter(rows)
+    sample = list(islice(rows, WIDTH_SAMPLE_ROWS))
 
     def styled():
         for row in meta:
@@ -250,19 +265,35 @@ def to_xlsx(*, title: str, meta: list, header: list, rows: Iterable[list]):
             yield [(values[0], bold), *values[1:]]
         yield []
         yield [(str(c), bold) for c in header]
-        for row in rows:
+        for row in chain(sample, rows):
             yield [safe_text(c) for c in row]
 
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
-    xlsx.write(
-        out,
-        title=str(title),
-        rows=styled(),
-        widths=[max(10, min(40, len(str(name)) + 4)) for name in header],
-        frozen_rows=len(meta) + 2,
-    )
+    xlsx.write(out, title=str(title), rows=styled(), widths=column_widths(header, sample), frozen_rows=len(meta) + 2)
     out.seek(0)
     return out
+
+
+def _shown_width(value) -> int:
+    """About how many characters wide a value shows in a spreadsheet: grouped numbers, ISO dates, wide CJK text."""
+    if value is None:
+        return 0
+    if isinstance(value, Decimal):
+        text = f"{value:,f}"
+    elif isinstance(value, float):
+        text = f"{value:,.2f}"
+    else:
+        text = str(value)
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def column_widths(header: list, rows: list[list]) -> list[int]:
+    """Each column as wide as its header or its widest value in ``rows`` (a sample), within MIN and MAX_WIDTH."""
+    widths = [_shown_width(name) for name in header]
+    for row in rows:
+        for i, value in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], _shown_width(value))
+    return [max(MIN_WIDTH, min(MAX_WIDTH, width + 2)) for width in widths]
 
 
 def breakdown_meta(*, plan, as_of, breakdown) -> list:
@@ -284,7 +315,7 @@ def breakdown_meta(*, plan, as_of, breakdown) -> list:
 
 
 def breakdown_table(breakdown) -> tuple[list[str], Iterator[list]]:
-    """The nation, each province and its zones, one row each, in the page's order; numbers unrounded."""
+    """The nation, each province and its zones, one row each, in the page's order; values to the KPI's decimals."""
     header = [
         _("Level"),
         _("Province code"),
@@ -315,23 +346,27 @@ def _breakdown_rows(breakdown) -> Iterator[list]:
     yes, no = _("yes"), _("no")
     kpi, period = breakdown.kpi, breakdown.period
     national = breakdown.national
+    places = kpi.decimals
     if national is not None:
         yield [
-            _("Nation"), "", "", "", "", "", "", period, breakdown.national_value, kpi.unit, kpi.unit_zh, None, None,
-            None, None, None, national.reported_zones, national.expected_zones, "", "",
+            _("Nation"), "", "", "", "", "", "", period, rounded(breakdown.national_value, places), kpi.unit,
+            kpi.unit_zh, None, None, None, None, None, national.reported_zones, national.expected_zones, "", "",
         ]  # fmt: skip
     for province in breakdown.provinces:
         p = province.unit
         if province.shown:
             yield [
-                _("Province"), p.code, p.name_en, p.name_zh, "", "", "", period, province.value, kpi.unit, kpi.unit_zh,
-                province.previous, province.change, _percent(province.change_share), _percent(province.share), None,
+                _("Province"), p.code, p.name_en, p.name_zh, "", "", "", period, rounded(province.value, places),
+                kpi.unit, kpi.unit_zh, rounded(province.previous, places), rounded(province.change, places),
+                _percent(province.change_share), _percent(province.share), None,
                 province.reported_zones, province.expected_zones, _status_text(labels, province.status), "",
             ]  # fmt: skip
         for zone in province.zones:
             z = zone.unit
             yield [
-                _("Zone"), p.code, p.name_en, p.name_zh, z.code, z.name_en, z.name_zh, period, zone.value, kpi.unit,
-                kpi.unit_zh, zone.previous, zone.change, _percent(zone.change_share), _percent(zone.share),
-                zone.per_unit, None, None, _status_text(labels, zone.status), yes if zone.reported else no,
+                _("Zone"), p.code, p.name_en, p.name_zh, z.code, z.name_en, z.name_zh, period,
+                rounded(zone.value, places), kpi.unit, kpi.unit_zh, rounded(zone.previous, places),
+                rounded(zone.change, places), _percent(zone.change_share), _percent(zone.share),
+                rounded(zone.per_unit, PER_UNIT_DECIMALS), None, None, _status_text(labels, zone.status),
+                yes if zone.reported else no,
             ]  # fmt: skip

@@ -16,7 +16,7 @@ it differently. Refused: thousands separators and inner spaces or underscores (`
 
 import math
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -108,3 +108,24 @@ def field_error(exc: ValidationError, messages: dict) -> ValidationError:
     """``exc`` reworded with a field's own message for its code, when the field has one."""
     message = messages.get(exc.code, exc.message)
     return ValidationError(message, code=exc.code, params=exc.params)
+
+
+_QUANTA = [Decimal(1).scaleb(-places) for places in range(10)]  # 1, 0.1, 0.01 ...
+
+
+def rounded(value, places: int):
+    """``value`` rounded half up to ``places`` decimals, as a Decimal that keeps them (1.5 at 2 places is 1.50), so
+    a CSV shows exactly the precision and an XLSX cell gets the matching number format (plans.xlsx).
+
+    Rounds the number as written (``repr``: 2.675 is 2.68, not the binary 2.67499...). None stays None; a
+    non-finite float or one too large to carry the decimals is returned as it is.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite():
+            return value
+        return number.quantize(_QUANTA[places], rounding=ROUND_HALF_UP)
+    except (InvalidOperation, IndexError):
+        return value

@@ -3,8 +3,9 @@
 The exports need only this much of the format, and writing the sheet's XML directly costs a string per cell
 where openpyxl built (and, without lxml, serialised in pure Python) an object per cell: most of an export's
 time. Text goes in inline (no shared-string table to hold in memory); a date is a day number with a date
-format, as spreadsheet programs store it. The result opens in Excel, LibreOffice and openpyxl (a test reads
-it back with openpyxl).
+format, as spreadsheet programs store it; a Decimal is a number shown with as many decimals as it carries
+(``Decimal("1.50")``: format ``#,##0.00``), so a value rounded for export reads the same in the cell. The
+result opens in Excel, LibreOffice and openpyxl (a test reads it back with openpyxl).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import re
 import zipfile
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import IO
 
 # Cell styles, indexes into cellXfs of STYLES.
@@ -51,20 +53,30 @@ WORKBOOK_RELS = (
     f'<Relationship Id="rId2" Type="{REL}/styles" Target="styles.xml"/>'
     "</Relationships>"
 )
+# A number shown with d decimals (thousands grouped) has the style NUMBER + d, for d up to MAX_DECIMALS.
+NUMBER, MAX_DECIMALS = 4, 9
+NUMBER_FORMATS = ["#,##0" + ("." + "0" * places if places else "") for places in range(MAX_DECIMALS + 1)]
 STYLES = (
     HEADER + f'<styleSheet xmlns="{MAIN}">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+    f'<numFmts count="{2 + len(NUMBER_FORMATS)}"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
+    + "".join(f'<numFmt numFmtId="{166 + i}" formatCode="{code}"/>' for i, code in enumerate(NUMBER_FORMATS))
+    + "</numFmts>"
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
     "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    f'<cellXfs count="{NUMBER + len(NUMBER_FORMATS)}"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    + "".join(
+        f'<xf numFmtId="{166 + i}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        for i in range(len(NUMBER_FORMATS))
+    )
+    + "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -100,6 +112,8 @@ def _cell(ref: str, value, style: int) -> str:
         return f'<c r="{ref}"{s}><v>{value}</v></c>'
     if isinstance(value, float):
         return f'<c r="{ref}"{s}><v>{value!r}</v></c>' if math.isfinite(value) else ""
+    if isinstance(value, Decimal):
+        return _decimal_cell(ref, value, style)
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
             raise TypeError("spreadsheets hold no time zone: convert aware datetimes to local time first")
@@ -108,6 +122,14 @@ def _cell(ref: str, value, style: int) -> str:
     if isinstance(value, datetime.date):
         return f'<c r="{ref}" s="{style or DATE}"><v>{(value - EPOCH.date()).days}</v></c>'
     return _cell(ref, str(value), style)
+
+
+def _decimal_cell(ref: str, value: Decimal, style: int) -> str:
+    """A Decimal as a number cell formatted with its own decimals (beyond MAX_DECIMALS: the most there is)."""
+    if not value.is_finite():
+        return ""
+    places = min(MAX_DECIMALS, max(0, -value.as_tuple().exponent))
+    return f'<c r="{ref}" s="{style or NUMBER + places}"><v>{value:f}</v></c>'
 
 
 def _sheet_name(title: str) -> str:
@@ -162,6 +184,8 @@ def _write_sheet(sheet: IO[bytes], rows: Iterable[list], widths, frozen_rows: in
                 cells.append(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
             elif kind is str and value == value.strip():
                 cells.append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{_text(value)}</t></is></c>')
+            elif kind is Decimal:
+                cells.append(_decimal_cell(letter + n, value, PLAIN))
             elif kind is tuple:
                 cells.append(_cell(letter + n, value[0], value[1]))
             else:

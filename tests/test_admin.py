@@ -41,6 +41,7 @@ def kpi_form(kpi, **changes) -> dict:
         "code": kpi.code,
         "name": kpi.name,
         "unit": kpi.unit,
+        "decimals": kpi.decimals,
         "direction": kpi.direction,
         "baseline_value": kpi.baseline_value,
         "baseline_date": kpi.baseline_date,

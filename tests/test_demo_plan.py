@@ -51,6 +51,16 @@ def test_demo_kpis_carry_the_articles_2024_baselines_exactly(demo):
     assert all(str(k.baseline_date) == "2024-12-31" for k in kpis.values())
 
 
+def test_demo_kpis_are_shown_with_decimals_that_fit_their_units(demo):
+    decimals = {k.code: (k.unit, k.decimals) for k in KPI.objects.filter(plan=demo)}
+    assert decimals["RD-INSTITUTIONS"] == ("institutions", 0)  # a count
+    assert {d for unit, d in decimals.values() if unit == "%"} == {1}
+    assert {d for unit, d in decimals.values() if unit == "trillion yuan"} == {2}  # 19.95 trillion is a figure
+    # Every figure the demo records reads the same at its KPI's decimals.
+    for m in Measurement.objects.filter(kpi__plan=demo, unit__isnull=True).select_related("kpi"):
+        assert round(m.value, m.kpi.decimals) == m.value, (m.kpi.code, m.value)
+
+
 def test_demo_plan_has_the_articles_focus_areas(demo):
     names = set(demo.focus_areas.values_list("name", flat=True))
     assert {

@@ -3,15 +3,19 @@
 import csv
 import datetime
 import io
+from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from plans.exports import safe_text
+from plans.exports import column_widths, safe_text
 from plans.models import KPI
-from tests.factories import KPIFactory, MilestoneFactory
+from tests.factories import KPIFactory, MilestoneFactory, api_client
 from tests.test_dashboard_views import build_plan
+from tests.test_zone_pages import build_zones, export_url
 
 pytestmark = pytest.mark.django_db
 
@@ -62,10 +66,11 @@ def test_kpi_csv_has_as_of_filters_and_every_column_of_the_dashboard_table(clien
     assert [r["Code"] for r in rows] == ["K00", "K02", "K01", "K03"]
     first = rows[0]
     kpi = KPI.objects.get(code="K00")
-    assert first["Baseline"] == "60.0" and first["Target"] == "80.0" and first["Latest value"] == "70.0"
+    # Rounded to the KPI's decimals (2 unless set), with exactly that many.
+    assert first["Baseline"] == "60.00" and first["Target"] == "80.00" and first["Latest value"] == "70.00"
     assert first["Latest date"] == "2025-06-30" and first["Target date"] == "2025-12-31"
-    assert float(first["Forecast"]) == pytest.approx(kpi.forecast_value)
-    assert float(first["Forecast low (95%)"]) == pytest.approx(kpi.forecast_low)
+    assert float(first["Forecast"]) == pytest.approx(kpi.forecast_value, abs=0.005)
+    assert float(first["Forecast low (95%)"]) == pytest.approx(kpi.forecast_low, abs=0.005)
     assert first["Progress (%)"] == "50.0" and first["Status"] == "On track" and first["Stale"] == "no"
 
 
@@ -79,7 +84,7 @@ def test_kpi_csv_at_a_past_date_with_filters_writes_them_into_the_file(client, m
     assert meta["Filters"] == "Focus area: FA2 Industry; Status: Off track"
     assert [r["Code"] for r in rows] == ["K01", "K03"]
     assert {r["Status"] for r in rows} == {"Off track"}
-    assert {r["Forecast"] for r in rows} == {"66.5"}
+    assert {r["Forecast"] for r in rows} == {"66.50"}
     assert {r["Forecast low (95%)"] for r in rows} == {""}  # snapshots keep no interval
 
 
@@ -182,7 +187,9 @@ def test_kpi_xlsx_opens_in_openpyxl_with_typed_styled_cells_and_a_frozen_header(
     assert sheet["A1"].value == "Plan" and sheet["A1"].font.b and not sheet["B1"].font.b
     assert [c.value for c in sheet[header_row]][:3] == ["Code", "KPI", "KPI (Chinese)"]
     assert all(c.font.b for c in sheet[header_row])
-    assert sheet.column_dimensions["A"].width == 10 and sheet.column_dimensions["S"].width == 23
+    # As wide as the header or the widest value, plus two: "Code" over K00 gets the least width there is.
+    assert sheet.column_dimensions["A"].width == 8
+    assert sheet.column_dimensions["S"].width == len("Forecast high (95%)") + 2
     first = {h.value: c for h, c in zip(sheet[header_row], sheet[header_row + 1], strict=True)}
     assert first["KPI"].value == "R&D <spend> per GDP "  # escaped, the control character dropped, spaces kept
     assert first["Code"].data_type == "s" and first["Unit"].value == "%"
@@ -208,3 +215,87 @@ def test_xlsx_sheet_names_and_cells_of_every_kind_round_trip(tmp_path):
     assert sheet["A1"].font.b and sheet.freeze_panes == "A2"
     assert sheet["B3"].value == "x" and sheet["A2"].value is None
     assert xlsx.column_letter(1) == "A" and xlsx.column_letter(27) == "AA" and xlsx.column_letter(703) == "AAA"
+
+
+# --- values rounded to the KPI's decimals -------------------------------------------------------------------------
+
+
+def test_kpi_csv_rounds_half_up_to_each_kpis_decimals_and_shows_exactly_that_many(client, manager, plan):
+    # 60.45 is 60.4499... in binary: the figure as written is rounded, as a person would.
+    KPI.objects.filter(code="K00").update(decimals=1, baseline_value=60.45, target_value=80.0)
+    KPI.objects.filter(code="K01").update(decimals=0, baseline_value=34999.5, target_value=40000.49)
+    client.force_login(manager)
+    _meta, _header, rows = read_csv(export(client, plan, "kpis", "csv"))
+    by_code = {row["Code"]: row for row in rows}
+    assert (by_code["K00"]["Baseline"], by_code["K00"]["Target"], by_code["K00"]["Latest value"]) == (
+        "60.5",
+        "80.0",
+        "70.0",
+    )
+    assert by_code["K01"]["Baseline"] == "35000" and by_code["K01"]["Target"] == "40000"
+    forecast = KPI.objects.get(code="K00").forecast_value
+    assert by_code["K00"]["Forecast"] == f"{forecast:.1f}"
+    assert by_code["K02"]["Baseline"] == "60.00"  # the default, two decimals
+    assert by_code["K00"]["Score"] == "" or len(by_code["K00"]["Score"].split(".")[-1]) == 2
+
+
+def test_kpi_xlsx_cells_are_rounded_numbers_formatted_to_the_kpis_decimals(client, manager, plan):
+    KPI.objects.filter(code="K00").update(decimals=1, baseline_value=60.45)
+    KPI.objects.filter(code="K01").update(decimals=0, baseline_value=34999.5)
+    client.force_login(manager)
+    sheet = load_workbook(io.BytesIO(export(client, plan, "kpis", "xlsx").getvalue())).active
+    header_row = next(row for row in sheet.iter_rows(min_col=1, max_col=1) if row[0].value == "Code")[0].row
+    header = [c.value for c in sheet[header_row]]
+    cells = {row[0].value: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=header_row + 1)}
+    baseline = cells["K00"]["Baseline"]
+    assert baseline.data_type == "n" and baseline.value == 60.5 and baseline.number_format == "#,##0.0"
+    assert cells["K00"]["Target"].number_format == "#,##0.0" and cells["K00"]["Latest value"].value == 70
+    assert cells["K01"]["Baseline"].value == 35000 and cells["K01"]["Baseline"].number_format == "#,##0"
+    assert cells["K02"]["Forecast"].number_format == "#,##0.00"
+    assert cells["K00"]["Progress (%)"].number_format == "#,##0.0"
+    assert cells["K00"]["Score"].number_format == "#,##0.00"
+
+
+def test_xlsx_columns_fit_their_values_within_bounds(client, manager, plan):
+    KPI.objects.filter(code="K00").update(name="Enterprise R&D spending in the national high-tech zones")
+    KPI.objects.filter(code="K01").update(name="国家高新区企业研发投入")  # 11 wide characters
+    client.force_login(manager)
+    sheet = load_workbook(io.BytesIO(export(client, plan, "kpis", "xlsx").getvalue())).active
+    assert sheet.column_dimensions["B"].width == len("Enterprise R&D spending in the national high-tech zones"[:48]) + 2
+    assert column_widths(["KPI"], [["国家高新区企业研发投入"]]) == [2 * 11 + 2]
+    assert column_widths(["Value"], [[Decimal("1234567.50")]]) == [len("1,234,567.50") + 2]
+    assert column_widths(["x"], [["y" * 200]]) == [50] and column_widths(["x"], [[None]]) == [8]
+
+
+def test_breakdown_xlsx_values_follow_the_kpis_decimals(client, manager):
+    z = build_zones(5)
+    KPI.objects.filter(pk=z.kpi.pk).update(decimals=1)
+    client.force_login(manager)
+    response = client.get(export_url(z, "xlsx"))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header_row = next(row for row in sheet.iter_rows(min_col=1, max_col=1) if row[0].value == "Level")[0].row
+    nation = sheet[header_row + 1]
+    assert nation[0].value == "Nation" and nation[8].value == 20 and nation[8].number_format == "#,##0.0"
+
+
+def test_decimals_are_whole_numbers_from_0_to_6(plan):
+    kpi = KPI.objects.get(code="K00")
+    kpi.decimals = 7
+    with pytest.raises(ValidationError) as refused:
+        kpi.full_clean()
+    assert "decimals" in refused.value.message_dict
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        KPI.objects.filter(pk=kpi.pk).update(decimals=7)
+    kpi.refresh_from_db()
+    assert kpi.decimals == 2
+
+
+def test_the_api_sets_a_kpis_decimals_within_0_to_6(manager, plan):
+    kpi = KPI.objects.get(code="K00")
+    client = api_client()
+    client.force_login(manager)
+    assert client.patch(f"/api/v1/kpis/{kpi.pk}/", {"decimals": 1}).json()["decimals"] == 1
+    response = client.patch(f"/api/v1/kpis/{kpi.pk}/", {"decimals": 7})
+    assert response.status_code == 400 and list(response.json()) == ["decimals"]
+    kpi.refresh_from_db()
+    assert kpi.decimals == 1

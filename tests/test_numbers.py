@@ -11,7 +11,7 @@ from django.utils import formats, timezone, translation
 
 from plans.forms import FiniteFloatField, PercentField
 from plans.models import KPI, Measurement, MilestoneUpdate
-from plans.numbers import parse_number
+from plans.numbers import parse_number, rounded
 from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, api_client, api_token
 
 YESTERDAY = timezone.localdate() - datetime.timedelta(days=1)
@@ -263,3 +263,24 @@ def test_milestone_progress_that_is_not_a_whole_number_is_400_and_logs_nothing(t
     assert response.status_code == 400
     assert list(response.json()) == ["percent_complete"]
     assert not MilestoneUpdate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (2.675, 2, "2.68"),  # half up on the figure as written, not on its binary 2.67499...
+        (-0.05, 1, "-0.1"),
+        (19.3, 2, "19.30"),  # keeps its decimals, so a file shows exactly the KPI's precision
+        (34999.5, 0, "35000"),
+        (12, 1, "12.0"),
+        (Decimal("1.25"), 1, "1.3"),
+    ],
+)
+def test_rounded_rounds_half_up_and_keeps_the_decimals(value, places, expected):
+    assert str(rounded(value, places)) == expected
+
+
+def test_rounded_leaves_none_and_what_it_cannot_round():
+    assert rounded(None, 2) is None
+    assert rounded(1e300, 2) == 1e300  # too many digits to carry two decimals
+    assert rounded(float("nan"), 1) != rounded(float("nan"), 1)  # still NaN, not an error

@@ -243,6 +243,21 @@ def test_a_good_plan_file_imports_with_its_units_range(db):
     assert (plan.kpis.get().min_value, plan.kpis.get().max_value) == (0, 100)
 
 
+def test_a_plan_file_sets_a_kpis_decimals_and_one_without_them_keeps_them(db):
+    plan, _changed = services.plan_import(data=plan_file({"decimals": 1}))
+    assert plan.kpis.get().decimals == 1
+    _plan, changed = services.plan_import(data=plan_file())
+    assert not changed and plan.kpis.get().decimals == 1
+
+
+def test_a_plan_file_with_too_many_decimals_is_refused_and_writes_nothing(db):
+    before = all_rows()
+    with pytest.raises(ValidationError) as raised:
+        services.plan_import(data=plan_file({"decimals": 7}))
+    assert "decimals" in raised.value.message_dict
+    assert all_rows() == before and not Plan.objects.exists()
+
+
 @pytest.mark.parametrize(
     "case, value_json, value_form, value_py, date, note, field, words", MEASUREMENT_BAD, ids=MEASUREMENT_IDS
 )

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from plans import breakdowns
 from plans.choices import Aggregation, ItemType, MeasurementSource, NationalSource, Status
-from plans.models import UnitAggregate, UnitStatus
+from plans.models import KPI, UnitAggregate, UnitStatus
 from tests.factories import (
     GoalFactory,
     KPIFactory,
@@ -329,6 +329,7 @@ def test_a_kpi_reported_nationally_has_no_zone_section(signed_in):
 
 def test_breakdown_csv_holds_the_nation_provinces_and_zones_in_the_page_order(signed_in):
     z = build_zones(5)
+    KPI.objects.filter(pk=z.kpi.pk).update(decimals=1)  # values to one decimal, per-unit figures to two
     response = signed_in.get(export_url(z, "csv", "?sort=name"))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
@@ -341,7 +342,7 @@ def test_breakdown_csv_holds_the_nation_provinces_and_zones_in_the_page_order(si
     assert body[0][8] == "20.0"
     zone = next(row for row in body if row[4] == "Z02")
     assert zone[5:11] == ["Zone 02", "", "2025-09-30", "6.0", "trillion yuan", ""]
-    assert zone[11:16] == ["3.0", "3.0", "100.0", "30.0", "20.0"]
+    assert zone[11:16] == ["3.0", "3.0", "100.0", "30.0", "20.00"]
     assert zone[18] == "Off track" and zone[19] == "yes"
     assert next(row for row in body if row[4] == "Z04")[19] == "no"
 

@@ -345,6 +345,7 @@ class KPISerializer(StrictModelSerializer):
             "name_zh",
             "unit",
             "unit_zh",
+            "decimals",
             "direction",
             "baseline_value",
             "baseline_date",

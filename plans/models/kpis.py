@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Aggregation, Direction, Frequency, MeasurementSource, NationalSource, Status
@@ -24,7 +26,10 @@ from .milestones import fill_from_goal
 from .plans import ExternalRef, Goal, Plan, date_window_errors, external_id_unique
 from .teams import Team
 
-__all__ = ["KPI", "Measurement", "MeasurementRevision", "kpi_default_range"]
+__all__ = ["KPI", "KPI_MAX_DECIMALS", "Measurement", "MeasurementRevision", "kpi_default_range"]
+
+# The most decimals a KPI's values are shown and exported with (a finer figure is noise in a plan's KPI).
+KPI_MAX_DECIMALS = 6
 
 # Words of a unit that name an amount that cannot be negative: money, counts, institutions.
 _NON_NEGATIVE_UNIT_WORDS = (
@@ -108,6 +113,12 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         blank=True,
         validators=finite_validators,
         help_text=_("Values above it are refused. Empty: no upper bound."),
+    )
+    decimals = models.PositiveSmallIntegerField(
+        _("decimals"),
+        default=2,
+        validators=[MaxValueValidator(KPI_MAX_DECIMALS)],
+        help_text=_("How many decimals the KPI's values are shown and exported with: 0 for counts, 1 for shares."),
     )
     frequency = models.CharField(_("reporting frequency"), max_length=16, choices=Frequency.choices)
     weight = weight_field()
@@ -231,6 +242,13 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
                 violation_error_message=_("Scales must be above zero."),
             ),
             choices_check("status", Status, name="plans_kpi_status_valid", blank=True),
+            models.CheckConstraint(
+                condition=Q(decimals__lte=KPI_MAX_DECIMALS),
+                name="plans_kpi_decimals_at_most_max",
+                violation_error_message=format_lazy(
+                    _("A KPI is shown with at most {max} decimals."), max=KPI_MAX_DECIMALS
+                ),
+            ),
         ]
 
     def __str__(self):

@@ -256,6 +256,8 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
             "frequency": k["frequency"],
             "weight": Decimal(str(k.get("weight", 1))),
             "source_note": k.get("source_note", ""),
+            # A file without it leaves the KPI's decimals as they are (the model's default for a new KPI).
+            **({"decimals": k["decimals"]} if "decimals" in k else {}),
         },
         options,
     )
