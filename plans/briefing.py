@@ -152,7 +152,11 @@ def _changes(plan: Plan, day: datetime.date | None, items: dict[str, list], stat
             if old is not None and item.as_of_status and old != item.as_of_status:
                 changes.append(StatusChange(item_type, _label(item, item_type), old, item.as_of_status))
     order = [str(s) for s in charts.TREND_ORDER]
-    return sorted(changes, key=lambda c: (order.index(c.after) if c.after in order else len(order), c.label))
+    # The plan's own move first, then the items, worst new status first.
+    return sorted(
+        changes,
+        key=lambda c: (c.item_type != ItemType.PLAN, order.index(c.after) if c.after in order else len(order), c.label),
+    )
 
 
 def _figures(plan: Plan, since: datetime.date, reference: datetime.date):

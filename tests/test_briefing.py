@@ -213,3 +213,12 @@ def test_a_failed_send_records_nothing_so_the_retry_sends_it(demo, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert send_briefings.apply(kwargs={"today": "2025-07-01"}).get()["messages"] == 1
     assert len(mail.outbox) == 1
+
+
+def test_briefings_are_scheduled_on_the_first_of_each_month():
+    from tracker.celery import app as celery_app
+
+    entry = celery_app.conf.beat_schedule["send-briefings-monthly"]
+    assert entry["task"] == send_briefings.name
+    assert entry["schedule"].day_of_month == {1}
+    assert entry["schedule"].hour == {8}
