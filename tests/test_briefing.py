@@ -13,6 +13,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from plans import charts
+from plans.briefing import briefing_gather, briefing_html
 from plans.chart_svg import kpi_chart_svg
 from plans.choices import ItemType
 from plans.explain import status_label
@@ -72,6 +73,13 @@ def test_briefing_pdf_holds_the_plans_status_and_the_seed_baselines(client, demo
     for code in KPI.objects.filter(plan=demo).values_list("code", flat=True):
         assert code in text
     assert "R&D capability and innovation ecosystem" in text
+
+
+def test_briefing_reads_a_fixed_number_of_queries(demo, django_assert_max_num_queries):
+    # Plan snapshot days (2), the plan's snapshot, status counts, focus areas, goals, KPIs, milestones, measurements,
+    # the statuses at the previous month end, the figures that came in: whatever the plan's size.
+    with django_assert_max_num_queries(12):
+        briefing_html(briefing_gather(plan=demo, asked=JUNE_END, today=datetime.date(2026, 1, 10)))
 
 
 def test_a_day_between_month_ends_reads_the_month_end_before_it_and_what_changed_since_the_one_before(client, demo):
