@@ -19,6 +19,7 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
+from django.contrib.staticfiles import finders
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -32,6 +33,7 @@ from .models import Measurement, Plan, StatusSnapshot
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "plans/briefing/briefing.html"
+STYLESHEET = "css/briefing.css"  # a static file: templates hold no <style> (tests/test_security_headers.py)
 # The figures listed under "what changed": the newest first, the rest counted.
 FIGURES_SHOWN = 40
 ITEM_TYPES = (ItemType.FOCUS_AREA, ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE)
@@ -264,8 +266,6 @@ def briefing_html(briefing: Briefing) -> str:
         "b": briefing,
         "plan": briefing.plan,
         "item_type_labels": [ItemType(kind).label for kind in ITEM_TYPES],
-        # The page footer: a CSS ``content`` value, so the translated words travel around the page counters.
-        "page_footer": _css_text(_("Page %(page)s of %(pages)s")),
     }
     return render_to_string(TEMPLATE, context)
 
@@ -273,11 +273,15 @@ def briefing_html(briefing: Briefing) -> str:
 def briefing_pdf(briefing: Briefing) -> bytes:
     """The briefing as a PDF, in the active language. Raises ``BriefingUnavailable`` without WeasyPrint."""
     try:
-        from weasyprint import HTML
+        from weasyprint import CSS, HTML
     except (ImportError, OSError) as error:  # OSError: the package is there, Pango is not
         logger.warning("The PDF briefing cannot be rendered: %s", error)
         raise BriefingUnavailable(str(error)) from error
-    return HTML(string=briefing_html(briefing)).write_pdf()
+    # The page footer: a CSS ``content`` value, so the translated words travel around the page counters.
+    footer_text = _css_text(_("Page %(page)s of %(pages)s"))
+    footer = CSS(string="@page { @bottom-center { content: " + footer_text + "; } }")
+    stylesheet = CSS(filename=finders.find(STYLESHEET))
+    return HTML(string=briefing_html(briefing)).write_pdf(stylesheets=[stylesheet, footer])
 
 
 def plans_to_brief(*, month_end: datetime.date):
