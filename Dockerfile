@@ -1,6 +1,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=tracker.settings.production
 WORKDIR /app
+# WeasyPrint (the PDF briefing) needs Pango; Chinese briefings need a CJK font.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY requirements/lock.txt requirements/
 RUN pip install --no-cache-dir --require-hashes -r requirements/lock.txt && pip install --no-cache-dir --no-deps -e .

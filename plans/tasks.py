@@ -101,3 +101,31 @@ def send_reminders(today: str | None = None) -> dict[str, int]:
     if result.failed:
         raise RemindersNotAllSent(f"{result.failed} reminder messages not sent")
     return {"messages": result.messages, "notifications": result.notifications}
+
+
+class BriefingsNotAllSent(Exception):
+    """Some plans' briefings could not be sent (the mail server is down?): the task retries them later."""
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=540,
+    time_limit=600,
+    autoretry_for=(BriefingsNotAllSent,),
+    retry_backoff=600,
+    retry_backoff_max=3 * 3600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_briefings(today: str | None = None) -> dict[str, int]:
+    """Monthly: each plan's PDF briefing as of the month just ended, to every manager (``plans.services.briefings``).
+
+    Idempotent: once per plan and month (``BriefingSent``), so a second run, a redelivery or a retry sends only the
+    plans not yet sent. ``today`` (ISO date) is for tests and catch-ups by hand.
+    """
+    from .services import briefings_send
+
+    result = briefings_send(today=datetime.date.fromisoformat(today) if today else None)
+    if result.failed:
+        raise BriefingsNotAllSent(f"{result.failed} plan briefings not sent")
+    return {"plans": result.plans, "messages": result.messages, "already_sent": result.already_sent}

@@ -2,7 +2,19 @@
 
 from django.urls import path, re_path
 
-from .views import completeness, dashboard, home, items, notifications, plan_files, review, units, work, zones
+from .views import (
+    briefing,
+    completeness,
+    dashboard,
+    home,
+    items,
+    notifications,
+    plan_files,
+    review,
+    units,
+    work,
+    zones,
+)
 
 app_name = "plans"
 
@@ -22,6 +34,7 @@ urlpatterns = [
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
     path("plans/<slug:slug>/zones/", zones.plan_zones, name="dashboard_zones"),
+    path("plans/<slug:slug>/briefing.pdf", briefing.plan_briefing_pdf, name="briefing_pdf"),
     path("plans/<slug:slug>/review/", review.review_queue, name="review_queue"),
     path("plans/<slug:slug>/review/settings/", review.review_settings, name="review_settings"),
     path("plans/<slug:slug>/focus-areas/<path:code>/", dashboard.focus_area_detail, name="dashboard_focus_area"),

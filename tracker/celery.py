@@ -30,6 +30,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=8, minute=0),
         "options": {"expires": 6 * 3600},
     },
+    # The PDF briefing of the month just ended, to the managers: on the 1st, after the night's recompute has
+    # written the month-end snapshots. Idempotent per plan and month; one queued all day without a worker is dropped.
+    "send-briefings-monthly": {
+        "task": "plans.tasks.send_briefings",
+        "schedule": crontab(day_of_month=1, hour=8, minute=30),
+        "options": {"expires": 20 * 3600},
+    },
     "housekeeping-nightly": {
         "task": "plans.tasks.housekeeping",
         "schedule": crontab(hour=2, minute=35),

@@ -1,4 +1,5 @@
 from .api import *  # noqa: F403
+from .briefings import *  # noqa: F403
 from .history import *  # noqa: F403
 from .kpis import *  # noqa: F403
 from .milestones import *  # noqa: F403

@@ -7,6 +7,7 @@ recompute (``plan_mark_changed``), which enqueues one after commit. Callers impo
 
 from ..exceptions import MeasurementRowsInvalid, PeriodLocked, StaleVersionError, SubmissionRefused
 from .access import api_token_create, user_ensure
+from .briefings import BriefingsResult, briefings_send
 from .goals import goal_create, goal_delete, goal_update
 from .housekeeping import housekeeping_run
 from .imports import plan_import
@@ -68,6 +69,8 @@ from .units import (
 
 __all__ = [
     "REVIEW_SETTINGS",
+    "BriefingsResult",
+    "briefings_send",
     "PROGRESS_FIELDS",
     "MeasurementResult",
     "MeasurementRow",
