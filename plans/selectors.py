@@ -511,15 +511,86 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
     return list(parts[0].union(*parts[1:], all=True))
 
 
-def plan_status_trend(*, plan_id: int, dates) -> list[dict]:
+@dataclass(frozen=True)
+class ItemScope:
+    """The dashboard's filters as the blocks of the page apply them: focus area, owner team, status at the as-of date.
+
+    Focus areas have no owner team: under a team filter they are left out of the counts (the page says so).
+    """
+
+    focus_area_id: int | None = None
+    team_id: int | None = None
+    status: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.focus_area_id or self.team_id or self.status)
+
+    def items(self, model, *, plan_id: int, focus_area_path: str) -> QuerySet:
+        """``model``'s rows of the plan in the focus area and team (not the status: it depends on the date)."""
+        rows = model.objects.filter(plan_id=plan_id)
+        if self.focus_area_id:
+            rows = rows.filter(**{focus_area_path: self.focus_area_id})
+        if self.team_id:
+            rows = rows.none() if model is FocusArea else rows.filter(owner_team_id=self.team_id)
+        return rows
+
+
+# Each kind of item counted by the dashboard's blocks, and the path from it to its focus area.
+SCOPED_KINDS = (
+    (FocusArea, ItemType.FOCUS_AREA, "pk"),
+    (Goal, ItemType.GOAL, "focus_area_id"),
+    (KPI, ItemType.KPI, "goal__focus_area_id"),
+    (Milestone, ItemType.MILESTONE, "goal__focus_area_id"),
+)
+
+
+def plan_status_breakdown(*, plan_id: int, as_of=None, scope: ItemScope) -> list[dict]:
+    """``[{"item_type", "status", "area", "n"}]``: the items in ``scope`` by kind, status and focus area, in one query.
+
+    What the status tiles and the focus-area cards count under a filter, so that they agree with the tables
+    (which filter the same rows through plans.filtersets). At a past date the status is that day's snapshot's.
+    """
+    parts = []
+    for model, item_type, path in SCOPED_KINDS:
+        rows = scope.items(model, plan_id=plan_id, focus_area_path=path)
+        if as_of is None:
+            state = F("status")
+        else:
+            day = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of).order_by()
+            state = Subquery(day.values("status")[:1])
+        rows = rows.annotate(row_status=state, area=F(path))
+        if scope.status:
+            rows = rows.filter(row_status=scope.status)
+        parts.append(
+            rows.values("row_status", "area")
+            .annotate(item_type=Value(str(item_type)), n=Count("pk"))
+            .values("item_type", "row_status", "area", "n")
+            .order_by()
+        )
+    return [
+        {"item_type": row["item_type"], "status": row["row_status"] or "", "area": row["area"], "n": row["n"]}
+        for row in parts[0].union(*parts[1:], all=True)
+    ]
+
+
+def plan_status_trend(*, plan_id: int, dates, scope: ItemScope | None = None) -> list[dict]:
     """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each of ``dates``.
 
     Reads those days' rows through the (plan, as_of) index, not the daily history between them.
     """
+    rows = StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates)).exclude(item_type=ItemType.PLAN)
+    if scope is not None and (scope.focus_area_id or scope.team_id):
+        # The items in the focus area and team today, at each date (items added since count from their first day).
+        members = Q()
+        for model, item_type, path in SCOPED_KINDS:
+            ids = scope.items(model, plan_id=plan_id, focus_area_path=path).values("pk")
+            members |= Q(item_type=item_type, item_id__in=ids)
+        rows = rows.filter(members)
+    if scope is not None and scope.status:
+        rows = rows.filter(status=scope.status)
     return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates))
-        .exclude(item_type=ItemType.PLAN)
-        .values("as_of", "status")
+        rows.values("as_of", "status")
         .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
         .order_by("as_of", "status")
     )

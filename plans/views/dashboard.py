@@ -130,6 +130,32 @@ def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     return kpi_filter, milestones, attention_only
 
 
+def filter_scope(item_filter) -> selectors.ItemScope:
+    """The filters of a valid filter form, as the page's other blocks (tiles, cards, trend) apply them."""
+    if not item_filter.form.is_valid():
+        return selectors.ItemScope()
+    data = item_filter.form.cleaned_data
+    return selectors.ItemScope(
+        focus_area_id=getattr(data.get("focus_area"), "pk", None),
+        team_id=getattr(data.get("owner_team"), "pk", None),
+        status=data.get("status") or "",
+    )
+
+
+def area_matches(breakdown: list[dict]) -> dict[int, list[dict]]:
+    """``{focus area id: [{"item_type", "n", "text"}]}``: the matching goals, KPIs and milestones of each area."""
+    totals: dict[int, dict[str, int]] = {}
+    for row in breakdown:
+        if row["item_type"] != ItemType.FOCUS_AREA:
+            kinds = totals.setdefault(row["area"], {})
+            kinds[row["item_type"]] = kinds.get(row["item_type"], 0) + row["n"]
+    order = [ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE]
+    return {
+        area: [{"item_type": str(k), "n": kinds[k], "text": _count_text(k, kinds[k])} for k in order if kinds.get(k)]
+        for area, kinds in totals.items()
+    }
+
+
 def _count_text(item_type: str, n: int) -> str:
     texts = {
         ItemType.FOCUS_AREA: ngettext("%(count)d focus area", "%(count)d focus areas", n),
@@ -145,9 +171,11 @@ def _headline(rows: list[dict]) -> list[dict]:
     kinds = [ItemType.FOCUS_AREA, ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE]
     tiles: dict[str, dict] = {}
     for row in sorted(rows, key=lambda r: kinds.index(r["item_type"]) if r["item_type"] in kinds else len(kinds)):
-        tile = tiles.setdefault(row["status"] or "", {"status": row["status"] or "", "total": 0, "parts": []})
+        tile = tiles.setdefault(row["status"] or "", {"status": row["status"] or "", "total": 0, "kinds": {}})
         tile["total"] += row["n"]
-        tile["parts"].append(_count_text(row["item_type"], row["n"]))
+        tile["kinds"][row["item_type"]] = tile["kinds"].get(row["item_type"], 0) + row["n"]
+    for tile in tiles.values():  # rows come per focus area under a filter: one part per kind
+        tile["parts"] = [{"item_type": str(k), "n": n, "text": _count_text(k, n)} for k, n in tile["kinds"].items()]
     order = [str(s) for s in charts.TREND_ORDER]
     return sorted(tiles.values(), key=lambda t: order.index(t["status"]) if t["status"] in order else len(order))
 
@@ -165,13 +193,21 @@ def _dashboard_context(request, plan) -> dict:
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date, explained=False)
     goal_filter = GoalFilterSet(data, goals, plan=plan)
 
+    scope = filter_scope(kpi_filter)
     focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
-    chosen_area = kpi_filter.form.cleaned_data.get("focus_area") if kpi_filter.form.is_valid() else None
-    if chosen_area:
-        focus_areas = focus_areas.filter(pk=chosen_area.pk)
+    if scope.focus_area_id:
+        focus_areas = focus_areas.filter(pk=scope.focus_area_id)
+    if scope.active:
+        breakdown = selectors.plan_status_breakdown(plan_id=plan.pk, as_of=as_of.date, scope=scope)
+        matches = area_matches(breakdown)
+        # Under a filter, the cards of the focus areas that hold matching items (and the one picked).
+        areas = [fa for fa in focus_areas if fa.pk in matches or fa.pk == scope.focus_area_id]
+    else:
+        breakdown = selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)
+        matches, areas = {}, list(focus_areas)
 
     trend_dates = as_of.month_ends
-    trend_rows = selectors.plan_status_trend(plan_id=plan.pk, dates=trend_dates) if trend_dates else []
+    trend_rows = selectors.plan_status_trend(plan_id=plan.pk, dates=trend_dates, scope=scope) if trend_dates else []
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
     stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
     plan_status = stored.status if stored else ""
@@ -188,8 +224,9 @@ def _dashboard_context(request, plan) -> dict:
         "plan_why": plan_why,
         "filter_form": kpi_filter.form,
         "active_filters": kpi_filter.active,
-        "headline": _headline(selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)),
-        "focus_areas": [(fa, explain_item(fa, as_of.date)) for fa in focus_areas],
+        "scope": scope,
+        "headline": _headline(breakdown),
+        "focus_areas": [(fa, explain_item(fa, as_of.date), matches.get(fa.pk, [])) for fa in areas],
         "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
@@ -199,10 +236,8 @@ def _dashboard_context(request, plan) -> dict:
         "not_reported": completeness.not_reported_panel(
             plan=plan,
             today=timezone.localdate(),
-            focus_area_id=getattr(chosen_area, "pk", None),
-            team_id=getattr(
-                (kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}).get("owner_team"), "pk", None
-            ),
+            focus_area_id=scope.focus_area_id,
+            team_id=scope.team_id,
         ),
     }
     return context
