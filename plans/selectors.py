@@ -469,20 +469,28 @@ def dashboard_plan_get(*, slug: str) -> Plan:
     return get_object_or_404(Plan, slug=slug)
 
 
-def plan_snapshot_days(*, plan_id: int, among) -> list[datetime.date]:
+def plan_snapshot_days(*, plan_id: int, among, latest_by=None) -> list[datetime.date]:
     """The days among ``among`` the plan has snapshots for, oldest first, in one query.
 
     One index probe per day (``plans_snapshot_plan_day``), never a scan of the history: a plan
     keeps a snapshot for every day a recompute ran, and the pages ask about a dozen month ends.
+    With ``latest_by`` (a day), the latest snapshot day on or before it is among the days too (one more probe
+    in the same query): what the pages show for a day that has no snapshot of its own.
     """
     days = sorted(set(among))
-    if not days:
+    if not days and latest_by is None:
         return []
     probes = {
         f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)
     }
+    if latest_by is not None:
+        before = StatusSnapshot.objects.filter(plan_id=plan_id, as_of__lte=latest_by).order_by("-as_of")
+        probes["latest"] = Subquery(before.values("as_of")[:1])
     row = Plan.objects.filter(pk=plan_id).values(**probes).first() or {}
-    return [day for i, day in enumerate(days) if row.get(f"day_{i}")]
+    found = {day for i, day in enumerate(days) if row.get(f"day_{i}")}
+    if row.get("latest"):
+        found.add(row["latest"])
+    return sorted(found)
 
 
 def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:

@@ -374,11 +374,11 @@ def test_past_as_of_reads_statuses_scores_progress_and_forecast_from_snapshots(m
     assert "Milestone 0" not in text  # on track in June, so not in the attention table
 
 
-def test_unknown_as_of_date_falls_back_to_now_with_a_notice(manager_client, plan):
+def test_an_as_of_that_is_not_a_date_falls_back_to_now_with_an_error(manager_client, plan):
     response = manager_client.get(dashboard_url(plan, as_of="2025-02-30"))
     assert response.status_code == 200
     assert response.context["as_of"].date is None
-    assert "There is no snapshot for “2025-02-30”" in text_of(response)
+    assert "“2025-02-30” is not a date. Enter one as YYYY-MM-DD" in text_of(response)
 
 
 def test_drill_down_links_carry_the_as_of_date(manager_client, plan):

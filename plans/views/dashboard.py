@@ -42,16 +42,25 @@ DEMO_MARKER = "demo data"
 
 @dataclass
 class AsOf:
-    """The date the pages show: None for the stored (current) statuses, or a snapshot date."""
+    """The date the pages show: None for the stored (current) statuses, or a snapshot date.
+
+    ``asked`` is the day the reader picked when it has no snapshot of its own: the pages then show the latest
+    snapshot before it (``date``) and say so. ``error`` says why the reader's date was refused.
+    """
 
     date: datetime.date | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)
     rejected: str = ""
     month_ends: list[datetime.date] = field(default_factory=list)
+    asked: datetime.date | None = None
+    error: str = ""
+    earliest: datetime.date | None = None
+    latest: datetime.date | None = None
 
     @property
     def param(self) -> str:
-        return self.date.isoformat() if self.date else ""
+        day = self.asked or self.date
+        return day.isoformat() if day else ""
 
     @property
     def query(self) -> str:
@@ -62,29 +71,60 @@ class AsOf:
     def label(self) -> str:
         return date_format(self.date, "DATE_FORMAT") if self.date else _("now")
 
+    @property
+    def quick_picks(self) -> list[tuple[str, str]]:
+        """The month ends with snapshots, newest first, as ``(value, label)``."""
+        return [(value, label) for value, label in self.choices if value]
+
 
 def as_of_read(request, plan) -> AsOf:
-    """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
+    """Read ``?as_of=YYYY-MM-DD``: any day from the plan's start to today (or its end and grace, when earlier).
+
+    A day without a snapshot of its own shows the latest snapshot before it; a date that is not one, or outside
+    that range, or before the first snapshot, is refused with a message that says why, and the page shows now.
+    """
     raw = request.GET.get("as_of", "").strip()
+    today = timezone.localdate()
+    earliest, latest = plan.start_date, min(today, plan.end_date + PERIOD_GRACE)
     try:
         day = datetime.date.fromisoformat(raw) if raw else None
     except ValueError:
         day = None
+    in_range = day is not None and earliest <= day <= latest and day != today
     # Asked about the plan's month ends and the requested day only: a scan of every snapshot date
     # would read the whole daily history.
     candidates = month_ends_between(plan.start_date, plan.end_date + PERIOD_GRACE)
-    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=[*candidates, *([day] if day else [])])
+    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=candidates, latest_by=day if in_range else None)
     ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]
-    if not raw:
-        return AsOf(choices=choices, month_ends=ends)
-    if day is None or day not in set(dates):
-        return AsOf(choices=choices, rejected=raw, month_ends=ends)
-    if day.isoformat() not in {value for value, _label in choices}:
-        choices.append((day.isoformat(), date_format(day, "DATE_FORMAT")))
-    return AsOf(date=day, choices=choices, month_ends=ends)
+    found = AsOf(choices=choices, month_ends=ends, earliest=earliest, latest=latest)
+    if not raw or day == today:
+        return found
+    bounds = {"start": date_format(earliest, "DATE_FORMAT"), "end": date_format(latest, "DATE_FORMAT")}
+    if day is None:
+        found.rejected = raw
+        found.error = _("“%(value)s” is not a date. Enter one as YYYY-MM-DD, from %(start)s to %(end)s.") % {
+            "value": raw,
+            **bounds,
+        }
+        return found
+    if not in_range:
+        found.rejected = raw
+        found.error = _("%(day)s is outside the dates this plan can show. Pick one from %(start)s to %(end)s.") % {
+            "day": date_format(day, "DATE_FORMAT"),
+            **bounds,
+        }
+        return found
+    shown = max((d for d in dates if d <= day), default=None)
+    if shown is None:
+        found.rejected = raw
+        found.error = _("No status had been computed by %(day)s.") % {"day": date_format(day, "DATE_FORMAT")}
+        return found
+    found.date = shown
+    found.asked = day if shown != day else None
+    return found
 
 
 def _is_demo(plan) -> bool:
