@@ -393,6 +393,48 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
     return WorkPage(counts, {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()})
 
 
+@dataclass(frozen=True)
+class ManagerWork:
+    """What "My work" shows a manager: each plan's pending reviews and problems, and the first rows of two lists."""
+
+    plans: list
+    overdue_milestones: list
+    stale_kpis: list
+
+
+def _count_per_plan(rows: QuerySet) -> Coalesce:
+    """How many of ``rows`` belong to the plan of the outer query, as a subquery (0 when none)."""
+    counted = rows.filter(plan_id=OuterRef("pk")).order_by().values("plan_id").annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted[:1]), 0)
+
+
+def manager_work(*, rows: int) -> ManagerWork:
+    """Across every plan (managers manage them all): figures awaiting review, overdue milestones and KPIs whose
+    figure is missing, counted per plan, and the first ``rows`` milestones and KPIs, in three queries."""
+    plans = (
+        Plan.objects.annotate(
+            pending_reviews=_count_per_plan(Submission.objects.filter(state=SubmissionState.SUBMITTED)),
+            overdue_milestones=_count_per_plan(Milestone.objects.filter(status=Status.OVERDUE)),
+            stale_kpis=_count_per_plan(KPI.objects.filter(stale=True)),
+        )
+        .only("slug", "name", "name_zh", "start_date", "end_date")
+        .order_by("-start_date", "name")
+    )
+    milestones = (
+        Milestone.objects.filter(status=Status.OVERDUE)
+        .select_related("plan", "goal", "owner_team")
+        .defer("explanation", "plan__explanation", "goal__explanation")
+        .order_by("due_date", "plan_id", "id")[:rows]
+    )
+    kpis = (
+        KPI.objects.filter(stale=True)
+        .select_related("plan", "owner_team")
+        .defer("explanation", "plan__explanation")
+        .order_by("latest_date", "plan_id", "code")[:rows]
+    )
+    return ManagerWork(plans=list(plans), overdue_milestones=list(milestones), stale_kpis=list(kpis))
+
+
 def plan_revision_list() -> QuerySet[Plan]:
     """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
     fields = ("created_at", "data_revision", "computed_revision", "computed_at", "recompute_failures")
@@ -580,6 +622,54 @@ def plan_status_breakdown(*, plan_id: int, as_of=None, scope: ItemScope) -> list
         {"item_type": row["item_type"], "status": row["row_status"] or "", "area": row["area"], "n": row["n"]}
         for row in parts[0].union(*parts[1:], all=True)
     ]
+
+
+# How an item of each kind is named in a list of changes: what to load along, and the order.
+_MOVE_LOADS = {
+    ItemType.FOCUS_AREA: ((), ("order", "code")),
+    ItemType.GOAL: (("focus_area",), ("focus_area__order", "code")),
+    ItemType.KPI: (("goal",), ("code",)),
+    ItemType.MILESTONE: (("goal",), ("due_date", "id")),
+}
+
+
+def plan_status_moves(*, plan_id: int, day: datetime.date, limit: int) -> list[tuple[str, Any]]:
+    """``[(item type, item)]``: the plan's items whose status now is not the one of ``day``'s snapshot, each with
+    ``was`` (that status); at most ``limit`` of each kind, one query per kind. Items without a snapshot that day
+    (added since) are left out."""
+    moved = []
+    for model, item_type, _path in SCOPED_KINDS:
+        related, order = _MOVE_LOADS[item_type]
+        was = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=day).order_by()
+        rows = (
+            model.objects.filter(plan_id=plan_id)
+            .annotate(was=Subquery(was.values("status")[:1]))
+            .filter(was__isnull=False)
+            .exclude(was=F("status"))
+            .select_related(*related)
+            .defer("explanation", *(f"{name}__explanation" for name in related))
+            .order_by(*order)
+        )
+        moved.extend((str(item_type), item) for item in rows[:limit])
+    return moved
+
+
+def plan_figures_since(*, plan_id: int, since: datetime.datetime, limit: int) -> tuple[list, list]:
+    """The measurements recorded and the milestone progress logged in the plan at or after ``since``, newest
+    first, at most ``limit`` of each (two queries)."""
+    figures = (
+        Measurement.objects.filter(kpi__plan_id=plan_id, recorded_at__gte=since)
+        .select_related("kpi", "unit", "recorded_by")
+        .defer("kpi__explanation")
+        .order_by("-recorded_at", "-id")[:limit]
+    )
+    progress = (
+        MilestoneUpdate.objects.filter(milestone__plan_id=plan_id, created_at__gte=since)
+        .select_related("milestone", "author")
+        .defer("milestone__explanation")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return list(figures), list(progress)
 
 
 def plan_status_trend(*, plan_id: int, dates, scope: ItemScope | None = None) -> list[dict]:

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import completeness, dashboard, home, items, notifications, review, units, work, zones
+from .views import changes, completeness, dashboard, home, items, notifications, review, units, work, zones
 
 app_name = "plans"
 
@@ -31,6 +31,7 @@ urlpatterns = [
     # The inside of a table row's "Why?" panel, fetched when it is opened; kind: focus-area, goal, kpi, milestone.
     path("plans/<slug:slug>/why/<slug:kind>/<path:key>/", dashboard.why_fragment, name="dashboard_why"),
     path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
+    path("plans/<slug:slug>/changes/", changes.plan_changes, name="dashboard_changes"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",
         completeness.completeness_export,

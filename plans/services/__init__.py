@@ -64,8 +64,10 @@ from .units import (
     units_import,
     units_read_file,
 )
+from .visits import plan_visit_record
 
 __all__ = [
+    "plan_visit_record",
     "REVIEW_SETTINGS",
     "PROGRESS_FIELDS",
     "MeasurementResult",
