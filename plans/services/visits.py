@@ -9,14 +9,12 @@ from ..models import Plan, PlanVisit
 
 @transaction.atomic
 def plan_visit_record(*, user, plan: Plan, at: datetime.datetime) -> datetime.datetime | None:
-    """Keep ``at`` as the user's last visit to ``plan``; return the visit before it (None on the first)."""
-    visit = PlanVisit.objects.select_for_update().filter(user=user, plan=plan).first()
-    if visit is None:
-        visit = PlanVisit(user=user, plan=plan, visited_at=at)
-        visit.full_clean(validate_constraints=False)  # the unique constraint is the database's to enforce
-        visit.save()
+    """Keep ``at`` as the user's last visit to ``plan``; return the visit before it (None on the first).
+
+    Two first visits at once (two tabs) meet on the unique constraint: get_or_create reads the winner's row.
+    """
+    visit, created = PlanVisit.objects.get_or_create(user=user, plan=plan, defaults={"visited_at": at})
+    if created:
         return None
-    previous = visit.visited_at
-    visit.visited_at = max(at, previous)
-    visit.save(update_fields=["visited_at"])
-    return previous
+    PlanVisit.objects.filter(pk=visit.pk, visited_at__lt=at).update(visited_at=at)  # never moves back
+    return visit.visited_at

@@ -171,10 +171,10 @@ def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
 
 
 def filter_scope(item_filter) -> selectors.ItemScope:
-    """The filters of a valid filter form, as the page's other blocks (tiles, cards, trend) apply them."""
-    if not item_filter.form.is_valid():
-        return selectors.ItemScope()
-    data = item_filter.form.cleaned_data
+    """The filters of the form, as the page's other blocks (tiles, cards, trend) apply them: those that are valid,
+    as django-filter filters the tables by the valid fields of a form with an invalid one."""
+    item_filter.form.is_valid()
+    data = getattr(item_filter.form, "cleaned_data", {})
     return selectors.ItemScope(
         focus_area_id=getattr(data.get("focus_area"), "pk", None),
         team_id=getattr(data.get("owner_team"), "pk", None),
