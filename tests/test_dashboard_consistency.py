@@ -223,3 +223,18 @@ def test_with_one_invalid_filter_the_valid_ones_still_apply_to_every_block(manag
     response = manager_client.get(dashboard_url(plan, focus_area=area.pk, status="bogus"))
     assert response.context["goals"].paginator.count == 2
     assert_blocks_agree(response)
+
+
+@pytest.mark.parametrize("goals", [2, 30])
+def test_what_changed_and_the_managers_my_work_issue_a_fixed_number_of_queries(
+    manager_client, manager, django_assert_max_num_queries, goals
+):
+    plan = build_plan(goals=goals)
+    PlanVisit.objects.create(user=manager, plan=plan, visited_at=timezone.now() - datetime.timedelta(days=400))
+    # Session, user, plan, visit (read, move), closure, snapshot days, 4 kinds of moves, figures, progress, the
+    # plan's snapshot, the header's notifications: 15, and the savepoints of the visit's get_or_create.
+    with django_assert_max_num_queries(17):
+        assert manager_client.get(changes_url(plan)).status_code == 200
+    # Session, user, role, teams, plans' facts, the buckets, the manager's three lists, the header's notifications: 11.
+    with django_assert_max_num_queries(11):
+        assert manager_client.get(reverse("plans:my_work")).status_code == 200
