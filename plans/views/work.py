@@ -19,7 +19,7 @@ from ..choices import SubmissionState
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan, Submission
-from ..permissions import ensure_can_record_measurement, ensure_can_update, is_manager, team_ids, unit_scope
+from ..permissions import ensure_can_record_measurement, ensure_can_update, teams_and_role, unit_scope
 from .items import item_or_404, item_url
 from .pagecache import all_plans_page
 
@@ -60,8 +60,8 @@ def my_work(request):
 
     A manager also sees, across every plan, the figures awaiting review, overdue milestones and missing figures.
     """
-    teams = sorted(team_ids(request.user))
-    manager = is_manager(request.user)
+    team_set, manager = teams_and_role(request.user)
+    teams = sorted(team_set)
     return all_plans_page(
         request,
         view="my_work",
