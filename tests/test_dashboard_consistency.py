@@ -235,6 +235,6 @@ def test_what_changed_and_the_managers_my_work_issue_a_fixed_number_of_queries(
     # plan's snapshot, the header's notifications: 15, and the savepoints of the visit's get_or_create.
     with django_assert_max_num_queries(17):
         assert manager_client.get(changes_url(plan)).status_code == 200
-    # Session, user, role, teams, plans' facts, the buckets, the manager's three lists, the header's notifications: 11.
-    with django_assert_max_num_queries(11):
+    # Session, user, teams and role, plans' facts, buckets, the manager's three lists, the header's notifications.
+    with django_assert_max_num_queries(10):
         assert manager_client.get(reverse("plans:my_work")).status_code == 200
