@@ -262,7 +262,7 @@ def test_kpi_with_its_final_figure_in_shows_the_figure_and_its_final_status(mana
 def lazy_why(response, kind: str, key) -> tuple[str, str]:
     """The address a table row's "Why?" panel loads when opened, and the item page its panel links to."""
     source = reverse("plans:dashboard_why", args=[response.context["plan"].slug, kind, key])
-    panel = rf'<details class="why" data-why-src="({re.escape(source)}[^"]*)">.*?<a href="([^"]+)"'
+    panel = rf'<details class="why why-drawer" data-why-src="({re.escape(source)}[^"]*)">.*?<a href="([^"]+)"'
     match = re.search(panel, _html(response))
     assert match, source
     return match.group(1).replace("&amp;", "&"), match.group(2).replace("&amp;", "&")
