@@ -403,6 +403,48 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
     return WorkPage(counts, {bucket: [row(kind, pk, bucket) for kind, pk in rows] for bucket, rows in keys.items()})
 
 
+@dataclass(frozen=True)
+class ManagerWork:
+    """What "My work" shows a manager: each plan's pending reviews and problems, and the first rows of two lists."""
+
+    plans: list
+    overdue_milestones: list
+    stale_kpis: list
+
+
+def _count_per_plan(rows: QuerySet) -> Coalesce:
+    """How many of ``rows`` belong to the plan of the outer query, as a subquery (0 when none)."""
+    counted = rows.filter(plan_id=OuterRef("pk")).order_by().values("plan_id").annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted[:1]), 0)
+
+
+def manager_work(*, rows: int) -> ManagerWork:
+    """Across every plan (managers manage them all): figures awaiting review, overdue milestones and KPIs whose
+    figure is missing, counted per plan, and the first ``rows`` milestones and KPIs, in three queries."""
+    plans = (
+        Plan.objects.annotate(
+            pending_reviews=_count_per_plan(Submission.objects.filter(state=SubmissionState.SUBMITTED)),
+            overdue_milestones=_count_per_plan(Milestone.objects.filter(status=Status.OVERDUE)),
+            stale_kpis=_count_per_plan(KPI.objects.filter(stale=True)),
+        )
+        .only("slug", "name", "name_zh", "start_date", "end_date")
+        .order_by("-start_date", "name")
+    )
+    milestones = (
+        Milestone.objects.filter(status=Status.OVERDUE)
+        .select_related("plan", "goal", "owner_team")
+        .defer("explanation", "plan__explanation", "goal__explanation")
+        .order_by("due_date", "plan_id", "id")[:rows]
+    )
+    kpis = (
+        KPI.objects.filter(stale=True)
+        .select_related("plan", "owner_team")
+        .defer("explanation", "plan__explanation")
+        .order_by("latest_date", "plan_id", "code")[:rows]
+    )
+    return ManagerWork(plans=list(plans), overdue_milestones=list(milestones), stale_kpis=list(kpis))
+
+
 def plan_revision_list() -> QuerySet[Plan]:
     """Every plan with what the page cache keys on (plans.views.pagecache.plan_facts), in one query."""
     fields = ("created_at", "data_revision", "computed_revision", "computed_at", "recompute_failures")
@@ -479,20 +521,28 @@ def dashboard_plan_get(*, slug: str) -> Plan:
     return get_object_or_404(Plan, slug=slug)
 
 
-def plan_snapshot_days(*, plan_id: int, among) -> list[datetime.date]:
+def plan_snapshot_days(*, plan_id: int, among, latest_by=None) -> list[datetime.date]:
     """The days among ``among`` the plan has snapshots for, oldest first, in one query.
 
     One index probe per day (``plans_snapshot_plan_day``), never a scan of the history: a plan
     keeps a snapshot for every day a recompute ran, and the pages ask about a dozen month ends.
+    With ``latest_by`` (a day), the latest snapshot day on or before it is among the days too (one more probe
+    in the same query): what the pages show for a day that has no snapshot of its own.
     """
     days = sorted(set(among))
-    if not days:
+    if not days and latest_by is None:
         return []
     probes = {
         f"day_{i}": Exists(StatusSnapshot.objects.filter(plan_id=plan_id, as_of=day)) for i, day in enumerate(days)
     }
+    if latest_by is not None:
+        before = StatusSnapshot.objects.filter(plan_id=plan_id, as_of__lte=latest_by).order_by("-as_of")
+        probes["latest"] = Subquery(before.values("as_of")[:1])
     row = Plan.objects.filter(pk=plan_id).values(**probes).first() or {}
-    return [day for i, day in enumerate(days) if row.get(f"day_{i}")]
+    found = {day for i, day in enumerate(days) if row.get(f"day_{i}")}
+    if row.get("latest"):
+        found.add(row["latest"])
+    return sorted(found)
 
 
 def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
@@ -521,15 +571,134 @@ def plan_status_counts(*, plan_id: int, as_of=None) -> list[dict]:
     return list(parts[0].union(*parts[1:], all=True))
 
 
-def plan_status_trend(*, plan_id: int, dates) -> list[dict]:
+@dataclass(frozen=True)
+class ItemScope:
+    """The dashboard's filters as the blocks of the page apply them: focus area, owner team, status at the as-of date.
+
+    Focus areas have no owner team: under a team filter they are left out of the counts (the page says so).
+    """
+
+    focus_area_id: int | None = None
+    team_id: int | None = None
+    status: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.focus_area_id or self.team_id or self.status)
+
+    def items(self, model, *, plan_id: int, focus_area_path: str) -> QuerySet:
+        """``model``'s rows of the plan in the focus area and team (not the status: it depends on the date)."""
+        rows = model.objects.filter(plan_id=plan_id)
+        if self.focus_area_id:
+            rows = rows.filter(**{focus_area_path: self.focus_area_id})
+        if self.team_id:
+            rows = rows.none() if model is FocusArea else rows.filter(owner_team_id=self.team_id)
+        return rows
+
+
+# Each kind of item counted by the dashboard's blocks, and the path from it to its focus area.
+SCOPED_KINDS = (
+    (FocusArea, ItemType.FOCUS_AREA, "pk"),
+    (Goal, ItemType.GOAL, "focus_area_id"),
+    (KPI, ItemType.KPI, "goal__focus_area_id"),
+    (Milestone, ItemType.MILESTONE, "goal__focus_area_id"),
+)
+
+
+def plan_status_breakdown(*, plan_id: int, as_of=None, scope: ItemScope) -> list[dict]:
+    """``[{"item_type", "status", "area", "n"}]``: the items in ``scope`` by kind, status and focus area, in one query.
+
+    What the status tiles and the focus-area cards count under a filter, so that they agree with the tables
+    (which filter the same rows through plans.filtersets). At a past date the status is that day's snapshot's.
+    """
+    parts = []
+    for model, item_type, path in SCOPED_KINDS:
+        rows = scope.items(model, plan_id=plan_id, focus_area_path=path)
+        if as_of is None:
+            state = F("status")
+        else:
+            day = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=as_of).order_by()
+            state = Subquery(day.values("status")[:1])
+        rows = rows.annotate(row_status=state, area=F(path))
+        if scope.status:
+            rows = rows.filter(row_status=scope.status)
+        parts.append(
+            rows.values("row_status", "area")
+            .annotate(item_type=Value(str(item_type)), n=Count("pk"))
+            .values("item_type", "row_status", "area", "n")
+            .order_by()
+        )
+    return [
+        {"item_type": row["item_type"], "status": row["row_status"] or "", "area": row["area"], "n": row["n"]}
+        for row in parts[0].union(*parts[1:], all=True)
+    ]
+
+
+# How an item of each kind is named in a list of changes: what to load along, and the order.
+_MOVE_LOADS = {
+    ItemType.FOCUS_AREA: ((), ("order", "code")),
+    ItemType.GOAL: (("focus_area",), ("focus_area__order", "code")),
+    ItemType.KPI: (("goal",), ("code",)),
+    ItemType.MILESTONE: (("goal",), ("due_date", "id")),
+}
+
+
+def plan_status_moves(*, plan_id: int, day: datetime.date, limit: int) -> list[tuple[str, Any]]:
+    """``[(item type, item)]``: the plan's items whose status now is not the one of ``day``'s snapshot, each with
+    ``was`` (that status); at most ``limit`` of each kind, one query per kind. Items without a snapshot that day
+    (added since) are left out."""
+    moved = []
+    for model, item_type, _path in SCOPED_KINDS:
+        related, order = _MOVE_LOADS[item_type]
+        was = StatusSnapshot.objects.filter(item_type=item_type, item_id=OuterRef("pk"), as_of=day).order_by()
+        rows = (
+            model.objects.filter(plan_id=plan_id)
+            .annotate(was=Subquery(was.values("status")[:1]))
+            .filter(was__isnull=False)
+            .exclude(was=F("status"))
+            .select_related(*related)
+            .defer("explanation", *(f"{name}__explanation" for name in related))
+            .order_by(*order)
+        )
+        moved.extend((str(item_type), item) for item in rows[:limit])
+    return moved
+
+
+def plan_figures_since(*, plan_id: int, since: datetime.datetime, limit: int) -> tuple[list, list]:
+    """The measurements recorded and the milestone progress logged in the plan at or after ``since``, newest
+    first, at most ``limit`` of each (two queries)."""
+    figures = (
+        Measurement.objects.filter(kpi__plan_id=plan_id, recorded_at__gte=since)
+        .select_related("kpi", "unit", "recorded_by")
+        .defer("kpi__explanation")
+        .order_by("-recorded_at", "-id")[:limit]
+    )
+    progress = (
+        MilestoneUpdate.objects.filter(milestone__plan_id=plan_id, created_at__gte=since)
+        .select_related("milestone", "author")
+        .defer("milestone__explanation")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return list(figures), list(progress)
+
+
+def plan_status_trend(*, plan_id: int, dates, scope: ItemScope | None = None) -> list[dict]:
     """``[{"as_of", "status", "n"}]``: items (not the plan itself) per status on each of ``dates``.
 
     Reads those days' rows through the (plan, as_of) index, not the daily history between them.
     """
+    rows = StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates)).exclude(item_type=ItemType.PLAN)
+    if scope is not None and (scope.focus_area_id or scope.team_id):
+        # The items in the focus area and team today, at each date (items added since count from their first day).
+        members = Q()
+        for model, item_type, path in SCOPED_KINDS:
+            ids = scope.items(model, plan_id=plan_id, focus_area_path=path).values("pk")
+            members |= Q(item_type=item_type, item_id__in=ids)
+        rows = rows.filter(members)
+    if scope is not None and scope.status:
+        rows = rows.filter(status=scope.status)
     return list(
-        StatusSnapshot.objects.filter(plan_id=plan_id, as_of__in=list(dates))
-        .exclude(item_type=ItemType.PLAN)
-        .values("as_of", "status")
+        rows.values("as_of", "status")
         .annotate(n=Count("*"))  # not Count("id"): the day-status index answers COUNT(*) alone
         .order_by("as_of", "status")
     )

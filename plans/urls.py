@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from .views import (
     briefing,
+    changes,
     completeness,
     dashboard,
     home,
@@ -46,6 +47,7 @@ urlpatterns = [
     # One of the dashboard's heavy panels (not-reported, trend), fetched once the dashboard is shown.
     path("plans/<slug:slug>/panels/<slug:name>/", dashboard.dashboard_panel, name="dashboard_panel"),
     path("plans/<slug:slug>/completeness/", completeness.completeness_page, name="completeness"),
+    path("plans/<slug:slug>/changes/", changes.plan_changes, name="dashboard_changes"),
     re_path(
         r"^plans/(?P<slug>[-\w]+)/completeness\.(?P<fmt>csv|xlsx)$",
         completeness.completeness_export,

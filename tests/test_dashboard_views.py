@@ -206,7 +206,8 @@ def test_dashboard_shows_headline_counts_cards_goals_kpis_and_attention_mileston
     tiles = {t["status"]: t for t in response.context["headline"]}
     assert tiles["on_track"]["total"] == 1 + 2 + 2
     assert tiles["overdue"]["total"] == 2
-    assert "1 focus area" in tiles["on_track"]["parts"] and "2 KPIs" in tiles["on_track"]["parts"]
+    parts = [part["text"] for part in tiles["on_track"]["parts"]]
+    assert "1 focus area" in parts and "2 KPIs" in parts
     assert "FA1 Innovation" in text and "FA2 Industry" in text
     assert "G00" in text and "Team North" in text
     assert "K00" in text and "KPI number 0" in text
@@ -261,7 +262,7 @@ def test_kpi_with_its_final_figure_in_shows_the_figure_and_its_final_status(mana
 def lazy_why(response, kind: str, key) -> tuple[str, str]:
     """The address a table row's "Why?" panel loads when opened, and the item page its panel links to."""
     source = reverse("plans:dashboard_why", args=[response.context["plan"].slug, kind, key])
-    panel = rf'<details class="why" data-why-src="({re.escape(source)}[^"]*)">.*?<a href="([^"]+)"'
+    panel = rf'<details class="why why-drawer" data-why-src="({re.escape(source)}[^"]*)">.*?<a href="([^"]+)"'
     match = re.search(panel, _html(response))
     assert match, source
     return match.group(1).replace("&amp;", "&"), match.group(2).replace("&amp;", "&")
@@ -420,11 +421,11 @@ def test_past_as_of_reads_statuses_scores_progress_and_forecast_from_snapshots(m
     assert "Milestone 0" not in text  # on track in June, so not in the attention table
 
 
-def test_unknown_as_of_date_falls_back_to_now_with_a_notice(manager_client, plan):
+def test_an_as_of_that_is_not_a_date_falls_back_to_now_with_an_error(manager_client, plan):
     response = manager_client.get(dashboard_url(plan, as_of="2025-02-30"))
     assert response.status_code == 200
     assert response.context["as_of"].date is None
-    assert "There is no snapshot for “2025-02-30”" in text_of(response)
+    assert "“2025-02-30” is not a date. Enter one as YYYY-MM-DD" in text_of(response)
 
 
 def test_drill_down_links_carry_the_as_of_date(manager_client, plan):
@@ -446,7 +447,7 @@ def test_filter_by_focus_area_limits_cards_goals_kpis_and_milestones(manager_cli
     response = manager_client.get(dashboard_url(plan, focus_area=area.pk))
     assert kpi_codes(response) == {"K01", "K03"}
     assert {g.code for g in response.context["goals"]} == {"G01", "G03"}
-    assert [fa.code for fa, _why in response.context["focus_areas"]] == ["FA2"]
+    assert [fa.code for fa, _why, _matching in response.context["focus_areas"]] == ["FA2"]
     assert {m.title for m in response.context["milestones"]} == {"Milestone 1", "Milestone 3"}
     assert "Focus area: FA2 Industry" in text_of(response)
 

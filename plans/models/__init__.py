@@ -9,3 +9,4 @@ from .reporting import *  # noqa: F403
 from .snapshots import *  # noqa: F403
 from .teams import *  # noqa: F403
 from .units import *  # noqa: F403
+from .visits import *  # noqa: F403

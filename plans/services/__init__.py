@@ -66,8 +66,10 @@ from .units import (
     units_import,
     units_read_file,
 )
+from .visits import plan_visit_record
 
 __all__ = [
+    "plan_visit_record",
     "REVIEW_SETTINGS",
     "BriefingsResult",
     "briefings_send",

@@ -135,11 +135,17 @@ def lazy_why(context, kind, key, title=""):
     """
     plan, query = context["plan"], context["as_of"].query
     return format_html(
-        '<details class="why" data-why-src="{}"><summary>{}<span class="visually-hidden"> {}</span></summary>'
-        '<div class="why-body"><p><a href="{}">{}</a></p></div></details>',
+        '<details class="why why-drawer" data-why-src="{}">'
+        '<summary>{}<span class="visually-hidden"> {}</span></summary>'
+        '<div class="why-body"><div class="why-head"><p class="why-title">{} {}</p>'
+        '<button type="button" class="button small why-close">{}</button></div>'
+        '<div class="why-content"><p><a href="{}">{}</a></p></div></div></details>',
         fast_url("plans:dashboard_why", plan.slug, kind, key) + query,
         _("Why?"),
         title,
+        _("Why?"),
+        title,
+        _("Close"),
         fast_url(ITEM_PAGES[kind], plan.slug, key) + query,
         _("Read the explanation on its page"),
     )

@@ -42,16 +42,25 @@ DEMO_MARKER = "demo data"
 
 @dataclass
 class AsOf:
-    """The date the pages show: None for the stored (current) statuses, or a snapshot date."""
+    """The date the pages show: None for the stored (current) statuses, or a snapshot date.
+
+    ``asked`` is the day the reader picked when it has no snapshot of its own: the pages then show the latest
+    snapshot before it (``date``) and say so. ``error`` says why the reader's date was refused.
+    """
 
     date: datetime.date | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)
     rejected: str = ""
     month_ends: list[datetime.date] = field(default_factory=list)
+    asked: datetime.date | None = None
+    error: str = ""
+    earliest: datetime.date | None = None
+    latest: datetime.date | None = None
 
     @property
     def param(self) -> str:
-        return self.date.isoformat() if self.date else ""
+        day = self.asked or self.date
+        return day.isoformat() if day else ""
 
     @property
     def query(self) -> str:
@@ -62,29 +71,60 @@ class AsOf:
     def label(self) -> str:
         return date_format(self.date, "DATE_FORMAT") if self.date else _("now")
 
+    @property
+    def quick_picks(self) -> list[tuple[str, str]]:
+        """The month ends with snapshots, newest first, as ``(value, label)``."""
+        return [(value, label) for value, label in self.choices if value]
+
 
 def as_of_read(request, plan) -> AsOf:
-    """Read ``?as_of=YYYY-MM-DD``; a date without snapshots falls back to now, with a notice."""
+    """Read ``?as_of=YYYY-MM-DD``: any day from the plan's start to today (or its end and grace, when earlier).
+
+    A day without a snapshot of its own shows the latest snapshot before it; a date that is not one, or outside
+    that range, or before the first snapshot, is refused with a message that says why, and the page shows now.
+    """
     raw = request.GET.get("as_of", "").strip()
+    today = timezone.localdate()
+    earliest, latest = plan.start_date, min(today, plan.end_date + PERIOD_GRACE)
     try:
         day = datetime.date.fromisoformat(raw) if raw else None
     except ValueError:
         day = None
+    in_range = day is not None and earliest <= day <= latest and day != today
     # Asked about the plan's month ends and the requested day only: a scan of every snapshot date
     # would read the whole daily history.
     candidates = month_ends_between(plan.start_date, plan.end_date + PERIOD_GRACE)
-    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=[*candidates, *([day] if day else [])])
+    dates = selectors.plan_snapshot_days(plan_id=plan.pk, among=candidates, latest_by=day if in_range else None)
     ends = month_ends_among(dates, start=plan.start_date, end=plan.end_date)
     choices = [("", _("Now"))] + [
         (d.isoformat(), _("End of %(month)s") % {"month": date_format(d, "YEAR_MONTH_FORMAT")}) for d in reversed(ends)
     ]
-    if not raw:
-        return AsOf(choices=choices, month_ends=ends)
-    if day is None or day not in set(dates):
-        return AsOf(choices=choices, rejected=raw, month_ends=ends)
-    if day.isoformat() not in {value for value, _label in choices}:
-        choices.append((day.isoformat(), date_format(day, "DATE_FORMAT")))
-    return AsOf(date=day, choices=choices, month_ends=ends)
+    found = AsOf(choices=choices, month_ends=ends, earliest=earliest, latest=latest)
+    if not raw or day == today:
+        return found
+    bounds = {"start": date_format(earliest, "DATE_FORMAT"), "end": date_format(latest, "DATE_FORMAT")}
+    if day is None:
+        found.rejected = raw
+        found.error = _("“%(value)s” is not a date. Enter one as YYYY-MM-DD, from %(start)s to %(end)s.") % {
+            "value": raw,
+            **bounds,
+        }
+        return found
+    if not in_range:
+        found.rejected = raw
+        found.error = _("%(day)s is outside the dates this plan can show. Pick one from %(start)s to %(end)s.") % {
+            "day": date_format(day, "DATE_FORMAT"),
+            **bounds,
+        }
+        return found
+    shown = max((d for d in dates if d <= day), default=None)
+    if shown is None:
+        found.rejected = raw
+        found.error = _("No status had been computed by %(day)s.") % {"day": date_format(day, "DATE_FORMAT")}
+        return found
+    found.date = shown
+    found.asked = day if shown != day else None
+    return found
 
 
 def _is_demo(plan) -> bool:
@@ -130,6 +170,32 @@ def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     return kpi_filter, milestones, attention_only
 
 
+def filter_scope(item_filter) -> selectors.ItemScope:
+    """The filters of the form, as the page's other blocks (tiles, cards, trend) apply them: those that are valid,
+    as django-filter filters the tables by the valid fields of a form with an invalid one."""
+    item_filter.form.is_valid()
+    data = getattr(item_filter.form, "cleaned_data", {})
+    return selectors.ItemScope(
+        focus_area_id=getattr(data.get("focus_area"), "pk", None),
+        team_id=getattr(data.get("owner_team"), "pk", None),
+        status=data.get("status") or "",
+    )
+
+
+def area_matches(breakdown: list[dict]) -> dict[int, list[dict]]:
+    """``{focus area id: [{"item_type", "n", "text"}]}``: the matching goals, KPIs and milestones of each area."""
+    totals: dict[int, dict[str, int]] = {}
+    for row in breakdown:
+        if row["item_type"] != ItemType.FOCUS_AREA:
+            kinds = totals.setdefault(row["area"], {})
+            kinds[row["item_type"]] = kinds.get(row["item_type"], 0) + row["n"]
+    order = [ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE]
+    return {
+        area: [{"item_type": str(k), "n": kinds[k], "text": _count_text(k, kinds[k])} for k in order if kinds.get(k)]
+        for area, kinds in totals.items()
+    }
+
+
 def _count_text(item_type: str, n: int) -> str:
     texts = {
         ItemType.FOCUS_AREA: ngettext("%(count)d focus area", "%(count)d focus areas", n),
@@ -145,9 +211,11 @@ def _headline(rows: list[dict]) -> list[dict]:
     kinds = [ItemType.FOCUS_AREA, ItemType.GOAL, ItemType.KPI, ItemType.MILESTONE]
     tiles: dict[str, dict] = {}
     for row in sorted(rows, key=lambda r: kinds.index(r["item_type"]) if r["item_type"] in kinds else len(kinds)):
-        tile = tiles.setdefault(row["status"] or "", {"status": row["status"] or "", "total": 0, "parts": []})
+        tile = tiles.setdefault(row["status"] or "", {"status": row["status"] or "", "total": 0, "kinds": {}})
         tile["total"] += row["n"]
-        tile["parts"].append(_count_text(row["item_type"], row["n"]))
+        tile["kinds"][row["item_type"]] = tile["kinds"].get(row["item_type"], 0) + row["n"]
+    for tile in tiles.values():  # rows come per focus area under a filter: one part per kind
+        tile["parts"] = [{"item_type": str(k), "n": n, "text": _count_text(k, n)} for k, n in tile["kinds"].items()]
     order = [str(s) for s in charts.TREND_ORDER]
     return sorted(tiles.values(), key=lambda t: order.index(t["status"]) if t["status"] in order else len(order))
 
@@ -157,24 +225,32 @@ def plan_dashboard(request, slug):
     return plan_page(request, slug, "plan", lambda plan: (_("Dashboard"), _dashboard_context(request, plan)))
 
 
-def _dashboard_filters(request, plan, as_of: AsOf):
-    """The dashboard's KPI filter and the focus area and owner team it picks (the panels follow them too)."""
-    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, request.GET, explained=False)
-    cleaned = kpi_filter.form.cleaned_data if kpi_filter.form.is_valid() else {}
-    return kpi_filter, milestones, attention_only, cleaned.get("focus_area"), cleaned.get("owner_team")
+def _panel_scope(request, plan, as_of: AsOf) -> selectors.ItemScope:
+    """The dashboard's filters as its fetched panels apply them, like its tiles and cards (filter_scope)."""
+    kpi_filter, _milestones, _attention_only = dashboard_tables(plan, as_of, request.GET, explained=False)
+    return filter_scope(kpi_filter)
 
 
 def _dashboard_context(request, plan) -> dict:
     as_of = as_of_read(request, plan)
     data = request.GET
     # The rows' "Why?" panels load on demand (why_fragment): the tables leave the explanations out.
-    kpi_filter, milestones, attention_only, chosen_area, _team = _dashboard_filters(request, plan, as_of)
+    kpi_filter, milestones, attention_only = dashboard_tables(plan, as_of, data, explained=False)
     goals = selectors.dashboard_goal_list(plan_id=plan.pk, as_of=as_of.date, explained=False)
     goal_filter = GoalFilterSet(data, goals, plan=plan)
 
+    scope = filter_scope(kpi_filter)
     focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
-    if chosen_area:
-        focus_areas = focus_areas.filter(pk=chosen_area.pk)
+    if scope.focus_area_id:
+        focus_areas = focus_areas.filter(pk=scope.focus_area_id)
+    if scope.active:
+        breakdown = selectors.plan_status_breakdown(plan_id=plan.pk, as_of=as_of.date, scope=scope)
+        matches = area_matches(breakdown)
+        # Under a filter, the cards of the focus areas that hold matching items (and the one picked).
+        areas = [fa for fa in focus_areas if fa.pk in matches or fa.pk == scope.focus_area_id]
+    else:
+        breakdown = selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)
+        matches, areas = {}, list(focus_areas)
 
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
     stored = selectors.plan_snapshot_get(plan_id=plan.pk, as_of=as_of.date) if as_of.date else plan
@@ -192,8 +268,9 @@ def _dashboard_context(request, plan) -> dict:
         "plan_why": plan_why,
         "filter_form": kpi_filter.form,
         "active_filters": kpi_filter.active,
-        "headline": _headline(selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)),
-        "focus_areas": [(fa, explain_item(fa, as_of.date)) for fa in focus_areas],
+        "scope": scope,
+        "headline": _headline(breakdown),
+        "focus_areas": [(fa, explain_item(fa, as_of.date), matches.get(fa.pk, [])) for fa in areas],
         "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
@@ -207,18 +284,16 @@ def _dashboard_context(request, plan) -> dict:
 def _trend_panel(request, plan, as_of: AsOf) -> dict:
     """The status trend at each month end (templates/plans/dashboard/_trend.html)."""
     dates = as_of.month_ends
-    rows = selectors.plan_status_trend(plan_id=plan.pk, dates=dates) if dates else []
-    return {"trend": charts.status_trend(rows, dates=dates) if dates else None}
+    scope = _panel_scope(request, plan, as_of)
+    rows = selectors.plan_status_trend(plan_id=plan.pk, dates=dates, scope=scope) if dates else []
+    return {"trend": charts.status_trend(rows, dates=dates) if dates else None, "scope": scope}
 
 
 def _not_reported_panel(request, plan, as_of: AsOf) -> dict:
     """Who hasn't reported (templates/plans/dashboard/_not_reported.html), narrowed by the dashboard's filters."""
-    *_tables, chosen_area, team = _dashboard_filters(request, plan, as_of)
+    scope = _panel_scope(request, plan, as_of)
     panel = completeness.not_reported_panel(
-        plan=plan,
-        today=timezone.localdate(),
-        focus_area_id=getattr(chosen_area, "pk", None),
-        team_id=getattr(team, "pk", None),
+        plan=plan, today=timezone.localdate(), focus_area_id=scope.focus_area_id, team_id=scope.team_id
     )
     return {"not_reported": panel}
 

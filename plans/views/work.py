@@ -19,7 +19,7 @@ from ..choices import SubmissionState
 from ..explain import status_label
 from ..forms import MeasurementForm, MilestoneUpdateForm
 from ..models import Plan, Submission
-from ..permissions import ensure_can_record_measurement, ensure_can_update, team_ids, unit_scope
+from ..permissions import ensure_can_record_measurement, ensure_can_update, teams_and_role, unit_scope
 from .items import item_or_404, item_url
 from .pagecache import all_plans_page
 
@@ -40,6 +40,8 @@ NOT_COMPUTED_NOTE = gettext_lazy("Items whose status has not been computed yet a
 # Rows of each bucket on "My work"; "show all" pages one bucket by SHOWN_PAGE_SIZE.
 SECTION_ROWS = 25
 SHOWN_PAGE_SIZE = 100
+# Rows of the manager's lists of overdue milestones and missing figures (every plan; the dashboards list them all).
+MANAGER_ROWS = 25
 
 
 def _status_phrase(item) -> str:
@@ -54,14 +56,18 @@ def _status_phrase(item) -> str:
 @login_required
 @require_safe
 def my_work(request):
-    """Cached per user: its teams' items come from every plan, so every plan's revisions are in the key."""
-    teams = sorted(team_ids(request.user))
+    """Cached per user: its teams' items come from every plan, so every plan's revisions are in the key.
+
+    A manager also sees, across every plan, the figures awaiting review, overdue milestones and missing figures.
+    """
+    team_set, manager = teams_and_role(request.user)
+    teams = sorted(team_set)
     return all_plans_page(
         request,
         view="my_work",
         # The user itself, never only its teams: nobody is served another user's page.
-        viewer=(request.user.pk, teams),
-        build=lambda: (_("My work"), _my_work_context(request, has_teams=bool(teams))),
+        viewer=(request.user.pk, teams, manager),
+        build=lambda: (_("My work"), _my_work_context(request, has_teams=bool(teams), manager=manager)),
         template="plans/work/my_work.html",
     )
 
@@ -74,7 +80,7 @@ def _page_number(raw) -> int:
         return 1
 
 
-def _my_work_context(request, *, has_teams: bool) -> dict:
+def _my_work_context(request, *, has_teams: bool, manager: bool = False) -> dict:
     """Each bucket lists its most urgent ``SECTION_ROWS`` rows, and links to all of them (``?show=<bucket>``).
 
     ``?show=`` lists that bucket alone, ``SHOWN_PAGE_SIZE`` rows a page: a team owning thousands of
@@ -115,6 +121,8 @@ def _my_work_context(request, *, has_teams: bool) -> dict:
         "has_teams": has_teams,
         "zone_units": zone_units,
         "zone_kpis": zone_kpis,
+        # Only the list asked for by ?show= is paged; the manager's overview is on the first page.
+        "manager_work": selectors.manager_work(rows=MANAGER_ROWS) if manager and not shown else None,
     }
 
 

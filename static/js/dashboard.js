@@ -136,7 +136,7 @@
   document.addEventListener("toggle", function (event) {
     var panel = event.target;
     if (!panel.open || !panel.dataset || !panel.dataset.whySrc || panel.dataset.whyState) { return; }
-    var body = panel.querySelector(".why-body");
+    var body = panel.querySelector(".why-content") || panel.querySelector(".why-body");
     panel.dataset.whyState = "loading";
     body.setAttribute("aria-busy", "true");
     fetch(panel.dataset.whySrc, { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -148,12 +148,39 @@
       .catch(function () { delete panel.dataset.whyState; })
       .then(function () { body.removeAttribute("aria-busy"); });
   }, true);
+  // "Why?" drawers: one open at a time; its close button and Escape close it and give the focus back to its summary.
+  var printing = false;
+  function closeDrawer(panel) {
+    panel.open = false;
+    panel.querySelector("summary").focus();
+  }
+  document.addEventListener("toggle", function (event) {
+    var panel = event.target;
+    if (printing || !panel.open || !panel.classList || !panel.classList.contains("why-drawer")) { return; }
+    document.querySelectorAll("details.why-drawer[open]").forEach(function (other) {
+      if (other !== panel) { other.open = false; }
+    });
+  }, true);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".why-close");
+    if (button) { closeDrawer(button.closest("details")); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var panel = document.querySelector("details.why-drawer[open]");
+    if (panel) { closeDrawer(panel); }
+  });
   // Print the open "Why?" panels; restore afterwards.
   var opened = [];
   window.addEventListener("beforeprint", function () {
+    printing = true;
     document.querySelectorAll(".area-card details.why:not([open]), .plan-status details.why:not([open]), .status-card details.why:not([open])").forEach(function (d) { d.open = true; opened.push(d); });
   });
-  window.addEventListener("afterprint", function () { opened.forEach(function (d) { d.open = false; }); opened = []; });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+    printing = false;
+  });
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", draw); } else { draw(); }
 })();
