@@ -131,6 +131,14 @@ class ChangeAction(models.TextChoices):
     DELETED = "deleted", _("Deleted")
 
 
+class PlanState(models.TextChoices):
+    """A plan's lifecycle: drafted by managers, active while tracked, closed once final (no more writes)."""
+
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    CLOSED = "closed", _("Closed")
+
+
 class ChangeChannel(models.TextChoices):
     """Where a write came from."""
 

@@ -2,6 +2,7 @@
 
 from django.utils.functional import SimpleLazyObject
 
+from .permissions import is_manager_lazy
 from .services.notifications import notification_unread_count
 
 
@@ -13,3 +14,11 @@ def notifications(request) -> dict:
     if user is None or not user.is_authenticated or user.pk is None:
         return {"notifications_unread": 0}
     return {"notifications_unread": SimpleLazyObject(lambda: notification_unread_count(user.pk))}
+
+
+def roles(request) -> dict:
+    """``viewer_is_manager`` for the header's "Manage" link: asked (one query) only when a page reads it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"viewer_is_manager": is_manager_lazy(user)}
