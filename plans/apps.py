@@ -13,8 +13,10 @@ class PlansConfig(AppConfig):
         # Registers the Celery tasks in every process, not only in workers: the recompute queue
         # publishes them by name (plans.recompute_queue.RECOMPUTE_TASK).
         from . import tasks  # noqa: F401
+        from .context_processors import connect_signals as connect_role_signals
         from .services.notifications import connect_signals as connect_notification_signals
         from .views.pagecache import connect_signals
 
         connect_signals()
         connect_notification_signals()
+        connect_role_signals()
