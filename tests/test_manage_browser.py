@@ -132,3 +132,64 @@ def test_manager_creates_a_goal_kpi_and_milestone_then_staff_update_them(page, r
     shoot(page, "manage-staff-milestone-page")
     assert Measurement.objects.get(kpi=kpi).value == 11.5
     assert MilestoneUpdate.objects.get(milestone=milestone).author.username == "staff.rd"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_users_teams_and_a_closed_plans_final_report(page, roles, recompute_in_process):  # noqa: F811
+    from plans.choices import MilestoneState
+    from plans.recompute import plan_recompute
+    from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory
+
+    team = TeamFactory(name="Department of High-Tech Development", name_zh="高新技术发展司")
+    UserFactory(username="boss", first_name="Li", last_name="Na", role="manager")
+    plan = PlanFactory(name="Innovation plan 2025", name_zh="2025年创新行动计划", slug="innovation-2025")
+    kpi = KPIFactory(
+        goal__focus_area__plan=plan, goal__owner_team=team, code="RD", name="R&D intensity", name_zh="研发投入强度"
+    )
+    MeasurementFactory(kpi=kpi, date=datetime.date(2025, 12, 31), value=82.0)
+    MilestoneFactory(goal=kpi.goal, title="Lab opened", state=MilestoneState.DONE, percent_complete=100)
+    MilestoneFactory(goal=kpi.goal, title="Park expanded", state=MilestoneState.IN_PROGRESS, percent_complete=60)
+    plan_recompute(plan_id=plan.pk)
+
+    sign_in(page, "boss")
+    page.goto("/manage/users/new/")
+    page.get_by_label("Username").fill("chen.jing")
+    page.get_by_label("First name").fill("Jing")
+    page.get_by_label("Last name").fill("Chen")
+    page.get_by_label("Department of High-Tech Development").check()
+    page.get_by_role("button", name="Create the user").click()
+    password = page.locator(".one-time-password").inner_text()
+    assert len(password) == 16
+    shoot(page, "manage-user-created")
+    page.get_by_role("link", name="Back to the users").click()
+    assert password not in page.content()
+    shoot(page, "manage-users")
+    assert serious_axe_violations(page) == []
+    page.goto(f"/manage/teams/{team.pk}/")
+    assert "chen.jing" in page.locator(".members").inner_text()
+    shoot(page, "manage-team")
+
+    page.goto(f"/manage/plans/{plan.slug}/")
+    page.get_by_role("button", name="Close the plan").click()  # past its end date: no confirmation needed
+    assert "The plan is closed" in page.locator(".message-success").inner_text()
+    shoot(page, "manage-plan-closed")
+    page.goto(f"/plans/{plan.slug}/")
+    report = page.locator(".final-report").inner_text()
+    assert "Milestones done: 1 of 2 (50%)" in report and "Park expanded" in report
+    shoot(page, "manage-final-report")
+    page.set_extra_http_headers({"Accept-Language": "zh-Hans"})
+    page.reload()
+    assert "最终报告" in page.locator(".final-report").inner_text()
+    shoot(page, "manage-final-report-zh")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    shoot(page, "manage-final-report-zh-390")
+    page.goto("/manage/users/")
+    shoot(page, "manage-users-zh-390")
+    assert wider_than_the_screen(page) == []
+    # The new user signs in with the password shown once.
+    page.get_by_role("button", name="退出登录").click()
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    sign_in(page, "chen.jing", password)
+    assert page.get_by_role("heading", name="My work", level=1).is_visible()
