@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..choices import Aggregation, ChangeChannel, MeasurementSource, SubmissionState, UnitLevel
 from ..dates import period_end_containing
-from ..exceptions import MeasurementRowsInvalid, PeriodLocked
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked, PlanClosed
 from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
@@ -405,11 +405,13 @@ def measurement_record(
     kpi = row_lock(
         kpi,
         expected_version,
+        related=("plan",),
         last_change=lambda row: (
             MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
         ),
     )
-    plan_open_check(plan_id=kpi.plan_id)  # a closed plan says so before the figure is judged
+    if kpi.plan.is_closed:  # said before the figure is judged; read with the row, no query more
+        raise PlanClosed(kpi.plan)
     value = measurement_parts_check(
         kpi=kpi, unit=unit, date=date, value=value, numerator=numerator, denominator=denominator, source=source
     )
