@@ -37,6 +37,16 @@ COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
 
 
+def in_closed_plan(obj) -> bool:
+    """Whether ``obj`` is, or belongs to, a closed plan: shown read-only, since the services refuse its writes."""
+    if obj is None:
+        return False
+    plan = obj if isinstance(obj, Plan) else getattr(obj, "plan", None)
+    if plan is None and getattr(obj, "kpi_id", None):
+        plan = obj.kpi.plan
+    return bool(plan is not None and getattr(plan, "is_closed", False))
+
+
 class ServiceAdmin(admin.ModelAdmin):
     """Admin writes go through the services, like every other write: validation, versions, history,
     tombstones for syncing clients and the plan's recompute."""
@@ -47,10 +57,18 @@ class ServiceAdmin(admin.ModelAdmin):
         return super().has_add_permission(request) and can_change_definition(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and can_change_definition(request.user, obj)
+        return (
+            super().has_change_permission(request, obj)
+            and can_change_definition(request.user, obj)
+            and not in_closed_plan(obj)
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and can_change_definition(request.user, obj)
+        return (
+            super().has_delete_permission(request, obj)
+            and can_change_definition(request.user, obj)
+            and not in_closed_plan(obj)
+        )
 
     def save_model(self, request, obj, form, change):
         saved = self.service_save(request, obj, form, change)
@@ -244,10 +262,18 @@ class PeriodTargetInline(admin.TabularInline):
         return super().has_add_permission(request, obj) and can_change_definition(request.user, obj)
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and can_change_definition(request.user, obj)
+        return (
+            super().has_change_permission(request, obj)
+            and can_change_definition(request.user, obj)
+            and not in_closed_plan(obj)
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and can_change_definition(request.user, obj)
+        return (
+            super().has_delete_permission(request, obj)
+            and can_change_definition(request.user, obj)
+            and not in_closed_plan(obj)
+        )
 
 
 @admin.register(KPI)

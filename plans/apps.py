@@ -13,6 +13,7 @@ class PlansConfig(AppConfig):
         # Registers the Celery tasks in every process, not only in workers: the recompute queue
         # publishes them by name (plans.recompute_queue.RECOMPUTE_TASK).
         from . import tasks  # noqa: F401
+        from .context_processors import connect_signals as connect_role_signals
         from .language import connect_signals as connect_language_signals
         from .services.notifications import connect_signals as connect_notification_signals
         from .views.pagecache import connect_signals
@@ -20,3 +21,4 @@ class PlansConfig(AppConfig):
         connect_signals()
         connect_notification_signals()
         connect_language_signals()
+        connect_role_signals()

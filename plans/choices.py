@@ -7,6 +7,7 @@ keeps the two in step.
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Status(models.TextChoices):
@@ -129,6 +130,14 @@ class ChangeAction(models.TextChoices):
     CREATED = "created", _("Created")
     UPDATED = "updated", _("Updated")
     DELETED = "deleted", _("Deleted")
+
+
+class PlanState(models.TextChoices):
+    """A plan's lifecycle: drafted by managers, active while tracked, closed once final (no more writes)."""
+
+    DRAFT = "draft", pgettext_lazy("plan state", "Draft")
+    ACTIVE = "active", pgettext_lazy("plan state", "Active")
+    CLOSED = "closed", pgettext_lazy("plan state", "Closed")
 
 
 class ChangeChannel(models.TextChoices):

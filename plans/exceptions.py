@@ -13,6 +13,17 @@ class StaleVersionError(Exception):
         super().__init__(_("This item was changed by someone else since you opened it."))
 
 
+class PlanClosed(Exception):
+    """A write into a closed plan: its figures are final and nothing in it changes any more."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        super().__init__(
+            _("The plan “%(plan)s” is closed: its figures are final and it can no longer be changed.")
+            % {"plan": plan.name}
+        )
+
+
 class MeasurementRowsInvalid(Exception):
     """Rows of a bulk upsert that cannot be written: ``errors`` maps a row index to {field: [messages]}."""
 

@@ -111,7 +111,7 @@ class VersionedForm(forms.Form):
         except ValidationError as exc:  # the service's rules: shown on the fields they concern
             self.add_service_error(exc)
             return None
-        except (services.PeriodLocked, services.SubmissionRefused) as exc:  # says why, and how to reopen
+        except (services.PeriodLocked, services.SubmissionRefused, services.PlanClosed) as exc:  # says why
             self.add_error(None, str(exc))
             return None
 

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .choices import Aggregation, ItemType, Status, SubmissionState, UnitLevel
+from .choices import Aggregation, ItemType, MilestoneState, PlanState, Status, SubmissionState, UnitLevel
 from .models import (
     KPI,
     DefinitionChange,
@@ -81,6 +81,8 @@ class PlanClosure:
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
     plans = list(plans)
+    if not plans:  # no SQL for none (the ORM would refuse to write "IN ()")
+        return {}
     # A KPI's final figure is in when its latest national figure is dated on or after its target date: the latest
     # date is one step back along the series index, where "any figure on or after" let the planner walk a KPI's
     # whole series by its id (the matching rows are the last ones). Counted over a subquery that reads it once
@@ -121,6 +123,55 @@ def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
 
 def plan_closure(*, plan: Plan, today: datetime.date) -> PlanClosure:
     return plan_closures(plans=[plan], today=today)[plan.pk]
+
+
+@dataclass(frozen=True)
+class FinalReport:
+    """A closed plan's final report: the closure's counts (``PlanClosure``), each KPI's final figure against its
+    target (``kpis``: KPIs annotated ``final_value``/``final_date``, None when no final figure came in) and the
+    milestones' completion (``milestones_by_state``: {state: count}; ``milestones_open``: those not done or
+    cancelled)."""
+
+    closure: PlanClosure
+    kpis: list
+    milestone_count: int
+    milestones_done: int
+    milestones_by_state: dict
+    milestones_open: list
+
+    @property
+    def milestone_percent(self) -> int | None:
+        return round(100 * self.milestones_done / self.milestone_count) if self.milestone_count else None
+
+
+def plan_final_report(*, plan: Plan, today: datetime.date) -> FinalReport:
+    """The final report of ``plan`` (shown once it is closed), in four queries whatever its size."""
+    final = (
+        Measurement.objects.national()
+        .filter(kpi=OuterRef("pk"), date__gte=OuterRef("target_date"))
+        .order_by("-date", "-recorded_at", "-pk")
+    )
+    kpis = list(
+        KPI.objects.filter(plan=plan)
+        .select_related("owner_team")
+        .annotate(final_value=Subquery(final.values("value")[:1]), final_date=Subquery(final.values("date")[:1]))
+        .order_by("code")
+    )
+    states = dict(Milestone.objects.filter(plan=plan).values("state").annotate(n=Count("id")).values_list("state", "n"))
+    open_milestones = list(
+        Milestone.objects.filter(plan=plan)
+        .exclude(state__in=[MilestoneState.DONE, MilestoneState.CANCELLED])
+        .select_related("owner_team")
+        .order_by("due_date", "id")
+    )
+    return FinalReport(
+        closure=plan_closure(plan=plan, today=today),
+        kpis=kpis,
+        milestone_count=sum(states.values()),
+        milestones_done=states.get(MilestoneState.DONE, 0),
+        milestones_by_state={MilestoneState(state).label: n for state, n in sorted(states.items())},
+        milestones_open=open_milestones,
+    )
 
 
 # --- Staff work: "My work", item pages and their history ---------------------------------
@@ -227,7 +278,8 @@ def _kpi_stale_q(today: datetime.date) -> Q:
 
 
 def _work_milestones(teams) -> QuerySet[Milestone]:
-    return Milestone.objects.filter(owner_team__in=teams).annotate(
+    # An active plan's work only: a draft is not tracked yet, a closed plan takes no more updates.
+    return Milestone.objects.filter(owner_team__in=teams, plan__state=PlanState.ACTIVE).annotate(
         bucket=Case(*_status_bucket_cases(), default=Value(ON_TRACK))
     )
 
@@ -246,7 +298,7 @@ def _work_kpis(teams, today: datetime.date) -> QuerySet[KPI]:
     """The KPIs of ``teams`` with their latest kept figure's date (``measured_on``) and their bucket, in SQL."""
     latest = _kept_figure(today)
     return (
-        KPI.objects.filter(owner_team__in=teams)
+        KPI.objects.filter(owner_team__in=teams, plan__state=PlanState.ACTIVE)
         .annotate(measured_on=Subquery(latest.values("date")[:1]))
         .annotate(
             figure_on=Coalesce("measured_on", "baseline_date"),

@@ -9,6 +9,8 @@ from .views import (
     dashboard,
     home,
     items,
+    manage,
+    manage_people,
     notifications,
     plan_files,
     review,
@@ -32,6 +34,19 @@ urlpatterns = [
     # The reporting-unit register (managers): the tree, the upload and the example file.
     path("units/register/", units.unit_register, name="unit_register"),
     path("units/register/template.csv", units.unit_register_template, name="unit_register_template"),
+    # Plan management for managers (plans.views.manage); kind: plan, focus-area, goal, kpi, milestone.
+    path("manage/", manage.manage_home, name="manage_home"),
+    path("manage/plans/new/", manage.item_create, {"kind": "plan"}, name="manage_plan_create"),
+    path("manage/plans/<slug:slug>/", manage.plan_structure, name="manage_plan"),
+    path("manage/plans/<slug:slug>/<slug:action>/", manage.plan_lifecycle, name="manage_plan_lifecycle"),
+    path("manage/plans/<slug:slug>/new/<slug:kind>/", manage.item_create, name="manage_item_create"),
+    path("manage/<slug:kind>/<int:pk>/edit/", manage.item_edit, name="manage_item_edit"),
+    path("manage/<slug:kind>/<int:pk>/delete/", manage.item_delete, name="manage_item_delete"),
+    path("manage/users/", manage_people.user_list, name="manage_users"),
+    path("manage/users/new/", manage_people.user_new, name="manage_user_create"),
+    path("manage/users/<int:pk>/active/", manage_people.user_active, name="manage_user_active"),
+    path("manage/teams/", manage_people.team_list, name="manage_teams"),
+    path("manage/teams/<int:pk>/", manage_people.team_detail, name="manage_team"),
     # Dashboards and item pages; ?as_of=YYYY-MM-DD and the filters travel in the query string.
     path("plans/<slug:slug>/", dashboard.plan_dashboard, name="dashboard"),
     path("plans/<slug:slug>/zones/", zones.plan_zones, name="dashboard_zones"),

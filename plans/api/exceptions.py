@@ -8,7 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
-from plans.exceptions import PeriodLocked, StaleVersionError, SubmissionRefused
+from plans.exceptions import PeriodLocked, PlanClosed, StaleVersionError, SubmissionRefused
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -55,6 +55,8 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, PeriodLocked | SubmissionRefused):
         # The message says why and, for a locked period, how to reopen it.
         exc = Conflict(detail=str(exc), code="period_locked" if isinstance(exc, PeriodLocked) else "not_allowed_now")
+    elif isinstance(exc, PlanClosed):
+        exc = Conflict(detail=str(exc), code="plan_closed")
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, IntegrityError):

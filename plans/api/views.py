@@ -13,10 +13,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from plans import filtersets, selectors, services
-from plans.choices import ChangeChannel, MeasurementSource
+from plans.choices import ChangeChannel, MeasurementSource, PlanState
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
-from plans.permissions import measurement_write_refusal, measurements_visible, unit_scope
+from plans.permissions import can_change_definition, measurement_write_refusal, measurements_visible, unit_scope
 
 from . import serializers
 from .authentication import request_author
@@ -325,7 +325,11 @@ class PlanViewSet(ReadOnlyViewSet):
     filterset_class = filtersets.PlanSyncFilterSet
 
     def get_queryset(self):
-        return selectors.api_plan_list()
+        plans = selectors.api_plan_list()
+        author = request_author(self.request)
+        if author is None or not can_change_definition(author):
+            plans = plans.exclude(state=PlanState.DRAFT)  # a draft is seen by managers only
+        return plans
 
 
 class FocusAreaViewSet(ReadOnlyViewSet):

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import Counting, Status
+from plans.choices import Counting, PlanState, Status
 
 from .base import (
     Computed,
@@ -85,6 +85,15 @@ class Plan(Bilingual, Tracked, Computed):
     baseline_year = models.PositiveSmallIntegerField(_("baseline year"))
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
+    # Lifecycle (plans.services.lifecycle): drafts are seen by managers only; a closed plan refuses every write.
+    state = models.CharField(
+        _("state"),
+        max_length=8,
+        choices=PlanState.choices,
+        default=PlanState.ACTIVE,
+        db_default=PlanState.ACTIVE,
+        editable=False,
+    )
     data_revision = models.PositiveBigIntegerField(default=0, editable=False)
     computed_revision = models.PositiveBigIntegerField(default=0, editable=False)
     marked_at = models.DateTimeField(null=True, editable=False)
@@ -125,10 +134,19 @@ class Plan(Bilingual, Tracked, Computed):
             ),
             choices_check("status", Status, name="plans_plan_status_valid", blank=True),
             choices_check("counting", Counting, name="plans_plan_counting_valid"),
+            choices_check("state", PlanState, name="plans_plan_state_valid"),
         ]
 
     def __str__(self):
         return self.tr.name
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == PlanState.DRAFT
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state == PlanState.CLOSED
 
     def date_window(self) -> tuple[datetime.date, datetime.date]:
         """The dates an item of this plan may carry (see ``date_window_errors``)."""

@@ -5,7 +5,7 @@ recompute (``plan_mark_changed``), which enqueues one after commit. Callers impo
 (``from plans import services``); the modules are an arrangement, not an API.
 """
 
-from ..exceptions import MeasurementRowsInvalid, PeriodLocked, StaleVersionError, SubmissionRefused
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked, PlanClosed, StaleVersionError, SubmissionRefused
 from .access import api_token_create, user_ensure
 from .briefings import BriefingsResult, briefings_send
 from .goals import goal_create, goal_delete, goal_update
@@ -25,6 +25,7 @@ from .kpis import (
     measurement_update,
     measurements_bulk_upsert,
 )
+from .lifecycle import plan_activate, plan_close, plan_copy_next_year, plan_create
 from .milestones import (
     PROGRESS_FIELDS,
     milestone_create,
@@ -35,7 +36,7 @@ from .milestones import (
 )
 from .notifications import notification_mark_read, notifications_mark_all_read
 from .plan_files import PlanImportPreview, plan_import_apply, plan_import_preview
-from .plans import focus_area_delete, plan_delete, plan_mark_changed, structure_save
+from .plans import focus_area_delete, plan_delete, plan_mark_changed, plan_open_check, structure_save
 from .reminders import reminders_send
 from .reporting import (
     REVIEW_SETTINGS,
@@ -66,6 +67,7 @@ from .units import (
     units_import,
     units_read_file,
 )
+from .users import user_create, user_set_active
 from .visits import plan_visit_record
 
 __all__ = [
@@ -120,6 +122,14 @@ __all__ = [
     "milestone_progress_record",
     "milestone_update",
     "reminders_send",
+    "PlanClosed",
+    "plan_activate",
+    "plan_close",
+    "plan_copy_next_year",
+    "plan_create",
+    "plan_open_check",
+    "user_create",
+    "user_set_active",
     "plan_delete",
     "plan_import",
     "plan_import_apply",

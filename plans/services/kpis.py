@@ -21,14 +21,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ..choices import Aggregation, ChangeChannel, MeasurementSource, SubmissionState, UnitLevel
 from ..dates import period_end_containing
-from ..exceptions import MeasurementRowsInvalid, PeriodLocked
+from ..exceptions import MeasurementRowsInvalid, PeriodLocked, PlanClosed
 from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
-from .plans import plan_mark_changed
+from .plans import plan_mark_changed, plan_open_check
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
 from .sync import _tombstones_create, _tombstones_for_kpis
 
@@ -405,10 +405,13 @@ def measurement_record(
     kpi = row_lock(
         kpi,
         expected_version,
+        related=("plan",),
         last_change=lambda row: (
             MeasurementRevision.objects.filter(measurement__kpi=row).select_related("author").first()
         ),
     )
+    if kpi.plan.is_closed:  # said before the figure is judged; read with the row, no query more
+        raise PlanClosed(kpi.plan)
     value = measurement_parts_check(
         kpi=kpi, unit=unit, date=date, value=value, numerator=numerator, denominator=denominator, source=source
     )
@@ -784,6 +787,8 @@ def measurements_bulk_upsert(
         kpi.pk: kpi
         for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
     }
+    for plan_id in sorted({kpi.plan_id for kpi in kpis.values()}):
+        plan_open_check(plan_id=plan_id)  # a closed plan says so before any row is judged
     # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
     dates = [row.date for row in rows] or [datetime.date.min]
     existing = {

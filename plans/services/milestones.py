@@ -13,7 +13,7 @@ from ..incremental import Changes
 from ..models import Milestone, MilestoneUpdate
 from ..models.milestones import PROGRESS_FIELDS
 from .history import author_split
-from .plans import plan_mark_changed
+from .plans import plan_mark_changed, plan_open_check
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
 from .sync import _tombstones_for_milestones
 
@@ -71,6 +71,7 @@ def milestone_progress_record(
     milestone = row_lock(
         milestone, expected_version, last_change=lambda row: row.updates.select_related("author").first()
     )
+    plan_open_check(plan_id=milestone.plan_id)  # a closed plan says so before the report is judged
     previous_percent, previous_state = milestone.percent_complete, milestone.state
     note = note.strip()
     state = milestone_progress_check(

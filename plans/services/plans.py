@@ -4,7 +4,8 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from ..choices import ChangeChannel
+from ..choices import ChangeChannel, PlanState
+from ..exceptions import PlanClosed, StaleVersionError
 from ..incremental import Changes, plan_changes_apply
 from ..models import FocusArea, Plan
 from ..page_generation import generation_bump
@@ -21,9 +22,17 @@ def plan_mark_changed(*, plan_id: int, changes=None) -> None:
 
     The counter is bumped inside the caller's transaction, so the plan stays marked as needing a
     recompute even when the broker is unreachable; whatever recompute runs next catches up.
+    A closed plan refuses the write (PlanClosed), which rolls back the caller's transaction: every write
+    calls this, so every channel (forms, API, bulk, imports) is refused in one place.
     """
     changes = changes or Changes.whole_plan()
-    Plan.objects.filter(pk=plan_id).update(data_revision=F("data_revision") + 1, marked_at=Now())
+    marked = (
+        Plan.objects.filter(pk=plan_id)
+        .exclude(state=PlanState.CLOSED)
+        .update(data_revision=F("data_revision") + 1, marked_at=Now())
+    )
+    if not marked:
+        plan_open_check(plan_id=plan_id)
     generation_bump()  # cached pages: now, and again once the statuses below are up to date
     connection = transaction.get_connection()
     for _, callback, _ in connection.run_on_commit:
@@ -57,13 +66,30 @@ def plan_mark_changed(*, plan_id: int, changes=None) -> None:
     transaction.on_commit(bring_up_to_date, robust=True)
 
 
+def plan_open_check(*, plan_id: int) -> None:
+    """Refuse (PlanClosed) a write into a closed plan; for writes that do not change a status."""
+    plan = Plan.objects.filter(pk=plan_id, state=PlanState.CLOSED).first()
+    if plan is not None:
+        raise PlanClosed(plan)
+
+
 @transaction.atomic
-def structure_save(*, item: Plan | FocusArea, is_new: bool, author=None, channel: str = ChangeChannel.ADMIN) -> None:
-    """Save a plan or focus area edited by a manager (admin): validated, versioned, recomputed, its
-    changes recorded (DefinitionChange)."""
+def structure_save(
+    *,
+    item: Plan | FocusArea,
+    is_new: bool,
+    expected_version: int | None = None,
+    author=None,
+    channel: str = ChangeChannel.ADMIN,
+) -> None:
+    """Save a plan or focus area edited by a manager (admin or the manage pages): validated, versioned,
+    recomputed, its changes recorded (DefinitionChange). ``expected_version``: the version the editor read;
+    a save based on an older one is refused (StaleVersionError), nothing changed."""
     before = None
     if not is_new:
         current = type(item).objects.select_for_update().get(pk=item.pk)
+        if expected_version is not None and expected_version != current.version:
+            raise StaleVersionError(current, changed_at=current.updated_at)
         before = item_values(current)
         item.version = current.version + 1
     item.full_clean()
@@ -76,8 +102,14 @@ def structure_save(*, item: Plan | FocusArea, is_new: bool, author=None, channel
 
 
 @transaction.atomic
-def focus_area_delete(*, focus_area: FocusArea, deleted_by=None, channel: str = ChangeChannel.ADMIN) -> None:
-    """Delete a focus area with its goals and their children, leaving tombstones for syncing clients."""
+def focus_area_delete(
+    *, focus_area: FocusArea, expected_version: int | None = None, deleted_by=None, channel: str = ChangeChannel.ADMIN
+) -> None:
+    """Delete a focus area with its goals and their children, leaving tombstones for syncing clients.
+    ``expected_version``: as for ``structure_save``."""
+    current = FocusArea.objects.select_for_update().get(pk=focus_area.pk)
+    if expected_version is not None and expected_version != current.version:
+        raise StaleVersionError(current, changed_at=current.updated_at)
     _tombstones_for_focus_areas(FocusArea.objects.filter(pk=focus_area.pk), deleted_by=deleted_by)
     definition_deleted(focus_area, author=deleted_by, channel=channel)
     plan_id = focus_area.plan_id

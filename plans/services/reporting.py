@@ -31,6 +31,7 @@ from ..models import SubmissionTransition as Transition
 from ..permissions import can_write_team, is_manager
 from .history import author_split, definition_updated, item_values
 from .kpis import kpi_series, measurement_check, measurement_delete, measurement_lock_check, measurement_record
+from .plans import plan_open_check
 from .rows import row_assign, row_lock
 
 
@@ -175,6 +176,7 @@ def submission_save(
     """
     if not can_report(author, kpi, unit):
         raise PermissionDenied(_("You may not report this figure."))
+    plan_open_check(plan_id=kpi.plan_id)
     _check_period(kpi, period_end)
     kpi = KPI.objects.select_related("plan").get(pk=kpi.pk)
     submission = (
@@ -454,6 +456,7 @@ def plan_review_settings_update(*, plan, data: dict, expected_version: int | Non
     unknown = set(data) - set(REVIEW_SETTINGS)
     if unknown:
         raise ValidationError({name: [_("Not a review setting.")] for name in sorted(unknown)})
+    plan_open_check(plan_id=plan.pk)
     row = row_lock(plan, expected_version)
     before = item_values(row)
     if not row_assign(row, data):

@@ -146,6 +146,7 @@ def page_context(request, plan, as_of: AsOf) -> dict:
         "stale_before": stale_before,
         "today": today,
         "closure": selectors.plan_closure(plan=plan, today=today),
+        "final_report": selectors.plan_final_report(plan=plan, today=today) if plan.is_closed else None,
         # Managers see why statuses are out of date (a failing recompute), staff only that they may be.
         "viewer_is_manager": is_manager_lazy(request.user),
     }

@@ -76,7 +76,7 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
             kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast, period_targets=targets
         ),
         "planned": period_targets.planned_comparison(kpi, measurements, targets),
-        "can_update": can_record_measurement(request.user, kpi),
+        "can_update": not plan.is_closed and can_record_measurement(request.user, kpi),  # closed: final
     }
     # The "By zone" section (plans/zones/_breakdown.html), for a KPI derived from the zones.
     context |= breakdown_context(request, plan, kpi, as_of)
@@ -100,7 +100,7 @@ def _milestone_page(request, plan, pk) -> tuple[str, dict]:
         "log": list(selectors.milestone_progress_log(milestone_id=milestone.pk)),
         "months": completeness.milestone_months(plan=plan, today=timezone.localdate(), milestones=[milestone]),
         "history": _status_history(ItemType.MILESTONE, milestone.pk, as_of),
-        "can_update": can_update(request.user, milestone),
+        "can_update": not plan.is_closed and can_update(request.user, milestone),
     }
     return milestone.tr.title, context
 

@@ -29,16 +29,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from .. import selectors
+from ..choices import PlanState
 from ..failopen import Breaker, fail_open
 from ..page_generation import GENERATION_KEY, generation, generation_bump
-from ..permissions import unit_scope, writable_team_ids
+from ..permissions import is_manager, unit_scope, writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
 
 TIMEOUT = 6 * 60 * 60
@@ -210,8 +211,13 @@ def plan_page(
         return loaded[0]
 
     entry = _current_facts(
-        PLAN_FACTS_KEY.format(slug=slug), generation_read, entry, lambda: _facts_entry([plan()], name=plan().name)
+        PLAN_FACTS_KEY.format(slug=slug),
+        generation_read,
+        entry,
+        lambda: _facts_entry([plan()], name=plan().name, state=plan().state),
     )
+    if entry.get("state") == PlanState.DRAFT and not is_manager(request.user):
+        raise Http404  # a draft is seen by managers only
     return cached_page(
         request,
         key=key,
