@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from . import charts, selectors
 from .chart_svg import kpi_chart_svg
-from .choices import ItemType, Status
+from .choices import ItemType, PlanState, Status
 from .explain import Explained, explain_as_of, explain_item, kpi_outcome, status_label
 from .models import Measurement, Plan, StatusSnapshot
 
@@ -285,6 +285,8 @@ def briefing_pdf(briefing: Briefing) -> bytes:
 
 
 def plans_to_brief(*, month_end: datetime.date):
-    """The plans the monthly briefing covers for the month ending ``month_end``: those whose period overlaps it."""
+    """The plans the monthly briefing covers for the month ending ``month_end``: those whose period overlaps it,
+    drafts left out (a closed plan's last month is still briefed)."""
     month_start = month_end.replace(day=1)
-    return Plan.objects.filter(start_date__lte=month_end, end_date__gte=month_start).order_by("pk")
+    plans = Plan.objects.filter(start_date__lte=month_end, end_date__gte=month_start).exclude(state=PlanState.DRAFT)
+    return plans.order_by("pk")

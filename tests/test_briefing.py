@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from plans import charts
 from plans.briefing import briefing_gather, briefing_html
 from plans.chart_svg import kpi_chart_svg
-from plans.choices import ItemType
+from plans.choices import ItemType, PlanState
 from plans.explain import status_label
 from plans.models import KPI, BriefingSent, FocusArea, Plan, StatusSnapshot
 from plans.recompute import plan_backfill
@@ -230,3 +230,11 @@ def test_briefings_are_scheduled_on_the_first_of_each_month():
     assert entry["task"] == send_briefings.name
     assert entry["schedule"].day_of_month == {1}
     assert entry["schedule"].hour == {8}
+
+
+def test_a_draft_plan_gets_no_briefing(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    PlanFactory(start_date=datetime.date(2025, 1, 1), end_date=datetime.date(2025, 12, 31), state=PlanState.DRAFT)
+    UserFactory(username="mgr-a", role="manager", email="mgr-a@example.gov.cn")
+    assert send_briefings.apply(kwargs={"today": "2025-07-01"}).get() == {"plans": 0, "messages": 0, "already_sent": 0}
+    assert mail.outbox == []
