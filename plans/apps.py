@@ -16,9 +16,11 @@ class PlansConfig(AppConfig):
         from .context_processors import connect_signals as connect_role_signals
         from .language import connect_signals as connect_language_signals
         from .services.notifications import connect_signals as connect_notification_signals
+        from .user_cache import connect_signals as connect_user_cache_signals
         from .views.pagecache import connect_signals
 
         connect_signals()
         connect_notification_signals()
         connect_language_signals()
         connect_role_signals()
+        connect_user_cache_signals()

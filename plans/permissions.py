@@ -28,6 +28,9 @@ ROLE_LABELS = {STAFF: _("Staff"), MANAGER: _("Manager")}
 
 
 def is_manager(user) -> bool:
+    """Kept on the user when it came from the user cache (plans.user_cache)."""
+    if hasattr(user, "_is_manager"):
+        return user._is_manager
     return bool(user.is_authenticated and (user.is_superuser or user.groups.filter(name=MANAGER).exists()))
 
 
@@ -39,6 +42,8 @@ def is_manager_lazy(user) -> SimpleLazyObject:
 def team_ids(user) -> set[int]:
     if not user.is_authenticated:
         return set()
+    if hasattr(user, "_team_ids"):  # the user cache's (plans.user_cache)
+        return set(user._team_ids)
     return set(user.teams.values_list("id", flat=True))
 
 

@@ -151,6 +151,7 @@ def test_exports_stream_and_never_read_the_stored_explanations(client, manager, 
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(manager)
+    export(client, plan, table, fmt).getvalue()  # the viewer is read once, then kept (plans.user_cache)
     with CaptureQueriesContext(connection) as queries:
         response = export(client, plan, table, fmt)
         response.getvalue()  # a streamed CSV is written (and its rows read) only as it is sent

@@ -119,6 +119,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# A warm page reads no row for its viewer: the session (written to the database too, so none is lost when the
+# cache is flushed) and the user with its role, teams and units come from the cache (plans.sessions,
+# plans.user_cache). Sessions signed in under Django's ModelBackend sign in again once.
+SESSION_ENGINE = "plans.sessions"
+AUTHENTICATION_BACKENDS = ["plans.user_cache.CachedModelBackend"]
 LOGIN_REDIRECT_URL = "plans:home"
 LOGOUT_REDIRECT_URL = "login"
 
