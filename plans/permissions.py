@@ -51,6 +51,8 @@ def teams_and_role(user) -> tuple[set[int], bool]:
     """``(team_ids(user), is_manager(user))`` in one query, for a page whose cache key holds both (My work)."""
     if not user.is_authenticated:
         return set(), False
+    if hasattr(user, "_team_ids") and hasattr(user, "_is_manager"):  # the user cache's (plans.user_cache)
+        return set(user._team_ids), user._is_manager
     teams = user.teams.order_by().values_list("id", Value(0))
     roles = user.groups.filter(name=MANAGER).order_by().values_list("id", Value(1))
     rows = list(teams.union(roles, all=True))

@@ -10,18 +10,41 @@ from tests.conftest import ARTIFACTS, sign_in
 from tests.test_dashboard_browser import SLUG, axe_violations
 from tests.test_security_headers import csp_messages
 
-# Opens every details element; a table row's "Why?" then fetches its explanation (static/js/dashboard.js).
-OPEN_ALL = "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+# Opens every details element but the "Why?" drawers (one is open at a time: static/js/dashboard.js); a table
+# row's "Why?" fetches its explanation when opened.
+OPEN_ALL = "() => document.querySelectorAll('details:not(.why-drawer)').forEach(d => { d.open = true; })"
 LAZY_PENDING = "() => document.querySelectorAll('details[data-why-src]:not([data-why-state=\"loaded\"])').length"
+DRAWERS = "() => document.querySelectorAll('details.why-drawer').length"
+DRAWER_PENDING = (
+    "() => { const d = document.querySelectorAll('details.why-drawer')[%d];"
+    " return !d.dataset.whySrc || d.dataset.whyState === 'loaded' ? 0 : 1; }"
+)
+OPEN_DRAWER = "(i) => { document.querySelectorAll('details.why-drawer')[i].open = true; }"
+# Once each drawer has loaded, every one is shown in place at once, so the checks read every explanation.
+ALL_IN_PLACE = (
+    "() => document.querySelectorAll('details.why-drawer').forEach(d => { d.classList.remove('why-drawer');"
+    " d.open = true; })"
+)
+
+
+def _wait_loaded(page, pending: str) -> None:
+    for _attempt in range(100):  # polled from here: a wait_for_function predicate is eval'd, which the CSP refuses
+        if page.evaluate(pending) == 0:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("a “Why?” panel did not load its explanation")
 
 
 def open_every_panel(page) -> None:
     page.evaluate(OPEN_ALL)
-    for _attempt in range(100):  # polled from here: a wait_for_function predicate is eval'd, which the CSP refuses
-        if page.evaluate(LAZY_PENDING) == 0:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("a “Why?” panel did not load its explanation")
+    for index in range(page.evaluate(DRAWERS)):
+        page.evaluate(OPEN_DRAWER, index)
+        page.wait_for_timeout(20)
+    for index in range(page.evaluate(DRAWERS)):  # a drawer closed by the next one before its toggle: open it again
+        page.evaluate(OPEN_DRAWER, index)
+        _wait_loaded(page, DRAWER_PENDING % index)
+    page.evaluate(ALL_IN_PLACE)
+    _wait_loaded(page, LAZY_PENDING)
 
 
 def main_pages(plan) -> dict[str, str]:
