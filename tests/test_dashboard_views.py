@@ -629,7 +629,7 @@ def test_month_end_snapshots_keep_explanations_and_other_days_do_not():
 def test_plan_past_its_end_date_says_so_with_its_final_figures_on_every_page(manager_client, plan):
     first = KPI.objects.filter(plan=plan).order_by("code").first()
     MeasurementFactory(kpi=first, date=datetime.date(2025, 12, 31), value=81.0)
-    banner = "Plan period ended on 31 December 2025; final figures: 1 of 2 in."
+    banner = "Plan period ended on 2025-12-31; final figures: 1 of 2 in."
     for url in page_urls(plan)[:5]:
         assert banner in text_of(manager_client.get(url)), url
     assert banner in text_of(manager_client.get(reverse("plans:home")))

@@ -1,7 +1,8 @@
-"""English: 30 June 2025 in prose, 2025-06-30 in tables and explanations, 24-hour times, 35,000."""
+"""English: one date format, 2025-06-30, in prose, tables and explanations alike (ISO 8601, as the exports and
+the API write dates), 24-hour times, 35,000."""
 
-DATE_FORMAT = "j F Y"
-DATETIME_FORMAT = "j F Y, H:i"
+DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i"
 TIME_FORMAT = "H:i"
 YEAR_MONTH_FORMAT = "F Y"
 MONTH_DAY_FORMAT = "j F"
