@@ -52,9 +52,7 @@ def test_manager_reads_the_demo_dashboard_as_of_a_month_end_and_a_kpi_forecast_w
     page.goto(f"/plans/{SLUG}/")
     assert page.get_by_role("heading", level=1, name=plan.name).is_visible()
     assert page.get_by_role("note").filter(has_text="Demo data").is_visible()
-    closure = page.get_by_role("note").filter(
-        has_text="Plan period ended on 2025-12-31; final figures: 10 of 13 in."
-    )
+    closure = page.get_by_role("note").filter(has_text="Plan period ended on 2025-12-31; final figures: 10 of 13 in.")
     assert closure.is_visible()
     wait_for_charts(page)
     assert page.locator("canvas[data-chart='trend']").is_visible()
