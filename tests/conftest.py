@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test.testcases import LiveServerThread
 
 from tests.factories import GoalFactory, KPIFactory, MilestoneFactory, TeamFactory, UserFactory, api_client, api_token
+from tests.live_server import SharedConnectionSafeServer
+
+# pytest-django's live_server builds Django's LiveServerThread; on in-memory SQLite it must take one request at a time.
+LiveServerThread.server_class = SharedConnectionSafeServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
