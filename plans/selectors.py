@@ -79,34 +79,29 @@ class PlanClosure:
 
 
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
-    """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number."""
+    """``{plan id: PlanClosure}`` for ``plans``, in one query whatever their number.
+
+    Read from what the recompute stored on each KPI (the read model the pages show): a final figure is in when
+    the latest figure its status was computed from is dated on or after its target date (rule 3), so the banner
+    counts exactly the figures the statuses beside it were computed from, and costs an aggregate over the plan's
+    KPI rows instead of a look-up in each KPI's series (14-55 ms at national scale, on every page).
+    """
     plans = list(plans)
     if not plans:  # no SQL for none (the ORM would refuse to write "IN ()")
         return {}
-    # A KPI's final figure is in when its latest national figure is dated on or after its target date: the latest
-    # date is one step back along the series index, where "any figure on or after" let the planner walk a KPI's
-    # whole series by its id (the matching rows are the last ones). Counted over a subquery that reads it once
-    # per KPI: the ORM's filtered counts would repeat it in each count.
-    latest = Measurement.objects.national().filter(kpi=OuterRef("pk")).order_by("-date").values("date")[:1]
-    inner, params = (
+    final_in = Q(latest_date__isnull=False, latest_date__gte=F("target_date"))
+    rows = (
         KPI.objects.filter(plan__in=plans)
-        .annotate(last_national=Subquery(latest))
-        .values_list("plan_id", "status", "target_date", "last_national")
+        .values("plan_id")
         .order_by()
-        .query.sql_with_params()
+        .annotate(
+            kpi_count=Count("id"),
+            final_n=Count("id", filter=final_in),
+            achieved=Count("id", filter=final_in & Q(status=Status.ACHIEVED)),
+            missed=Count("id", filter=final_in & Q(status=Status.MISSED)),
+        )
     )
-    final_in = "last_national IS NOT NULL AND last_national >= target_date"
-    sql = (
-        "SELECT plan_id, COUNT(*), "
-        f"SUM(CASE WHEN {final_in} THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {final_in} AND status = %s THEN 1 ELSE 0 END) "
-        f"FROM ({inner}) AS kpis GROUP BY plan_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [str(Status.ACHIEVED), str(Status.MISSED), *params])
-        names = ("kpi_count", "final_n", "achieved", "missed")
-        counts = {row[0]: dict(zip(names, (int(n or 0) for n in row[1:]), strict=True)) for row in cursor.fetchall()}
+    counts = {row.pop("plan_id"): row for row in rows}
     closures = {}
     for plan in plans:
         row = counts.get(plan.pk, {})

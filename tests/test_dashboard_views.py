@@ -629,6 +629,7 @@ def test_month_end_snapshots_keep_explanations_and_other_days_do_not():
 def test_plan_past_its_end_date_says_so_with_its_final_figures_on_every_page(manager_client, plan):
     first = KPI.objects.filter(plan=plan).order_by("code").first()
     MeasurementFactory(kpi=first, date=datetime.date(2025, 12, 31), value=81.0)
+    plan_recompute(plan_id=plan.pk)  # as the write's own update (or the queued recompute) does
     banner = "Plan period ended on 2025-12-31; final figures: 1 of 2 in."
     for url in page_urls(plan)[:5]:
         assert banner in text_of(manager_client.get(url)), url
@@ -643,13 +644,16 @@ def test_plan_within_its_period_has_no_closure_banner(manager_client):
     assert "Plan period ended" not in text_of(manager_client.get(reverse("plans:home")))
 
 
-def test_final_figures_are_measurements_dated_on_or_after_the_target_date_split_by_stored_status(plan):
+def test_final_figures_are_the_computed_latest_figures_dated_on_or_after_the_target_date_split_by_stored_status(plan):
     kpis = list(KPI.objects.filter(plan=plan).order_by("code"))
     extra = KPIFactory(goal=kpis[0].goal, code="K-extra")
     target = datetime.date(2025, 12, 31)
     MeasurementFactory(kpi=kpis[0], date=target, value=81.0)
     MeasurementFactory(kpi=kpis[1], date=target - datetime.timedelta(days=1), value=79.0)  # not a final figure
     MeasurementFactory(kpi=extra, date=extra.target_date + datetime.timedelta(days=5), value=1.0)
+    # Counted from what the recompute stored (the statuses' own latest figures): nothing before it runs.
+    assert selectors.plan_closure(plan=plan, today=datetime.date(2026, 12, 1)).final_in == 0
+    plan_recompute(plan_id=plan.pk, as_of=datetime.date(2026, 12, 1))
     KPI.objects.filter(pk=kpis[0].pk).update(status=Status.ACHIEVED)
     KPI.objects.filter(pk=extra.pk).update(status=Status.MISSED)
     closure = selectors.plan_closure(plan=plan, today=datetime.date(2026, 12, 1))
