@@ -34,13 +34,10 @@ still pending or was lost) it writes its chain and has the whole plan recomputed
 """
 
 import datetime
-import itertools
 import json
 import logging
-import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from celery import current_app
 from django.db import connection, transaction
@@ -65,6 +62,7 @@ from .recompute import (
     plan_evaluate,
 )
 from .recompute_queue import broker_breaker
+from .series import series_annotation, series_unpack
 from .setwrites import bulk_insert, bulk_set
 
 logger = logging.getLogger(__name__)
@@ -385,50 +383,29 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
         bulk_set(model, changed, fields)
 
 
-class _Point(NamedTuple):
-    """A ``rollup.MeasurementPoint`` as the method reads it (date, value, recorded_at), built in half the time
-    of the frozen dataclass: a national plan's update builds 240,000 of them."""
+def _points(kpis: list[KPI]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
+    """The national series of ``kpis``, in one query, as the whole-plan recompute reads them.
 
-    date: datetime.date
-    value: float
-    recorded_at: datetime.datetime | None
-
-
-def _points(kpis: list[KPI]) -> dict[int, list[rollup.MeasurementPoint]]:
-    """The measurement points of ``kpis``, in one query, in the whole-plan recompute's order.
-
-    A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL reads them
-    through a plain cursor (the ORM's per-row conversion would cost most of the update) and sends a
-    point's recording time only when another point shares its date: the method compares it only then
-    (``rollup._classify``), and parsing 240,000 timestamps was the update's largest cost.
+    A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL sends each KPI's
+    series packed in one value (``plans.series``), the very ``MeasurementSeries`` the whole-plan recompute
+    evaluates, so both paths read the same figures in the same order; elsewhere the points are read as rows.
     """
-    points = defaultdict(list)
     if not kpis:
-        return points
+        return {}
+    if connection.vendor == "postgresql":
+        packed = KPI.objects.filter(pk__in=[kpi.pk for kpi in kpis]).annotate(series=series_annotation())
+        return {
+            pk: rollup.MeasurementSeries(*series_unpack(series)) for pk, series in packed.values_list("pk", "series")
+        }
+    points = defaultdict(list)
     query = (
         Measurement.objects.national()
         .filter(kpi__in=kpis)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     )
-    if connection.vendor != "postgresql":
-        for row in query:
-            points[row[0]].append(_point(row))
-        return points
-    sql = """
-        SELECT kpi_id, date, value,
-               CASE WHEN count(*) OVER same_date > 1 THEN recorded_at END
-        FROM plans_measurement WHERE kpi_id = ANY(%s) AND unit_id IS NULL  -- the national series
-        -- Ordered as the result is, so the series index gives both without a sort.
-        WINDOW same_date AS (
-            PARTITION BY kpi_id, date ORDER BY recorded_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-        )
-        ORDER BY kpi_id, date, recorded_at, id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[kpi.pk for kpi in kpis]])
-        for kpi_id, rows in itertools.groupby(cursor.fetchall(), key=operator.itemgetter(0)):
-            points[kpi_id] = [_Point(date, value, recorded_at) for _, date, value, recorded_at in rows]
+    for row in query:
+        points[row[0]].append(_point(row))
     return points
 
 

@@ -31,8 +31,6 @@ progress). Target, weight and date changes apply to the whole history once it is
 import datetime
 import json
 import logging
-import sys
-from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -40,7 +38,6 @@ from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.db.models import Min, TextField
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -51,6 +48,7 @@ from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .page_generation import pages_changed
+from .series import series_annotation, series_unpack
 from .setwrites import bulk_set, insert_rows
 
 logger = logging.getLogger(__name__)
@@ -357,25 +355,10 @@ MILESTONE_COLUMNS = (
     *STORED_COLUMNS,
 )
 
-# A KPI's measurements in the order the status method ranks them (the last row of a date counts), as one
-# binary value: the day ordinals (int4, big-endian) then the values (float8, the very bits stored), one
-# row per KPI instead of one object per measurement, read through the series index.
-SERIES_SQL = """(
-    SELECT string_agg(int4send(m.date - DATE '0001-01-01' + 1), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
-           || string_agg(float8send(m.value), ''::bytea ORDER BY m.date, m.recorded_at, m.id)
-    FROM plans_measurement m WHERE m.kpi_id = plans_kpi.id AND m.unit_id IS NULL  -- the national series
-)"""
-
 
 def _series(packed: bytes | None) -> rollup.MeasurementSeries:
-    """The ``MeasurementSeries`` of ``SERIES_SQL``'s value (None: no measurement)."""
-    packed = packed or b""
-    count = len(packed) // 12
-    days, values = array("i", packed[: 4 * count]), array("d", packed[4 * count :])
-    if sys.byteorder == "little":
-        days.byteswap()
-        values.byteswap()
-    return rollup.MeasurementSeries(days.tolist(), values.tolist())
+    """The ``MeasurementSeries`` of a KPI's packed series (``plans.series``; None: no measurement)."""
+    return rollup.MeasurementSeries(*series_unpack(packed))
 
 
 @dataclass
@@ -404,9 +387,7 @@ def _goal_stream(plan: Plan):
     goals = _rows(_items(Goal.objects.filter(plan=plan).order_by("id")).values_list(*GOAL_COLUMNS))
     kpi_rows = _items(KPI.objects.filter(plan=plan).order_by("goal_id", "code"))
     if connection.vendor == "postgresql":
-        kpis = _Runs(
-            _rows(kpi_rows.annotate(series=RawSQL(SERIES_SQL, ())).values_list(*KPI_COLUMNS, "series")), goal_of
-        )
+        kpis = _Runs(_rows(kpi_rows.annotate(series=series_annotation()).values_list(*KPI_COLUMNS, "series")), goal_of)
         points = None
     else:
         kpis = _Runs(_rows(kpi_rows.values_list(*KPI_COLUMNS)), goal_of)

@@ -26,6 +26,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
+from ..series import series_annotation, series_by_date
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
@@ -220,6 +221,14 @@ def kpi_series(kpi_ids, *, unit_id: int | None = None) -> dict[int, dict[datetim
     the national series, or with ``unit_id`` that reporting unit's own."""
     series: dict[int, dict[datetime.date, float]] = {kpi_id: {} for kpi_id in kpi_ids}
     if not series:
+        return series
+    if unit_id is None and connection.vendor == "postgresql":
+        # One packed value per KPI (plans.series): a bulk upsert reads every series of a plan (240,000 rows for
+        # 1,200 KPIs at national scale), which as rows cost a third of its time.
+        packed = (
+            KPI.objects.filter(pk__in=list(series)).annotate(series=series_annotation()).values_list("pk", "series")
+        )
+        series.update((kpi_id, series_by_date(values)) for kpi_id, values in packed)
         return series
     query = (
         Measurement.objects.filter(kpi_id__in=list(kpi_ids), unit_id=unit_id)
