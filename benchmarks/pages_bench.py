@@ -30,7 +30,8 @@ django.setup()
 from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from testserver import allow_test_client  # noqa: E402
 
 AS_OF = datetime.date(2025, 11, 30)
 
@@ -167,7 +168,7 @@ def main():
 
     from plans.models import Team
 
-    setup_test_environment()
+    allow_test_client()
     use_own_database()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False)
     try:

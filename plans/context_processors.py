@@ -6,14 +6,18 @@ from .permissions import is_manager
 from .services.notifications import notification_unread_count
 
 
-def notifications(request) -> dict:
-    """The signed-in user's unread notification count, for the header badge: kept in the cache
-    (``notification_unread_count``), read only when the page shows it, and not for anonymous visitors (or API
-    tokens, which have no notifications)."""
+def unread_count(request) -> int:
+    """The signed-in user's unread notification count, kept in the cache (``notification_unread_count``); 0 for
+    anonymous visitors and API tokens, which have no notifications."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.pk is None:
-        return {"notifications_unread": 0}
-    return {"notifications_unread": SimpleLazyObject(lambda: notification_unread_count(user.pk))}
+        return 0
+    return notification_unread_count(user.pk)
+
+
+def notifications(request) -> dict:
+    """``unread_count`` for the header badge, read only when the page shows it."""
+    return {"notifications_unread": SimpleLazyObject(lambda: unread_count(request))}
 
 
 # The viewer's role as of sign-in, kept in the session (read with it, no query): the header's "Manage" link.

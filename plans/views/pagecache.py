@@ -30,10 +30,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
 
 from .. import selectors
 from ..choices import PlanState
@@ -41,13 +39,13 @@ from ..failopen import Breaker, fail_open
 from ..page_generation import GENERATION_KEY, generation, generation_bump
 from ..permissions import is_manager, unit_scope, writable_team_ids
 from ..recompute import STATUSES_STALE_AFTER
+from .frame import frame_key, framed_response
 
 TIMEOUT = 6 * 60 * 60
 # Plan facts older than this are read again from the database, whatever the generation says.
 FACTS_MAX_AGE = 30
 PLAN_FACTS_KEY = "pages:plan:{slug}"
 ALL_PLANS_FACTS_KEY = "pages:plans"
-SHELL_TEMPLATE = "plans/_cached_page.html"
 # Bump when the shape of a cached body changes in a way a template edit alone would not show.
 FORMAT = 2
 _breaker = Breaker(seconds=30)
@@ -171,12 +169,14 @@ def cached_page(
     plan=None,
     status: int = 200,
     fragment: bool = False,
+    stored_frame=None,
 ):
     """The page: its body as ``stored`` when that was kept under the current token (``generation_read`` and
     ``facts``), or rendered from ``build()`` (``(title, context)``) and kept.
 
-    ``build`` runs only on a miss, so a warm page costs the one cache read and the site header.
-    ``fragment``: the body alone, without the site around it (a panel a page fetches).
+    ``build`` runs only on a miss, so a warm page costs the one cache read, which also brought its frame
+    (``stored_frame``, plans.views.frame), and no template. ``fragment``: the body alone, without the site around
+    it (a panel a page fetches).
     """
     token = (generation_read, facts)
     if stored is not None and generation_read is not None and stored["token"] == token:
@@ -188,8 +188,8 @@ def cached_page(
             _keep(key, page)
     if fragment:
         return HttpResponse(page["body"], status=status)
-    context = {"plan": plan, "title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 (our own render)
-    return render(request, SHELL_TEMPLATE, context, status=status)
+    keep = (lambda frame: _keep(frame_key(key, request), frame)) if generation_read is not None else None
+    return framed_response(request, page=page, plan=plan, stored=stored_frame, keep=keep, status=status)
 
 
 def plan_page(
@@ -202,7 +202,7 @@ def plan_page(
     The plan's row is read only when its kept facts are not current, or to render a page that is not kept.
     """
     key = page_key(request, f"{page}:{slug}:{item}", viewer_facts(request.user) if per_viewer else None, *extra_facts)
-    generation_read, entry, stored = _read(PLAN_FACTS_KEY.format(slug=slug), key)
+    generation_read, entry, stored, stored_frame = _read(PLAN_FACTS_KEY.format(slug=slug), key, frame_key(key, request))
     loaded = []
 
     def plan():
@@ -228,6 +228,7 @@ def plan_page(
         template=f"plans/dashboard/{page}.html",
         plan={"name": entry["name"]},  # what the site around the body shows of it
         fragment=fragment,
+        stored_frame=stored_frame,
     )
 
 
@@ -235,7 +236,7 @@ def all_plans_page(request, *, view: str, viewer: tuple, build, template: str):
     """A page that shows items of every plan (My work): kept under the facts of every plan, read in one query
     when they are not current."""
     key = page_key(request, view, viewer)
-    generation_read, entry, stored = _read(ALL_PLANS_FACTS_KEY, key)
+    generation_read, entry, stored, stored_frame = _read(ALL_PLANS_FACTS_KEY, key, frame_key(key, request))
     entry = _current_facts(
         ALL_PLANS_FACTS_KEY, generation_read, entry, lambda: _facts_entry(list(selectors.plan_revision_list()))
     )
@@ -247,6 +248,7 @@ def all_plans_page(request, *, view: str, viewer: tuple, build, template: str):
         stored=stored,
         build=build,
         template=template,
+        stored_frame=stored_frame,
     )
 
 
