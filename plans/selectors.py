@@ -21,6 +21,7 @@ from django.db.models import (
     Value,
     When,
     Window,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
@@ -507,19 +508,22 @@ def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
     )
 
 
-def kpi_measurement_log(*, kpi_id: int) -> list[Measurement]:
-    """The KPI's measurements, oldest first, each with ``revisions`` (every write, newest first, with its author).
+def kpi_measurement_log(*, kpi_id: int, newest: int | None = None) -> list[Measurement]:
+    """The KPI's measurements, oldest first; the ``newest`` last ones (all of them when None) each with
+    ``revisions`` (every write, newest first, with its author).
 
     Two queries whatever the number of measurements and revisions.
     """
-    revisions = MeasurementRevision.objects.select_related("author").order_by("-created_at", "-id")
-    return list(
+    measurements = list(
         Measurement.objects.national()
         .filter(kpi_id=kpi_id)
         .select_related("recorded_by")
-        .prefetch_related(Prefetch("revisions", revisions))
         .order_by("date", "recorded_at")
     )
+    revisions = MeasurementRevision.objects.select_related("author").order_by("-created_at", "-id")
+    logged = measurements if newest is None else measurements[len(measurements) - newest :] if newest else []
+    prefetch_related_objects(logged, Prefetch("revisions", revisions))
+    return measurements
 
 
 def milestone_for_page(pk: int) -> Milestone:

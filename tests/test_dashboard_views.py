@@ -547,6 +547,32 @@ def test_kpi_page_chart_has_baseline_measurements_trajectory_target_forecast_and
     assert "Forecast" in text_of(response) and "Why?" in text_of(response)
 
 
+def test_kpi_page_lists_the_newest_measurements_and_all_of_them_on_request_while_its_chart_draws_every_one(
+    manager_client, plan
+):
+    kpi = KPI.objects.get(code="K00")
+    first = datetime.date(2025, 1, 3)
+    for week in range(30):
+        MeasurementFactory(kpi=kpi, date=first + datetime.timedelta(weeks=week), value=60.0 + week / 10)
+    url = reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code])
+    count = kpi.measurements.filter(unit=None).count()
+
+    def logged_dates(response) -> list[str]:
+        table = response.content.decode().split('id="measurements-heading"')[1].split("</table>")[0]
+        return re.findall(r'<td class="nowrap">(\d{4}-\d\d-\d\d)', table)
+
+    page = manager_client.get(url)
+    newest = sorted(kpi.measurements.filter(unit=None).values_list("date", flat=True), reverse=True)
+    rows = logged_dates(page)
+    assert rows == [*(d.isoformat() for d in newest[:24]), kpi.baseline_date.isoformat()]  # then the baseline
+    assert f"Show all {count} measurements" in text_of(page)
+    assert len(json_data(page, "kpi-chart-data")["measurements"]) == count
+
+    everything = manager_client.get(url + "?measurements=all")
+    assert len(logged_dates(everything)) == count + 1
+    assert "Show all" not in text_of(everything)
+
+
 def test_kpi_page_at_a_past_date_draws_the_snapshot_forecast_and_leaves_later_figures_out(manager_client, plan):
     kpi = KPI.objects.get(code="K00")
     url = reverse("plans:dashboard_kpi", args=[plan.slug, kpi.code]) + "?as_of=2025-06-30"

@@ -58,10 +58,18 @@ def kpi_detail(request, slug, code):
     )
 
 
+# The newest measurements a KPI's page lists (two years of monthly figures), before "Show all".
+MEASUREMENT_LOG_ROWS = 24
+
+
 def _kpi_page(request, plan, code) -> tuple[str, dict]:
     as_of = as_of_read(request, plan)
     kpi = get_object_or_404(selectors.dashboard_kpi_list(plan_id=plan.pk, as_of=as_of.date), code=code)
-    measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk)
+    # The page lists the newest measurements with every change to each; all of them on request (the chart and the
+    # planned comparison read every value either way).
+    all_rows = request.GET.get("measurements") == "all"
+    measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk, newest=None if all_rows else MEASUREMENT_LOG_ROWS)
+    log = measurements[::-1] if all_rows else measurements[: -MEASUREMENT_LOG_ROWS - 1 : -1]
     # The row behind the latest figure (the latest recorded on its date), to say when it was entered.
     latest = next((m for m in reversed(measurements) if m.date == kpi.as_of_latest_date), None)
     targets = period_targets.kpi_period_targets(kpi_id=kpi.pk)
@@ -69,7 +77,8 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
         "kpi": kpi,
         "why": explain_item(kpi, as_of.date),
         "measurements": measurements,
-        "log": measurements[::-1],  # newest first
+        "log": log,  # newest first
+        "log_hidden": len(measurements) - len(log),
         "latest_recorded_at": latest.recorded_at if latest else None,
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
         "chart": charts.kpi_chart(
