@@ -5,7 +5,7 @@
 Builds the generated plan (plans.scale_data) at scale 1 and scale 10 (``--quick``: scale 1 only) in throwaway
 databases on DATABASE_URL's server and measures, beside the targets of the issue:
 
-- pages (dashboard, focus area, goal, KPI, My work), warm and cold (cache cleared; the median of three), against
+- pages (dashboard, focus area, goal, KPI, My work), warm and cold (cache cleared; the median of five), against
   a trivial view (``/healthz`` through the same test Client), their query counts, and scale 10 / scale 1;
 - the API: a trivial detail (one team) against the trivial view, the first page of ``/kpis/``, the token
   check, ``If-None-Match`` answered with 304, CSV and XLSX exports;
@@ -309,9 +309,9 @@ def measure_pages(plan, trivial: float) -> dict:
         if response.status_code != 200:
             out[name] = {"error": f"{response.status_code}"}
             continue
-        # On a shared machine one render is a noisy figure: the median of three, each after the cache is cleared.
+        # On a shared machine one render is a noisy figure: the median of five, each after the cache is cleared.
         colds = [cold]
-        for _ in range(2):
+        for _ in range(4):
             cache.clear()
             t = time.perf_counter()
             consume(client.get(path))
