@@ -435,9 +435,14 @@ def table(results: list[dict]) -> list[tuple]:
     def each(*keys):
         return [get(r, *keys) for r in results]
 
-    def add_ms(label, keys, target, limit):
-        """A figure kept in seconds, shown in ms, passing at or under ``limit`` ms."""
-        add(label, [(s * 1000, s) if s is not None else None for s in each(*keys)], target, lambda v: v[0] <= limit)
+    def add_ms(label, keys, target, limit, *, first_only=False):
+        """A figure kept in seconds, shown in ms, passing at or under ``limit`` ms (``first_only``: the target
+        is set for scale 1; the other scales are shown, and judged by the scale ratios below)."""
+        values = [(s * 1000, s) if s is not None else None for s in each(*keys)]
+        if first_only:
+            rows.append((label, values, target, "pass" if values[0] and values[0][0] <= limit else "FAIL"))
+            return
+        add(label, values, target, lambda v: v[0] <= limit)
 
     pairs = list(zip(each("recompute_later", "seconds"), each("raw_pass", "seconds"), strict=True))
     add(
@@ -463,19 +468,22 @@ def table(results: list[dict]) -> list[tuple]:
             "<= 5x",
             lambda v: v[0] <= 5,
         )
-        add_ms(f"{page}: cold, ms", ("pages", page, "cold"), "<= 100 ms (scale 1)", 100)
+        add_ms(f"{page}: cold, ms", ("pages", page, "cold"), "<= 100 ms (scale 1)", 100, first_only=True)
         add(
             f"{page}: queries (cold)", [(q, q) if q else None for q in each("pages", page, "queries")], "constant", bool
         )
     if len(results) == 2:
+        # Each page's cost as a ratio to the trivial view of its own scale's run, scale 10 over scale 1: the two
+        # runs are minutes apart on a shared machine, whose speed moves more than that between them.
         for page in ("dashboard", "focus area", "goal", "KPI", "My work"):
-            a, b = (get(r, "pages", page, "warm") for r in results)
-            add(
-                f"{page}: scale 10 / scale 1 (warm)",
-                [(b / a, b) if a and b else None],
-                "<= 1.2x",
-                lambda v: v[0] <= 1.2,
-            )
+            for mode in ("warm", "cold"):
+                (a, ta), (b, tb) = ((get(r, "pages", page, mode), r.get("trivial")) for r in results)
+                add(
+                    f"{page}: scale 10 / scale 1 ({mode}, each / its trivial view)",
+                    [((b / tb) / (a / ta), f"{a * 1000:.0f} -> {b * 1000:.0f} ms") if a and b and ta and tb else None],
+                    "<= 1.2x",
+                    lambda v: v[0] <= 1.2,
+                )
         qa, qb = (get(r, "pages", "dashboard", "queries") for r in results)
         add("dashboard queries equal at both scales", [(1.0, f"{qa} / {qb}") if qa == qb else None], "equal", bool)
     add(
@@ -498,8 +506,9 @@ def table(results: list[dict]) -> list[tuple]:
         add_ms(
             f"KPI export {fmt.upper()} (scale 1: 1,200 KPIs), ms",
             ("pages", f"export {fmt}", "seconds"),
-            "< 300 ms",
+            "< 300 ms (1,200 KPIs)",
             300,
+            first_only=True,
         )
     add_ms("write -> fresh, in-process (POST waits), ms", ("in_process", "fresh"), "< 1000 ms", 1000)
     if BROKER_URL:
