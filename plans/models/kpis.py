@@ -213,6 +213,9 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
             *Tracked.Meta.indexes,
             models.Index(fields=["goal", "code"], name="plans_kpi_goal_code"),
             models.Index(fields=["owner_team", "code"], name="plans_kpi_team_code"),
+            # The pages' counts by status and the closure banner's final figures, read from the index alone
+            # (COUNT(*)): a plan's KPI rows are wide (their explanations), and scanning 12,000 took 12 ms.
+            models.Index(fields=["plan", "status", "latest_date", "target_date"], name="plans_kpi_plan_status"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_kpi_unique_code"),

@@ -64,6 +64,7 @@ class Milestone(Bilingual, Tracked, Computed, ExternalRef):
             *Tracked.Meta.indexes,
             models.Index(fields=["due_date", "id"], name="plans_milestone_order"),
             models.Index(fields=["owner_team", "due_date"], name="plans_milestone_team_due"),
+            models.Index(fields=["plan", "status"], name="plans_milestone_plan_status"),  # the pages' counts
         ]
         constraints = [
             models.CheckConstraint(

@@ -216,7 +216,11 @@ class Goal(Bilingual, Tracked, Computed, ExternalRef):
         verbose_name = _("goal")
         verbose_name_plural = _("goals")
         ordering = ["plan", "code"]
-        indexes = [*Tracked.Meta.indexes, models.Index(fields=["focus_area", "code"], name="plans_goal_order")]
+        indexes = [
+            *Tracked.Meta.indexes,
+            models.Index(fields=["focus_area", "code"], name="plans_goal_order"),
+            models.Index(fields=["plan", "status"], name="plans_goal_plan_status"),  # the pages' counts
+        ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_goal_unique_code"),
             models.CheckConstraint(
