@@ -216,6 +216,9 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
             # The pages' counts by status and the closure banner's final figures, read from the index alone
             # (COUNT(*)): a plan's KPI rows are wide (their explanations), and scanning 12,000 took 12 ms.
             models.Index(fields=["plan", "status", "latest_date", "target_date"], name="plans_kpi_plan_status"),
+            # A page of the dashboard's KPI table, ordered by focus area and code, is found from this index alone
+            # (plans.pagination.KeysFirstPaginator), not by sorting every KPI row of the plan.
+            models.Index(fields=["plan", "goal", "code", "id"], name="plans_kpi_page"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_kpi_unique_code"),

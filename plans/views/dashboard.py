@@ -27,6 +27,7 @@ from ..choices import ItemType, Status
 from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
+from ..pagination import KeysFirstPaginator
 from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
 from ..templatetags.dashboard import ITEM_PAGES
@@ -273,7 +274,7 @@ def _dashboard_context(request, plan) -> dict:
         "headline": _headline(breakdown),
         "focus_areas": [(fa, explain_item(fa, as_of.date), matches.get(fa.pk, [])) for fa in areas],
         "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
-        "kpis": Paginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
+        "kpis": KeysFirstPaginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
         "milestones_attention_only": attention_only,
         # The heavy panels (who hasn't reported, the status trend) are fetched apart: dashboard_panel.
@@ -347,7 +348,7 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
         "focus_area": focus_area,
         "why": explain_item(focus_area, as_of.date),
         "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
-        "kpis": Paginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
+        "kpis": KeysFirstPaginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
     return f"{focus_area.code} {focus_area.tr.name}", context
 
