@@ -65,6 +65,17 @@ def test_snapshot_days_are_the_asked_days_the_plan_has_snapshots_for_oldest_firs
     assert selectors.plan_snapshot_days(plan_id=kpi.plan_id, among=[]) == []
 
 
+@pytest.mark.parametrize("latest_by", [None, JUNE, JULY + datetime.timedelta(days=3), datetime.date(2025, 1, 1)])
+def test_snapshot_days_read_by_sql_and_by_the_orm_agree(requires_postgres, latest_by):
+    kpi, other = KPIFactory(), KPIFactory()
+    for day, item in [(JUNE, kpi), (JULY, kpi), (datetime.date(2025, 5, 31), other)]:
+        StatusSnapshotFactory(plan=item.plan, item_type=ItemType.KPI, item_id=item.pk, as_of=day)
+    asked = [JUNE, JUNE + datetime.timedelta(days=1), JULY, datetime.date(2025, 12, 31)]
+    by_sql = selectors._snapshot_days_probed(kpi.plan_id, sorted(asked), latest_by)
+    assert by_sql == selectors._snapshot_days_orm(kpi.plan_id, sorted(asked), latest_by)
+    assert set(by_sql) >= {JUNE, JULY} and datetime.date(2025, 5, 31) not in by_sql  # another plan's day
+
+
 def test_status_counts_now_read_the_items_and_in_the_past_their_snapshots():
     goal = GoalFactory(status=Status.AT_RISK)
     KPIFactory(goal=goal, status=Status.ON_TRACK)
