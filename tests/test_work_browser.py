@@ -100,6 +100,7 @@ def test_staff_logs_a_measurement_and_a_milestone_update(page, roles, recompute_
     page.get_by_label("Date").fill((today - datetime.timedelta(days=1)).isoformat())
     page.get_by_label("Value (trillion yuan)").fill("1e20")
     page.get_by_role("button", name="Save measurement").click()
+    page.wait_for_load_state()
     assert page.get_by_role("heading", name="There is a problem").is_visible()
     assert page.evaluate("document.activeElement.id") == "id_value"
     assert page.get_by_label("Value (trillion yuan)").get_attribute("aria-invalid") == "true"
@@ -108,6 +109,7 @@ def test_staff_logs_a_measurement_and_a_milestone_update(page, roles, recompute_
     page.get_by_label("Value (trillion yuan)").fill("1.26")
     page.get_by_label("Note").fill("Q3 estimate from the statistics office")
     page.get_by_role("button", name="Save measurement").click()
+    page.wait_for_load_state()
     message = page.locator(".message-success").inner_text()
     assert "Measurement saved: 1.26 trillion yuan" in message
     history = page.get_by_role("table").filter(has_text="Q3 estimate")
@@ -129,6 +131,7 @@ def test_staff_logs_a_measurement_and_a_milestone_update(page, roles, recompute_
         milestone=milestone, percent_complete=50, state=MilestoneState.IN_PROGRESS, note="Site ready", author=colleague
     )
     page.get_by_role("button", name="Save progress").click()
+    page.wait_for_load_state()
     summary = page.locator("#error-summary")
     assert "changed by Wang Fang at" in summary.inner_text()
     assert page.evaluate("document.activeElement.id") == "error-summary"
@@ -137,6 +140,7 @@ def test_staff_logs_a_measurement_and_a_milestone_update(page, roles, recompute_
     page.screenshot(path=ARTIFACTS / "work-milestone-conflict.png", full_page=True)
     assert serious_axe_violations(page) == []
     page.get_by_role("button", name="Save progress").click()
+    page.wait_for_load_state()
     message = page.locator(".message-success").inner_text()
     assert "Progress saved: 80% · In progress." in message
     row = page.get_by_role("row").filter(has_text="Equipment installed")
