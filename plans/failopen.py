@@ -6,6 +6,7 @@ must still succeed when Redis does not answer; an outage costs their service, ne
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,11 +16,17 @@ T = TypeVar("T")
 
 
 class Breaker:
-    """Marked down for ``seconds`` after a failure, so callers skip Redis instead of each waiting for its timeout."""
+    """Marked down for ``seconds`` after a failure, so callers skip Redis instead of each waiting for its timeout.
+
+    ``Breaker.instances`` holds every breaker of the process, so that all can be reset at once (``breakers_reset``).
+    """
+
+    instances: "weakref.WeakSet[Breaker]" = weakref.WeakSet()
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.down_until = 0.0
+        Breaker.instances.add(self)
 
     def is_down(self) -> bool:
         return time.monotonic() < self.down_until
@@ -29,6 +36,12 @@ class Breaker:
 
     def reset(self) -> None:
         self.down_until = 0.0
+
+
+def breakers_reset() -> None:
+    """Mark every breaker of the process up: Redis is to be tried again at once (the test suite, between tests)."""
+    for breaker in list(Breaker.instances):
+        breaker.reset()
 
 
 def fail_open(fn: Callable[[], T], default: T, what: str, *args, breaker: Breaker | None = None) -> T:

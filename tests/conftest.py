@@ -162,6 +162,17 @@ def sign_in(page, username: str, password: str = "secret-pass-123") -> None:
     page.wait_for_load_state()
 
 
+@pytest.fixture(autouse=True)
+def _breakers_up():
+    """Every test starts with Redis tried at once: a test that trips a breaker (Redis down) would otherwise leave
+    the throttles, the sign-in lock or the queue failing open for the next tests of its worker."""
+    from plans.failopen import breakers_reset
+
+    breakers_reset()
+    yield
+    breakers_reset()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _end_stray_database_sessions(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end sessions that server threads left open (the live
