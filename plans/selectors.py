@@ -511,7 +511,7 @@ def milestone_progress_log(*, milestone_id: int) -> QuerySet[MilestoneUpdate]:
 
 
 def kpi_measurement_log(*, kpi_id: int, newest: int | None = None) -> list[Measurement]:
-    """The KPI's measurements, oldest first; the ``newest`` last ones (all of them when None) each with
+    """The KPI's measurements, oldest first; the ``newest`` (one or more) last ones, all of them when None, each with
     ``revisions`` (every write, newest first, with its author).
 
     Two queries whatever the number of measurements and revisions.
@@ -523,7 +523,7 @@ def kpi_measurement_log(*, kpi_id: int, newest: int | None = None) -> list[Measu
         .order_by("date", "recorded_at")
     )
     revisions = MeasurementRevision.objects.select_related("author").order_by("-created_at", "-id")
-    logged = measurements if newest is None else measurements[len(measurements) - newest :] if newest else []
+    logged = measurements if newest is None else measurements[-newest:]
     prefetch_related_objects(logged, Prefetch("revisions", revisions))
     return measurements
 

@@ -69,7 +69,8 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
     # planned comparison read every value either way).
     all_rows = request.GET.get("measurements") == "all"
     measurements = selectors.kpi_measurement_log(kpi_id=kpi.pk, newest=None if all_rows else MEASUREMENT_LOG_ROWS)
-    log = measurements[::-1] if all_rows else measurements[: -MEASUREMENT_LOG_ROWS - 1 : -1]
+    newest_first = measurements[::-1]
+    log = newest_first if all_rows else newest_first[:MEASUREMENT_LOG_ROWS]
     # The row behind the latest figure (the latest recorded on its date), to say when it was entered.
     latest = next((m for m in reversed(measurements) if m.date == kpi.as_of_latest_date), None)
     targets = period_targets.kpi_period_targets(kpi_id=kpi.pk)

@@ -202,7 +202,9 @@ def plan_page(
     The plan's row is read only when its kept facts are not current, or to render a page that is not kept.
     """
     key = page_key(request, f"{page}:{slug}:{item}", viewer_facts(request.user) if per_viewer else None, *extra_facts)
-    generation_read, entry, stored, stored_frame = _read(PLAN_FACTS_KEY.format(slug=slug), key, frame_key(key, request))
+    # A fragment (a panel a page fetches) has no frame around it: its frame is not read.
+    frame = () if fragment else (frame_key(key, request),)
+    generation_read, entry, stored, *stored_frame = _read(PLAN_FACTS_KEY.format(slug=slug), key, *frame)
     loaded = []
 
     def plan():
@@ -228,7 +230,7 @@ def plan_page(
         template=f"plans/dashboard/{page}.html",
         plan={"name": entry["name"]},  # what the site around the body shows of it
         fragment=fragment,
-        stored_frame=stored_frame,
+        stored_frame=stored_frame[0] if stored_frame else None,
     )
 
 
