@@ -243,7 +243,7 @@ def briefing_gather(*, plan: Plan, asked: datetime.date | None, today: datetime.
         compared_with=compared_with,
         status=status,
         why=why,
-        counts=_status_counts(selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of)),
+        counts=_status_counts(selectors.plan_status_counts(plan=plan, as_of=as_of)),
         focus_areas=[(fa, explain_item(fa, as_of)) for fa in focus_areas],
         kpi_rows=kpi_rows,
         overdue=[m for m in milestones if m.as_of_status == Status.OVERDUE],

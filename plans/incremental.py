@@ -64,6 +64,7 @@ from .recompute import (
 from .recompute_queue import broker_breaker
 from .series import series_annotation, series_unpack
 from .setwrites import bulk_insert, bulk_set
+from .tallies import tallies_count
 
 logger = logging.getLogger(__name__)
 
@@ -552,10 +553,11 @@ def plan_update_incremental(
     _apply(plan, current[(ItemType.PLAN, plan.pk)], now, kpi=False)
     if in_sync:
         plan.computed_revision = min(max(revision, last_revision), plan.data_revision)
+        plan.tallies = tallies_count(plan)  # the statuses just written, counted once for the pages
     else:
         # The dirty month ends of the writes not yet computed are found from computed_at: keep it.
         plan.computed_at = computed_at
-    bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+    bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision", "tallies"])
 
     keys = chain.keys()
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]

@@ -50,6 +50,7 @@ from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdat
 from .page_generation import pages_changed
 from .series import series_annotation, series_unpack
 from .setwrites import bulk_set, insert_rows
+from .tallies import tallies_count
 
 logger = logging.getLogger(__name__)
 
@@ -574,7 +575,8 @@ def _stream_evaluate(plan: Plan, days: list[datetime.date], *, live_day, writer:
         # The plan's row last, as every write bumps it after its own rows: one lock order, no deadlock.
         _apply(plan, live, writer.now, kpi=False)
         plan.computed_at = writer.now  # the latest recompute, whether or not the plan's own values changed
-        bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision"])
+        plan.tallies = tallies_count(plan)  # the statuses just written, counted once for the pages
+        bulk_set(Plan, [plan], [*COMMON_FIELDS, "computed_revision", "tallies"])
 
 
 def _method_changed(plan: Plan) -> bool:

@@ -83,8 +83,8 @@ def test_status_counts_now_read_the_items_and_in_the_past_their_snapshots():
     StatusSnapshotFactory(plan=goal.plan, item_type=ItemType.GOAL, item_id=goal.pk, as_of=JUNE, status=Status.OFF_TRACK)
     StatusSnapshotFactory(plan=goal.plan, item_type=ItemType.PLAN, item_id=goal.plan_id, as_of=JUNE)
 
-    now = {(row["item_type"], row["status"]): row["n"] for row in selectors.plan_status_counts(plan_id=goal.plan_id)}
-    past = selectors.plan_status_counts(plan_id=goal.plan_id, as_of=JUNE)
+    now = {(row["item_type"], row["status"]): row["n"] for row in selectors.plan_status_counts(plan=goal.plan)}
+    past = selectors.plan_status_counts(plan=goal.plan, as_of=JUNE)
 
     assert now[(ItemType.GOAL, Status.AT_RISK)] == 1
     assert now[(ItemType.KPI, Status.ON_TRACK)] == 2

@@ -102,6 +102,8 @@ class Plan(Bilingual, Tracked, Computed):
     recompute_failed_at = models.DateTimeField(null=True, editable=False)
     recompute_error = models.CharField(max_length=200, blank=True, editable=False)
     recompute_retry_at = models.DateTimeField(null=True, editable=False)
+    # Its items counted by status and its KPIs' final figures, at the revision they were counted (plans.tallies).
+    tallies = models.JSONField(null=True, blank=True, editable=False)
 
     # Reporting cycle (plans.reporting): which values count, when each period is due, when to remind.
     counting = models.CharField(
@@ -220,6 +222,9 @@ class Goal(Bilingual, Tracked, Computed, ExternalRef):
             *Tracked.Meta.indexes,
             models.Index(fields=["focus_area", "code"], name="plans_goal_order"),
             models.Index(fields=["plan", "status"], name="plans_goal_plan_status"),  # the pages' counts
+            # The goal table's page keys (KeysFirstPaginator), and the goals' focus areas for the KPI table's, read
+            # from the index alone: a goal's row holds its explanation, so a scan of the rows reads ~100x the pages.
+            models.Index(fields=["plan", "focus_area", "code", "id"], name="plans_goal_page"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_goal_unique_code"),

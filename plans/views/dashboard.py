@@ -25,7 +25,7 @@ from django.views.decorators.http import require_safe
 from .. import charts, completeness, exports, selectors
 from ..choices import ItemType, Status
 from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
-from ..explain import explain_as_of, explain_item
+from ..explain import explain_as_of, explain_item, fmt_percent
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
 from ..pagination import KeysFirstPaginator
 from ..permissions import is_manager_lazy
@@ -242,7 +242,7 @@ def _dashboard_context(request, plan) -> dict:
     goal_filter = GoalFilterSet(data, goals, plan=plan)
 
     scope = filter_scope(kpi_filter)
-    focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date)
+    focus_areas = selectors.dashboard_focus_area_list(plan_id=plan.pk, as_of=as_of.date, explained=False)
     if scope.focus_area_id:
         focus_areas = focus_areas.filter(pk=scope.focus_area_id)
     if scope.active:
@@ -251,7 +251,7 @@ def _dashboard_context(request, plan) -> dict:
         # Under a filter, the cards of the focus areas that hold matching items (and the one picked).
         areas = [fa for fa in focus_areas if fa.pk in matches or fa.pk == scope.focus_area_id]
     else:
-        breakdown = selectors.plan_status_counts(plan_id=plan.pk, as_of=as_of.date)
+        breakdown = selectors.plan_status_counts(plan=plan, as_of=as_of.date)
         matches, areas = {}, list(focus_areas)
 
     # Now the plan's own fields; at a past date its snapshot's, which has the same four (or None).
@@ -272,8 +272,9 @@ def _dashboard_context(request, plan) -> dict:
         "active_filters": kpi_filter.active,
         "scope": scope,
         "headline": _headline(breakdown),
-        "focus_areas": [(fa, explain_item(fa, as_of.date), matches.get(fa.pk, [])) for fa in areas],
-        "goals": Paginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
+        # A card shows the coverage of its "Why?" alone; the panel itself loads on demand (why_fragment).
+        "focus_areas": [(fa, fmt_percent(fa.as_of_coverage), matches.get(fa.pk, [])) for fa in areas],
+        "goals": KeysFirstPaginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": KeysFirstPaginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
         "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
         "milestones_attention_only": attention_only,
@@ -347,7 +348,7 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
     context = page_context(request, plan, as_of) | {
         "focus_area": focus_area,
         "why": explain_item(focus_area, as_of.date),
-        "goals": Paginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
+        "goals": KeysFirstPaginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": KeysFirstPaginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
     return f"{focus_area.code} {focus_area.tr.name}", context
