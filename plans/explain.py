@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.utils.formats import date_format, number_format
@@ -116,6 +116,15 @@ class Explained:
     rule: str = ""
     coverage: str = DASH  # a roll-up's scored share of the weight, as a percentage
     method_version: int | None = None  # the version of shared/METHOD.md the explanation names
+    hidden: int = 0  # children left out of ``children`` by ``shown``
+
+    def shown(self, limit: int) -> Explained:
+        """The explanation with its first ``limit`` children (the largest drags come first); ``hidden`` says how
+        many more there are. A focus area's roll-up has a child per goal, 200 at national scale 10: a page lists
+        the first ones and links to the rest instead of rendering them all."""
+        if len(self.children) <= limit:
+            return self
+        return replace(self, children=self.children[:limit], hidden=self.hidden + len(self.children) - limit)
 
     @property
     def drags(self) -> list[str]:

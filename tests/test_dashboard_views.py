@@ -520,6 +520,25 @@ def test_focus_area_page_lists_its_goals_and_explains_the_roll_up(manager_client
     assert re.search(r"G99 Late goal Overdue 1 -3.75 -1.48", text.replace("\u25b8", ""))
 
 
+def test_a_long_why_lists_its_largest_drags_first_and_links_to_the_rest(manager_client, plan):
+    area = plan.focus_areas.get(code="FA1")
+    children = [
+        rollup.Child(key=f"goal:{i}", label=f"Goal {i:02}", weight=1, status="off_track", score=-1 - i / 10, progress=0)
+        for i in range(30)
+    ]
+    result = rollup.rollup_status(as_of=AS_OF, children=children)
+    type(area).objects.filter(pk=area.pk).update(**computed(result))
+    url = reverse("plans:dashboard_focus_area", args=[plan.slug, area.code])
+
+    text = text_of(manager_client.get(url))
+    assert "Show all 30 items" in text
+    assert "Goal 29" in text and "Goal 04" not in text  # the 25 largest drags: Goal 29 down to Goal 05
+    assert "Goal 05 Off track" in text.replace("\u25b8", "")
+
+    everything = text_of(manager_client.get(url, {"why": "all"}))
+    assert "Goal 04" in everything and "Goal 00" in everything and "Show all" not in everything
+
+
 def test_goal_page_has_a_milestone_timeline_and_a_small_chart_per_kpi(manager_client, plan):
     goal = plan.goals.get(code="G00")
     response = manager_client.get(reverse("plans:dashboard_goal", args=[plan.slug, goal.code]))

@@ -34,6 +34,8 @@ from ..templatetags.dashboard import ITEM_PAGES
 from .pagecache import plan_page
 
 KPI_PAGE_SIZE = 25
+# The children a "Why?" panel lists on a page unless the reader asks for all of them (``?why=all``).
+WHY_CHILDREN_SHOWN = 25
 GOAL_PAGE_SIZE = 25  # as the KPI and milestone tables: the cold page renders what one screen reads
 MILESTONE_PAGE_SIZE = 25
 # Shown in the dashboard's milestone table unless the status filter asks for another status.
@@ -153,6 +155,11 @@ def page_context(request, plan, as_of: AsOf) -> dict:
     }
 
 
+def why_shown(request, why):
+    """A page's "Why?" with its first ``WHY_CHILDREN_SHOWN`` children, or every one when the reader asked."""
+    return why if request.GET.get("why") == "all" else why.shown(WHY_CHILDREN_SHOWN)
+
+
 def dashboard_tables(plan, as_of: AsOf, data, *, explained: bool = True):
     """The filtered KPI and milestone querysets of the dashboard (the exports write the same rows).
 
@@ -267,7 +274,7 @@ def _dashboard_context(request, plan) -> dict:
 
     context = page_context(request, plan, as_of) | {
         "plan_status": plan_status,
-        "plan_why": plan_why,
+        "plan_why": why_shown(request, plan_why),
         "filter_form": kpi_filter.form,
         "active_filters": kpi_filter.active,
         "scope": scope,
@@ -347,7 +354,7 @@ def _focus_area_page(request, plan, code) -> tuple[str, dict]:
     kpis = selectors.dashboard_kpi_list(**listed).filter(goal__focus_area=focus_area)
     context = page_context(request, plan, as_of) | {
         "focus_area": focus_area,
-        "why": explain_item(focus_area, as_of.date),
+        "why": why_shown(request, explain_item(focus_area, as_of.date)),
         "goals": KeysFirstPaginator(goals, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
         "kpis": KeysFirstPaginator(kpis, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
     }
@@ -420,7 +427,7 @@ def _goal_page(request, plan, code) -> tuple[str, dict]:
     ]
     context = page_context(request, plan, as_of) | {
         "goal": goal,
-        "why": explain_item(goal, as_of.date),
+        "why": why_shown(request, explain_item(goal, as_of.date)),
         "kpi_rows": kpi_rows,
         "timeline": _timeline(plan, goal, milestones, as_of),
     }
