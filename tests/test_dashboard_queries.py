@@ -24,16 +24,17 @@ def urls(plan) -> dict[str, tuple[str, int]]:
     dashboard = reverse("plans:dashboard", args=[plan.slug])
     filters = f"status=off_track&focus_area={area.pk}&owner_team={goal.owner_team_id}"
     return {
-        # name: (url, max queries); every page under the plan also counts its final figures (the closure banner).
-        # The dashboard reads who hasn't reported (2: KPIs, measurements), a KPI page its planned values (1),
-        # a milestone page its monthly updates (1). A page of KPIs is its keys, then its rows (plans.pagination).
+        # name: (url, max queries); every page under the plan also counts its final figures (the closure banner)
+        # unless the plan's stored tallies are current (plans.tallies). The dashboard reads who hasn't reported
+        # (2: KPIs, measurements), a KPI page its planned values (1), a milestone page its monthly updates (1).
+        # A page of goals or KPIs is its keys, then its rows (plans.pagination).
         "dashboard": (dashboard, 18),
         "dashboard past, filtered": (f"{dashboard}?as_of=2025-06-30&{filters}", 23),
         "dashboard second page": (f"{dashboard}?kpi_page=2&goal_page=2&milestone_page=2", 18),
-        "focus area": (reverse("plans:dashboard_focus_area", args=[plan.slug, area.code]), 11),
+        "focus area": (reverse("plans:dashboard_focus_area", args=[plan.slug, area.code]), 12),
         "focus area past": (
             reverse("plans:dashboard_focus_area", args=[plan.slug, area.code]) + "?as_of=2025-06-30",
-            11,
+            12,
         ),
         "goal": (reverse("plans:dashboard_goal", args=[plan.slug, goal.code]), 9),
         "goal past": (reverse("plans:dashboard_goal", args=[plan.slug, goal.code]) + "?as_of=2025-06-30", 9),
