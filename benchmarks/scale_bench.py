@@ -357,12 +357,30 @@ def measure_api(plan) -> dict:
     auth = TokenAuthentication()
     token_check = median_time(lambda: auth.authenticate(request), repeat=50)
     return {
+        **api_floor(key),
         "detail_x": detail / trivial,
         "detail": detail,
         "first_page_bytes": len(first_page.content) if first_page.status_code == 200 else None,
         "etag_304": not_modified,
         "token_check": token_check,
     }
+
+
+def api_floor(key: str) -> dict:
+    """What any endpoint on this stack costs before it reads a row, through the same test Client and middleware as
+    the trivial view: a bare DRF view (no authentication, permission or throttle) and one that only checks the
+    token (benchmarks/floor_urls.py), each over the trivial view measured right after it. Shown beside the detail's
+    ratio, with no target of their own."""
+    from django.test import override_settings
+
+    api, anonymous = Client(HTTP_AUTHORIZATION=f"Token {key}"), Client()
+    out = {}
+    with override_settings(ROOT_URLCONF="floor_urls"):
+        for name, path in (("bare", "/bench/bare/"), ("token_only", "/bench/token/")):
+            cost = median_time(lambda path=path: api.get(path), repeat=100)
+            trivial = median_time(lambda: anonymous.get("/healthz"), repeat=100)
+            out[f"{name}_drf_x"] = cost / trivial
+    return out
 
 
 def database_share() -> dict:
@@ -501,6 +519,13 @@ def table(results: list[dict]) -> list[tuple]:
         "<= 2x",
         lambda v: v[0] <= 2,
     )
+    for name, label in (("bare", "a bare DRF view"), ("token_only", "a DRF view that only checks the token")):
+        add(
+            f"API floor: {label} / the trivial view (both called directly)",
+            [(x, f"{x:.2f}x") if x else None for x in each("api", f"{name}_drf_x")],
+            "",
+            bool,
+        )
     add(
         "/api/v1/kpis/ first page, KB",
         [(b / 1000, f"{b / 1000:.0f} KB") if b else None for b in each("api", "first_page_bytes")],
