@@ -1,0 +1,46 @@
+"""plans.series: a KPI's packed national series holds its rows in the order the status method ranks them."""
+
+import datetime
+import random
+
+import pytest
+from django.utils import timezone
+
+from plans.models import KPI, Measurement
+from plans.series import series_annotation, series_unpack
+from tests.factories import KPIFactory, ZoneFactory
+
+
+@pytest.mark.django_db
+def test_the_packed_series_is_the_national_rows_in_date_recorded_and_id_order(requires_postgres):
+    rng = random.Random(7)
+    zone = ZoneFactory()
+    kpis = [KPIFactory() for _ in range(4)]
+    start = timezone.now()
+    for kpi in kpis:
+        days = [kpi.baseline_date + datetime.timedelta(days=rng.randint(1, 40)) for _ in range(60)]
+        rows = []
+        for index, day in enumerate(days):
+            # Several rows on one date, recorded out of order and some at the same moment: the id breaks the tie.
+            recorded = start - datetime.timedelta(minutes=rng.choice([0, 0, 5, 30]))
+            rows.append(Measurement(kpi=kpi, date=day, value=rng.uniform(-100, 100), recorded_at=recorded))
+            if index % 7 == 0:
+                rows.append(Measurement(kpi=kpi, date=day, value=1.5, unit=zone, recorded_at=recorded))
+        # One row per date for each source (the unique constraint): spread them over the sources a KPI may have.
+        for n, row in enumerate(rows):
+            row.source = ["api", "manual", "import"][n % 3]
+            row.external_id = f"{kpi.pk}-{n}"
+        Measurement.objects.bulk_create(rows, ignore_conflicts=True)
+
+    packed = dict(
+        KPI.objects.filter(pk__in=[k.pk for k in kpis]).annotate(s=series_annotation()).values_list("pk", "s")
+    )
+    for kpi in kpis:
+        expected = list(
+            Measurement.objects.filter(kpi=kpi, unit=None)
+            .order_by("date", "recorded_at", "id")
+            .values_list("date", "value")
+        )
+        days, values = series_unpack(packed[kpi.pk])
+        assert [(datetime.date.fromordinal(d), v) for d, v in zip(days, values, strict=True)] == expected
+        assert len(expected) > 30 and len({d for d, _ in expected}) < len(expected)  # ties were there to break
