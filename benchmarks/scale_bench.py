@@ -50,6 +50,13 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+# The test settings look static files up on every request (WhiteNoise's autorefresh, for the test runner's
+# collectstatic-free pages); production does not, and the trivial view the pages are compared with would carry
+# that lookup too. Before the first request, which builds the middleware.
+settings.WHITENOISE_AUTOREFRESH = settings.WHITENOISE_USE_FINDERS = False
+
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
@@ -221,7 +228,6 @@ def bulk_and_wait(api: Client, plan) -> dict:
 
 def child_worker_writes() -> dict:
     """Write -> fresh through the broker and a real worker (started by the parent), then the bulk upsert."""
-    from django.conf import settings
 
     from plans.models import KPI, Plan
 
