@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 
 from . import services
 from .choices import ChangeChannel
+from .exceptions import PlanClosed
 from .models import (
     KPI,
     ApiToken,
@@ -47,9 +48,33 @@ def in_closed_plan(obj) -> bool:
     return bool(plan is not None and getattr(plan, "is_closed", False))
 
 
+def plan_of(obj) -> Plan | None:
+    """The plan ``obj`` belongs to as its form left it: itself, its plan, or its parent's (a focus area, goal or
+    KPI picked in the form), before it is saved."""
+    if isinstance(obj, Plan):
+        return obj
+    for name in ("plan", "focus_area", "goal", "kpi"):
+        if getattr(obj, f"{name}_id", None) is not None:
+            return plan_of(getattr(obj, name))
+    return None
+
+
+class ServiceForm(forms.ModelForm):
+    """Refuses, as a form error, an item added to (or moved into) a closed plan, which the services would refuse
+    after the form was accepted; items already in a closed plan are shown read-only (``in_closed_plan``)."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        plan = plan_of(self.instance)
+        if plan is not None and plan.is_closed:
+            self.add_error(None, str(PlanClosed(plan)))
+
+
 class ServiceAdmin(admin.ModelAdmin):
     """Admin writes go through the services, like every other write: validation, versions, history,
     tombstones for syncing clients and the plan's recompute."""
+
+    form = ServiceForm
 
     # Admin access is given to managers (services.user_ensure(admin=True)); should a staff member be
     # made an admin user, the admin still leaves definitions to managers, like the API does.
@@ -189,7 +214,7 @@ class GoalAdmin(GoalChildAdmin):
     readonly_fields = (*COMPUTED, *TRACKED)
 
 
-class MilestoneAdminForm(forms.ModelForm):
+class MilestoneAdminForm(ServiceForm):
     """The milestone with the progress log's note; progress is checked by the service's own rules."""
 
     note = forms.CharField(
@@ -424,7 +449,7 @@ class DefinitionChangeAdmin(ReadOnlyAdmin):
     date_hierarchy = "changed_at"
 
 
-class ReportingUnitAdminForm(forms.ModelForm):
+class ReportingUnitAdminForm(ServiceForm):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("level"):

@@ -104,6 +104,26 @@ def test_adding_a_milestone_in_the_admin_defaults_its_owner_and_plan(admin_clien
     assert (milestone.owner_team_id, milestone.plan_id) == (goal.owner_team_id, goal.plan_id)
 
 
+def test_adding_a_milestone_to_a_closed_plan_in_the_admin_is_a_form_error(admin_client):
+    goal = GoalFactory()
+    Plan.objects.filter(pk=goal.plan_id).update(state="closed")
+    data = {
+        "goal": goal.pk,
+        "title": "Too late",
+        "due_date": "2025-06-30",
+        "weight": "1",
+        "percent_complete": 0,
+        "state": "planned",
+        "source": "",
+        "external_id": "",
+        "description": "",
+    }
+    response = admin_client.post(reverse("admin:plans_milestone_add"), data)
+    assert response.status_code == 200
+    assert "is closed: its figures are final" in response.content.decode()
+    assert not Milestone.objects.filter(title="Too late").exists()
+
+
 def test_deleting_a_goal_in_the_admin_leaves_tombstones(admin_client):
     kpi = KPIFactory()
     MeasurementFactory(kpi=kpi)
