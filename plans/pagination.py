@@ -3,7 +3,17 @@
 from django.core.paginator import Paginator
 
 
-class KeysFirstPaginator(Paginator):
+class CountedPaginator(Paginator):
+    """``Paginator`` told its count when the caller knows it already (from a plan's stored tallies), so the page
+    costs no ``COUNT(*)`` over the plan's rows; otherwise counted as usual."""
+
+    def __init__(self, object_list, per_page, *, count: int | None = None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        if count is not None:
+            self.__dict__["count"] = count  # what the ``count`` cached property would have stored
+
+
+class KeysFirstPaginator(CountedPaginator):
     """``Paginator`` over a queryset of wide rows (a KPI's row holds its explanation, some 1.5 KB): the database
     orders the primary keys alone, which an index on the ordering's columns answers without visiting the rows
     (``plans_kpi_page``), and only the page's rows are then read in full. Same pages, in the same order; at

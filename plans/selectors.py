@@ -12,6 +12,7 @@ from django.db.models import (
     DateField,
     Exists,
     F,
+    FloatField,
     Max,
     OuterRef,
     Prefetch,
@@ -24,8 +25,8 @@ from django.db.models import (
     Window,
     prefetch_related_objects,
 )
-from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Coalesce, Collate, Concat, Now, RowNumber
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Coalesce, Collate, Concat, Now, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -774,7 +775,8 @@ def dashboard_focus_area_list(*, plan_id: int, as_of=None, explained: bool = Tru
         **_as_of_annotations(ItemType.FOCUS_AREA, as_of, explained=explained)
     )
     if not explained:
-        coverage = KeyTransform("coverage", KeyTransform("values", "explanation"))
+        # As text cast to a float: a JSON value read through a subquery reaches SQLite's converters as a float.
+        coverage = Cast(KeyTextTransform("coverage", KeyTransform("values", "explanation")), FloatField())
         if as_of is not None:
             rows = StatusSnapshot.objects.filter(item_type=ItemType.FOCUS_AREA, item_id=OuterRef("pk"), as_of=as_of)
             coverage = Subquery(rows.order_by().annotate(coverage=coverage).values("coverage")[:1])

@@ -108,3 +108,15 @@ def closure_counts(plans) -> dict[int, dict]:
     if live:
         counts |= closure_counts_live(live)
     return counts
+
+
+def stored_totals(plan: Plan) -> dict[str, dict[str, int]] | None:
+    """``{item type: {status: n}}`` from the plan's stored tallies while they are current, else None: what a page
+    needs to count its unfiltered tables without counting the plan's rows."""
+    tallies = tallies_current(plan)
+    if tallies is None:
+        return None
+    totals: dict[str, dict[str, int]] = {}
+    for item_type, status, n in tallies["counts"]:
+        totals.setdefault(item_type, {})[status] = n
+    return totals

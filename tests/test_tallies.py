@@ -102,3 +102,40 @@ def test_closures_of_many_plans_count_only_those_not_current(django_assert_num_q
     assert closures[current.pk].kpi_count == closures[marked.pk].kpi_count == 3
     assert closures[empty.pk].kpi_count == 0
     assert KPI.objects.filter(plan=empty).count() == 0
+
+
+def dashboard_pages(client, plan, **query) -> tuple[dict, int]:
+    """The dashboard's tables' paginators, and the number of queries the page cost (the page cache is cleared)."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("plans:dashboard", args=[plan.slug]), query)
+    assert response.status_code == 200
+    pages = {name: response.context[name].paginator for name in ("goals", "kpis", "milestones")}
+    return {name: (p.count, p.num_pages) for name, p in pages.items()}, len(queries)
+
+
+@pytest.mark.django_db
+def test_the_dashboards_tables_are_counted_from_the_tallies_while_they_are_current(client, manager):
+    plan = computed_plan()
+    goal = plan.goals.get()
+    for i in range(30):  # more than a page of each
+        KPIFactory(goal=goal, code=f"EXTRA-{i:02}")
+        MilestoneFactory(goal=goal, due_date=TODAY - datetime.timedelta(days=40))  # overdue once computed
+    plan_recompute(plan_id=plan.pk)
+    client.force_login(manager)
+
+    stored, stored_queries = dashboard_pages(client, plan)
+    Plan.objects.filter(pk=plan.pk).update(data_revision=plan.data_revision + 5)  # a write not yet computed
+    live, live_queries = dashboard_pages(client, plan)
+
+    assert stored == live
+    assert stored["kpis"] == (33, 2) and stored["milestones"][0] >= 30
+    # The tables' three counts, and the tiles' and banner's two, are read from the tallies.
+    assert live_queries - stored_queries == 5
+    filtered, _ = dashboard_pages(client, plan, status="on_track")  # a filter counts the rows it keeps
+    assert filtered["kpis"][0] < 33

@@ -12,7 +12,6 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -22,12 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_safe
 
-from .. import charts, completeness, exports, selectors
+from .. import charts, completeness, exports, selectors, tallies
 from ..choices import ItemType, Status
 from ..dates import PERIOD_GRACE, month_ends_among, month_ends_between
 from ..explain import explain_as_of, explain_item, fmt_percent
 from ..filtersets import GoalFilterSet, KPIFilterSet, MilestoneFilterSet
-from ..pagination import KeysFirstPaginator
+from ..pagination import CountedPaginator, KeysFirstPaginator
 from ..permissions import is_manager_lazy
 from ..recompute import STATUSES_STALE_AFTER
 from ..templatetags.dashboard import ITEM_PAGES
@@ -272,6 +271,16 @@ def _dashboard_context(request, plan) -> dict:
         progress=stored and stored.progress,
     )
 
+    # Unfiltered and now, the tables' counts are the plan's stored tallies (plans.tallies) when they are current.
+    totals = None if scope.active or as_of.date else tallies.stored_totals(plan)
+
+    def total(item_type, statuses=None) -> int | None:
+        if totals is None:
+            return None
+        counts = totals.get(str(item_type), {})
+        return sum(n for status, n in counts.items() if statuses is None or status in statuses)
+
+    milestone_total = total(ItemType.MILESTONE, ATTENTION_STATUSES) if attention_only else None
     context = page_context(request, plan, as_of) | {
         "plan_status": plan_status,
         "plan_why": why_shown(request, plan_why),
@@ -281,9 +290,15 @@ def _dashboard_context(request, plan) -> dict:
         "headline": _headline(breakdown),
         # A card shows the coverage of its "Why?" alone; the panel itself loads on demand (why_fragment).
         "focus_areas": [(fa, fmt_percent(fa.as_of_coverage), matches.get(fa.pk, [])) for fa in areas],
-        "goals": KeysFirstPaginator(goal_filter.qs, GOAL_PAGE_SIZE).get_page(request.GET.get("goal_page")),
-        "kpis": KeysFirstPaginator(kpi_filter.qs, KPI_PAGE_SIZE).get_page(request.GET.get("kpi_page")),
-        "milestones": Paginator(milestones, MILESTONE_PAGE_SIZE).get_page(request.GET.get("milestone_page")),
+        "goals": KeysFirstPaginator(goal_filter.qs, GOAL_PAGE_SIZE, count=total(ItemType.GOAL)).get_page(
+            request.GET.get("goal_page")
+        ),
+        "kpis": KeysFirstPaginator(kpi_filter.qs, KPI_PAGE_SIZE, count=total(ItemType.KPI)).get_page(
+            request.GET.get("kpi_page")
+        ),
+        "milestones": CountedPaginator(milestones, MILESTONE_PAGE_SIZE, count=milestone_total).get_page(
+            request.GET.get("milestone_page")
+        ),
         "milestones_attention_only": attention_only,
         # The heavy panels (who hasn't reported, the status trend) are fetched apart: dashboard_panel.
         "panels": DASHBOARD_PANELS,
