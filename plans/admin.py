@@ -38,19 +38,9 @@ COMPUTED = ("status", "score", "progress", "computed_at", "explanation")
 TRACKED = ("version", "created_at", "updated_at")
 
 
-def in_closed_plan(obj) -> bool:
-    """Whether ``obj`` is, or belongs to, a closed plan: shown read-only, since the services refuse its writes."""
-    if obj is None:
-        return False
-    plan = obj if isinstance(obj, Plan) else getattr(obj, "plan", None)
-    if plan is None and getattr(obj, "kpi_id", None):
-        plan = obj.kpi.plan
-    return bool(plan is not None and getattr(plan, "is_closed", False))
-
-
 def plan_of(obj) -> Plan | None:
-    """The plan ``obj`` belongs to as its form left it: itself, its plan, or its parent's (a focus area, goal or
-    KPI picked in the form), before it is saved."""
+    """The plan ``obj`` is or belongs to: itself, its plan, or its parent's (a focus area, goal or KPI, also as a
+    form left it before it is saved)."""
     if isinstance(obj, Plan):
         return obj
     for name in ("plan", "focus_area", "goal", "kpi"):
@@ -59,15 +49,25 @@ def plan_of(obj) -> Plan | None:
     return None
 
 
+def in_closed_plan(obj) -> bool:
+    """Whether ``obj`` is, or belongs to, a closed plan: shown read-only, since the services refuse its writes."""
+    plan = plan_of(obj)
+    return bool(plan is not None and plan.is_closed)
+
+
 class ServiceForm(forms.ModelForm):
-    """Refuses, as a form error, an item added to (or moved into) a closed plan, which the services would refuse
-    after the form was accepted; items already in a closed plan are shown read-only (``in_closed_plan``)."""
+    """Refuses, as a form error, an item added to (or moved into) a closed plan: the services' own check
+    (``plan_open_check``), asked before the form is accepted rather than after; items already in a closed plan
+    are shown read-only (``in_closed_plan``)."""
 
     def _post_clean(self):
         super()._post_clean()
         plan = plan_of(self.instance)
-        if plan is not None and plan.is_closed:
-            self.add_error(None, str(PlanClosed(plan)))
+        if plan is not None and plan.pk is not None:
+            try:
+                services.plan_open_check(plan_id=plan.pk)
+            except PlanClosed as refused:
+                self.add_error(None, str(refused))
 
 
 class ServiceAdmin(admin.ModelAdmin):

@@ -83,33 +83,10 @@ def test_invalid_admin_edit_changes_nothing(admin_client):
     assert (kpi.target_date, kpi.version) == (datetime.date(2025, 12, 31), 1)
 
 
-def test_adding_a_milestone_in_the_admin_defaults_its_owner_and_plan(admin_client):
-    goal = GoalFactory()
-    response = admin_client.post(
-        reverse("admin:plans_milestone_add"),
-        {
-            "goal": goal.pk,
-            "title": "New",
-            "due_date": "2025-06-30",
-            "weight": "1",
-            "percent_complete": 0,
-            "state": "planned",
-            "source": "",
-            "external_id": "",
-            "description": "",
-        },
-    )
-    assert response.status_code == 302
-    milestone = Milestone.objects.get(title="New")
-    assert (milestone.owner_team_id, milestone.plan_id) == (goal.owner_team_id, goal.plan_id)
-
-
-def test_adding_a_milestone_to_a_closed_plan_in_the_admin_is_a_form_error(admin_client):
-    goal = GoalFactory()
-    Plan.objects.filter(pk=goal.plan_id).update(state="closed")
-    data = {
+def milestone_form(goal, title: str) -> dict:
+    return {
         "goal": goal.pk,
-        "title": "Too late",
+        "title": title,
         "due_date": "2025-06-30",
         "weight": "1",
         "percent_complete": 0,
@@ -118,7 +95,20 @@ def test_adding_a_milestone_to_a_closed_plan_in_the_admin_is_a_form_error(admin_
         "external_id": "",
         "description": "",
     }
-    response = admin_client.post(reverse("admin:plans_milestone_add"), data)
+
+
+def test_adding_a_milestone_in_the_admin_defaults_its_owner_and_plan(admin_client):
+    goal = GoalFactory()
+    response = admin_client.post(reverse("admin:plans_milestone_add"), milestone_form(goal, "New"))
+    assert response.status_code == 302
+    milestone = Milestone.objects.get(title="New")
+    assert (milestone.owner_team_id, milestone.plan_id) == (goal.owner_team_id, goal.plan_id)
+
+
+def test_adding_a_milestone_to_a_closed_plan_in_the_admin_is_a_form_error(admin_client):
+    goal = GoalFactory()
+    Plan.objects.filter(pk=goal.plan_id).update(state="closed")
+    response = admin_client.post(reverse("admin:plans_milestone_add"), milestone_form(goal, "Too late"))
     assert response.status_code == 200
     assert "is closed: its figures are final" in response.content.decode()
     assert not Milestone.objects.filter(title="Too late").exists()

@@ -3,6 +3,10 @@
 import datetime
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from plans import selectors, services
@@ -106,11 +110,6 @@ def test_closures_of_many_plans_count_only_those_not_current(django_assert_num_q
 
 def dashboard_pages(client, plan, **query) -> tuple[dict, int]:
     """The dashboard's tables' paginators, and the number of queries the page cost (the page cache is cleared)."""
-    from django.core.cache import cache
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from django.urls import reverse
-
     cache.clear()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("plans:dashboard", args=[plan.slug]), query)
