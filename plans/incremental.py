@@ -62,7 +62,7 @@ from .recompute import (
     plan_evaluate,
 )
 from .recompute_queue import broker_breaker
-from .series import series_annotation, series_unpack
+from .series import series_packed, series_unpack
 from .setwrites import bulk_insert, bulk_set
 from .tallies import tallies_count
 
@@ -394,10 +394,8 @@ def _points(kpis: list[KPI]) -> dict[int, rollup.MeasurementSeries | list[rollup
     if not kpis:
         return {}
     if connection.vendor == "postgresql":
-        packed = KPI.objects.filter(pk__in=[kpi.pk for kpi in kpis]).annotate(series=series_annotation())
-        return {
-            pk: rollup.MeasurementSeries(*series_unpack(series)) for pk, series in packed.values_list("pk", "series")
-        }
+        packed = series_packed(kpi.pk for kpi in kpis)
+        return {kpi.pk: rollup.MeasurementSeries(*series_unpack(packed.get(kpi.pk))) for kpi in kpis}
     points = defaultdict(list)
     query = (
         Measurement.objects.national()

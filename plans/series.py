@@ -10,6 +10,7 @@ import datetime
 import sys
 from array import array
 
+from django.db import connection
 from django.db.models.expressions import RawSQL
 
 # Correlated with ``plans_kpi``: annotate a KPI queryset with it (``series_annotation``). The rows come ordered from
@@ -29,6 +30,30 @@ SERIES_SQL = """(
 
 def series_annotation() -> RawSQL:
     return RawSQL(SERIES_SQL, ())
+
+
+# The same for many KPIs at once, grouped over their rows in one ordered pass of the series index: a bulk upload's
+# KPIs (1,200 at national scale 1) cost one correlated subquery each above, 150 ms, against 65 ms this way. The
+# aggregate reads its rows in the subquery's order, as above: PostgreSQL does not pull up a subquery that has an
+# ORDER BY, nor hand its sorted rows to parallel workers, so each group's rows arrive in order (tests/test_series.py
+# holds it to the ORM's order, with parallel plans made as cheap as they can be). A KPI with no row has no entry.
+GROUPED_SQL = """
+    SELECT s.kpi_id,
+        string_agg(int4send(s.date - DATE '0001-01-01' + 1), ''::bytea) || string_agg(float8send(s.value), ''::bytea)
+    FROM (
+        SELECT m.kpi_id, m.date, m.value FROM plans_measurement m
+        WHERE m.kpi_id = ANY(%s) AND m.unit_id IS NULL  -- the national series
+        ORDER BY m.kpi_id, m.date, m.recorded_at, m.id
+    ) AS s
+    GROUP BY s.kpi_id
+"""
+
+
+def series_packed(kpi_ids) -> dict[int, bytes]:
+    """Each KPI's packed national series (``SERIES_SQL``'s value) by id, in one query (PostgreSQL only)."""
+    with connection.cursor() as cursor:
+        cursor.execute(GROUPED_SQL, [list(kpi_ids)])
+        return dict(cursor.fetchall())
 
 
 def series_unpack(packed: bytes | None) -> tuple[list[int], list[float]]:

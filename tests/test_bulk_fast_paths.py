@@ -79,7 +79,7 @@ def test_series_index_gives_what_the_jump_rule_reads():
         series = {kpi.baseline_date + datetime.timedelta(days=d): round(rng.uniform(-5, 5), 2) for d in days}
         if size == 7:
             series = dict.fromkeys(series, 1.0)  # no change at all: the planned change stands in
-        index = _SeriesIndex(kpi, series)
+        index = _SeriesIndex.of(kpi, series)
         probes = [*series, kpi.baseline_date + datetime.timedelta(days=150), kpi.baseline_date]
         for date in probes:
             rest = {d: v for d, v in series.items() if d != date}

@@ -7,12 +7,13 @@ import pytest
 from django.utils import timezone
 
 from plans.models import KPI, Measurement
-from plans.series import series_annotation, series_unpack
+from django.db import connection
+
+from plans.series import series_annotation, series_packed, series_unpack
 from tests.factories import KPIFactory, ZoneFactory
 
 
-@pytest.mark.django_db
-def test_the_packed_series_is_the_national_rows_in_date_recorded_and_id_order(requires_postgres):
+def _kpis_with_tied_rows() -> list:
     rng = random.Random(7)
     zone = ZoneFactory()
     kpis = [KPIFactory() for _ in range(4)]
@@ -31,10 +32,10 @@ def test_the_packed_series_is_the_national_rows_in_date_recorded_and_id_order(re
             row.source = ["api", "manual", "import"][n % 3]
             row.external_id = f"{kpi.pk}-{n}"
         Measurement.objects.bulk_create(rows, ignore_conflicts=True)
+    return kpis
 
-    packed = dict(
-        KPI.objects.filter(pk__in=[k.pk for k in kpis]).annotate(s=series_annotation()).values_list("pk", "s")
-    )
+
+def _assert_in_method_order(kpis, packed):
     for kpi in kpis:
         expected = list(
             Measurement.objects.filter(kpi=kpi, unit=None)
@@ -44,3 +45,26 @@ def test_the_packed_series_is_the_national_rows_in_date_recorded_and_id_order(re
         days, values = series_unpack(packed[kpi.pk])
         assert [(datetime.date.fromordinal(d), v) for d, v in zip(days, values, strict=True)] == expected
         assert len(expected) > 30 and len({d for d, _ in expected}) < len(expected)  # ties were there to break
+
+
+@pytest.mark.django_db
+def test_the_packed_series_is_the_national_rows_in_date_recorded_and_id_order(requires_postgres):
+    kpis = _kpis_with_tied_rows()
+    packed = dict(
+        KPI.objects.filter(pk__in=[k.pk for k in kpis]).annotate(s=series_annotation()).values_list("pk", "s")
+    )
+    _assert_in_method_order(kpis, packed)
+
+
+@pytest.mark.django_db
+def test_the_grouped_read_gives_the_same_series_even_where_parallel_plans_cost_nothing(requires_postgres):
+    kpis = _kpis_with_tied_rows()
+    empty = KPIFactory()  # no row: no entry
+    with connection.cursor() as cursor:  # a parallel plan, were PostgreSQL to make one, would now win
+        for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+            cursor.execute(f"SET LOCAL {setting} = 0")
+        cursor.execute("SET LOCAL min_parallel_index_scan_size = 0")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 4")
+    packed = series_packed([kpi.pk for kpi in kpis] + [empty.pk])
+    assert set(packed) == {kpi.pk for kpi in kpis}
+    _assert_in_method_order(kpis, packed)

@@ -26,7 +26,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..series import series_annotation, series_by_date
+from ..series import series_by_date, series_packed, series_unpack
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
@@ -179,21 +179,40 @@ def _unit_jump_basis(series: dict[datetime.date, float], date: datetime.date) ->
 class _SeriesIndex:
     """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
     of the series without one date (``_jump_basis``) costs a bisection and a few list moves per row,
-    not a sort of the whole series. Gives exactly what ``_jump_basis`` gives (same floats, same median)."""
+    not a sort of the whole series. Gives exactly what ``_jump_basis`` gives (same floats, same median).
+    Dates are held as day ordinals: built from a packed series (``plans.series``), no date is made."""
 
-    def __init__(self, kpi: KPI, series: dict[datetime.date, float]):
+    def __init__(self, kpi: KPI, days: list[int], values: list[float]):
         self.kpi = kpi
-        self.dates = sorted(series)
-        self.values = list(map(series.__getitem__, self.dates))
-        self.changes = sorted(map(abs, map(operator.sub, self.values[1:], self.values[:-1])))  # later - earlier
+        self.dates, self.values = days, values  # ascending day ordinals, one value each
+        self.changes = sorted(map(abs, map(operator.sub, values[1:], values[:-1])))  # later - earlier
+
+    @classmethod
+    def of(cls, kpi: KPI, series: dict[datetime.date, float]) -> "_SeriesIndex":
+        days = sorted(series)
+        return cls(kpi, [day.toordinal() for day in days], [series[day] for day in days])
+
+    @classmethod
+    def packed(cls, kpi: KPI, packed: bytes | None, payload: dict[datetime.date, float]) -> "_SeriesIndex":
+        """The stored series (packed; the last row of a date counts) with the payload's values written over it."""
+        days, values = series_unpack(packed)
+        by_day = dict(zip(days, values, strict=True))  # ascending days stay in order, a date's last row wins
+        written = {day.toordinal(): value for day, value in payload.items()}
+        if written and (not days or min(written) > days[-1]):  # the usual upload: later dates, appended in order
+            by_day.update(sorted(written.items()))
+            return cls(kpi, list(by_day), list(by_day.values()))
+        by_day.update(written)
+        ordered = sorted(by_day)
+        return cls(kpi, ordered, [by_day[day] for day in ordered])
 
     def without(self, date: datetime.date) -> tuple[float, float | None]:
         dates, values, changes = self.dates, self.values, self.changes
-        i = bisect.bisect_left(dates, date)
+        day = date.toordinal()
+        i = bisect.bisect_left(dates, day)
         previous = values[i - 1] if i > 0 else self.kpi.baseline_value
-        present = i < len(dates) and dates[i] == date
+        present = i < len(dates) and dates[i] == day
         if len(dates) - present < 3:
-            rest = [v for d, v in zip(dates, values, strict=True) if d != date]
+            rest = [v for d, v in zip(dates, values, strict=True) if d != day]
             return previous, kpi_typical_change(kpi=self.kpi, values=rest)
         removed, added = [], []
         if present:
@@ -225,10 +244,7 @@ def kpi_series(kpi_ids, *, unit_id: int | None = None) -> dict[int, dict[datetim
     if unit_id is None and connection.vendor == "postgresql":
         # One packed value per KPI (plans.series): a bulk upsert reads every series of a plan (240,000 rows for
         # 1,200 KPIs at national scale), which as rows cost a third of its time.
-        packed = (
-            KPI.objects.filter(pk__in=list(series)).annotate(series=series_annotation()).values_list("pk", "series")
-        )
-        series.update((kpi_id, series_by_date(values)) for kpi_id, values in packed)
+        series.update((kpi_id, series_by_date(values)) for kpi_id, values in series_packed(series).items())
         return series
     query = (
         Measurement.objects.filter(kpi_id__in=list(kpi_ids), unit_id=unit_id)
@@ -687,19 +703,28 @@ def _bulk_rows_check(
         for row, same in zip(rows, unchanged, strict=True)
         if not same and not row.note.strip() and row.kpi_id in kpis
     }
-    stored = _series_for(judged)
     payload: dict[tuple[int, int | None], dict[datetime.date, float]] = {}
     for row in rows:
         # A row with no real value is refused below and is no yardstick for the others.
         if (row.kpi_id, row.unit_id) in judged and _is_real(row.value):
             payload.setdefault((row.kpi_id, row.unit_id), {})[row.date] = row.value
     # The series each row will sit in once the payload is written: stored values, then the payload's.
-    indexes = {
-        series_key: _SeriesIndex(kpis[series_key[0]], {**stored[series_key], **values})
-        if series_key[1] is None
-        else {**stored[series_key], **values}  # a unit's own series: _unit_jump_basis
-        for series_key, values in payload.items()
-    }
+    national = [kpi_id for kpi_id, unit_id in payload if unit_id is None]
+    if connection.vendor == "postgresql":
+        packed = series_packed(national)
+        indexes: dict = {
+            (kpi_id, None): _SeriesIndex.packed(kpis[kpi_id], packed.get(kpi_id), payload[(kpi_id, None)])
+            for kpi_id in national
+        }
+    else:
+        stored = kpi_series(national)
+        indexes = {
+            (kpi_id, None): _SeriesIndex.of(kpis[kpi_id], {**stored[kpi_id], **payload[(kpi_id, None)]})
+            for kpi_id in national
+        }
+    units = [series_key for series_key in payload if series_key[1] is not None]
+    stored_units = _series_for(units)
+    indexes.update({key: {**stored_units[key], **payload[key]} for key in units})  # a unit's own: _unit_jump_basis
 
     def jump_basis(row: MeasurementRow) -> tuple[float, float | None]:
         index = indexes[(row.kpi_id, row.unit_id)]
@@ -800,10 +825,13 @@ def measurements_bulk_upsert(
         plan_open_check(plan_id=plan_id)  # a closed plan says so before any row is judged
     # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
     dates = [row.date for row in rows] or [datetime.date.min]
+    # The nation's rows, and those of the payload's units: each side answered by its own unique index, where
+    # without the unit condition PostgreSQL scanned the table (25 ms against 4 ms at national scale).
+    units = Q(unit__isnull=True) | Q(unit_id__in={row.unit_id for row in rows if row.unit_id is not None})
     existing = {
         (kpi_id, unit_id, date): rest
         for kpi_id, unit_id, date, *rest in Measurement.objects.filter(
-            kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
+            units, kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
         ).values_list(
             *("kpi_id", "unit_id", "date", "id", "value", "note", "version", "external_id", "numerator"),
             *("denominator", "restatement"),
