@@ -84,8 +84,13 @@ def kpi_default_range(*, unit: str, name: str = "") -> tuple[float | None, float
 class KPI(Bilingual, Tracked, Computed, ExternalRef):
     """A key performance indicator: from a baseline value to a target, in a direction, with a forecast."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="kpis", editable=False)
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="kpis", verbose_name=_("goal"))
+    # No index of their own for plan, goal and owner team: the composite indexes below (and the unique code) lead
+    # with each, and answer their lookups and cascades. Every KPI row a write or a recompute rewrites (a bulk upload
+    # bumps the version of each KPI it touches) updated three indexes more for nothing.
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="kpis", editable=False, db_index=False)
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="kpis", verbose_name=_("goal"), db_index=False
+    )
     code = models.CharField(
         _("code"), max_length=32, validators=code_validators, help_text=_("Unique within the plan.")
     )
@@ -126,6 +131,7 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         Team,
         on_delete=models.PROTECT,
         related_name="kpis",
+        db_index=False,  # plans_kpi_team_code leads with it
         blank=True,
         verbose_name=_("owner team"),
         help_text=_("Defaults to the goal's owner team."),
@@ -427,8 +433,9 @@ class Measurement(Tracked):
 class MeasurementRevision(models.Model):
     """Append-only history of a measurement: every write, with the value it replaced."""
 
+    # Indexed by plans_msrevision_history, which leads with it: a bulk upload writes one revision per row.
     measurement = models.ForeignKey(
-        Measurement, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("measurement")
+        Measurement, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("measurement"), db_index=False
     )
     previous_value = models.FloatField(_("previous value"), null=True, blank=True)
     value = models.FloatField(_("value"))
