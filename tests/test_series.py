@@ -4,11 +4,10 @@ import datetime
 import random
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from plans.models import KPI, Measurement
-from django.db import connection
-
 from plans.series import series_annotation, series_packed, series_unpack
 from tests.factories import KPIFactory, ZoneFactory
 
