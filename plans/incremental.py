@@ -50,15 +50,22 @@ from .choices import ItemType
 from .dates import month_ends_between
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .recompute import (
+    AREA_COLUMNS,
     COMMON_FIELDS,
-    KPI_FIELDS,
+    GOAL_COLUMNS,
+    KPI_COLUMNS,
     MEASUREMENT_COLUMNS,
+    MILESTONE_COLUMNS,
     SNAPSHOT_FIELDS,
     PlanData,
     _apply,
+    _Item,
+    _items,
     _lock,
     _point,
     _snapshot_rows,
+    item_apply,
+    items_write,
     plan_evaluate,
 )
 from .recompute_queue import broker_breaker
@@ -282,18 +289,26 @@ class _Chain:
         ]
 
 
+def _read(queryset, columns: tuple[str, ...]) -> list[_Item]:
+    """The items as the whole-plan recompute reads them: their columns, not model instances (a bulk upload's chain
+    holds 10,000 KPIs at national scale 10, whose instances cost 0.7 s to build against 0.27 s as tuples), the
+    stored explanation as text decoded only if ``item_apply`` must compare it."""
+    return [_Item(columns, row) for row in _items(queryset).values_list(*columns)]
+
+
 def _chain_load(plan: Plan, changes: Changes) -> _Chain:
-    kpis = list(KPI.objects.filter(plan=plan, pk__in=changes.kpis).order_by("code"))
-    milestones = list(
+    kpis = _read(KPI.objects.filter(plan=plan, pk__in=changes.kpis).order_by("code"), KPI_COLUMNS)
+    milestones = _read(
         Milestone.objects.filter(plan=plan)
         .filter(Q(pk__in=changes.milestones) | Q(goal_id__in=changes.goals))
-        .order_by("due_date", "id")
+        .order_by("due_date", "id"),
+        MILESTONE_COLUMNS,
     )
     parent_goals = {pk for kind, pk in changes.parents if kind == ItemType.GOAL}
     goal_ids = {k.goal_id for k in kpis} | {m.goal_id for m in milestones} | changes.goals | parent_goals
-    goals = list(Goal.objects.filter(plan=plan, pk__in=goal_ids).order_by("code"))
+    goals = _read(Goal.objects.filter(plan=plan, pk__in=goal_ids).order_by("code"), GOAL_COLUMNS)
     area_ids = {g.focus_area_id for g in goals} | {pk for kind, pk in changes.parents if kind == ItemType.FOCUS_AREA}
-    areas = list(FocusArea.objects.filter(plan=plan, pk__in=area_ids).order_by("order", "code"))
+    areas = _read(FocusArea.objects.filter(plan=plan, pk__in=area_ids).order_by("order", "code"), AREA_COLUMNS)
     return _Chain(plan, kpis, milestones, goals, areas, _nodes(plan, {g.pk for g in goals}, {a.pk for a in areas}))
 
 
@@ -368,20 +383,18 @@ def _month_end_snapshots(chain: _Chain, days: list[datetime.date]) -> dict:
 
 def _write_items(chain: _Chain, results: dict, now) -> None:
     """Write the chain's items whose computed values changed (the plan is written by the caller)."""
-    for model, items, item_type, fields in (
-        (KPI, chain.kpis, ItemType.KPI, KPI_FIELDS),
-        (Milestone, chain.milestones, ItemType.MILESTONE, COMMON_FIELDS),
-        (Goal, chain.goals, ItemType.GOAL, COMMON_FIELDS),
-        (FocusArea, chain.areas, ItemType.FOCUS_AREA, COMMON_FIELDS),
+    for model, items, item_type in (
+        (KPI, chain.kpis, ItemType.KPI),
+        (Milestone, chain.milestones, ItemType.MILESTONE),
+        (Goal, chain.goals, ItemType.GOAL),
+        (FocusArea, chain.areas, ItemType.FOCUS_AREA),
     ):
-        names = [name for name in fields if name not in ("computed_at", "updated_at")]
-        changed = []
+        changed = {True: [], False: []}  # by whether a figure a client shows changed (updated_at written too)
         for item in items:
-            before = [getattr(item, name) for name in names]
-            _apply(item, results[(item_type, item.pk)], now, kpi=model is KPI)
-            if [getattr(item, name) for name in names] != before:
-                changed.append(item)
-        bulk_set(model, changed, fields)
+            if item_apply(item, results[(item_type, item.pk)], now, kpi=model is KPI):
+                changed[hasattr(item, "updated_at")].append(item)
+        for shown, rows in changed.items():
+            items_write(model, rows, shown=shown)
 
 
 def _points(kpis: list[KPI]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
@@ -399,7 +412,7 @@ def _points(kpis: list[KPI]) -> dict[int, rollup.MeasurementSeries | list[rollup
     points = defaultdict(list)
     query = (
         Measurement.objects.national()
-        .filter(kpi__in=kpis)
+        .filter(kpi_id__in=[kpi.pk for kpi in kpis])
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     )
@@ -518,7 +531,9 @@ def plan_update_incremental(
     chain = _chain_load(plan, changes)
     points = _points(chain.kpis)
     history = defaultdict(list)
-    updates = MilestoneUpdate.objects.filter(milestone__in=chain.milestones).order_by("created_at", "id")
+    updates = MilestoneUpdate.objects.filter(milestone_id__in=[m.pk for m in chain.milestones]).order_by(
+        "created_at", "id"
+    )
     for row in updates.values_list(
         "milestone_id", "created_at", "percent_complete", "state", "previous_percent_complete", "previous_state"
     ):

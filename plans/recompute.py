@@ -461,6 +461,21 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
     return [snapshot_row(plan.pk, day, item_type, item_id, result) for (item_type, item_id), result in results.items()]
 
 
+def item_apply(item: _Item, result: rollup.Result, now, *, kpi: bool) -> bool:
+    """``_apply`` for an item read as columns (``_Item``); once it returns True, ``hasattr(item, "updated_at")``
+    tells whether a figure a client shows changed (``items_write``'s ``shown``)."""
+    if item.explanation_as_of != result.explanation["as_of"]:
+        # An explanation names its as-of date: one stored for another day differs, no need to decode it.
+        item.explanation = None
+    return _apply(item, result, now, kpi=kpi)
+
+
+def items_write(model, items: list[_Item], *, shown: bool) -> None:
+    """Write the computed fields of ``items`` set by ``item_apply``, ``updated_at`` too when ``shown``."""
+    fields = _Writer.FIELDS[model]
+    bulk_set(model, items, fields if shown else [name for name in fields if name != "updated_at"])
+
+
 class _Writer:
     """Buffers the rows a recompute writes and flushes them ``BATCH_ROWS`` at a time, one statement each.
 
@@ -495,10 +510,7 @@ class _Writer:
                 self._flush_snapshots()
 
     def _current(self, model, item: _Item, result: rollup.Result) -> None:
-        if item.explanation_as_of != result.explanation["as_of"]:
-            # An explanation names its as-of date: one stored for another day differs, no need to decode it.
-            item.explanation = None
-        if _apply(item, result, self.now, kpi=model is KPI):
+        if item_apply(item, result, self.now, kpi=model is KPI):
             key = (model, hasattr(item, "updated_at"))
             self.changed[key].append(item)
             self.rows_written += 1
@@ -507,8 +519,7 @@ class _Writer:
 
     def _flush_model(self, key) -> None:
         model, shown = key
-        fields = self.FIELDS[model] if shown else [name for name in self.FIELDS[model] if name != "updated_at"]
-        bulk_set(model, self.changed[key], fields)
+        items_write(model, self.changed[key], shown=shown)
         self.changed[key] = []
 
     def _flush_snapshots(self) -> None:

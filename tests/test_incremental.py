@@ -304,6 +304,43 @@ def test_a_write_updates_its_chain_without_a_whole_plan_recompute(django_capture
     assert StatusSnapshot.objects.get(item_type=ItemType.KPI, item_id=kpi.pk, as_of=TODAY).status == "achieved"
 
 
+def stamps(kpi: KPI) -> dict:
+    return {
+        model.__name__: tuple(model.objects.filter(pk=pk).values_list("computed_at", "updated_at").get())
+        for model, pk in ((KPI, kpi.pk), (Goal, kpi.goal_id), (FocusArea, kpi.goal.focus_area_id))
+    }
+
+
+@pytest.mark.django_db
+def test_an_update_rewrites_only_the_items_whose_values_changed(django_capture_on_commit_callbacks):
+    kpi = measured_plan(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    before = stamps(kpi)
+
+    def again():
+        plan = Plan.objects.get(pk=kpi.plan_id)
+        revision = plan.data_revision
+        assert plan_update_incremental(
+            plan_id=plan.pk,
+            changes=Changes.measured([kpi.pk], TODAY),
+            first_revision=revision + 1,
+            last_revision=revision,
+        )
+
+    again()  # the same statuses and explanations: no item is written again
+    assert stamps(kpi) == before
+    # An explanation that differs with every figure a client shows unchanged: the row is written (computed_at
+    # moves) but incremental sync is not told (updated_at stays).
+    stored = KPI.objects.get(pk=kpi.pk).explanation
+    KPI.objects.filter(pk=kpi.pk).update(explanation={**stored, "summary": "stale words"})
+    again()
+    after = stamps(kpi)
+    assert after["KPI"][0] > before["KPI"][0] and after["KPI"][1] == before["KPI"][1]
+    assert KPI.objects.get(pk=kpi.pk).explanation == stored
+    assert after["Goal"] == before["Goal"] and after["FocusArea"] == before["FocusArea"]
+
+
 @pytest.mark.django_db
 def test_a_plan_not_computed_today_falls_back_to_the_whole_plan_recompute():
     kpi = measured_plan(1)
