@@ -3,6 +3,7 @@ serializer gives, the series index what the jump rule's own reading gives, COPY 
 
 import datetime
 import random
+import struct
 
 import pytest
 
@@ -85,6 +86,29 @@ def test_series_index_gives_what_the_jump_rule_reads():
             rest = {d: v for d, v in series.items() if d != date}
             assert index.without(date) == _jump_basis(kpi, rest, date), (size, date)
         assert index.changes == sorted(index.changes)  # restored after each probe
+
+
+def packed_series(rows: list[tuple[datetime.date, float]]) -> bytes:
+    """What plans.series.SERIES_SQL sends for these rows (in order): the day ordinals, then the values."""
+    return struct.pack(f">{len(rows)}i", *(d.toordinal() for d, _ in rows)) + struct.pack(
+        f">{len(rows)}d", *(v for _, v in rows)
+    )
+
+
+@pytest.mark.django_db
+def test_series_index_from_a_packed_series_and_a_payload_is_the_merged_series():
+    rng = random.Random(9)
+    kpi = KPIFactory()
+    base = kpi.baseline_date
+    for size in (0, 1, 5, 40):
+        days = sorted(rng.choices(range(1, 200), k=size))  # repeated dates too: the date's last row counts
+        stored_rows = [(base + datetime.timedelta(days=d), round(rng.uniform(-5, 5), 2)) for d in days]
+        stored = dict(stored_rows)
+        for payload_days in (range(300, 305), [3, 150, 400], []):  # appended, over and between stored dates, none
+            payload = {base + datetime.timedelta(days=d): round(rng.uniform(-5, 5), 2) for d in payload_days}
+            index = _SeriesIndex.packed(kpi, packed_series(stored_rows) if stored_rows else None, payload)
+            expected = _SeriesIndex.of(kpi, {**stored, **payload})
+            assert (index.dates, index.values, index.changes) == (expected.dates, expected.values, expected.changes)
 
 
 @pytest.mark.django_db
