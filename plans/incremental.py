@@ -273,10 +273,10 @@ class _Chain:
     """The rows one update reads: the items to re-evaluate, and the goals and focus areas to roll up."""
 
     plan: Plan
-    kpis: list[KPI]
-    milestones: list[Milestone]
-    goals: list[Goal]
-    areas: list[FocusArea]
+    kpis: list[_Item]  # read as columns (``_read``), not model instances
+    milestones: list[_Item]
+    goals: list[_Item]
+    areas: list[_Item]
     nodes: list[_Node]
 
     def keys(self) -> list[tuple[str, int]]:
@@ -397,7 +397,7 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
             items_write(model, rows, shown=shown)
 
 
-def _points(kpis: list[KPI]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
+def _points(kpis: list[_Item]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
     """The national series of ``kpis``, in one query, as the whole-plan recompute reads them.
 
     A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL sends each KPI's

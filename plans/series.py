@@ -18,8 +18,10 @@ from django.db.models.expressions import RawSQL
 # dates and the values stay aligned. An ORDER BY inside each aggregate instead made PostgreSQL 15 sort every KPI's
 # rows twice more: reading a plan's series took 300 ms at national scale 1 and 3.1 s at scale 10 that way, 136 ms
 # and 0.74 s this way. tests/test_series.py holds it to the ORM's order, ties on a date included.
-SERIES_SQL = """(
-    SELECT string_agg(int4send(s.date - DATE '0001-01-01' + 1), ''::bytea) || string_agg(float8send(s.value), ''::bytea)
+# The packing itself, over rows ``s`` (date, value) in order: what ``series_unpack`` reads.
+PACKED = "string_agg(int4send(s.date - DATE '0001-01-01' + 1), ''::bytea) || string_agg(float8send(s.value), ''::bytea)"
+SERIES_SQL = f"""(
+    SELECT {PACKED}
     FROM (
         SELECT m.date, m.value FROM plans_measurement m
         WHERE m.kpi_id = plans_kpi.id AND m.unit_id IS NULL  -- the national series
@@ -37,9 +39,8 @@ def series_annotation() -> RawSQL:
 # aggregate reads its rows in the subquery's order, as above: PostgreSQL does not pull up a subquery that has an
 # ORDER BY, nor hand its sorted rows to parallel workers, so each group's rows arrive in order (tests/test_series.py
 # holds it to the ORM's order, with parallel plans made as cheap as they can be). A KPI with no row has no entry.
-GROUPED_SQL = """
-    SELECT s.kpi_id,
-        string_agg(int4send(s.date - DATE '0001-01-01' + 1), ''::bytea) || string_agg(float8send(s.value), ''::bytea)
+GROUPED_SQL = f"""
+    SELECT s.kpi_id, {PACKED}
     FROM (
         SELECT m.kpi_id, m.date, m.value FROM plans_measurement m
         WHERE m.kpi_id = ANY(%s) AND m.unit_id IS NULL  -- the national series
