@@ -29,3 +29,14 @@ def test_deletion_feed_asks_for_a_full_resync_past_the_retention(settings):
     assert client.get("/api/v1/deletions/", {"updated_since": too_old}).status_code == 410
     assert client.get("/api/v1/deletions/", {"updated_since": recent}).status_code == 200
     assert client.get("/api/v1/deletions/").status_code == 200
+
+
+def test_a_malformed_deletion_query_is_refused_before_its_sync_is_judged_too_old(settings):
+    settings.TRACKER_TOMBSTONE_RETENTION_DAYS = 30
+    _, key = api_token(scope="read")
+    too_old = (timezone.now() - datetime.timedelta(days=31)).isoformat()
+    client = api_client(key)
+    response = client.get("/api/v1/deletions/", {"updated_since": too_old, "resource": ""})
+    assert response.status_code == 400 and "resource" in response.json()
+    response = client.get("/api/v1/deletions/", {"updated_since": too_old, "page_size": "null"})
+    assert response.status_code == 400 and "page_size" in response.json()

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from plans import selectors, services
 from plans.choices import Counting, MeasurementSource, SubmissionState
 from plans.dates import period_end_containing
-from plans.filtersets import IdFilter, SyncFilterMixin
+from plans.filtersets import IdFilter, StrictBooleanFilter, SyncFilterMixin
 from plans.models import KPI, PeriodReopening, Plan, ReportingUnit, Submission, SubmissionTransition
 from plans.models.base import MAX_ABS_VALUE, MAX_ID, multi_line_validators
 
@@ -24,6 +24,7 @@ from .serializers import (
     IdRelatedField,
     MeasurementSerializer,
     StrictBooleanField,
+    StrictCharField,
     StrictFloatField,
     StrictIntegerField,
     StrictMixin,
@@ -87,14 +88,14 @@ class SubmissionCreateSerializer(StrictMixin, serializers.Serializer):
     value = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     numerator = StrictFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     denominator = StrictFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    note = serializers.CharField(
+    note = StrictCharField(
         required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH, validators=multi_line_validators
     )
     submit = StrictBooleanField(required=False, default=False, help_text=_("Also submit it for review."))
 
 
 class ReasonSerializer(StrictMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=MAX_TEXT_LENGTH, validators=multi_line_validators)
+    reason = StrictCharField(max_length=MAX_TEXT_LENGTH, validators=multi_line_validators)
 
 
 class BulkApproveSerializer(StrictMixin, serializers.Serializer):
@@ -105,7 +106,7 @@ class BulkApproveSerializer(StrictMixin, serializers.Serializer):
 
 class SkippedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    reason = serializers.CharField()
+    reason = StrictCharField()
 
 
 class BulkApproveResultSerializer(serializers.Serializer):
@@ -135,7 +136,7 @@ class SubmissionFilterSet(SyncFilterMixin):
     plan = IdFilter(field_name="plan", label=_("Plan"))
     kpi = IdFilter(field_name="kpi", label=_("KPI"))
     unit = IdFilter(field_name="unit", label=_("Reporting unit"))
-    national = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", label=_("National figures"))
+    national = StrictBooleanFilter(field_name="unit", lookup_expr="isnull", label=_("National figures"))
     period_end = django_filters.DateFilter(label=_("Period end"))
     state = django_filters.ChoiceFilter(choices=SubmissionState.choices, label=_("State"))
 

@@ -103,7 +103,20 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
+class StrictCharField(serializers.CharField):
+    """Only JSON strings: DRF's CharField also takes 12 as "12", and a client sending a number where text belongs
+    has a bug that a conversion would hide. Every text the API accepts uses this field."""
+
+    default_error_messages = {"invalid": _("Send a JSON string.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 STRICT_FIELDS = {
+    serializers.CharField: StrictCharField,
     serializers.FloatField: StrictFloatField,
     serializers.IntegerField: StrictIntegerField,
     serializers.DecimalField: StrictDecimalField,
@@ -152,7 +165,7 @@ class StrictModelSerializer(StrictMixin, serializers.ModelSerializer):
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
         # TextFields have no length in the database; the API still bounds them.
-        if field_class is serializers.CharField and "max_length" not in kwargs and not kwargs.get("read_only"):
+        if field_class is StrictCharField and "max_length" not in kwargs and not kwargs.get("read_only"):
             kwargs["max_length"] = MAX_TEXT_LENGTH
         return field_class, kwargs
 
@@ -231,7 +244,7 @@ class GoalSerializer(StrictModelSerializer):
 
 class MilestoneSerializer(StrictModelSerializer):
     status = computed_status()
-    note = serializers.CharField(
+    note = StrictCharField(
         write_only=True,
         required=False,
         allow_blank=True,
@@ -506,20 +519,20 @@ class DefinitionChangeSerializer(StrictModelSerializer):
 
 class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
     kpi = StrictIntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=_("The KPI's id."))
-    kpi_external_id = serializers.CharField(
+    kpi_external_id = StrictCharField(
         required=False,
         max_length=128,
         validators=single_line_validators,
         help_text=_("Instead of kpi: the KPI's external id."),
     )
-    kpi_source = serializers.CharField(
+    kpi_source = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=64,
         validators=single_line_validators,
         help_text=_("With kpi_external_id, when the same external id is used by several sources."),
     )
-    unit = serializers.CharField(
+    unit = StrictCharField(
         required=False,
         max_length=32,
         validators=single_line_validators,
@@ -534,10 +547,10 @@ class BulkMeasurementRowSerializer(StrictMixin, serializers.Serializer):
     )
     numerator = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, required=False)
     denominator = StrictFloatField(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, required=False)
-    note = serializers.CharField(
+    note = StrictCharField(
         required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH, validators=multi_line_validators
     )
-    external_id = serializers.CharField(
+    external_id = StrictCharField(
         required=False, allow_blank=True, default="", max_length=128, validators=single_line_validators
     )
 
@@ -571,11 +584,11 @@ class BulkResultSerializer(serializers.Serializer):
 class BreakdownUnitSerializer(serializers.Serializer):
     """One unit of a KPI's breakdown: its value in the period, the coverage behind it, its status on its own series."""
 
-    unit = serializers.CharField(source="unit.code", help_text=_("The unit's code."))
-    name_en = serializers.CharField(source="unit.name_en")
-    name_zh = serializers.CharField(source="unit.name_zh")
+    unit = StrictCharField(source="unit.code", help_text=_("The unit's code."))
+    name_en = StrictCharField(source="unit.name_en")
+    name_zh = StrictCharField(source="unit.name_zh")
     level = serializers.ChoiceField(source="unit.level", choices=UnitLevel.choices)
-    parent = serializers.CharField(source="unit.parent.code", allow_null=True, default=None)
+    parent = StrictCharField(source="unit.parent.code", allow_null=True, default=None)
     value = serializers.FloatField(
         allow_null=True, help_text=_("A province's or the nation's: derived from its zones; a zone's: its own figure.")
     )

@@ -665,15 +665,18 @@ class DeletionViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     def get_queryset(self):
         return selectors.api_tombstone_list()
 
-    def list(self, request, *args, **kwargs):
+    def paginate_queryset(self, queryset):
+        # The query's own errors first (400: its filters, then its page size and cursor): only a valid query can
+        # be told its sync is too old.
+        page = super().paginate_queryset(queryset)
         # Tombstones are kept for TRACKER_TOMBSTONE_RETENTION_DAYS: a client whose last sync is older
         # would silently miss deletions, so it is told to start over (410) instead.
-        since = filtersets.TombstoneSyncFilterSet(request.query_params).form
+        since = filtersets.TombstoneSyncFilterSet(self.request.query_params).form
         if since.is_valid() and since.cleaned_data.get("updated_since"):
             horizon = timezone.now() - datetime.timedelta(days=settings.TRACKER_TOMBSTONE_RETENTION_DAYS)
             if since.cleaned_data["updated_since"] < horizon:
                 raise SyncTooOld()
-        return super().list(request, *args, **kwargs)
+        return page
 
 
 @extend_schema_view(list=extend_schema(summary=_("Changes of definitions: who changed which field, from what to what")))

@@ -51,3 +51,9 @@ def test_a_unicode_digit_is_not_an_id(writer, url):
 def test_a_unicode_digit_is_not_a_related_id(writer, kpi):
     response = writer.post("/api/v1/measurements/", {"kpi": "³", "date": "2025-01-31", "value": 1}, format="json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["4063", "yes"])
+def test_the_submissions_national_filter_is_true_or_false(writer, value):
+    assert writer.get(f"/api/v1/submissions/?national={value}").status_code == 400
+    assert writer.get("/api/v1/submissions/?national=true").status_code == 200

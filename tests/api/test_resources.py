@@ -336,3 +336,15 @@ def test_filters_narrow_the_lists(writer, kpi):
     MeasurementFactory(kpi=kpi, date=datetime.date(2025, 6, 30))
     dated = writer.get("/api/v1/measurements/?date_after=2025-03-01&date_before=2025-12-31").json()["results"]
     assert [r["date"] for r in dated] == ["2025-06-30"]
+
+
+@pytest.mark.parametrize("note", [-4493, 12.5, True, ["a"]])
+def test_text_must_be_a_json_string(writer, note):
+    milestone = MilestoneFactory()
+    response = writer.post(
+        "/api/v1/milestone-updates/",
+        {"milestone": milestone.pk, "percent_complete": 40, "state": "in_progress", "note": note},
+    )
+    assert response.status_code == 400
+    assert response.json()["note"] == ["Send a JSON string."]
+    assert not milestone.updates.exists()
