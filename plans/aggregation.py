@@ -483,7 +483,7 @@ def _sync(model, stored: dict, wanted: dict, fields: list[str], key_fields: tupl
 
 
 def _stored(model, kpi_ids, key_fields, fields) -> dict:
-    rows = model.objects.filter(kpi_id__in=kpi_ids).order_by().values_list(*key_fields, "id", *fields)
+    rows = model.objects.filter(kpi_id__any=kpi_ids).order_by().values_list(*key_fields, "id", *fields)
     width = len(key_fields)
     return {row[:width]: (row[width], row[width + 1 :]) for row in rows}
 
@@ -604,7 +604,7 @@ def _kpis(plan, kpi_ids) -> dict[int, SimpleNamespace]:
     if kpi_ids is None:
         rows = rows.filter(aggregating | Q(has_aggregates=True) | Q(has_statuses=True))
     else:
-        rows = rows.filter(aggregating | Q(pk__in=kpi_ids))
+        rows = rows.filter(aggregating | Q(pk__any=kpi_ids))
     return {
         row[0]: SimpleNamespace(**dict(zip(KPI_COLUMNS, row[:-2], strict=True)), derived=row[-2] or row[-1])
         for row in rows.values_list(*KPI_COLUMNS, "has_aggregates", "has_statuses")
@@ -638,11 +638,11 @@ def aggregates_refresh(plan, kpi_ids=None, *, today: datetime.date | None = None
     register = _Register.load()
     rows = _Rows(
         Measurement.objects.of_units()
-        .filter(kpi_id__in=sources)
+        .filter(kpi_id__any=sources)
         .order_by("kpi_id", "unit_id", "date", "recorded_at", "id")
         .values_list("kpi_id", "unit_id", "date", "value", "numerator", "denominator"),
         Measurement.objects.national()
-        .filter(kpi_id__in=sources)
+        .filter(kpi_id__any=sources)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list("id", "kpi_id", "date", "value", "numerator", "denominator", "source", "recorded_at", "version"),
     )
@@ -673,7 +673,7 @@ def aggregates_refresh(plan, kpi_ids=None, *, today: datetime.date | None = None
     _derived_sync(plan, {pk: kpis[pk] for pk in refreshed}, aggregates, rows, register, now)
     targets = {
         (kpi_id, unit_id): (baseline, target)
-        for kpi_id, unit_id, baseline, target in UnitTarget.objects.filter(kpi_id__in=refreshed).values_list(
+        for kpi_id, unit_id, baseline, target in UnitTarget.objects.filter(kpi_id__any=refreshed).values_list(
             "kpi_id", "unit_id", "baseline_value", "target_value"
         )
     }

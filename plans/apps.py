@@ -12,7 +12,7 @@ class PlansConfig(AppConfig):
     def ready(self):
         # Registers the Celery tasks in every process, not only in workers: the recompute queue
         # publishes them by name (plans.recompute_queue.RECOMPUTE_TASK).
-        from . import tasks  # noqa: F401
+        from . import lookups, tasks  # noqa: F401  (field__any; the tasks by name)
         from .context_processors import connect_signals as connect_role_signals
         from .language import connect_signals as connect_language_signals
         from .services.notifications import connect_signals as connect_notification_signals

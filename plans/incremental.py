@@ -220,7 +220,7 @@ def _nodes(plan: Plan, goal_ids: set[int], area_ids: set[int]) -> list[_Node]:
     nodes = []
     common = ("pk", "weight", "status", "score", "progress")
     for pk, weight, status, score, progress, goal_id, code, name in (
-        KPI.objects.filter(goal_id__in=goal_ids).order_by("code").values_list(*common, "goal_id", "code", "name")
+        KPI.objects.filter(goal_id__any=goal_ids).order_by("code").values_list(*common, "goal_id", "code", "name")
     ):
         nodes.append(
             _Node(
@@ -228,7 +228,7 @@ def _nodes(plan: Plan, goal_ids: set[int], area_ids: set[int]) -> list[_Node]:
             )
         )
     for pk, weight, status, score, progress, goal_id, title in (
-        Milestone.objects.filter(goal_id__in=goal_ids)
+        Milestone.objects.filter(goal_id__any=goal_ids)
         .order_by("due_date", "id")
         .values_list(*common, "goal_id", "title")
     ):
@@ -236,7 +236,7 @@ def _nodes(plan: Plan, goal_ids: set[int], area_ids: set[int]) -> list[_Node]:
             _Node((ItemType.MILESTONE, pk), title, float(weight), status, score, progress, (ItemType.GOAL, goal_id))
         )
     for pk, weight, status, score, progress, area_id, code, title in (
-        Goal.objects.filter(focus_area_id__in=area_ids)
+        Goal.objects.filter(focus_area_id__any=area_ids)
         .order_by("code")
         .values_list(*common, "focus_area_id", "code", "title")
     ):
@@ -297,16 +297,16 @@ def _read(queryset, columns: tuple[str, ...]) -> list[_Item]:
 
 
 def _chain_load(plan: Plan, changes: Changes) -> _Chain:
-    kpis = _read(KPI.objects.filter(plan=plan, pk__in=changes.kpis).order_by("code"), KPI_COLUMNS)
+    kpis = _read(KPI.objects.filter(plan=plan, pk__any=changes.kpis).order_by("code"), KPI_COLUMNS)
     milestones = _read(
         Milestone.objects.filter(plan=plan)
-        .filter(Q(pk__in=changes.milestones) | Q(goal_id__in=changes.goals))
+        .filter(Q(pk__any=changes.milestones) | Q(goal_id__any=changes.goals))
         .order_by("due_date", "id"),
         MILESTONE_COLUMNS,
     )
     parent_goals = {pk for kind, pk in changes.parents if kind == ItemType.GOAL}
     goal_ids = {k.goal_id for k in kpis} | {m.goal_id for m in milestones} | changes.goals | parent_goals
-    goals = _read(Goal.objects.filter(plan=plan, pk__in=goal_ids).order_by("code"), GOAL_COLUMNS)
+    goals = _read(Goal.objects.filter(plan=plan, pk__any=goal_ids).order_by("code"), GOAL_COLUMNS)
     area_ids = {g.focus_area_id for g in goals} | {pk for kind, pk in changes.parents if kind == ItemType.FOCUS_AREA}
     areas = _read(FocusArea.objects.filter(plan=plan, pk__in=area_ids).order_by("order", "code"), AREA_COLUMNS)
     return _Chain(plan, kpis, milestones, goals, areas, _nodes(plan, {g.pk for g in goals}, {a.pk for a in areas}))
@@ -360,7 +360,7 @@ def _key_filter(keys) -> Q:
         by_type[item_type].append(item_id)
     query = Q(pk__in=[])
     for item_type, ids in by_type.items():
-        query |= Q(item_type=item_type, item_id__in=ids)
+        query |= Q(item_type=item_type, item_id__any=ids)
     return query
 
 
@@ -412,7 +412,7 @@ def _points(kpis: list[_Item]) -> dict[int, rollup.MeasurementSeries | list[roll
     points = defaultdict(list)
     query = (
         Measurement.objects.national()
-        .filter(kpi_id__in=[kpi.pk for kpi in kpis])
+        .filter(kpi_id__any=[kpi.pk for kpi in kpis])
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list(*MEASUREMENT_COLUMNS)
     )
@@ -446,7 +446,7 @@ def _recount(plan_id: int, kpi_ids: list[int], days: list[datetime.date]) -> Non
     # whose statistics lag behind, ran the count once per snapshot row.
     counts = dict(
         Measurement.objects.national()
-        .filter(kpi_id__in=kpi_ids)
+        .filter(kpi_id__any=kpi_ids)
         .values("kpi_id")
         .annotate(n=Count("id"))
         .values_list("kpi_id", "n")
@@ -531,7 +531,7 @@ def plan_update_incremental(
     chain = _chain_load(plan, changes)
     points = _points(chain.kpis)
     history = defaultdict(list)
-    updates = MilestoneUpdate.objects.filter(milestone_id__in=[m.pk for m in chain.milestones]).order_by(
+    updates = MilestoneUpdate.objects.filter(milestone_id__any=[m.pk for m in chain.milestones]).order_by(
         "created_at", "id"
     )
     for row in updates.values_list(

@@ -6,12 +6,15 @@ import random
 import struct
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from plans import setwrites
 from plans.api.measurement_rows import _quick_row, measurements_bulk_validate
 from plans.api.serializers import BulkMeasurementRowSerializer
 from plans.models import KPI, Measurement, Team
 from plans.services.kpis import _jump_basis, _SeriesIndex
-from plans.setwrites import copy_rows, insert_returning_ids
+from plans.setwrites import bulk_insert, bulk_set, copy_rows, insert_returning_ids
 from tests.factories import KPIFactory
 
 ROWS = [
@@ -137,3 +140,34 @@ def test_copy_rows_and_insert_returning_ids_store_what_they_are_given():
     )
     assert list(Measurement.objects.filter(kpi=kpi).values_list("date", "value")) == [(datetime.date(2025, 2, 1), 3.5)]
     assert KPI.objects.filter(pk=kpi.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "json"])
+def test_set_writes_store_the_same_by_copy_and_by_json(monkeypatch, copy_min_rows):
+    """Above ``COPY_MIN_ROWS`` PostgreSQL takes an update by COPY into a temporary table; either way the rows
+    hold the same values: text, floats, NULL, aware datetimes and JSON (a nested value, JSON's own null)."""
+    monkeypatch.setattr(setwrites, "COPY_MIN_ROWS", copy_min_rows)
+    kpis = [KPIFactory(), KPIFactory()]
+    now = datetime.datetime(2025, 3, 1, 8, 30, tzinfo=datetime.UTC)
+    explanation = {"rule": "kpi.on_track", "inputs": {"points": [1.5, None], "note": "tab\tand \\ 改"}}
+    kpis[0].status, kpis[0].score, kpis[0].forecast_value, kpis[0].computed_at = "at_risk", -1.25, None, now
+    kpis[0].explanation = explanation
+    kpis[1].status, kpis[1].score, kpis[1].forecast_value, kpis[1].computed_at = "on_track", 3.0, 2.5e14, now
+    kpis[1].explanation = {}
+    with CaptureQueriesContext(connection) as queries:
+        bulk_set(KPI, kpis, ["status", "score", "forecast_value", "computed_at", "explanation"])
+    by_copy = any("CREATE TEMPORARY TABLE" in q["sql"] for q in queries)
+    assert by_copy == (copy_min_rows == 1 and connection.vendor == "postgresql")
+    stored = KPI.objects.filter(pk__in=[k.pk for k in kpis]).order_by("pk")
+    assert list(stored.values_list("status", "score", "forecast_value", "computed_at", "explanation")) == [
+        ("at_risk", -1.25, None, now, explanation),
+        ("on_track", 3.0, 2.5e14, now, {}),
+    ]
+    team = Team.objects.create(name="placeholder")
+    rows = [Team(name=name, version=1, created_at=now, updated_at=now) for name in ("A 甲", "B\tb")]
+    bulk_insert(Team, rows, ["name", "version", "created_at", "updated_at"])
+    assert list(Team.objects.filter(pk__gt=team.pk).order_by("pk").values_list("name", "created_at")) == [
+        ("A 甲", now),
+        ("B\tb", now),
+    ]
