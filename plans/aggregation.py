@@ -595,19 +595,26 @@ def _forget(plan, kpi_ids) -> None:
 
 def _kpis(plan, kpi_ids) -> dict[int, SimpleNamespace]:
     """The plan's aggregating KPIs, ``kpi_ids`` (all the plan's for None) and the KPIs that keep something
-    derived, with whether they do (``derived``): one query."""
+    derived, with whether they do (``derived``): one query. Given ``kpi_ids`` (every write's refresh), it reads the
+    aggregating KPIs through their partial index and the others by key, never every KPI row of the plan."""
     aggregating = ~Q(aggregation=Aggregation.NONE)
-    rows = KPI.objects.filter(plan=plan).annotate(
-        has_aggregates=Exists(UnitAggregate.objects.filter(kpi=OuterRef("pk"))),
-        has_statuses=Exists(UnitStatus.objects.filter(kpi=OuterRef("pk"))),
+    rows = (
+        KPI.objects.filter(plan=plan)
+        .order_by()
+        .annotate(  # a dict: no order, no join for the default one
+            has_aggregates=Exists(UnitAggregate.objects.filter(kpi=OuterRef("pk"))),
+            has_statuses=Exists(UnitStatus.objects.filter(kpi=OuterRef("pk"))),
+        )
     )
+    columns = (*KPI_COLUMNS, "has_aggregates", "has_statuses")
     if kpi_ids is None:
-        rows = rows.filter(aggregating | Q(has_aggregates=True) | Q(has_statuses=True))
+        rows = rows.filter(aggregating | Q(has_aggregates=True) | Q(has_statuses=True)).values_list(*columns)
     else:
-        rows = rows.filter(aggregating | Q(pk__any=kpi_ids))
+        given = rows.filter(pk__any=kpi_ids, aggregation=Aggregation.NONE).values_list(*columns)
+        rows = rows.filter(aggregating).values_list(*columns).union(given, all=True)
     return {
         row[0]: SimpleNamespace(**dict(zip(KPI_COLUMNS, row[:-2], strict=True)), derived=row[-2] or row[-1])
-        for row in rows.values_list(*KPI_COLUMNS, "has_aggregates", "has_statuses")
+        for row in rows
     }
 
 

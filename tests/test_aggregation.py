@@ -484,3 +484,25 @@ def test_zone_writes_applied_in_process_equal_a_whole_plan_recompute(sources, wr
     plan_recompute(plan_id=plan.pk, backfill=True)
 
     assert national_state(plan) == incremental
+
+
+@pytest.mark.postgres
+def test_a_writes_aggregates_read_finds_the_aggregating_kpis_by_index_not_by_reading_the_plan(requires_postgres):
+    """Every write's refresh reads the plan's aggregating KPIs: through the partial index, PostgreSQL reads those
+    and the written KPI's row, however many KPIs the plan holds (a bitmap scan of the plan read every row)."""
+    kpi = KPIFactory()
+    for _ in range(30):
+        KPIFactory(goal=kpi.goal)
+    with CaptureQueriesContext(connection) as queries:
+        aggregates_refresh(kpi.plan, kpi_ids={kpi.pk}, today=TODAY)
+    captured = [q["sql"] for q in queries if 'FROM "plans_kpi"' in q["sql"]]
+    assert len(captured) == 1
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A test plan is tiny: PostgreSQL would read it whole whatever the indexes. Made to use them, it shows
+        # which reach the rows: the partial index and the primary key, or only the plan's index (every row).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("ANALYZE plans_kpi")  # all 31 rows in the one plan, none aggregating
+        cursor.execute(f"EXPLAIN {captured[0]}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "plans_kpi_aggregating" in plan and "plans_kpi_pkey" in plan, plan

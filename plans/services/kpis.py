@@ -42,7 +42,7 @@ class MeasurementResult:
 
 def _kpis_series_changed(kpi_ids, *, now: datetime.datetime) -> None:
     """A KPI's version covers its measurements: a caller holding an older version sees its series changed."""
-    KPI.objects.filter(pk__in=kpi_ids).update(version=F("version") + 1, updated_at=now)
+    KPI.objects.filter(pk__any=kpi_ids).update(version=F("version") + 1, updated_at=now)
 
 
 # Reporting periods per year of each frequency, to spread a KPI's planned change over its periods.
@@ -776,7 +776,7 @@ def _bulk_period_locks(rows: list[MeasurementRow], kpis: dict, existing: dict, e
         return set()
     ends = set(period_ends.values())
     approved = set(
-        Submission.objects.filter(_EVER_APPROVED, kpi_id__in=list(kpis), period_end__in=ends)
+        Submission.objects.filter(_EVER_APPROVED, kpi_id__any=list(kpis), period_end__in=ends)
         .values_list("kpi_id", "unit_id", "period_end")
         .distinct()
     )
@@ -819,7 +819,7 @@ def measurements_bulk_upsert(
     # Only what the rules read: the stored explanations are large and play no part here.
     kpis = {
         kpi.pk: kpi
-        for kpi in KPI.objects.select_for_update().filter(pk__in=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
+        for kpi in KPI.objects.select_for_update().filter(pk__any=kpi_ids).order_by("pk").only(*BULK_KPI_FIELDS)
     }
     for plan_id in sorted({kpi.plan_id for kpi in kpis.values()}):
         plan_open_check(plan_id=plan_id)  # a closed plan says so before any row is judged
@@ -831,7 +831,7 @@ def measurements_bulk_upsert(
     existing = {
         (kpi_id, unit_id, date): rest
         for kpi_id, unit_id, date, *rest in Measurement.objects.filter(
-            units, kpi_id__in=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
+            units, kpi_id__any=kpi_ids, source=source, date__gte=min(dates), date__lte=max(dates)
         ).values_list(
             *("kpi_id", "unit_id", "date", "id", "value", "note", "version", "external_id", "numerator"),
             *("denominator", "restatement"),
