@@ -48,6 +48,7 @@ from . import rollup
 from .aggregation import aggregates_refresh
 from .choices import ItemType
 from .dates import month_ends_between
+from .gcpause import collection_paused
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .recompute import (
     AREA_COLUMNS,
@@ -502,6 +503,7 @@ class Recount:
     days: list[datetime.date] = field(default_factory=list)
 
 
+@collection_paused
 @transaction.atomic
 def plan_update_incremental(
     *, plan_id: int, changes: Changes, first_revision: int, last_revision: int, recount: Recount | None = None

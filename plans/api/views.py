@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from plans import filtersets, selectors, services
 from plans.choices import ChangeChannel, MeasurementSource, PlanState
+from plans.gcpause import collection_paused
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
 from plans.permissions import can_change_definition, measurement_write_refusal, measurements_visible, unit_scope
@@ -598,6 +599,7 @@ class MeasurementViewSet(TrackedViewSet):
         parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", max_body_bytes=BULK_MAX_BODY_BYTES)
+    @collection_paused  # 10,000 rows: parsed, checked against every series, written (plans.gcpause)
     def bulk(self, request):
         data, submit = request.data, False
         if isinstance(data, dict) and "submit" in data:
