@@ -1,5 +1,6 @@
 """Writes of KPIs and their measurements: create, update, delete, ``measurement_record`` and the bulk upsert."""
 
+import bisect
 import datetime
 import itertools
 import math
@@ -179,16 +180,16 @@ class _SeriesIndex:
     """A KPI's series (one value per date) with its consecutive changes kept sorted, so that the jump basis
     of the series without one date (``_jump_basis``) costs a bisection and a few element moves per row,
     not a sort of the whole series. Gives exactly what ``_jump_basis`` gives (same floats, same median).
-    Dates are held as day ordinals: built from a packed series (``plans.series``), no date is made. The arrays
-    are numpy's: a bulk upload at national scale 10 indexes 10,000 series of 200 values, which as Python lists
-    cost 1 s to unpack, merge and sort; numpy does the same float operations (later - earlier, its absolute
-    value, the mean of the two middle changes) in 0.1 s."""
+    Dates are held as day ordinals: built from a packed series (``plans.series``), no date is made. numpy
+    unpacks, merges and sorts (the same float operations: later - earlier, its absolute value): a bulk upload at
+    national scale 10 indexes 10,000 series of 200 values, 0.9 s in Python lists, 0.4 s this way."""
 
     def __init__(self, kpi: KPI, days, values):
         self.kpi = kpi
-        # Ascending day ordinals, one value each.
-        self.dates, self.values = np.asarray(days, dtype=np.int64), np.asarray(values, dtype=np.float64)
-        self.changes = np.sort(np.abs(np.diff(self.values)))  # later - earlier
+        values = np.asarray(values, dtype=np.float64)
+        # Lists, for the bisections of ``without``: on 200 values a list's are several times faster than numpy's.
+        self.dates, self.values = np.asarray(days, dtype=np.int64).tolist(), values.tolist()  # ascending days
+        self.changes = np.sort(np.abs(np.diff(values))).tolist()  # |later - earlier|, in order
 
     @classmethod
     def of(cls, kpi: KPI, series: dict[datetime.date, float]) -> "_SeriesIndex":
@@ -213,23 +214,31 @@ class _SeriesIndex:
 
     def without(self, date: datetime.date) -> tuple[float, float | None]:
         dates, values, changes = self.dates, self.values, self.changes
-        day, count = date.toordinal(), len(dates)
-        i = int(np.searchsorted(dates, day))  # bisect_left
-        previous = float(values[i - 1]) if i > 0 else self.kpi.baseline_value
-        present = bool(i < count and dates[i] == day)
-        if count - present < 3:
-            rest = [v for d, v in zip(dates.tolist(), values.tolist(), strict=True) if d != day]
+        day = date.toordinal()
+        i = bisect.bisect_left(dates, day)
+        previous = values[i - 1] if i > 0 else self.kpi.baseline_value
+        present = i < len(dates) and dates[i] == day
+        if len(dates) - present < 3:
+            rest = [v for d, v in zip(dates, values, strict=True) if d != day]
             return previous, kpi_typical_change(kpi=self.kpi, values=rest)
-        if present:  # the changes of the series without this date: new arrays, this index's own stay as they are
+        removed, added = [], []
+        if present:
             if i > 0:
-                changes = np.delete(changes, np.searchsorted(changes, abs(values[i] - values[i - 1])))
-            if i < count - 1:
-                changes = np.delete(changes, np.searchsorted(changes, abs(values[i + 1] - values[i])))
-            if 0 < i < count - 1:
-                bridge = abs(values[i + 1] - values[i - 1])
-                changes = np.insert(changes, np.searchsorted(changes, bridge, side="right"), bridge)
+                removed.append(abs(values[i] - values[i - 1]))
+            if i < len(dates) - 1:
+                removed.append(abs(values[i + 1] - values[i]))
+            if 0 < i < len(dates) - 1:
+                added.append(abs(values[i + 1] - values[i - 1]))
+        for change in removed:
+            del changes[bisect.bisect_left(changes, change)]
+        for change in added:
+            bisect.insort(changes, change)
         middle = len(changes) // 2
-        median = float(changes[middle] if len(changes) % 2 else (changes[middle - 1] + changes[middle]) / 2)
+        median = changes[middle] if len(changes) % 2 else (changes[middle - 1] + changes[middle]) / 2
+        for change in added:
+            del changes[bisect.bisect_left(changes, change)]
+        for change in removed:
+            bisect.insort(changes, change)
         return previous, median if median > 0 else _planned_change(self.kpi)
 
 
