@@ -157,6 +157,7 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         "self",
         on_delete=models.SET_NULL,
         null=True,
+        db_index=False,  # indexed where set (Meta.indexes)
         blank=True,
         related_name="+",
         verbose_name=_("weight KPI"),
@@ -166,6 +167,7 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         "self",
         on_delete=models.SET_NULL,
         null=True,
+        db_index=False,  # indexed where set (Meta.indexes)
         blank=True,
         related_name="+",
         verbose_name=_("denominator KPI"),
@@ -183,6 +185,7 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         "self",
         on_delete=models.SET_NULL,
         null=True,
+        db_index=False,  # indexed where set (Meta.indexes)
         blank=True,
         related_name="+",
         verbose_name=_("base KPI"),
@@ -192,6 +195,7 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         "self",
         on_delete=models.SET_NULL,
         null=True,
+        db_index=False,  # indexed where set (Meta.indexes)
         blank=True,
         related_name="+",
         verbose_name=_("comparison denominator"),
@@ -228,6 +232,12 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
             # Every write's aggregates refresh reads the plan's aggregating KPIs (plans.aggregation._kpis): few, and
             # found here instead of by reading every KPI row of the plan (10 ms warm, 250 ms cold at scale 10).
             models.Index(fields=["plan"], condition=~Q(aggregation=Aggregation.NONE), name="plans_kpi_aggregating"),
+            # A KPI's ties to other KPIs (cleared when those are deleted) are few: indexed only where set, so the
+            # update of a KPI row (each recompute, each upload's version bump) adds no entry for an empty tie.
+            *(
+                models.Index(fields=[tie], condition=Q(**{f"{tie}__isnull": False}), name=f"plans_kpi_{tie}")
+                for tie in ("weight_kpi", "denominator_kpi", "base_kpi", "comparison_kpi")
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="plans_kpi_unique_code"),
