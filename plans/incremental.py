@@ -22,10 +22,11 @@ Large batches (a bulk upload of 10,000 rows over 1,200 KPIs) take the same path,
 per kind of row, whatever the number of KPIs. Past month ends before the earliest date measured only
 gain or lose points after their as-of date, so their KPI snapshots keep their status and only their
 explanation's point counts move: they are recounted in the database (``history_recount``, after the
-statuses commit, 200 KPIs a statement) instead of re-evaluating every KPI at every month end. A change of
-more than ``INLINE_MAX_ITEMS`` items runs on the worker (``plans.tasks.plan_changes_task``), enqueued at
-once, so the response does not wait for it; a smaller one runs in-process and rebuilds those month ends
-in its own transaction, at no extra query.
+statuses commit, 200 KPIs a statement, each batch a task of its own queued behind the tasks already waiting,
+so that the next write's update does not wait for a whole recount) instead of re-evaluating every KPI at every
+month end. A change of more than ``INLINE_MAX_ITEMS`` items runs on the worker
+(``plans.tasks.plan_changes_task``), enqueued at once, so the response does not wait for it; a smaller one runs
+in-process and rebuilds those month ends in its own transaction, at no extra query.
 
 Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
 advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
@@ -37,6 +38,7 @@ import datetime
 import json
 import logging
 from collections import defaultdict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from celery import current_app
@@ -70,7 +72,7 @@ from .recompute import (
     plan_evaluate,
 )
 from .recompute_queue import broker_breaker
-from .series import series_packed, series_unpack
+from .series import series_packed, series_packed_aside, series_unpack
 from .setwrites import bulk_insert, bulk_set
 from .tallies import tallies_count
 
@@ -83,6 +85,7 @@ WHOLE_PERIOD = datetime.date.min
 RECOUNT_BATCH = 200
 # Looked up by name, as plans.recompute_queue does: plans.tasks imports this module.
 CHANGES_TASK = "plans.tasks.plan_changes_task"
+RECOUNT_TASK = "plans.tasks.history_recount_task"
 
 
 class Fallback(Exception):
@@ -398,17 +401,20 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
             items_write(model, rows, shown=shown)
 
 
-def _points(kpis: list[_Item]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
+def _points(
+    kpis: list[_Item], aside: Future | None = None
+) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
     """The national series of ``kpis``, in one query, as the whole-plan recompute reads them.
 
     A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL sends each KPI's
     series packed in one value (``plans.series``), the very ``MeasurementSeries`` the whole-plan recompute
     evaluates, so both paths read the same figures in the same order; elsewhere the points are read as rows.
+    ``aside``: those series, read on another connection since the chain began to load (``series_packed_aside``).
     """
     if not kpis:
         return {}
     if connection.vendor == "postgresql":
-        packed = series_packed(kpi.pk for kpi in kpis)
+        packed = aside.result() if aside is not None else series_packed(kpi.pk for kpi in kpis)
         return {kpi.pk: rollup.MeasurementSeries(*series_unpack(packed.get(kpi.pk))) for kpi in kpis}
     points = defaultdict(list)
     query = (
@@ -502,6 +508,17 @@ class Recount:
     kpi_ids: list[int] = field(default_factory=list)
     days: list[datetime.date] = field(default_factory=list)
 
+    def split(self, count: int) -> tuple["Recount", "Recount"]:
+        """The first ``count`` KPIs' recount and the rest's."""
+        return Recount(self.kpi_ids[:count], self.days), Recount(self.kpi_ids[count:], self.days)
+
+    def as_json(self) -> dict:
+        return {"kpi_ids": self.kpi_ids, "days": [day.isoformat() for day in self.days]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Recount":
+        return cls(list(data["kpi_ids"]), [datetime.date.fromisoformat(day) for day in data["days"]])
+
 
 @collection_paused
 @transaction.atomic
@@ -530,8 +547,9 @@ def plan_update_incremental(
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
     changes.kpis |= aggregates_refresh(plan, kpi_ids=changes.kpis)  # a zone's figure moves the nation's
+    aside = series_packed_aside(changes.kpis)  # a large batch's series, read while the chain loads
     chain = _chain_load(plan, changes)
-    points = _points(chain.kpis)
+    points = _points(chain.kpis, aside)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone_id__any=[m.pk for m in chain.milestones]).order_by(
         "created_at", "id"
@@ -590,12 +608,13 @@ def plan_update_incremental(
     return in_sync
 
 
-def history_recount(*, plan_id: int, recount: Recount) -> None:
+def history_recount(*, plan_id: int, recount: Recount) -> bool:
     """After ``plan_update_incremental`` committed a large batch's statuses: the point counts of older month
-    ends' explanations (``_recount``). At national scale that rewrites 14,400 snapshot rows, seconds of I/O
+    ends' explanations (``_recount``). At national scale that rewrites 120,000 snapshot rows, seconds of I/O
     the dashboards need not wait for; in batches, each under the plan's lock for a fraction of a second,
-    so that the next write's update (or a recompute) does not queue behind it. Should it fail, those
-    counts stay as a whole-plan recompute leaves them, until the next recount or backfill."""
+    so that the next write's update (or a recompute) does not queue behind it. Should one fail, the rest
+    is left (False): those counts stay as a whole-plan recompute leaves them, until the next recount or
+    backfill."""
     for start in range(0, len(recount.kpi_ids) if recount.days else 0, RECOUNT_BATCH):
         try:
             with transaction.atomic():
@@ -603,7 +622,27 @@ def history_recount(*, plan_id: int, recount: Recount) -> None:
                 _recount(plan_id, recount.kpi_ids[start : start + RECOUNT_BATCH], recount.days)
         except Exception:
             logger.exception("The point counts of plan %s's past explanations were not recounted", plan_id)
-            return
+            return False
+    return True
+
+
+def history_recount_schedule(*, plan_id: int, recount: Recount) -> None:
+    """Queue ``recount`` on the worker, a batch per task (``history_recount_step``): the worker takes one task at
+    a time, so a whole recount in one task (14 s at national scale 10) held back the update of a write that came
+    meanwhile; each batch now queues the rest behind it. In-process (no broker) or with the broker down, the
+    recount runs here, whole."""
+    if not recount.kpi_ids or not recount.days:
+        return
+    # Run eagerly, each batch's task would start the next one within itself, a call stack as deep as the batches.
+    if current_app.conf.task_always_eager or not _enqueue(RECOUNT_TASK, plan_id, {"recount": recount.as_json()}):
+        history_recount(plan_id=plan_id, recount=recount)
+
+
+def history_recount_step(*, plan_id: int, recount: Recount) -> None:
+    """The worker's share of ``history_recount_schedule``: one batch, then the rest queued again."""
+    batch, rest = recount.split(RECOUNT_BATCH)
+    if history_recount(plan_id=plan_id, recount=batch):
+        history_recount_schedule(plan_id=plan_id, recount=rest)
 
 
 def plan_changes_apply(
@@ -620,8 +659,10 @@ def plan_changes_apply(
         logger.info("Plan %s is recomputed whole: the write changed its structure", plan_id)
         return True
     if not inline and changes.size() > INLINE_MAX_ITEMS:
-        return not _changes_enqueue(
-            plan_id=plan_id, changes=changes, first_revision=first_revision, last_revision=last_revision
+        return not _enqueue(
+            CHANGES_TASK,
+            plan_id,
+            {"changes": changes.as_json(), "first_revision": first_revision, "last_revision": last_revision},
         )
     recount = Recount()
     try:
@@ -632,7 +673,7 @@ def plan_changes_apply(
             last_revision=last_revision,
             recount=recount,
         )
-        history_recount(plan_id=plan_id, recount=recount)
+        history_recount_schedule(plan_id=plan_id, recount=recount)
         return not in_sync
     except Fallback as reason:
         logger.info("Plan %s is recomputed whole: %s", plan_id, reason)
@@ -641,22 +682,15 @@ def plan_changes_apply(
     return True
 
 
-def _changes_enqueue(*, plan_id: int, changes: Changes, first_revision: int, last_revision: int) -> bool:
-    """Queue the incremental update on the worker, at once (no coalescing delay: each large write is its own
+def _enqueue(task: str, plan_id: int, kwargs: dict) -> bool:
+    """Queue ``task`` of the plan's on the worker, at once (no coalescing delay: each large write is its own
     update); False when the broker is down or refuses, as ``plan_recompute_enqueue`` judges it."""
     if broker_breaker.is_down():
         return False
     try:
-        current_app.tasks[CHANGES_TASK].apply_async(
-            kwargs={
-                "plan_id": plan_id,
-                "changes": changes.as_json(),
-                "first_revision": first_revision,
-                "last_revision": last_revision,
-            }
-        )
+        current_app.tasks[task].apply_async(kwargs={"plan_id": plan_id, **kwargs})
         return True
     except Exception:
-        logger.exception("Could not enqueue the incremental update of plan %s", plan_id)
+        logger.exception("Could not enqueue %s for plan %s", task, plan_id)
         broker_breaker.trip()
         return False

@@ -38,6 +38,15 @@ def plan_changes_task(plan_id: int, changes: dict, first_revision: int, last_rev
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def history_recount_task(plan_id: int, recount: dict) -> None:
+    """One batch of a large write's recount of past explanations, then the rest queued behind the tasks that
+    came meanwhile (``plans.incremental.history_recount_schedule``). Run twice, it counts the same."""
+    from .incremental import Recount, history_recount_step
+
+    history_recount_step(plan_id=plan_id, recount=Recount.from_json(recount))
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def recompute_stale_plans() -> int:
     """Every minute: enqueue the recompute of each plan left marked after a broker outage or a lost task,
     and of each failing plan whose next try is due (``Plan.recompute_retry_at``).

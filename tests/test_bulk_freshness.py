@@ -5,12 +5,12 @@ import logging
 import time
 
 import pytest
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 
 from plans.models import KPI, Plan
-from plans.tasks import plan_changes_task
+from plans.tasks import history_recount_task, plan_changes_task, recompute_stale_plans
 from tests.factories import api_client, api_token
-from tests.test_incremental import TODAY, measured_plan
+from tests.test_incremental import TODAY, assert_equals_backfill, measured_plan
 from tests.worker import wait_for
 
 pytest_plugins = ["tests.worker"]
@@ -72,3 +72,34 @@ def test_a_bulk_upsert_of_more_kpis_than_the_response_waits_for_is_fresh_within_
     assert updates == [plan_id]  # the worker's task, not the request, brought the statuses up to date
     assert "is recomputed whole" not in caplog.text
     assert task_runs == []  # no whole-plan recompute was asked for
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_large_batchs_recount_runs_a_batch_per_task_behind_the_tasks_queued_meanwhile(celery_worker, monkeypatch):
+    """The worker takes one task at a time: a recount of past explanations in one task (14 s at national scale 10)
+    held back the update of the next upload. Each batch is its own task now, queued behind what came meanwhile."""
+    plan_id = measured_plan(3).plan_id  # 9 KPIs, more than the update takes in-process: recounted in 5 batches of 2
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 4)
+    monkeypatch.setattr("plans.incremental.RECOUNT_BATCH", 2)
+    started, finished = [], []
+
+    def start(sender=None, **kwargs):
+        if sender.name == history_recount_task.name and history_recount_task.name not in started:
+            recompute_stale_plans.delay()  # another task, queued while the first batch runs
+        started.append(sender.name)
+
+    def finish(sender=None, **kwargs):
+        finished.append(sender.name)
+
+    task_prerun.connect(start, weak=False)
+    task_postrun.connect(finish, weak=False)
+    try:
+        bulk_achieves_every_kpi(plan_id)  # dated today: every month end before it is recounted
+        assert wait_for(lambda: finished.count(history_recount_task.name) == 5, timeout=30, interval=0.05)
+    finally:
+        task_prerun.disconnect(start)
+        task_postrun.disconnect(finish)
+    recounts = [history_recount_task.name] * 4
+    assert started == [plan_changes_task.name, history_recount_task.name, recompute_stale_plans.name, *recounts]
+    assert_equals_backfill(Plan.objects.get(pk=plan_id))  # the past explanations' counts, as a backfill gives

@@ -4,6 +4,7 @@ import datetime
 import itertools
 import json
 import logging
+import threading
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plans import services
+from plans import series, services
 from plans.choices import ItemType, MilestoneState
 from plans.dates import month_ends_between
 from plans.incremental import INLINE_MAX_ITEMS, Changes, Fallback, plan_update_incremental
@@ -447,3 +448,26 @@ def test_a_large_change_is_brought_up_to_date_by_the_worker_task(django_capture_
         services.measurements_bulk_upsert(rows=rows)
     assert not Plan.objects.get(pk=kpi.plan_id).needs_recompute
     assert set(KPI.objects.filter(plan=kpi.plan_id).values_list("status", flat=True)) == {"achieved"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batchs_update_reads_its_series_aside_and_gives_what_a_backfill_gives(requires_postgres, monkeypatch):
+    """The update of a batch of many KPIs reads their series on a connection of its own while the chain loads
+    (``plans.series.series_packed_aside``): the written rows are committed, so it reads what a read here would."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 4)
+    monkeypatch.setattr("plans.series.ASIDE_MIN_KPIS", 5)
+    plan = Plan.objects.get(pk=measured_plan(3).plan_id)  # 9 KPIs
+    readers, read = [], series.series_packed
+
+    def reading(ids):
+        readers.append(threading.current_thread().name)
+        return read(ids)
+
+    monkeypatch.setattr(series, "series_packed", reading)
+    kpis = KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True)
+    services.measurements_bulk_upsert(
+        rows=[MeasurementRow(kpi_id=pk, date=TODAY, value=60.0 + pk % 7, note="batch") for pk in kpis]
+    )
+    assert [name.split("_")[0] for name in readers] == ["series-aside"]
+    assert_equals_backfill(plan)

@@ -4,11 +4,11 @@ import datetime
 import random
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from plans.models import KPI, Measurement
-from plans.series import series_annotation, series_packed, series_unpack
+from plans.series import series_annotation, series_packed, series_packed_aside, series_unpack
 from tests.factories import KPIFactory, ZoneFactory
 
 
@@ -67,3 +67,20 @@ def test_the_grouped_read_gives_the_same_series_even_where_parallel_plans_cost_n
     packed = series_packed([kpi.pk for kpi in kpis] + [empty.pk])
     assert set(packed) == {kpi.pk for kpi in kpis}
     _assert_in_method_order(kpis, packed)
+
+
+def test_a_read_aside_gives_what_a_read_here_gives_until_the_transaction_writes(
+    requires_postgres, transactional_db, monkeypatch
+):
+    """``series_packed_aside`` reads committed rows on a connection of its own: only while this transaction has
+    written nothing (what it wrote, the other connection would not see)."""
+    kpis = _kpis_with_tied_rows()
+    ids = [kpi.pk for kpi in kpis]
+    with transaction.atomic():
+        assert series_packed_aside(ids) is None  # fewer KPIs than a connection of its own is worth
+        monkeypatch.setattr("plans.series.ASIDE_MIN_KPIS", 1)
+        aside = series_packed_aside(ids)
+        assert aside is not None
+        assert aside.result(timeout=30) == series_packed(ids)
+        Measurement.objects.filter(kpi_id=ids[0]).update(note="checked")
+        assert series_packed_aside(ids) is None
