@@ -68,8 +68,8 @@ from .recompute import (
     _point,
     _snapshot_rows,
     item_apply,
+    items_evaluate,
     items_write,
-    plan_evaluate,
 )
 from .recompute_queue import broker_breaker
 from .series import series_packed, series_packed_aside, series_unpack
@@ -318,7 +318,7 @@ def _chain_load(plan: Plan, changes: Changes) -> _Chain:
 
 def _item_results(chain: _Chain, points, history, day: datetime.date, *, live: bool) -> dict:
     """The re-evaluated KPIs and milestones at ``day``, by the whole-plan recompute's own evaluation
-    (run on just these items: its roll-ups of them are partial and dropped)."""
+    (``items_evaluate``, run on just these items; their goals are rolled up by ``_roll_up``)."""
     data = PlanData(
         plan=chain.plan,
         focus_areas=[],
@@ -328,8 +328,7 @@ def _item_results(chain: _Chain, points, history, day: datetime.date, *, live: b
         points=points,
         history=history,
     )
-    results = plan_evaluate(data, day, live=live)
-    return {key: result for key, result in results.items() if key[0] in (ItemType.KPI, ItemType.MILESTONE)}
+    return items_evaluate(data, day, live=live)
 
 
 def _roll_up(chain: _Chain, results: dict, day: datetime.date, stored) -> dict:

@@ -199,21 +199,31 @@ def area_child(area: FocusArea, result: rollup.Result) -> rollup.Child:
     return _child(f"focus_area:{area.pk}", f"{area.code} {area.name}", area, result)
 
 
+def items_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
+    """Results of the KPIs and milestones at ``as_of`` keyed by (item type, id), what their goals roll up. Pure
+    computation, no queries."""
+    results: dict[tuple[str, int], rollup.Result] = {}
+    goals = {g.pk: g for g in data.goals}
+    for kpi in data.kpis:
+        results[(ItemType.KPI, kpi.pk)] = kpi_evaluate(kpi, data.points.get(kpi.pk, ()), as_of)
+    for milestone in data.milestones:
+        history = data.history.get(milestone.pk, [])
+        results[(ItemType.MILESTONE, milestone.pk)] = milestone_evaluate(
+            milestone, goals[milestone.goal_id], data.plan, history, as_of, live=live
+        )
+    return results
+
+
 def plan_evaluate(data: PlanData, as_of: datetime.date, *, live: bool) -> dict[tuple[str, int], rollup.Result]:
     """Results of every item at ``as_of`` keyed by (item type, id). Pure computation, no queries."""
     plan = data.plan
-    results: dict[tuple[str, int], rollup.Result] = {}
+    results = items_evaluate(data, as_of, live=live)
     children = defaultdict(list)
-    goals = {g.pk: g for g in data.goals}
     for kpi in data.kpis:
-        result = results[(ItemType.KPI, kpi.pk)] = kpi_evaluate(kpi, data.points.get(kpi.pk, ()), as_of)
-        children[(ItemType.GOAL, kpi.goal_id)].append(kpi_child(kpi, result))
+        children[(ItemType.GOAL, kpi.goal_id)].append(kpi_child(kpi, results[(ItemType.KPI, kpi.pk)]))
     for milestone in data.milestones:
-        goal = goals[milestone.goal_id]
-        history = data.history.get(milestone.pk, [])
-        result = milestone_evaluate(milestone, goal, plan, history, as_of, live=live)
-        results[(ItemType.MILESTONE, milestone.pk)] = result
-        children[(ItemType.GOAL, goal.pk)].append(milestone_child(milestone, result))
+        result = results[(ItemType.MILESTONE, milestone.pk)]
+        children[(ItemType.GOAL, milestone.goal_id)].append(milestone_child(milestone, result))
     for goal in data.goals:
         result = rollup.rollup_status(as_of=as_of, children=children[(ItemType.GOAL, goal.pk)])
         results[(ItemType.GOAL, goal.pk)] = result
