@@ -263,13 +263,8 @@ def _normalised(explanation: dict) -> dict:
     return json.loads(json.dumps(explanation, allow_nan=False))
 
 
-def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
-    """Set the item's computed fields from ``result``; False (and the item untouched) when nothing changes.
-
-    ``computed_at`` is the time of the recompute that last changed the item's computed values or
-    explanation (the plan's own ``computed_at`` is the time of the latest recompute, whatever it changed),
-    and ``updated_at`` moves only when a figure a client shows changes, for incremental sync.
-    """
+def _values(result: rollup.Result, *, kpi: bool) -> dict:
+    """The computed figures ``_apply`` sets from ``result``, by field name."""
     values = {"status": str(result.status), "score": result.score, "progress": result.progress}
     if kpi:
         values.update(
@@ -280,7 +275,22 @@ def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
             latest_date=result.latest_date,
             stale=result.stale,
         )
-    if all(getattr(item, name, None) == value for name, value in values.items()):
+    return values
+
+
+def _figures_unchanged(item, values: dict) -> bool:
+    return all(getattr(item, name, None) == value for name, value in values.items())
+
+
+def _apply(item, result: rollup.Result, now, *, kpi: bool) -> bool:
+    """Set the item's computed fields from ``result``; False (and the item untouched) when nothing changes.
+
+    ``computed_at`` is the time of the recompute that last changed the item's computed values or
+    explanation (the plan's own ``computed_at`` is the time of the latest recompute, whatever it changed),
+    and ``updated_at`` moves only when a figure a client shows changes, for incremental sync.
+    """
+    values = _values(result, kpi=kpi)
+    if _figures_unchanged(item, values):
         stored = item.explanation  # read only now: the whole-plan recompute decodes it on first read
         # (None, an explanation of another day, equals no explanation: no need to normalise the new one)
         if stored is not None and (stored == result.explanation or stored == _normalised(result.explanation)):
@@ -469,6 +479,12 @@ def _snapshot_values(plan_id: int, day: datetime.date, item_type: str, item_id: 
 def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamespace]:
     """The snapshot rows of ``results`` (keyed by (item type, id)) for ``day`` (the incremental path's)."""
     return [snapshot_row(plan.pk, day, item_type, item_id, result) for (item_type, item_id), result in results.items()]
+
+
+def explanation_compared(item: _Item, result: rollup.Result, *, kpi: bool) -> bool:
+    """Whether ``item_apply`` reads the item's stored explanation: when it is of the same day and every figure is
+    unchanged, the explanation alone decides whether the item is written."""
+    return item.explanation_as_of == result.explanation["as_of"] and _figures_unchanged(item, _values(result, kpi=kpi))
 
 
 def item_apply(item: _Item, result: rollup.Result, now, *, kpi: bool) -> bool:

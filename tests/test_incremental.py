@@ -462,12 +462,12 @@ def test_a_large_batchs_update_reads_its_series_aside_and_gives_what_a_backfill_
 
     def reading(ids):
         readers.append(threading.current_thread().name)
-        return read(ids)
+        return read(ids)  # each part of the KPIs, on its own connection
 
     monkeypatch.setattr(series, "series_packed", reading)
     kpis = KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True)
     services.measurements_bulk_upsert(
         rows=[MeasurementRow(kpi_id=pk, date=TODAY, value=60.0 + pk % 7, note="batch") for pk in kpis]
     )
-    assert [name.split("_")[0] for name in readers] == ["series-aside"]
+    assert [name.split("_")[0] for name in readers] == ["series-aside"] * series.ASIDE_PARTS
     assert_equals_backfill(plan)

@@ -80,7 +80,7 @@ def test_a_read_aside_gives_what_a_read_here_gives_until_the_transaction_writes(
         assert series_packed_aside(ids) is None  # fewer KPIs than a connection of its own is worth
         monkeypatch.setattr("plans.series.ASIDE_MIN_KPIS", 1)
         aside = series_packed_aside(ids)
-        assert aside is not None
+        assert aside is not None and len(aside.parts) == 2  # 4 KPIs, in 2 parts of 2
         assert aside.result(timeout=30) == series_packed(ids)
         Measurement.objects.filter(kpi_id=ids[0]).update(note="checked")
         assert series_packed_aside(ids) is None
