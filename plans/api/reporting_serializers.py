@@ -231,7 +231,7 @@ def measurements_bulk_routed(request, rows: list, *, submit: bool) -> dict | Non
     the caller upserts as before). Those rows become submissions: submitted when ``submit`` is true or the
     caller is an API token, drafts otherwise, approved on arrival from an authoritative token; the others are
     upserted. All or nothing: MeasurementRowsInvalid with the errors by row index."""
-    counting = dict(KPI.objects.filter(pk__in={row.kpi_id for row in rows}).values_list("pk", "plan__counting"))
+    counting = dict(KPI.objects.filter(pk__any={row.kpi_id for row in rows}).values_list("pk", "plan__counting"))
     reviewed = {index for index, row in enumerate(rows) if counting.get(row.kpi_id, Counting.ALL) != Counting.ALL}
     if not reviewed:
         return None

@@ -254,7 +254,7 @@ def kpi_series(kpi_ids, *, unit_id: int | None = None) -> dict[int, dict[datetim
         series.update((kpi_id, series_by_date(values)) for kpi_id, values in series_packed(series).items())
         return series
     query = (
-        Measurement.objects.filter(kpi_id__in=list(kpi_ids), unit_id=unit_id)
+        Measurement.objects.filter(kpi_id__any=list(kpi_ids), unit_id=unit_id)
         .order_by("kpi_id", "date", "recorded_at", "id")
         .values_list("kpi_id", "date", "value")
     )
@@ -760,7 +760,7 @@ def _bulk_rows_check(
                 exc.message_dict if hasattr(exc, "error_dict") else {"external_id": exc.messages}
             ).items():
                 errors.setdefault(index, {}).setdefault(field, []).extend(messages)
-    used = Measurement.objects.filter(source=source, external_id__in=list(first_by_external_id)).values_list(
+    used = Measurement.objects.filter(source=source, external_id__any=list(first_by_external_id)).values_list(
         "external_id", "kpi_id", "unit_id", "date"
     )
     for external_id, kpi_id, unit_id, date in used:
