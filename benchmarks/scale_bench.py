@@ -290,9 +290,8 @@ def bulk_back_to_back(api: Client, plan) -> dict:
     """Two uploads, the second sent as soon as the first's statuses are fresh, while the worker still recounts the
     first's past explanations: how long after its response the second one's statuses are fresh."""
     database_quiet()
-    first, second = (
-        bulk_rows(plan, BULK_ROWS, datetime.date(2026, month, 1)) for month in (4 + BULK_RUNS, 5 + BULK_RUNS)
-    )
+    months = (1 + BULK_RUNS, 2 + BULK_RUNS)  # after those of ``bulk_and_wait``'s uploads
+    first, second = (bulk_rows(plan, BULK_ROWS, datetime.date(2026, month, 1)) for month in months)
     for rows in (first, second):
         response = api.post(
             "/api/v1/measurements/bulk/", json.dumps({"measurements": rows}), content_type="application/json"

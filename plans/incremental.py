@@ -699,8 +699,9 @@ def plan_changes_apply(
 
 
 def _enqueue(task: str, plan_id: int, kwargs: dict) -> bool:
-    """Queue ``task`` of the plan's on the worker, at once (no coalescing delay: each large write is its own
-    update); False when the broker is down or refuses, as ``plan_recompute_enqueue`` judges it."""
+    """Queue ``task`` (``CHANGES_TASK``, ``RECOUNT_TASK``) for the plan on the worker, at once: no coalescing delay,
+    each large write is its own update. False when the broker is down or refuses, as ``plan_recompute_enqueue``
+    judges it."""
     if broker_breaker.is_down():
         return False
     try:

@@ -482,16 +482,17 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
 
 
 def explanation_compared(item: _Item, result: rollup.Result, *, kpi: bool) -> bool:
-    """Whether ``item_apply`` reads the item's stored explanation: when it is of the same day and every figure is
-    unchanged, the explanation alone decides whether the item is written."""
+    """Whether ``item_apply`` reads the item's stored explanation: when it is of the same day (an explanation names
+    its as-of date) and every figure is unchanged, the explanation alone decides whether the item is written."""
     return item.explanation_as_of == result.explanation["as_of"] and _figures_unchanged(item, _values(result, kpi=kpi))
 
 
 def item_apply(item: _Item, result: rollup.Result, now, *, kpi: bool) -> bool:
     """``_apply`` for an item read as columns (``_Item``); once it returns True, ``hasattr(item, "updated_at")``
     tells whether a figure a client shows changed (``items_write``'s ``shown``)."""
-    if item.explanation_as_of != result.explanation["as_of"]:
-        # An explanation names its as-of date: one stored for another day differs, no need to decode it.
+    if not explanation_compared(item, result, kpi=kpi):
+        # The stored explanation plays no part (of another day, or a figure changed): not decoded, nor even read
+        # by the incremental update (``plans.incremental._explanations_read``).
         item.explanation = None
     return _apply(item, result, now, kpi=kpi)
 
