@@ -62,6 +62,19 @@ def series_packed(kpi_ids) -> dict[int, bytes]:
 # Below this many KPIs a read aside (``series_packed_aside``) gains less than its connection costs (a few ms).
 ASIDE_MIN_KPIS = 1_000
 ASIDE_PARTS = 2
+# The transaction-local setting plans_measurement's statement trigger turns on (migration 0032).
+MEASUREMENTS_WRITTEN = "plans.measurements_written"
+
+
+def measurements_unwritten() -> bool:
+    """Whether this transaction has written no measurement (PostgreSQL): the flag every statement that writes the
+    table sets for the rest of its transaction (the trigger of migration 0032). A row lock, an advisory lock or a
+    write to another table leaves it unset: those change no series. PostgreSQL's own signals cannot tell this:
+    ``pg_current_xact_id_if_assigned()`` is set by any of them (the bulk upsert locks its KPIs first), and
+    ``pg_stat_xact_user_tables`` also counted earlier transactions' rows not yet reported (PostgreSQL 15)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT current_setting('{MEASUREMENTS_WRITTEN}', true) IS DISTINCT FROM 'on'")
+        return cursor.fetchone()[0]
 
 
 def series_packed_aside(kpi_ids) -> "SeriesAside | None":
@@ -69,17 +82,12 @@ def series_packed_aside(kpi_ids) -> "SeriesAside | None":
     the caller must read them here. A national batch's 10,000 series take 0.6 s at scale 10, which the database
     then spends beside the caller's own reads rather than before them, in ``ASIDE_PARTS`` parts on as many cores.
 
-    Only on PostgreSQL, for ``ASIDE_MIN_KPIS`` KPIs or more, and when this transaction has written nothing yet:
-    another connection sees committed rows only, and a transaction that wrote a row may have written a series
-    (a zone's figure derives the nation's). Each statement here sees the rows committed when it starts (READ
-    COMMITTED): the read aside sees what a read here would."""
+    Only on PostgreSQL, for ``ASIDE_MIN_KPIS`` KPIs or more, and while this transaction has written no measurement
+    (``measurements_unwritten``): another connection sees committed rows only. Each statement here sees the rows
+    committed when it starts (READ COMMITTED): the read aside sees what a read here would."""
     kpi_ids = list(kpi_ids)
-    if connection.vendor != "postgresql" or len(kpi_ids) < ASIDE_MIN_KPIS:
+    if connection.vendor != "postgresql" or len(kpi_ids) < ASIDE_MIN_KPIS or not measurements_unwritten():
         return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id_if_assigned() IS NULL")
-        if not cursor.fetchone()[0]:
-            return None
     size = -(-len(kpi_ids) // ASIDE_PARTS)
     executor = ThreadPoolExecutor(max_workers=ASIDE_PARTS, thread_name_prefix="series-aside")
     try:

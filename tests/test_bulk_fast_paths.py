@@ -4,15 +4,18 @@ serializer gives, the series index what the jump rule's own reading gives, COPY 
 import datetime
 import random
 import struct
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from plans import setwrites
+from plans import series, setwrites
 from plans.api.measurement_rows import _quick_row, measurements_bulk_validate
 from plans.api.serializers import BulkMeasurementRowSerializer
+from plans.exceptions import MeasurementRowsInvalid
 from plans.models import KPI, Measurement, Team
+from plans.services import MeasurementRow, measurements_bulk_upsert
 from plans.services.kpis import _jump_basis, _SeriesIndex
 from plans.setwrites import bulk_insert, bulk_set, copy_rows, insert_returning_ids
 from tests.factories import KPIFactory
@@ -112,6 +115,63 @@ def test_series_index_from_a_packed_series_and_a_payload_is_the_merged_series():
             index = _SeriesIndex.packed(kpi, packed_series(stored_rows) if stored_rows else None, payload)
             expected = _SeriesIndex.of(kpi, {**stored, **payload})
             assert (index.dates, index.values, index.changes) == (expected.dates, expected.values, expected.changes)
+
+
+@pytest.mark.django_db
+def test_one_row_after_the_stored_series_gets_the_jump_basis_of_the_whole_index():
+    """The usual upload's KPI (``_AppendedOne``): one row after every stored date. Its basis is read off the stored
+    series without building the index, and must be the index's to the bit (so are the other dates' it is asked)."""
+    rng = random.Random(11)
+    kpi = KPIFactory()
+    base = kpi.baseline_date
+    for size in (0, 1, 2, 3, 4, 5, 40, 41):
+        for flat in (False, True):  # no change at all: the planned change stands in
+            days = sorted(rng.choices(range(1, 200), k=size))  # repeated dates too: the date's last row counts
+            stored_rows = [(base + datetime.timedelta(days=d), 1.0 if flat else rng.uniform(-5, 5)) for d in days]
+            stored = dict(stored_rows)
+            date = base + datetime.timedelta(days=250)
+            payload = {date: rng.uniform(-5, 5)}
+            index = _SeriesIndex.packed(kpi, packed_series(stored_rows) if stored_rows else None, payload)
+            assert type(index).__name__ == "_AppendedOne"
+            expected = _SeriesIndex.of(kpi, {**stored, **payload})
+            for probe in (date, *list(stored)[:2], base + datetime.timedelta(days=300)):
+                assert index.without(probe) == expected.without(probe), (size, flat, probe)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batch_judges_its_jumps_on_series_read_aside_as_a_read_here_would(requires_postgres, monkeypatch):
+    """A batch of many KPIs reads their series for the jump rule on connections of its own (``series_packed_aside``):
+    its KPIs are locked first, a row lock (a write by PostgreSQL's count) that leaves the measurements as committed."""
+    kpis = [KPIFactory() for _ in range(4)]
+    Measurement.objects.bulk_create(
+        Measurement(kpi=kpi, date=datetime.date(2025, month, 28), value=60.0 + month)
+        for kpi in kpis
+        for month in (1, 2, 3, 4)
+    )
+    rows = [
+        MeasurementRow(kpi_id=kpi.pk, date=datetime.date(2025, 5, 31), value=500.0 if kpi == kpis[2] else 65.0)
+        for kpi in kpis
+    ]
+    readers, read = [], series.series_packed
+
+    def reading(ids):
+        readers.append(threading.current_thread().name.split("_")[0])
+        return read(ids)
+
+    monkeypatch.setattr(series, "series_packed", reading)
+    monkeypatch.setattr("plans.services.kpis.series_packed", reading)
+    judged = {}
+    for aside_from in (len(kpis), len(kpis) + 1):  # read aside, then here
+        monkeypatch.setattr(series, "ASIDE_MIN_KPIS", aside_from)
+        readers.clear()
+        with pytest.raises(MeasurementRowsInvalid) as refused, transaction.atomic():
+            measurements_bulk_upsert(rows=rows)
+        judged[aside_from] = (readers[:], refused.value.errors)
+    (aside_readers, aside_errors), (here_readers, here_errors) = judged.values()
+    assert aside_readers == ["series-aside"] * series.ASIDE_PARTS and here_readers == ["MainThread"]
+    assert aside_errors == here_errors and list(aside_errors) == [2]  # the jump, and only it
+    assert "jump" in str(aside_errors[2])
+    assert Measurement.objects.count() == 16
 
 
 @pytest.mark.django_db

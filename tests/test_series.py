@@ -5,6 +5,7 @@ import random
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from plans.models import KPI, Measurement
@@ -73,7 +74,7 @@ def test_a_read_aside_gives_what_a_read_here_gives_until_the_transaction_writes(
     requires_postgres, transactional_db, monkeypatch
 ):
     """``series_packed_aside`` reads committed rows on a connection of its own: only while this transaction has
-    written nothing (what it wrote, the other connection would not see)."""
+    written no measurement (what it wrote, the other connection would not see). Other writes change no series."""
     kpis = _kpis_with_tied_rows()
     ids = [kpi.pk for kpi in kpis]
     with transaction.atomic():
@@ -82,5 +83,12 @@ def test_a_read_aside_gives_what_a_read_here_gives_until_the_transaction_writes(
         aside = series_packed_aside(ids)
         assert aside is not None and len(aside.parts) == 2  # 4 KPIs, in 2 parts of 2
         assert aside.result(timeout=30) == series_packed(ids)
+        list(KPI.objects.select_for_update().filter(pk__in=ids))  # as the bulk upsert locks its KPIs first
+        KPI.objects.filter(pk=ids[0]).update(version=F("version") + 1)
+        with pytest.raises(RuntimeError), transaction.atomic():  # a measurement written, then rolled back
+            Measurement.objects.filter(kpi_id=ids[0]).update(note="undone")
+            raise RuntimeError
+        assert series_packed_aside(ids).result(timeout=30) == series_packed(ids)
         Measurement.objects.filter(kpi_id=ids[0]).update(note="checked")
         assert series_packed_aside(ids) is None
+    assert series_packed_aside(ids).result(timeout=30) == series_packed(ids)  # the next transaction wrote nothing

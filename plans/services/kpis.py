@@ -26,7 +26,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..series import series_arrays, series_by_date, series_packed
+from ..series import series_arrays, series_by_date, series_packed, series_packed_aside
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
@@ -197,13 +197,17 @@ class _SeriesIndex:
         return cls(kpi, [day.toordinal() for day in days], [series[day] for day in days])
 
     @classmethod
-    def packed(cls, kpi: KPI, packed: bytes | None, payload: dict[datetime.date, float]) -> "_SeriesIndex":
+    def packed(
+        cls, kpi: KPI, packed: bytes | None, payload: dict[datetime.date, float]
+    ) -> "_SeriesIndex | _AppendedOne":
         """The stored series (packed; the last row of a date counts) with the payload's values written over it."""
         days, values = series_arrays(packed)
-        if len(days) > 1:  # ascending days; of a repeated date the last row (the latest recorded) counts
+        if len(days) > 1 and not (days[1:] > days[:-1]).all():  # of a repeated date the last row counts
             last = np.append(days[1:] != days[:-1], True)
             days, values = days[last], values[last]
         written = sorted((day.toordinal(), value) for day, value in payload.items())
+        if len(written) == 1 and (not len(days) or written[0][0] > days[-1]):
+            return _AppendedOne(kpi, days, values, *written[0])
         if written and (not len(days) or written[0][0] > days[-1]):  # the usual upload: later dates, appended
             more_days, more_values = zip(*written, strict=True)
             return cls(kpi, np.concatenate((days, more_days)), np.concatenate((values, more_values)))
@@ -239,6 +243,32 @@ class _SeriesIndex:
             del changes[bisect.bisect_left(changes, change)]
         for change in removed:
             bisect.insort(changes, change)
+        return previous, median if median > 0 else _planned_change(self.kpi)
+
+
+class _AppendedOne:
+    """The usual upload's KPI: one row, after every stored date. Its jump basis is the stored series' own (last
+    value, median change), read off the stored arrays as ``_SeriesIndex.without`` reads it (the same floats, the
+    same elements: ``tests/test_bulk_fast_paths.py``) without building the index: a bulk upload at national scale
+    10 judges 10,000 such KPIs, whose indexes cost 0.5 s. Another date (no row of the payload has one) asks the
+    whole index."""
+
+    def __init__(self, kpi: KPI, days: np.ndarray, values: np.ndarray, day: int, value: float):
+        self.kpi, self.days, self.stored, self.day, self.value = kpi, days, values, day, value
+
+    def without(self, date: datetime.date) -> tuple[float, float | None]:
+        if date.toordinal() != self.day:
+            days, values = np.append(self.days, self.day), np.append(self.stored, self.value)
+            return _SeriesIndex(self.kpi, days, values).without(date)
+        stored = self.stored
+        previous = float(stored[-1]) if len(stored) else self.kpi.baseline_value
+        if len(stored) < 3:
+            return previous, kpi_typical_change(kpi=self.kpi, values=stored.tolist())
+        changes = np.sort(np.abs(np.diff(stored)))  # |later - earlier|, as the index holds them
+        middle = len(changes) // 2
+        median = (
+            float(changes[middle]) if len(changes) % 2 else (float(changes[middle - 1]) + float(changes[middle])) / 2
+        )
         return previous, median if median > 0 else _planned_change(self.kpi)
 
 
@@ -718,7 +748,11 @@ def _bulk_rows_check(
     # The series each row will sit in once the payload is written: stored values, then the payload's.
     national = [kpi_id for kpi_id, unit_id in payload if unit_id is None]
     if connection.vendor == "postgresql":
-        packed = series_packed(national)
+        # A national batch's series on connections of their own, in parts on as many cores (0.7 s for 10,000 at
+        # scale 10 on this one): the payload's KPIs are locked above, so no writer of theirs commits meanwhile,
+        # and nothing here has written a measurement yet.
+        aside = series_packed_aside(national)
+        packed = aside.result() if aside is not None else series_packed(national)
         indexes: dict = {
             (kpi_id, None): _SeriesIndex.packed(kpis[kpi_id], packed.get(kpi_id), payload[(kpi_id, None)])
             for kpi_id in national
