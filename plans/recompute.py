@@ -29,7 +29,6 @@ progress). Target, weight and date changes apply to the whole history once it is
 """
 
 import datetime
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from . import rollup
+from . import jsontext, rollup
 from .aggregation import aggregates_refresh
 from .choices import ItemType, MilestoneState
 from .dates import is_month_end, month_ends_between, stray_snapshot_days
@@ -260,7 +259,7 @@ BATCH_ROWS = 2000
 
 def _normalised(explanation: dict) -> dict:
     """The explanation as it reads back from the database (JSON types), for comparison with the stored one."""
-    return json.loads(json.dumps(explanation, allow_nan=False))
+    return jsontext.loads(jsontext.dumps(explanation))
 
 
 def _values(result: rollup.Result, *, kpi: bool) -> dict:
@@ -359,7 +358,7 @@ class _Item:
         if name != "explanation":
             raise AttributeError(name)
         text = self.__dict__.pop("explanation_text")
-        self.explanation = None if text is None else json.loads(text)
+        self.explanation = None if text is None else jsontext.loads(text)
         return self.explanation
 
 

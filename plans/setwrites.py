@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 from django.db import connection, models, transaction
 
+from . import jsontext
+
 # Subclasses before their bases: DateTimeField is a DateField.
 PG_TYPES = {
     models.CharField: "text",
@@ -195,7 +197,7 @@ def _json_encoded(rows, positions: list[int]):
         row = list(row)
         for i in positions:
             if row[i] is not None:
-                row[i] = json.dumps(row[i], allow_nan=False)
+                row[i] = jsontext.dumps(row[i])
         yield row
 
 
