@@ -425,13 +425,14 @@ def _points(
     A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL sends each KPI's
     series packed in one value (``plans.series``), the very ``MeasurementSeries`` the whole-plan recompute
     evaluates, so both paths read the same figures in the same order; elsewhere the points are read as rows.
-    ``aside``: those series, read on another connection since the chain began to load (``series_packed_aside``).
+    ``aside``: those series, read (and unpacked) on other connections since the chain began to load
+    (``series_packed_aside``).
     """
     if not kpis:
         return {}
     if connection.vendor == "postgresql":
-        packed = aside.result() if aside is not None else series_packed(kpi.pk for kpi in kpis)
-        return {kpi.pk: rollup.MeasurementSeries(*series_unpack(packed.get(kpi.pk))) for kpi in kpis}
+        read = aside.result() if aside is not None else _unpacked(series_packed(kpi.pk for kpi in kpis))
+        return {kpi.pk: read.get(kpi.pk) or rollup.MeasurementSeries([], []) for kpi in kpis}
     points = defaultdict(list)
     query = (
         Measurement.objects.national()
@@ -442,6 +443,11 @@ def _points(
     for row in query:
         points[row[0]].append(_point(row))
     return points
+
+
+def _unpacked(packed: dict[int, bytes]) -> dict[int, rollup.MeasurementSeries]:
+    """The ``MeasurementSeries`` of packed series, by KPI (``series_packed_aside`` makes them in its threads)."""
+    return {kpi_id: rollup.MeasurementSeries(*series_unpack(value)) for kpi_id, value in packed.items()}
 
 
 def _recount_applies(chain: _Chain, since: datetime.date) -> bool:
@@ -563,7 +569,7 @@ def plan_update_incremental(
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
     changes.kpis |= aggregates_refresh(plan, kpi_ids=changes.kpis)  # a zone's figure moves the nation's
-    aside = series_packed_aside(changes.kpis)  # a large batch's series, read while the chain loads
+    aside = series_packed_aside(changes.kpis, then=_unpacked)  # a large batch's series, read while the chain loads
     chain = _chain_load(plan, changes)
     points = _points(chain.kpis, aside)
     history = defaultdict(list)

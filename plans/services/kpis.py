@@ -749,8 +749,8 @@ def _bulk_rows_check(
     national = [kpi_id for kpi_id, unit_id in payload if unit_id is None]
     if connection.vendor == "postgresql":
         # A national batch's series on connections of their own, in parts on as many cores (0.7 s for 10,000 at
-        # scale 10 on this one): the payload's KPIs are locked above, so no writer of theirs commits meanwhile,
-        # and nothing here has written a measurement yet.
+        # scale 10 on this one). Nothing here has written a measurement yet, and each statement sees the rows
+        # committed when it starts (READ COMMITTED) on any connection: the read aside sees what a read here would.
         aside = series_packed_aside(national)
         packed = aside.result() if aside is not None else series_packed(national)
         indexes: dict = {
