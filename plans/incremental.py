@@ -48,7 +48,7 @@ from django.utils import timezone
 from . import rollup
 from .aggregation import aggregates_refresh
 from .choices import ItemType
-from .dates import month_ends_between
+from .dates import is_month_end, month_ends_between
 from .gcpause import collection_paused
 from .models import KPI, FocusArea, Goal, Measurement, Milestone, MilestoneUpdate, Plan, StatusSnapshot
 from .recompute import (
@@ -58,6 +58,7 @@ from .recompute import (
     KPI_COLUMNS,
     MEASUREMENT_COLUMNS,
     MILESTONE_COLUMNS,
+    SNAPSHOT_COLUMNS,
     SNAPSHOT_FIELDS,
     PlanData,
     _apply,
@@ -66,6 +67,7 @@ from .recompute import (
     _lock,
     _point,
     _snapshot_rows,
+    _snapshot_values,
     explanation_compared,
     item_apply,
     items_evaluate,
@@ -616,18 +618,35 @@ def plan_update_incremental(
 
     keys = chain.keys()
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
+    kept = _today_unchanged(plan, today, current, keys)
     StatusSnapshot.objects.filter(plan=plan).filter(
-        (Q(as_of__in=[today, *rolled]) & _key_filter(keys))
+        (Q(as_of=today) & _key_filter([key for key in keys if key not in kept]))
+        | (Q(as_of__in=rolled) & _key_filter(keys))
         | (Q(as_of__in=evaluated) & _key_filter(item_keys))
         | _key_filter(changes.deleted)
     ).delete()
     rows = []
     for day, results in by_day.items():
-        rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
+        written = [key for key in keys if key in results and not (day == today and key in kept)]
+        rows += _snapshot_rows(plan, day, {key: results[key] for key in written})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
     if recounted:
         recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync
+
+
+def _today_unchanged(plan: Plan, today: datetime.date, current: dict, keys) -> set[tuple[str, int]]:
+    """The chain's items whose stored snapshot of today already holds what ``current`` gives them: left as they
+    are, as the items' own rows are (a bulk upload's new values often move no status, score, progress or
+    forecast). A month end's snapshot also keeps the explanation, which moves with every point: none is kept."""
+    if is_month_end(today):
+        return set()
+    stored = StatusSnapshot.objects.filter(plan=plan, as_of=today).filter(_key_filter(keys))
+    return {
+        row[1:3]  # (item type, id)
+        for row in stored.values_list(*SNAPSHOT_COLUMNS)
+        if row[1:3] in current and row == _snapshot_values(plan.pk, today, *row[1:3], current[row[1:3]])
+    }
 
 
 def history_recount(*, plan_id: int, recount: Recount) -> bool:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from plans import series, services
 from plans.choices import ItemType, MilestoneState
-from plans.dates import month_ends_between
+from plans.dates import is_month_end, month_ends_between
 from plans.incremental import INLINE_MAX_ITEMS, Changes, Fallback, plan_update_incremental
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
 from plans.permissions import STAFF
@@ -340,6 +340,27 @@ def test_an_update_rewrites_only_the_items_whose_values_changed(django_capture_o
     assert after["KPI"][0] > before["KPI"][0] and after["KPI"][1] == before["KPI"][1]
     assert KPI.objects.get(pk=kpi.pk).explanation == stored
     assert after["Goal"] == before["Goal"] and after["FocusArea"] == before["FocusArea"]
+
+
+@pytest.mark.django_db(transaction=True)  # each write commits, and its update runs then
+def test_an_update_leaves_todays_snapshots_whose_values_stay():
+    """An item's snapshot of today is rewritten only when its status, score, progress or forecast moved; on a month
+    end it keeps the explanation too, which moves with every point, and every snapshot of the chain is rewritten."""
+    kpi = measured_plan(3)
+
+    def today_ids() -> dict:
+        rows = StatusSnapshot.objects.filter(plan_id=kpi.plan_id, as_of=TODAY)
+        return {(item_type, item_id): pk for pk, item_type, item_id in rows.values_list("pk", "item_type", "item_id")}
+
+    services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    moved = today_ids()
+    services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked twice")  # no figure moves
+    plan = Plan.objects.get(pk=kpi.plan_id)
+    assert plan.computed_revision == plan.data_revision == 2
+    chain = {(ItemType.KPI, kpi.pk), (ItemType.GOAL, kpi.goal_id), (ItemType.FOCUS_AREA, kpi.goal.focus_area_id)}
+    rewritten = {key for key, pk in today_ids().items() if moved.get(key) != pk}
+    assert rewritten == (chain | {(ItemType.PLAN, plan.pk)} if is_month_end(TODAY) else set())
+    assert_equals_backfill(plan)
 
 
 @pytest.mark.django_db
