@@ -38,6 +38,7 @@ import datetime
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from celery import current_app
@@ -71,11 +72,11 @@ from .recompute import (
     explanation_compared,
     item_apply,
     items_evaluate,
-    items_write,
+    items_fields,
 )
 from .recompute_queue import broker_breaker
 from .series import SeriesAside, series_packed, series_packed_aside, series_unpack
-from .setwrites import bulk_insert, bulk_set
+from .setwrites import bulk_insert, bulk_set, bulk_set_prepared, statements_overlapped
 from .tallies import tallies_count
 
 logger = logging.getLogger(__name__)
@@ -399,14 +400,18 @@ def _month_end_snapshots(chain: _Chain, days: list[datetime.date]) -> dict:
     }
 
 
-def _write_items(chain: _Chain, results: dict, now) -> None:
-    """Write the chain's items whose computed values changed (the plan is written by the caller)."""
+def _writes_prepared(chain: _Chain, results: dict, now, models) -> list[Callable[[], None]]:
+    """The writes of the chain's items of ``models`` whose computed values changed, prepared up to their UPDATEs
+    (``bulk_set_prepared``), which the caller sends (the plan is written by the caller)."""
+    sends = []
     for model, items, item_type in (
         (KPI, chain.kpis, ItemType.KPI),
         (Milestone, chain.milestones, ItemType.MILESTONE),
         (Goal, chain.goals, ItemType.GOAL),
         (FocusArea, chain.areas, ItemType.FOCUS_AREA),
     ):
+        if model not in models:
+            continue
         _explanations_read(
             model,
             [item for item in items if explanation_compared(item, results[(item_type, item.pk)], kpi=model is KPI)],
@@ -415,8 +420,8 @@ def _write_items(chain: _Chain, results: dict, now) -> None:
         for item in items:
             if item_apply(item, results[(item_type, item.pk)], now, kpi=model is KPI):
                 changed[hasattr(item, "updated_at")].append(item)
-        for shown, rows in changed.items():
-            items_write(model, rows, shown=shown)
+        sends += [bulk_set_prepared(model, rows, items_fields(model, shown=shown)) for shown, rows in changed.items()]
+    return sends
 
 
 def _points(
@@ -595,16 +600,25 @@ def plan_update_incremental(
     )
     evaluated = [d for d in month_ends if d not in recounted]
     stored = _month_end_snapshots(chain, rolled)
-    current = _roll_up(chain, _item_results(chain, points, history, today, live=True), today, _stored_today)
-    by_day = {today: current}
-    for day in evaluated:
-        items = _item_results(chain, points, history, day, live=False)
-        by_day[day] = (
-            _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day))) if day >= start else items
-        )
-
+    current = _item_results(chain, points, history, today, live=True)
     now = timezone.now()
-    _write_items(chain, current, now)
+    # The KPIs' and milestones' rows are written while their goals are rolled up (10,000 KPI rows at national
+    # scale 10 take the database 0.45 s; the roll-ups and the month ends are Python's work).
+    sends = _writes_prepared(chain, current, now, (KPI, Milestone))
+    with statements_overlapped():
+        for send in sends:
+            send()
+        _roll_up(chain, current, today, _stored_today)
+        by_day = {today: current}
+        for day in evaluated:
+            items = _item_results(chain, points, history, day, live=False)
+            by_day[day] = (
+                _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day)))
+                if day >= start
+                else items
+            )
+    for send in _writes_prepared(chain, current, now, (Goal, FocusArea)):
+        send()
     in_sync = plan.computed_revision >= first_revision - 1
     computed_at, revision = plan.computed_at, plan.computed_revision
     _apply(plan, current[(ItemType.PLAN, plan.pk)], now, kpi=False)

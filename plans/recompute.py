@@ -498,8 +498,13 @@ def item_apply(item: _Item, result: rollup.Result, now, *, kpi: bool) -> bool:
 
 def items_write(model, items: list[_Item], *, shown: bool) -> None:
     """Write the computed fields of ``items`` set by ``item_apply``, ``updated_at`` too when ``shown``."""
+    bulk_set(model, items, items_fields(model, shown=shown))
+
+
+def items_fields(model, *, shown: bool) -> list[str]:
+    """The computed fields ``items_write`` writes."""
     fields = _Writer.FIELDS[model]
-    bulk_set(model, items, fields if shown else [name for name in fields if name != "updated_at"])
+    return fields if shown else [name for name in fields if name != "updated_at"]
 
 
 class _Writer:

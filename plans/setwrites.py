@@ -7,8 +7,10 @@ PostgreSQL (``copy_rows``, ``insert_rows``, ``insert_returning_ids``, ``bulk_ins
 to Django's batched ``bulk_update`` / ``bulk_create``.
 """
 
+import contextlib
 import itertools
 import json
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from django.db import connection, models, transaction
@@ -74,38 +76,77 @@ def _payload(model, columns: list[str], objs) -> str:
 
 def bulk_set(model, objs: list, fields: list[str]) -> None:
     """UPDATE ``fields`` of ``objs`` (matched by primary key) in one statement."""
+    with transaction.atomic(savepoint=False):  # a temporary table lives until the commit
+        bulk_set_prepared(model, objs, fields)()
+
+
+def bulk_set_prepared(model, objs: list, fields: list[str]) -> Callable[[], None]:
+    """``bulk_set`` up to its UPDATE, which the returned function sends: in the caller's transaction, in a pipeline
+    (``statements_overlapped``) if it likes. What cannot go in a pipeline, a COPY of many rows into a temporary
+    table, is done here."""
     if not objs:
-        return
+        return _nothing
     if connection.vendor not in ("postgresql", "sqlite"):
-        model.objects.bulk_update(objs, fields)
-        return
+        return lambda: model.objects.bulk_update(objs, fields)
     columns = ["id", *fields]
     if connection.vendor == "postgresql" and len(objs) >= COPY_MIN_ROWS:
-        _copy_set(model, objs, columns)
-        return
+        return _copy_set(model, objs, columns)
     table = connection.ops.quote_name(model._meta.db_table)
     source, names = _source(model, columns)
     assignments = ", ".join(f'"{name}" = v."{name}"' for name in names[1:])
     sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.id = v.id"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_payload(model, columns, objs)])
+    return _sender((sql, [_payload(model, columns, objs)]))
 
 
-def _copy_set(model, objs: list, columns: list[str]) -> None:
-    """``bulk_set`` of many rows on PostgreSQL: COPY them into a temporary table, then one UPDATE from it."""
+def _nothing() -> None:
+    pass
+
+
+def _sender(*statements) -> Callable[[], None]:
+    """A function sending ``statements`` (SQL, or (SQL, parameters)) on the connection."""
+
+    def send() -> None:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                sql, params = statement if isinstance(statement, tuple) else (statement, None)
+                cursor.execute(sql, params)
+
+    return send
+
+
+_temporaries = itertools.count()
+
+
+def _copy_set(model, objs: list, columns: list[str]) -> Callable[[], None]:
+    """``bulk_set_prepared`` of many rows on PostgreSQL: COPY them into a temporary table (dropped at the latest on
+    commit); the UPDATE from it to send."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     fields = [model._meta.get_field(name) for name in columns]
-    temporary = quote(f"set_{model._meta.db_table}")
+    temporary = quote(f"set_{model._meta.db_table}_{next(_temporaries)}")  # several may await their UPDATE
     spec = ", ".join(f"{quote(f.column)} {_pg_type(f)}" for f in fields)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
     rows = (tuple(getattr(obj, f.attname) for f in fields) for obj in objs)
-    # ON COMMIT DROP needs a transaction; an error aborts the caller's anyway, so no savepoint.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {temporary} ({spec}) ON COMMIT DROP")
         _copy(cursor, f"COPY {temporary} FROM STDIN", fields, rows)
-        cursor.execute(f"UPDATE {table} SET {assignments} FROM {temporary} AS v WHERE {table}.id = v.id")
-        cursor.execute(f"DROP TABLE {temporary}")
+    return _sender(
+        f"UPDATE {table} SET {assignments} FROM {temporary} AS v WHERE {table}.id = v.id", f"DROP TABLE {temporary}"
+    )
+
+
+@contextlib.contextmanager
+def statements_overlapped():
+    """Statements sent in the block run on the server while Python goes on (PostgreSQL's pipeline mode): the
+    incremental update's writes of 10,000 KPI rows, while it rolls up their goals. A result is waited for only when
+    read, and an error raises at the latest when the block ends. No COPY in the block (``bulk_set_prepared``).
+    Elsewhere each statement runs as it is sent."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():  # Django's exceptions, as elsewhere
+        yield
 
 
 def bulk_insert(model, objs: list, fields: list[str]) -> None:

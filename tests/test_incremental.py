@@ -8,13 +8,14 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import plans.incremental
 from plans import series, services
 from plans.choices import ItemType, MilestoneState
 from plans.dates import is_month_end, month_ends_between
@@ -361,6 +362,54 @@ def test_an_update_leaves_todays_snapshots_whose_values_stay():
     rewritten = {key for key, pk in today_ids().items() if moved.get(key) != pk}
     assert rewritten == (chain | {(ItemType.PLAN, plan.pk)} if is_month_end(TODAY) else set())
     assert_equals_backfill(plan)
+
+
+@pytest.mark.django_db
+def test_the_items_written_while_their_goals_roll_up_are_written_all_or_not_at_all(
+    requires_postgres, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The KPIs' rows go in a pipeline (``plans.setwrites.statements_overlapped``), copied beforehand into a
+    temporary table when there are many: what a backfill gives; and should their UPDATE fail at the database,
+    the error comes out of the update and nothing of it is left."""
+    monkeypatch.setattr("plans.setwrites.COPY_MIN_ROWS", 1)  # a national batch's way, on a small plan
+    kpi = measured_plan(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    assert_equals_backfill(Plan.objects.get(pk=kpi.plan_id))
+
+    def computed() -> list:
+        return list(KPI.objects.filter(plan=kpi.plan_id).order_by("pk").values_list(*KPI_COMPUTED, "computed_at"))
+
+    def update() -> None:
+        plan = Plan.objects.get(pk=kpi.plan_id)
+        plan_update_incremental(
+            plan_id=plan.pk,
+            changes=Changes.measured([kpi.pk], TODAY),
+            first_revision=plan.data_revision + 1,
+            last_revision=plan.data_revision,
+        )
+
+    before = computed()
+    apply = plans.incremental.item_apply
+
+    def refused(item, result, now, *, kpi):  # a status the table's check constraint refuses: the database's error
+        written = apply(item, result, now, kpi=kpi)
+        if kpi:
+            item.status, item.computed_at = "bogus", now
+        return written or kpi
+
+    with monkeypatch.context() as patched:
+        patched.setattr("plans.incremental.item_apply", refused)
+        with pytest.raises(IntegrityError, match="plans_kpi_status_valid"):
+            update()
+    assert computed() == before
+    with monkeypatch.context() as patched:  # Python's error while the rows are being written
+        patched.setattr("plans.incremental._roll_up", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            update()
+    assert computed() == before
+    update()  # the connection goes on
+    assert_equals_backfill(Plan.objects.get(pk=kpi.plan_id))
 
 
 @pytest.mark.django_db
