@@ -175,6 +175,32 @@ def test_a_large_batch_judges_its_jumps_on_series_read_aside_as_a_read_here_woul
 
 
 @pytest.mark.django_db
+def test_the_bulk_upsert_bumps_its_kpis_versions_while_it_judges_their_rows(requires_postgres):
+    """The version bump goes to the database before the jump rule reads the series (in a pipeline: it runs while
+    the rows are judged), for the KPIs with a new or changed row only; a refused payload undoes it."""
+    kpis = [KPIFactory() for _ in range(3)]
+    Measurement.objects.bulk_create(
+        Measurement(kpi=kpi, date=datetime.date(2025, month, 28), value=60.0 + month)
+        for kpi in kpis
+        for month in (1, 2)
+    )
+    stored = MeasurementRow(kpi_id=kpis[1].pk, date=datetime.date(2025, 3, 31), value=63.0)
+    measurements_bulk_upsert(rows=[stored])
+    rows = [MeasurementRow(kpi_id=kpis[0].pk, date=datetime.date(2025, 3, 31), value=63.0), stored]  # one unchanged
+    with CaptureQueriesContext(connection) as queries:
+        measurements_bulk_upsert(rows=rows)
+    statements = [query["sql"] for query in queries.captured_queries]
+    bump = next(i for i, sql in enumerate(statements) if sql.startswith('UPDATE "plans_kpi" SET "version"'))
+    assert bump < next(i for i, sql in enumerate(statements) if "string_agg" in sql)
+    assert [KPI.objects.get(pk=kpi.pk).version for kpi in kpis] == [2, 2, 1]
+    with pytest.raises(MeasurementRowsInvalid), transaction.atomic():
+        measurements_bulk_upsert(
+            rows=[*rows, MeasurementRow(kpi_id=kpis[2].pk, date=datetime.date(2099, 1, 1), value=1)]
+        )
+    assert [KPI.objects.get(pk=kpi.pk).version for kpi in kpis] == [2, 2, 1]
+
+
+@pytest.mark.django_db
 def test_copy_rows_and_insert_returning_ids_store_what_they_are_given():
     now = datetime.datetime(2025, 3, 1, tzinfo=datetime.UTC)
     ids = insert_returning_ids(

@@ -27,7 +27,7 @@ from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, Rep
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
 from ..series import series_arrays, series_by_date, series_packed, series_packed_aside
-from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids
+from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids, statements_overlapped
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
 from .rows import goal_child_fill, row_create, row_delete, row_lock, row_update
@@ -42,7 +42,8 @@ class MeasurementResult:
 
 def _kpis_series_changed(kpi_ids, *, now: datetime.datetime) -> None:
     """A KPI's version covers its measurements: a caller holding an older version sees its series changed."""
-    KPI.objects.filter(pk__any=kpi_ids).update(version=F("version") + 1, updated_at=now)
+    if kpi_ids:
+        KPI.objects.filter(pk__any=kpi_ids).update(version=F("version") + 1, updated_at=now)
 
 
 # Reporting periods per year of each frequency, to spread a KPI's planned change over its periods.
@@ -713,11 +714,12 @@ def _series_for(keys) -> dict[tuple[int, int | None], dict[datetime.date, float]
 
 
 def _bulk_rows_check(
-    rows: list[MeasurementRow], kpis: dict, source: str, existing: dict
+    rows: list[MeasurementRow], kpis: dict, source: str, existing: dict, meanwhile: Callable[[], None] = lambda: None
 ) -> dict[int, dict[str, list[str]]]:
     """Errors by row index and field. A row equal to the stored one is not judged again (as
     ``measurement_record`` returns "unchanged" first), so only the KPIs with a changed row the jump rule
-    judges (no note) have their series read."""
+    judges (no note) have their series read. ``meanwhile`` is called once those series are being read: what the
+    caller sends then runs on the database while the rows are judged."""
     errors: dict[int, dict[str, list[str]]] = {}
     first_by_key: dict[tuple, int] = {}
     first_by_external_id: dict[str, int] = {}
@@ -752,12 +754,14 @@ def _bulk_rows_check(
         # scale 10 on this one). Nothing here has written a measurement yet, and each statement sees the rows
         # committed when it starts (READ COMMITTED) on any connection: the read aside sees what a read here would.
         aside = series_packed_aside(national)
+        meanwhile()
         packed = aside.result() if aside is not None else series_packed(national)
         indexes: dict = {
             (kpi_id, None): _SeriesIndex.packed(kpis[kpi_id], packed.get(kpi_id), payload[(kpi_id, None)])
             for kpi_id in national
         }
     else:
+        meanwhile()
         stored = kpi_series(national)
         indexes = {
             (kpi_id, None): _SeriesIndex.of(kpis[kpi_id], {**stored[kpi_id], **payload[(kpi_id, None)]})
@@ -879,7 +883,15 @@ def measurements_bulk_upsert(
         )
     }
     rows, part_errors = _bulk_parts_resolve(rows, kpis, source)
-    errors = _bulk_rows_check(rows, kpis, source, existing)
+    now = timezone.now()
+    # Each KPI with a new or changed row has its version bumped (``_kpis_series_changed``): sent while the rows are
+    # judged, in a pipeline (10,000 KPI rows at national scale 10 take the database 0.45 s), and undone with the
+    # rest should any row be refused.
+    affected = sorted({row.kpi_id for row in rows if row.kpi_id in kpis and not _unchanged(row, existing.get(row.key))})
+    with statements_overlapped():
+        errors = _bulk_rows_check(
+            rows, kpis, source, existing, meanwhile=lambda: _kpis_series_changed(affected, now=now)
+        )
     for index, fields in part_errors.items():  # a unit's or a ratio's error says more than the value's that follows
         errors[index] = {**errors.get(index, {}), **fields}
     restated = _bulk_period_locks(rows, kpis, existing, errors)
@@ -888,7 +900,6 @@ def measurements_bulk_upsert(
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     if not rows:
         return counts
-    now = timezone.now()
     user, token = author_split(recorded_by)
     user_id, token_id = (user.pk if user else None), (token.pk if token else None)
     # Field rules were settled above for all rows at once (and the database constraints stay behind them).
@@ -957,9 +968,6 @@ def measurements_bulk_upsert(
         ((pk, previous, value, note, user_id, token_id, now) for pk, previous, value, note in revisions),
     )
     counts["created"], counts["updated"] = len(created), len(updated)
-    affected = sorted(written)
-    if affected:
-        _kpis_series_changed(affected, now=now)
     by_plan = defaultdict(dict)  # plan -> KPI -> earliest date written
     for kpi_id, date in written.items():
         by_plan[kpis[kpi_id].plan_id][kpi_id] = date
