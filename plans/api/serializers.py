@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from plans import numbers
 from plans.choices import MilestoneState, Status, UnitLevel
@@ -108,6 +109,12 @@ class StrictCharField(serializers.CharField):
     has a bug that a conversion would hide. Every text the API accepts uses this field."""
 
     default_error_messages = {"invalid": _("Send a JSON string.")}
+
+    def run_validation(self, data=empty):
+        # The schema's maxLength is the string's as sent: DRF measures it once trimmed (and a blank one not at all).
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
