@@ -102,13 +102,12 @@ def _nothing() -> None:
     pass
 
 
-def _sender(*statements) -> Callable[[], None]:
-    """A function sending ``statements`` (SQL, or (SQL, parameters)) on the connection."""
+def _sender(*statements: tuple[str, list | None]) -> Callable[[], None]:
+    """A function sending ``statements`` ((SQL, parameters) each) on the connection."""
 
     def send() -> None:
         with connection.cursor() as cursor:
-            for statement in statements:
-                sql, params = statement if isinstance(statement, tuple) else (statement, None)
+            for sql, params in statements:
                 cursor.execute(sql, params)
 
     return send
@@ -131,7 +130,8 @@ def _copy_set(model, objs: list, columns: list[str]) -> Callable[[], None]:
         cursor.execute(f"CREATE TEMPORARY TABLE {temporary} ({spec}) ON COMMIT DROP")
         _copy(cursor, f"COPY {temporary} FROM STDIN", fields, rows)
     return _sender(
-        f"UPDATE {table} SET {assignments} FROM {temporary} AS v WHERE {table}.id = v.id", f"DROP TABLE {temporary}"
+        (f"UPDATE {table} SET {assignments} FROM {temporary} AS v WHERE {table}.id = v.id", None),
+        (f"DROP TABLE {temporary}", None),
     )
 
 
