@@ -103,6 +103,8 @@ class Changes:
     definition (their milestones default to the goal's start, so those are re-evaluated too);
     ``parents`` are goals and focus areas to roll up again because a child left them;
     ``deleted`` lose their snapshots. ``since`` is the earliest month end the writes can touch.
+    ``values_only``: the KPIs of ``kpis`` whose measurements alone changed, not their definition (a KPI created or
+    redefined in the same transaction is not one).
     """
 
     kpis: set[int] = field(default_factory=set)
@@ -110,6 +112,7 @@ class Changes:
     goals: set[int] = field(default_factory=set)
     parents: set[tuple[str, int]] = field(default_factory=set)
     deleted: set[tuple[str, int]] = field(default_factory=set)
+    values_only: set[int] = field(default_factory=set)
     since: datetime.date = WHOLE_PERIOD
     whole: bool = False
 
@@ -120,7 +123,7 @@ class Changes:
     @classmethod
     def measured(cls, kpi_ids, since: datetime.date) -> "Changes":
         """Measurements of ``kpi_ids`` dated ``since`` or later were written or deleted."""
-        return cls(kpis=set(kpi_ids), since=since)
+        return cls(kpis=set(kpi_ids), values_only=set(kpi_ids), since=since)
 
     @classmethod
     def saved(cls, item, *, previous_parent_id: int | None = None) -> "Changes":
@@ -155,6 +158,7 @@ class Changes:
         return cls.whole_plan()
 
     def merge(self, other: "Changes") -> None:
+        self.values_only = (self.values_only | other.values_only) - self.defined() - other.defined()
         self.kpis |= other.kpis
         self.milestones |= other.milestones
         self.goals |= other.goals
@@ -162,6 +166,15 @@ class Changes:
         self.deleted |= other.deleted
         self.since = min(self.since, other.since)
         self.whole = self.whole or other.whole
+
+    def defined(self) -> set[int]:
+        """The KPIs of ``kpis`` created or redefined."""
+        return self.kpis - self.values_only
+
+    def values_changed(self, kpi_ids) -> None:
+        """The measurements of ``kpi_ids`` changed too (a zone's figures summed into the nation's)."""
+        self.values_only |= set(kpi_ids) - self.defined()
+        self.kpis |= set(kpi_ids)
 
     def size(self) -> int:
         return len(self.kpis) + len(self.milestones) + len(self.goals) + len(self.parents) + len(self.deleted)
@@ -174,6 +187,7 @@ class Changes:
             "goals": sorted(self.goals),
             "parents": sorted(self.parents),
             "deleted": sorted(self.deleted),
+            "values_only": sorted(self.values_only),
             "since": self.since.isoformat(),
             "whole": self.whole,
         }
@@ -186,6 +200,7 @@ class Changes:
             goals=set(data["goals"]),
             parents={(kind, pk) for kind, pk in data["parents"]},
             deleted={(kind, pk) for kind, pk in data["deleted"]},
+            values_only=set(data.get("values_only", ())),  # a task queued before the field: every KPI redefined
             since=datetime.date.fromisoformat(data["since"]),
             whole=data["whole"],
         )
@@ -329,7 +344,54 @@ def _chain_load(plan: Plan, changes: Changes) -> _Chain:
     goals = _read(Goal.objects.filter(plan=plan, pk__any=goal_ids).order_by("code"), GOAL_COLUMNS)
     area_ids = {g.focus_area_id for g in goals} | {pk for kind, pk in changes.parents if kind == ItemType.FOCUS_AREA}
     areas = _read(FocusArea.objects.filter(plan=plan, pk__in=area_ids).order_by("order", "code"), AREA_COLUMNS)
-    return _Chain(plan, kpis, milestones, goals, areas, _nodes(plan, {g.pk for g in goals}, {a.pk for a in areas}))
+    return _Chain(plan, kpis, milestones, goals, areas, nodes=[])  # the nodes once the unmoved parents are known
+
+
+def _parents_unmoved(chain: _Chain, changes: Changes, results: dict, day: datetime.date) -> dict:
+    """The chain's goals, focus areas and plan that the write leaves as they are at ``day``, with their stored
+    status, score and progress (and no explanation: they are not written again). Only for a plan whose stored
+    statuses are in sync, of ``day`` (the caller's conditions): a stored roll-up is then that of its children's
+    stored results, and it stays so when every child the write touched is a KPI whose values alone changed
+    (``Changes.values_only``: its label and weight are those the roll-up read) and whose status, score and
+    progress are those stored.
+
+    A batch that moves no KPI's figures (late figures of a closed plan repeat its final ones) rolls up none of
+    its 2,400 goals at national scale 10, nor reads their 36,000 children. A changed milestone, a redefined KPI or
+    goal, a child come or gone (``parents``) roll their goal up, and a goal that moves rolls up its focus area."""
+    moved = {m.goal_id for m in chain.milestones} | changes.goals
+    moved |= {pk for kind, pk in changes.parents if kind == ItemType.GOAL}
+    for kpi in chain.kpis:
+        result = results[(ItemType.KPI, kpi.pk)]
+        if kpi.pk not in changes.values_only or (kpi.status, kpi.score, kpi.progress) != (
+            str(result.status),
+            result.score,
+            result.progress,
+        ):
+            moved.add(kpi.goal_id)
+    as_of = day.isoformat()
+    unmoved = {}
+    for goal in chain.goals:
+        if goal.pk not in moved and goal.explanation_as_of == as_of:
+            unmoved[(ItemType.GOAL, goal.pk)] = _stored_result(goal)
+    moved_areas = {pk for kind, pk in changes.parents if kind == ItemType.FOCUS_AREA}
+    moved_areas |= {g.focus_area_id for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved}
+    for area in chain.areas:
+        if area.pk not in moved_areas and area.explanation_as_of == as_of:
+            unmoved[(ItemType.FOCUS_AREA, area.pk)] = _stored_result(area)
+    plan = chain.plan
+    if (
+        all((ItemType.FOCUS_AREA, a.pk) in unmoved for a in chain.areas)
+        and (plan.explanation or {}).get("as_of") == as_of
+    ):
+        unmoved[(ItemType.PLAN, plan.pk)] = rollup.Result(
+            rollup.Status(plan.status), plan.score, plan.progress, plan.explanation
+        )
+    return unmoved
+
+
+def _stored_result(item: _Item) -> rollup.Result:
+    """An unmoved parent's result (``_parents_unmoved``): its stored figures; its explanation is not read."""
+    return rollup.Result(rollup.Status(item.status), item.score, item.progress, explanation=None)
 
 
 def _item_results(chain: _Chain, points, history, day: datetime.date, *, live: bool) -> dict:
@@ -359,6 +421,8 @@ def _roll_up(chain: _Chain, results: dict, day: datetime.date, stored) -> dict:
         (ItemType.PLAN, chain.plan.pk),
     ]
     for parent in parents:
+        if parent in results:  # unmoved (``_parents_unmoved``)
+            continue
         rows = []
         for node in children[parent]:
             source = results.get(node.key) or stored(node)
@@ -400,9 +464,9 @@ def _month_end_snapshots(chain: _Chain, days: list[datetime.date]) -> dict:
     }
 
 
-def _writes_prepared(chain: _Chain, results: dict, now, models) -> list[Callable[[], None]]:
+def _writes_prepared(chain: _Chain, results: dict, now, models, unmoved=()) -> list[Callable[[], None]]:
     """The writes of the chain's items of ``models`` whose computed values changed, prepared up to their UPDATEs
-    (``bulk_set_prepared``), which the caller sends (the plan is written by the caller)."""
+    (``bulk_set_prepared``), which the caller sends (the plan is written by the caller); ``unmoved`` are left."""
     sends = []
     for model, items, item_type in (
         (KPI, chain.kpis, ItemType.KPI),
@@ -412,6 +476,7 @@ def _writes_prepared(chain: _Chain, results: dict, now, models) -> list[Callable
     ):
         if model not in models:
             continue
+        items = [item for item in items if (item_type, item.pk) not in unmoved]
         _explanations_read(
             model,
             [item for item in items if explanation_compared(item, results[(item_type, item.pk)], kpi=model is KPI)],
@@ -575,7 +640,7 @@ def plan_update_incremental(
         raise Fallback("the stored statuses are not today's")
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
-    changes.kpis |= aggregates_refresh(plan, kpi_ids=changes.kpis)  # a zone's figure moves the nation's
+    changes.values_changed(aggregates_refresh(plan, kpi_ids=changes.kpis))  # a zone's figure moves the nation's
     aside = series_packed_aside(changes.kpis, then=_unpacked)  # a large batch's series, read while the chain loads
     chain = _chain_load(plan, changes)
     points = _points(chain.kpis, aside)
@@ -599,8 +664,20 @@ def plan_update_incremental(
         [d for d in month_ends if d < start] if recount is not None and _recount_applies(chain, changes.since) else []
     )
     evaluated = [d for d in month_ends if d not in recounted]
-    stored = _month_end_snapshots(chain, rolled)
     current = _item_results(chain, points, history, today, live=True)
+    in_sync = plan.computed_revision >= first_revision - 1
+    # The stored results are today's; past month ends roll up from their own snapshots, and today's snapshot keeps
+    # the explanation on a month end.
+    unmoved = (
+        _parents_unmoved(chain, changes, current, today) if in_sync and not rolled and not is_month_end(today) else {}
+    )
+    current |= unmoved
+    chain.nodes = _nodes(
+        plan,
+        {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in current},
+        {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in current},
+    )
+    stored = _month_end_snapshots(chain, rolled)
     now = timezone.now()
     # The KPIs' and milestones' rows are written while their goals are rolled up (10,000 KPI rows at national
     # scale 10 take the database 0.45 s; the roll-ups and the month ends are Python's work).
@@ -617,9 +694,8 @@ def plan_update_incremental(
                 if day >= start
                 else items
             )
-    for send in _writes_prepared(chain, current, now, (Goal, FocusArea)):
+    for send in _writes_prepared(chain, current, now, (Goal, FocusArea), unmoved):
         send()
-    in_sync = plan.computed_revision >= first_revision - 1
     computed_at, revision = plan.computed_at, plan.computed_revision
     _apply(plan, current[(ItemType.PLAN, plan.pk)], now, kpi=False)
     if in_sync:

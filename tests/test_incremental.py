@@ -121,6 +121,8 @@ def write(plan: Plan, op: tuple) -> None:
     goal = goals[index % len(goals)]
     if kind == "measure" and kpi:
         services.measurement_record(kpi=kpi, date=day(number * 7 + 1), value=50 + number % 50, note="checked")
+    elif kind == "achieve" and kpi:  # today, past the target: achieved again by a second one, no figure moves
+        services.measurement_record(kpi=kpi, date=TODAY, value=90 + number, note="above target")
     elif kind == "unmeasure" and kpi:
         measurement = Measurement.objects.filter(kpi=kpi).order_by("date").first()
         if measurement:
@@ -169,6 +171,8 @@ kinds = st.sampled_from(
     [
         "measure",
         "measure",
+        "achieve",
+        "achieve",
         "unmeasure",
         "progress",
         "kpi_weight",
@@ -341,6 +345,67 @@ def test_an_update_rewrites_only_the_items_whose_values_changed(django_capture_o
     assert after["KPI"][0] > before["KPI"][0] and after["KPI"][1] == before["KPI"][1]
     assert KPI.objects.get(pk=kpi.pk).explanation == stored
     assert after["Goal"] == before["Goal"] and after["FocusArea"] == before["FocusArea"]
+
+
+def rollups_counted(monkeypatch) -> list:
+    """The roll-ups the incremental update computes from here on, by their children's keys."""
+    counted, rollup_status = [], plans.incremental.rollup.rollup_status
+
+    def counting(*, as_of, children):
+        counted.append([child.key for child in children])
+        return rollup_status(as_of=as_of, children=children)
+
+    monkeypatch.setattr(plans.incremental.rollup, "rollup_status", counting)
+    return counted
+
+
+@pytest.mark.django_db(transaction=True)  # each write commits, and its update runs then
+def test_values_that_move_no_kpi_figure_roll_up_no_parent(monkeypatch):
+    """A KPI achieved again today keeps its status, score and progress: its goal, focus area and plan keep theirs
+    without being rolled up (their children are not even read), and everything equals a backfill."""
+    plan = plan_build([[(2, 1), (1, 1)], [(1, 0)]], [Decimal("1")])
+    kpi = KPI.objects.filter(plan=plan).order_by("pk").first()
+    services.measurement_record(kpi=kpi, date=TODAY, value=95, note="achieved")
+    goal_before = Goal.objects.filter(pk=kpi.goal_id).values("computed_at", "explanation").get()
+    counted = rollups_counted(monkeypatch)
+    services.measurement_record(kpi=kpi, date=TODAY, value=97, note="achieved again")
+    plan.refresh_from_db()
+    assert plan.computed_revision == plan.data_revision
+    if not is_month_end(TODAY):  # a month end's snapshots keep explanations: its parents are rolled up
+        assert counted == []
+    assert Goal.objects.filter(pk=kpi.goal_id).values("computed_at", "explanation").get() == goal_before
+    assert_equals_backfill(plan)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redefined_kpi_whose_figures_stay_rolls_up_its_goal_again(monkeypatch):
+    """Renaming a KPI moves none of its figures, but its goal's explanation names it: the goal is rolled up. (A plan
+    that starts today has no month end to rebuild, which would roll the goal up anyway.)"""
+    plan = PlanFactory(start_date=TODAY, end_date=END, baseline_year=TODAY.year - 1)
+    goal = GoalFactory(focus_area=FocusAreaFactory(plan=plan))
+    baseline = TODAY - datetime.timedelta(days=1)
+    kpi, _other = (KPIFactory(goal=goal, baseline_date=baseline, target_date=END) for _ in "ab")
+    plan_recompute(plan_id=plan.pk)
+    counted = rollups_counted(monkeypatch)
+    services.kpi_update(kpi=kpi, data={"name": "Renamed indicator"})
+    assert any(f"kpi:{kpi.pk}" in keys for keys in counted)
+    labels = [row["label"] for row in Goal.objects.get(pk=goal.pk).explanation["inputs"]["children"]]
+    assert f"{kpi.code} Renamed indicator" in labels
+    assert_equals_backfill(plan)
+
+
+def test_a_kpi_measured_and_redefined_in_one_transaction_is_not_values_only():
+    kpi = KPIFactory.build(pk=7, goal_id=3)
+    measured = Changes.measured([7, 8], TODAY)
+    measured.merge(Changes.saved(kpi))
+    assert measured.values_only == {8} and measured.kpis == {7, 8}
+    saved = Changes.saved(kpi)
+    saved.merge(Changes.measured([7], TODAY))
+    saved.values_changed([7, 9])  # a nation's figure summed from its zones: values too
+    assert saved.values_only == {9} and saved.kpis == {7, 9}
+    assert Changes.from_json(saved.as_json()) == saved
+    old_task = {key: value for key, value in saved.as_json().items() if key != "values_only"}
+    assert Changes.from_json(old_task).values_only == set()  # queued before the field: none taken as values only
 
 
 @pytest.mark.django_db(transaction=True)  # each write commits, and its update runs then
