@@ -37,7 +37,7 @@ from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.db.models import Min, TextField
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -344,7 +344,8 @@ class _Item:
     and sets and ``bulk_set`` writes back. ``updated_at`` is not read: it exists once ``_apply`` sets it.
 
     The stored explanation comes as JSON text and is decoded when first read (``_apply`` reads it only
-    when every headline figure is unchanged); ``explanation_as_of`` is its as-of date.
+    when every headline figure is unchanged); ``explanation_as_of`` is its as-of date and a KPI's
+    ``explanation_points`` the number of points it counts, as text.
     """
 
     def __init__(self, columns: tuple[str, ...], row: tuple):
@@ -368,7 +369,7 @@ AREA_COLUMNS = ("id", "code", "name", "weight", *STORED_COLUMNS)
 GOAL_COLUMNS = ("id", "focus_area_id", "code", "title", "weight", "start_date", *STORED_COLUMNS)
 KPI_COLUMNS = (
     *("id", "goal_id", "code", "name", "weight", "baseline_value", "baseline_date", "target_value", "target_date"),
-    *("direction", "frequency", *STORED_COLUMNS, *HEADLINE[3:7], "latest_date", "stale"),
+    *("direction", "frequency", *STORED_COLUMNS, "explanation_points", *HEADLINE[3:7], "latest_date", "stale"),
 )
 MILESTONE_COLUMNS = (
     *("id", "goal_id", "title", "weight", "start_date", "due_date", "percent_complete", "state", "completed_on"),
@@ -393,10 +394,12 @@ class GoalData:
 
 
 def _items(queryset):
-    """``queryset`` (of items) with the stored explanation as text and its as-of date (``STORED_COLUMNS``)."""
+    """``queryset`` (of items) with the stored explanation as text and its as-of date (``STORED_COLUMNS``), and a
+    KPI's count of points (``KPI_COLUMNS``)."""
     return queryset.annotate(
         explanation_text=Cast("explanation", TextField()),
         explanation_as_of=KeyTextTransform("as_of", "explanation"),
+        explanation_points=Cast(KT("explanation__inputs__points__count"), TextField()),
     )
 
 
@@ -482,8 +485,14 @@ def _snapshot_rows(plan: Plan, day: datetime.date, results) -> list[SimpleNamesp
 
 def explanation_compared(item: _Item, result: rollup.Result, *, kpi: bool) -> bool:
     """Whether ``item_apply`` reads the item's stored explanation: when it is of the same day (an explanation names
-    its as-of date) and every figure is unchanged, the explanation alone decides whether the item is written."""
-    return item.explanation_as_of == result.explanation["as_of"] and _figures_unchanged(item, _values(result, kpi=kpi))
+    its as-of date), a KPI's counts the same points (a batch of late figures moves no figure of 10,000 KPIs, but
+    each one's count: those 10,000 explanations need not be read to be told apart) and every figure is unchanged,
+    the explanation alone decides whether the item is written."""
+    if item.explanation_as_of != result.explanation["as_of"]:
+        return False
+    if kpi and item.explanation_points != str(result.explanation["inputs"]["points"]["count"]):
+        return False
+    return _figures_unchanged(item, _values(result, kpi=kpi))
 
 
 def item_apply(item: _Item, result: rollup.Result, now, *, kpi: bool) -> bool:

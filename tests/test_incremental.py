@@ -361,17 +361,28 @@ def rollups_counted(monkeypatch) -> list:
 
 @pytest.mark.django_db(transaction=True)  # each write commits, and its update runs then
 def test_values_that_move_no_kpi_figure_roll_up_no_parent(monkeypatch):
-    """A KPI achieved again today keeps its status, score and progress: its goal, focus area and plan keep theirs
-    without being rolled up (their children are not even read), and everything equals a backfill."""
+    """A late figure of yesterday, below the KPI's achieved figure of today, moves none of the KPI's figures: its
+    goal, focus area and plan keep theirs without being rolled up (their children are not even read), and
+    everything equals a backfill. Its explanation counts one more point: told apart from the stored one by that
+    count, which is not read to be compared."""
     plan = plan_build([[(2, 1), (1, 1)], [(1, 0)]], [Decimal("1")])
     kpi = KPI.objects.filter(plan=plan).order_by("pk").first()
     services.measurement_record(kpi=kpi, date=TODAY, value=95, note="achieved")
     goal_before = Goal.objects.filter(pk=kpi.goal_id).values("computed_at", "explanation").get()
     counted = rollups_counted(monkeypatch)
-    services.measurement_record(kpi=kpi, date=TODAY, value=97, note="achieved again")
+    read, explanations_read = [], plans.incremental._explanations_read
+    monkeypatch.setattr(
+        plans.incremental,
+        "_explanations_read",
+        lambda model, items: read.extend((model, item.pk) for item in items) or explanations_read(model, items),
+    )
+    yesterday = TODAY - datetime.timedelta(days=1)
+    services.measurement_record(kpi=kpi, date=yesterday, value=85, note="late")
+    assert (KPI, kpi.pk) not in read
+    assert KPI.objects.get(pk=kpi.pk).explanation["inputs"]["points"]["count"] == 3
     plan.refresh_from_db()
     assert plan.computed_revision == plan.data_revision
-    if not is_month_end(TODAY):  # a month end's snapshots keep explanations: its parents are rolled up
+    if not is_month_end(TODAY) and not is_month_end(yesterday):  # a month end's snapshot is rebuilt with its roll-ups
         assert counted == []
     assert Goal.objects.filter(pk=kpi.goal_id).values("computed_at", "explanation").get() == goal_before
     assert_equals_backfill(plan)
