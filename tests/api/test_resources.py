@@ -327,6 +327,20 @@ def test_put_by_external_id_with_a_stale_if_match_is_412(writer, goal):
     assert writer.put(url, {**body, "title": "mine"}, HTTP_IF_MATCH=etag).status_code == 412
 
 
+def test_a_reference_its_model_refuses_is_a_400_naming_it_and_changes_nothing(writer, goal):
+    """Found by schemathesis: a source one character over its 64 was routed nowhere (the site's HTML 404)."""
+    body = {"goal": goal.pk, "title": "Pilot", "due_date": "2025-06-30"}
+    for url, field in (
+        (f"/api/v1/milestones/by-external-id/{'s' * 65}/M-7/", "source"),
+        (f"/api/v1/milestones/by-external-id/pm-tool/{'m' * 129}/", "external_id"),
+        ("/api/v1/milestones/by-external-id/pm-tool/M%0A7/", "external_id"),
+    ):
+        response = writer.put(url, body)
+        assert response.status_code == 400 and list(response.json()) == [field], (url, response.content[:80])
+    assert writer.put(f"/api/v1/milestones/by-external-id/{'s' * 64}/{'m' * 128}/", body).status_code == 201
+    assert Milestone.objects.count() == 1
+
+
 def test_milestone_put_by_external_id(writer, goal):
     url = "/api/v1/milestones/by-external-id/pm-tool/M-7/"
     response = writer.put(url, {"goal": goal.pk, "title": "Pilot", "due_date": "2025-06-30"})
