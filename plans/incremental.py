@@ -674,8 +674,8 @@ def plan_update_incremental(
     current |= unmoved
     chain.nodes = _nodes(
         plan,
-        {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in current},
-        {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in current},
+        {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved},
+        {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in unmoved},
     )
     stored = _month_end_snapshots(chain, rolled)
     now = timezone.now()

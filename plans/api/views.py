@@ -3,7 +3,6 @@
 import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -234,7 +233,6 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
 
     def upsert_by_external_id(self, request, model, source: str, external_id: str):
         """PUT by (source, external_id): update the item with that reference, or create it."""
-        reference_checked(model, source=source, external_id=external_id)
         item = selectors.api_item_by_external_id(model, source=source, external_id=external_id)
         serializer_class = serializers.by_external_id(self.serializer_class)
         if item is not None:
@@ -255,28 +253,20 @@ class TrackedViewSet(ApiViewMixin, viewsets.ModelViewSet):
 BY_EXTERNAL_ID = {
     "methods": ["put"],
     "detail": False,
-    # Any segment reaches the view, whose 400 says what is wrong with it (a pattern's length limit gave the site's
-    # HTML 404 to a reference one character too long).
+    # Any segment reaches the view, and the item's service refuses what its fields refuse with a 400 naming it (a
+    # pattern's length limit here gave the site's HTML 404 to a reference one character too long).
     "url_path": r"by-external-id/(?P<source>[^/]+)/(?P<external_id>[^/]+)",
     "url_name": "by-external-id",
 }
 
 
-def reference_checked(model, **segments) -> None:
-    """400 naming each segment of the URL that the model's field of that name refuses (too long, a line break)."""
-    errors = {}
-    for name, value in segments.items():
-        try:
-            model._meta.get_field(name).run_validators(value)
-        except DjangoValidationError as exc:
-            errors[name] = exc.messages
-    if errors:
-        raise ValidationError(errors)
-
-
-def _reference_parameter(name: str, description: str) -> OpenApiParameter:
-    length = Goal._meta.get_field(name).max_length  # the same on goals, milestones and KPIs
-    schema = {"type": "string", "minLength": 1, "maxLength": length, "pattern": "^[^/]+$"}
+def _reference_parameter(model, name: str, description: str) -> OpenApiParameter:
+    schema = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": model._meta.get_field(name).max_length,
+        "pattern": "^[^/]+$",
+    }
     return OpenApiParameter(name, schema, OpenApiParameter.PATH, description=description)
 
 
@@ -284,8 +274,8 @@ def by_external_id_schema(serializer_class, noun: str):
     return extend_schema(
         summary=_("Create or update a %(noun)s by its external id") % {"noun": noun},
         parameters=[
-            _reference_parameter("source", _("Source system.")),
-            _reference_parameter("external_id", _("Its id there.")),
+            _reference_parameter(serializer_class.Meta.model, "source", _("Source system.")),
+            _reference_parameter(serializer_class.Meta.model, "external_id", _("Its id there.")),
             IF_MATCH,
         ],
         request=serializers.by_external_id(serializer_class),
