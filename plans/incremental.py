@@ -59,7 +59,6 @@ from .recompute import (
     KPI_COLUMNS,
     MEASUREMENT_COLUMNS,
     MILESTONE_COLUMNS,
-    SNAPSHOT_COLUMNS,
     SNAPSHOT_FIELDS,
     PlanData,
     _apply,
@@ -68,7 +67,6 @@ from .recompute import (
     _lock,
     _point,
     _snapshot_rows,
-    _snapshot_values,
     explanation_compared,
     item_apply,
     items_evaluate,
@@ -77,6 +75,7 @@ from .recompute import (
 from .recompute_queue import broker_breaker
 from .series import SeriesAside, series_packed, series_packed_aside, series_unpack
 from .setwrites import bulk_insert, bulk_set, bulk_set_prepared, statements_overlapped
+from .snapshot_copy import today_snapshot_copy
 from .tallies import tallies_count
 
 logger = logging.getLogger(__name__)
@@ -708,35 +707,18 @@ def plan_update_incremental(
 
     keys = chain.keys()
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
-    kept = _today_unchanged(plan, today, current, keys)
-    StatusSnapshot.objects.filter(plan=plan).filter(
-        (Q(as_of=today) & _key_filter([key for key in keys if key not in kept]))
-        | (Q(as_of__in=rolled) & _key_filter(keys))
-        | (Q(as_of__in=evaluated) & _key_filter(item_keys))
-        | _key_filter(changes.deleted)
-    ).delete()
+    past = (Q(as_of__in=rolled) & _key_filter(keys)) | (Q(as_of__in=evaluated) & _key_filter(item_keys))
+    if rolled or evaluated or changes.deleted:
+        StatusSnapshot.objects.filter(plan=plan).filter(past | _key_filter(changes.deleted)).delete()
     rows = []
     for day, results in by_day.items():
-        written = [key for key in keys if key in results and not (day == today and key in kept)]
-        rows += _snapshot_rows(plan, day, {key: results[key] for key in written})
+        if day != today:
+            rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
+    today_snapshot_copy(plan.pk, today, [key for key in keys if key in current])
     if recounted:
         recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync
-
-
-def _today_unchanged(plan: Plan, today: datetime.date, current: dict, keys) -> set[tuple[str, int]]:
-    """The chain's items whose stored snapshot of today already holds what ``current`` gives them: left as they
-    are, as the items' own rows are (a bulk upload's new values often move no status, score, progress or
-    forecast). A month end's snapshot also keeps the explanation, which moves with every point: none is kept."""
-    if is_month_end(today):
-        return set()
-    stored = StatusSnapshot.objects.filter(plan=plan, as_of=today).filter(_key_filter(keys))
-    return {
-        row[1:3]  # (item type, id)
-        for row in stored.values_list(*SNAPSHOT_COLUMNS)
-        if row[1:3] in current and row == _snapshot_values(plan.pk, today, *row[1:3], current[row[1:3]])
-    }
 
 
 def history_recount(*, plan_id: int, recount: Recount) -> bool:
