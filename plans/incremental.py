@@ -39,7 +39,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from celery import current_app
 from django.db import connection, transaction
@@ -488,21 +488,38 @@ def _writes_prepared(chain: _Chain, results: dict, now, models, unmoved=()) -> l
     return sends
 
 
-def _points(
-    kpis: list[_Item], aside: SeriesAside | None = None
-) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
+def _current_results(chain: _Chain, aside: SeriesAside | None, history, today: datetime.date) -> tuple[dict, dict]:
+    """The chain KPIs' series (``_points``) and today's results of its KPIs and milestones (``_item_results``).
+
+    With a read aside, each chunk's KPIs are evaluated as soon as it comes, while the database still reads the
+    other chunks: at national scale 10 the evaluation of 10,000 KPIs (0.4 s) no longer waits for the last series.
+    """
+    if aside is None:
+        points = _points(chain.kpis)
+        return points, _item_results(chain, points, history, today, live=True)
+    by_id = {kpi.pk: kpi for kpi in chain.kpis}
+    points, results = {}, {}
+    for chunk in aside.completed():
+        kpis = [by_id[pk] for pk in chunk if pk in by_id]
+        points.update((kpi.pk, chunk[kpi.pk]) for kpi in kpis)
+        results |= _item_results(replace(chain, kpis=kpis, milestones=[]), points, {}, today, live=True)
+    rest = [kpi for kpi in chain.kpis if kpi.pk not in points]  # no measurement: no series
+    points.update((kpi.pk, rollup.MeasurementSeries([], [])) for kpi in rest)
+    results |= _item_results(replace(chain, kpis=rest), points, history, today, live=True)  # the milestones too
+    return points, results
+
+
+def _points(kpis: list[_Item]) -> dict[int, rollup.MeasurementSeries | list[rollup.MeasurementPoint]]:
     """The national series of ``kpis``, in one query, as the whole-plan recompute reads them.
 
     A bulk upload's chain holds a whole plan's series (240,000 rows at scale 1). PostgreSQL sends each KPI's
     series packed in one value (``plans.series``), the very ``MeasurementSeries`` the whole-plan recompute
     evaluates, so both paths read the same figures in the same order; elsewhere the points are read as rows.
-    ``aside``: those series, read (and unpacked) on other connections since the chain began to load
-    (``series_packed_aside``).
     """
     if not kpis:
         return {}
     if connection.vendor == "postgresql":
-        read = aside.result() if aside is not None else _unpacked(series_packed(kpi.pk for kpi in kpis))
+        read = _unpacked(series_packed(kpi.pk for kpi in kpis))
         return {kpi.pk: read.get(kpi.pk) or rollup.MeasurementSeries([], []) for kpi in kpis}
     points = defaultdict(list)
     query = (
@@ -642,7 +659,6 @@ def plan_update_incremental(
     changes.values_changed(aggregates_refresh(plan, kpi_ids=changes.kpis))  # a zone's figure moves the nation's
     aside = series_packed_aside(changes.kpis, then=_unpacked)  # a large batch's series, read while the chain loads
     chain = _chain_load(plan, changes)
-    points = _points(chain.kpis, aside)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone_id__any=[m.pk for m in chain.milestones]).order_by(
         "created_at", "id"
@@ -663,7 +679,7 @@ def plan_update_incremental(
         [d for d in month_ends if d < start] if recount is not None and _recount_applies(chain, changes.since) else []
     )
     evaluated = [d for d in month_ends if d not in recounted]
-    current = _item_results(chain, points, history, today, live=True)
+    points, current = _current_results(chain, aside, history, today)
     in_sync = plan.computed_revision >= first_revision - 1
     # The stored results are today's; past month ends roll up from their own snapshots, and today's snapshot keeps
     # the explanation on a month end.
