@@ -73,7 +73,7 @@ from .recompute import (
     items_fields,
 )
 from .recompute_queue import broker_breaker
-from .series import SeriesAside, series_packed, series_packed_aside, series_unpack
+from .series import ASIDE_CHUNKS, SeriesAside, series_packed, series_packed_aside, series_unpack
 from .setwrites import bulk_insert, bulk_set, bulk_set_prepared, statements_overlapped
 from .snapshot_copy import today_snapshot_copy
 from .tallies import tallies_count
@@ -657,7 +657,8 @@ def plan_update_incremental(
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
     changes.values_changed(aggregates_refresh(plan, kpi_ids=changes.kpis))  # a zone's figure moves the nation's
-    aside = series_packed_aside(changes.kpis, then=_unpacked)  # a large batch's series, read while the chain loads
+    # A large batch's series, read while the chain loads, each chunk evaluated as it comes (``_current_results``).
+    aside = series_packed_aside(changes.kpis, then=_unpacked, chunks=ASIDE_CHUNKS)
     chain = _chain_load(plan, changes)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone_id__any=[m.pk for m in chain.milestones]).order_by(

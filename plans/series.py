@@ -62,8 +62,8 @@ def series_packed(kpi_ids) -> dict[int, bytes]:
 
 # Below this many KPIs a read aside (``series_packed_aside``) gains less than its connection costs (a few ms).
 ASIDE_MIN_KPIS = 1_000
-# A read aside runs on this many connections (one thread each), each reading its share in this many chunks, one
-# after the other: the caller can take up the first chunks while the database reads the rest.
+# A read aside runs on this many connections (one thread each); a caller that takes up each chunk as it comes has
+# each connection read its share in ``ASIDE_CHUNKS`` chunks, one after the other.
 ASIDE_PARTS = 2
 ASIDE_CHUNKS = 3
 # The transaction-local setting plans_measurement's statement trigger turns on (migration 0032).
@@ -81,11 +81,13 @@ def measurements_unwritten() -> bool:
         return cursor.fetchone()[0]
 
 
-def series_packed_aside(kpi_ids, then: Callable[[dict[int, bytes]], dict] | None = None) -> "SeriesAside | None":
+def series_packed_aside(
+    kpi_ids, then: Callable[[dict[int, bytes]], dict] | None = None, *, chunks: int = 1
+) -> "SeriesAside | None":
     """``series_packed`` on connections of their own, in threads, while this one goes on: its result, or None when
     the caller must read them here. A national batch's 10,000 series take 0.6 s at scale 10, which the database
     then spends beside the caller's own reads rather than before them, on ``ASIDE_PARTS`` connections (as many
-    cores), each reading its share in ``ASIDE_CHUNKS`` chunks, which the caller may take up as they come
+    cores), each reading its share in ``chunks`` chunks, which the caller may take up as they come
     (``SeriesAside.completed``).
 
     Only on PostgreSQL, for ``ASIDE_MIN_KPIS`` KPIs or more, and while this transaction has written no measurement
@@ -97,7 +99,7 @@ def series_packed_aside(kpi_ids, then: Callable[[dict[int, bytes]], dict] | None
     kpi_ids = list(kpi_ids)
     if connection.vendor != "postgresql" or len(kpi_ids) < ASIDE_MIN_KPIS or not measurements_unwritten():
         return None
-    count = min(len(kpi_ids), ASIDE_PARTS * ASIDE_CHUNKS)
+    count = min(len(kpi_ids), ASIDE_PARTS * chunks)
     size = -(-len(kpi_ids) // count)
     chunks = [kpi_ids[at : at + size] for at in range(0, len(kpi_ids), size)]
     futures = [Future() for _ in chunks]
