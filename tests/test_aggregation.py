@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plans import services
+from plans import aggregation, services
 from plans.aggregation import aggregates_refresh
 from plans.choices import Aggregation, ItemType, MeasurementSource, NationalSource
 from plans.dates import month_end
@@ -250,6 +250,24 @@ def test_a_kpi_that_stops_aggregating_loses_what_was_derived_for_it(tree):
     assert not derived(kpi)
     assert not UnitAggregate.objects.filter(kpi=kpi).exists() and not UnitStatus.objects.filter(kpi=kpi).exists()
     assert KPI.objects.get(pk=kpi.pk).status == "no_data"
+
+
+def test_a_write_to_a_kpi_that_stopped_aggregating_forgets_what_was_derived_for_it(tree):
+    """A write's refresh (given its KPIs) reads, of the KPIs that do not aggregate, those that keep something
+    derived: the one that stopped aggregating is among them, its written neighbour is not needed."""
+    _nation, _north, _south, (a, _b, _c) = tree
+    kpi = KPIFactory(aggregation=Aggregation.SUM)
+    neighbour = KPIFactory(plan=kpi.plan, goal=kpi.goal)
+    Measurement.objects.create(kpi=kpi, unit=a, date=Q1, value=10)
+    aggregates_refresh(kpi.plan, kpi_ids=[kpi.pk])
+    assert derived(kpi) and UnitStatus.objects.filter(kpi=kpi).exists()
+
+    KPI.objects.filter(pk=kpi.pk).update(aggregation=Aggregation.NONE)
+    assert set(aggregation._kpis(kpi.plan, [kpi.pk, neighbour.pk])) == {kpi.pk}  # the neighbour is not read
+    assert aggregates_refresh(kpi.plan, kpi_ids=[kpi.pk, neighbour.pk]) == {kpi.pk, neighbour.pk}
+
+    assert not derived(kpi)
+    assert not UnitAggregate.objects.filter(kpi=kpi).exists() and not UnitStatus.objects.filter(kpi=kpi).exists()
 
 
 def test_unit_statuses_use_the_units_target_else_the_national_one_scaled_by_its_baseline_share(tree):
