@@ -73,7 +73,14 @@ from .recompute import (
     items_fields,
 )
 from .recompute_queue import broker_breaker
-from .series import ASIDE_CHUNKS, SeriesAside, series_packed, series_packed_aside, series_unpack
+from .series import (
+    ASIDE_CHUNKS,
+    SeriesAside,
+    measurements_unwritten,
+    series_packed,
+    series_packed_aside,
+    series_unpack,
+)
 from .setwrites import bulk_insert, bulk_set, bulk_set_prepared, statements_overlapped
 from .snapshot_copy import today_snapshot_copy
 from .tallies import tallies_count
@@ -503,8 +510,9 @@ def _current_results(chain: _Chain, aside: SeriesAside | None, history, today: d
         kpis = [by_id[pk] for pk in chunk if pk in by_id]
         points.update((kpi.pk, chunk[kpi.pk]) for kpi in kpis)
         results |= _item_results(replace(chain, kpis=kpis, milestones=[]), points, {}, today, live=True)
-    rest = [kpi for kpi in chain.kpis if kpi.pk not in points]  # no measurement: no series
-    points.update((kpi.pk, rollup.MeasurementSeries([], [])) for kpi in rest)
+    # No measurement (no series), or drawn into the change by the zones' aggregates once the read aside had begun.
+    rest = [kpi for kpi in chain.kpis if kpi.pk not in points]
+    points.update(_points(rest))
     results |= _item_results(replace(chain, kpis=rest), points, history, today, live=True)  # the milestones too
     return points, results
 
@@ -656,9 +664,12 @@ def plan_update_incremental(
         raise Fallback("the stored statuses are not today's")
     if (plan.explanation or {}).get("method_version") != rollup.METHOD_VERSION:
         raise Fallback("the stored statuses come from another method version")
-    changes.values_changed(aggregates_refresh(plan, kpi_ids=changes.kpis))  # a zone's figure moves the nation's
-    # A large batch's series, read while the chain loads, each chunk evaluated as it comes (``_current_results``).
+    # A large batch's series, read while the zones' aggregates refresh and the chain loads, each chunk evaluated as
+    # it comes (``_current_results``).
     aside = series_packed_aside(changes.kpis, then=_unpacked, chunks=ASIDE_CHUNKS)
+    changes.values_changed(aggregates_refresh(plan, kpi_ids=changes.kpis))  # a zone's figure moves the nation's
+    if aside is not None and not measurements_unwritten():
+        aside = None  # the refresh wrote the nation's derived figures, which the connections aside do not see
     chain = _chain_load(plan, changes)
     history = defaultdict(list)
     updates = MilestoneUpdate.objects.filter(milestone_id__any=[m.pk for m in chain.milestones]).order_by(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import plans.incremental
 from plans import series, services
-from plans.choices import ItemType, MilestoneState
+from plans.choices import Aggregation, ItemType, MeasurementSource, MilestoneState, NationalSource
 from plans.dates import is_month_end, month_ends_between
 from plans.incremental import INLINE_MAX_ITEMS, Changes, Fallback, plan_update_incremental
 from plans.models import KPI, FocusArea, Goal, Measurement, Milestone, Plan, StatusSnapshot
@@ -31,9 +31,12 @@ from tests.factories import (
     GoalFactory,
     KPIFactory,
     MilestoneFactory,
+    NationFactory,
     PlanFactory,
+    ProvinceFactory,
     TeamFactory,
     UserFactory,
+    ZoneFactory,
 )
 from tests.worker import wait_for
 from tracker.celery import app as celery_app
@@ -618,4 +621,26 @@ def test_a_large_batchs_update_reads_its_series_aside_and_gives_what_a_backfill_
     # each of the connections aside reads its chunks in turn
     assert {name.split("_")[0] for name in readers} == {"series-aside"}
     assert len(set(readers)) == series.ASIDE_PARTS < len(readers)
+    assert_equals_backfill(plan)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batch_of_zone_figures_reads_the_nations_derived_series_here_and_gives_what_a_backfill_gives(
+    requires_postgres, monkeypatch
+):
+    """The series read aside starts before the zones' aggregates refresh: when the refresh then writes the nation's
+    derived figures, which another connection cannot see before the commit, the read aside is set aside and the
+    series are read here."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    monkeypatch.setattr("plans.incremental.INLINE_MAX_ITEMS", 4)
+    monkeypatch.setattr("plans.series.ASIDE_MIN_KPIS", 5)
+    zone = ZoneFactory(parent=ProvinceFactory(parent=NationFactory()))
+    plan = Plan.objects.get(pk=measured_plan(3).plan_id)  # 9 KPIs
+    KPI.objects.filter(plan=plan).update(aggregation=Aggregation.SUM, national_source=NationalSource.DERIVED)
+    plan_recompute(plan_id=plan.pk)
+    kpis = KPI.objects.filter(plan=plan).order_by("pk").values_list("pk", flat=True)
+    services.measurements_bulk_upsert(
+        rows=[MeasurementRow(kpi_id=pk, date=TODAY, value=500.0 + pk % 7, unit_id=zone.pk, note="z") for pk in kpis]
+    )
+    assert Measurement.objects.filter(kpi__plan=plan, source=MeasurementSource.DERIVED, date__gte=TODAY).count()
     assert_equals_backfill(plan)
