@@ -288,11 +288,25 @@ def _kept_figure(today: datetime.date) -> QuerySet[Measurement]:
 
 
 def _work_kpis(teams, today: datetime.date) -> QuerySet[KPI]:
-    """The KPIs of ``teams`` with their latest kept figure's date (``measured_on``) and their bucket, in SQL."""
+    """The KPIs of ``teams`` with their latest kept figure's date (``measured_on``) and their bucket, in SQL.
+
+    While its plan's statuses are current (every write computed), a computed KPI's stored ``latest_date`` is that
+    date: the status method keeps the same figures (after the baseline date, none after today, as no figure can be
+    dated later). Otherwise a figure written since may be newer, and the measurements are asked. At national scale
+    10 a team's 1,000 KPIs each cost that query an index probe, a fifth of My work's cold render."""
     latest = _kept_figure(today)
     return (
         KPI.objects.filter(owner_team__in=teams, plan__state=PlanState.ACTIVE)
-        .annotate(measured_on=Subquery(latest.values("date")[:1]))
+        .annotate(
+            measured_on=Case(
+                When(
+                    Q(plan__computed_revision=F("plan__data_revision"), computed_at__isnull=False),
+                    then=F("latest_date"),
+                ),
+                default=Subquery(latest.values("date")[:1]),
+                output_field=DateField(),
+            )
+        )
         .annotate(
             figure_on=Coalesce("measured_on", "baseline_date"),
             bucket=Case(

@@ -4,13 +4,16 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db.models import F
 from django.urls import reverse
 from django.utils import formats, timezone
 
 from plans import selectors, services
 from plans.choices import MilestoneState, Status
-from plans.models import KPI, Measurement, MeasurementRevision, MilestoneUpdate
+from plans.models import KPI, Measurement, MeasurementRevision, MilestoneUpdate, Plan
 from plans.permissions import MANAGER, STAFF
+from plans.recompute import plan_recompute
 from plans.views.items import item_url
 from tests.factories import KPIFactory, MeasurementFactory, MilestoneFactory, TeamFactory, UserFactory
 
@@ -403,6 +406,27 @@ def test_buckets_follow_the_stored_status_not_the_due_date(client, staff, team):
         selectors.AT_RISK: ["Slipping"],
         selectors.ON_TRACK: ["Done late"],
     }
+
+
+@pytest.mark.django_db
+def test_a_computed_plan_s_kpis_are_bucketed_by_their_stored_latest_figure_until_a_write_is_pending(
+    client, staff, team
+):
+    """With every write computed, a KPI's stored latest figure date (the status method's) decides whether it needs a
+    figure, without asking the measurements; once a write awaits its recompute, the measurements are asked."""
+    kpi = KPIFactory(**kpi_kwargs(team, name="Measured KPI"))
+    services.measurement_record(kpi=kpi, date=days(-5), value=kpi.baseline_value + 1, note="in time")
+    plan_recompute(plan_id=kpi.plan_id)
+    kpi.refresh_from_db()
+    assert kpi.computed_at is not None and kpi.latest_date == days(-5)
+    assert selectors.NEEDS_FIGURE not in my_work_sections(client, staff)
+
+    KPI.objects.filter(pk=kpi.pk).update(latest_date=days(-60))  # what the stored date alone would say
+    cache.clear()  # the page cache knows nothing of a row changed behind the services' back
+    assert my_work_sections(client, staff)[selectors.NEEDS_FIGURE] == ["Measured KPI"]
+    Plan.objects.filter(pk=kpi.plan_id).update(data_revision=F("computed_revision") + 1)
+    cache.clear()
+    assert selectors.NEEDS_FIGURE not in my_work_sections(client, staff)  # pending: the measurements say
 
 
 @pytest.mark.django_db
