@@ -5,6 +5,7 @@ and housekeeping keeps month-end snapshots; all of them ask this module which da
 """
 
 import datetime
+import functools
 from collections.abc import Iterable
 
 ONE_DAY = datetime.timedelta(days=1)
@@ -56,8 +57,10 @@ def period_end_on_or_before(frequency: str, day: datetime.date) -> datetime.date
     return month_end(datetime.date(day.year, previous, 1)) if previous else datetime.date(day.year - 1, 12, 31)
 
 
+@functools.lru_cache(maxsize=4096)
 def period_end_containing(frequency: str, day: datetime.date) -> datetime.date:
-    """The last day of the ``frequency`` period that contains ``day``."""
+    """The last day of the ``frequency`` period that contains ``day`` (remembered: a bulk upload asks it for each of
+    its 10,000 rows, of a few dates)."""
     step = MONTHS_PER_PERIOD[str(frequency)]
     end_month = ((day.month - 1) // step + 1) * step
     return month_end(datetime.date(day.year, end_month, 1))
