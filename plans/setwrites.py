@@ -10,6 +10,7 @@ to Django's batched ``bulk_update`` / ``bulk_create``.
 import contextlib
 import itertools
 import json
+import operator
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -125,7 +126,8 @@ def _copy_set(model, objs: list, columns: list[str]) -> Callable[[], None]:
     temporary = quote(f"set_{model._meta.db_table}_{next(_temporaries)}")  # several may await their UPDATE
     spec = ", ".join(f"{quote(f.column)} {_pg_type(f)}" for f in fields)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
-    rows = (tuple(getattr(obj, f.attname) for f in fields) for obj in objs)
+    # A tuple per object in one C call: the id and at least one field to set, so attrgetter gives a tuple.
+    rows = map(operator.attrgetter(*(f.attname for f in fields)), objs)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {temporary} ({spec}) ON COMMIT DROP")
         _copy(cursor, f"COPY {temporary} FROM STDIN", fields, rows)
