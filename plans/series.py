@@ -99,14 +99,13 @@ def series_packed_aside(
     kpi_ids = list(kpi_ids)
     if connection.vendor != "postgresql" or len(kpi_ids) < ASIDE_MIN_KPIS or not measurements_unwritten():
         return None
-    count = min(len(kpi_ids), ASIDE_PARTS * chunks)
-    size = -(-len(kpi_ids) // count)
-    chunks = [kpi_ids[at : at + size] for at in range(0, len(kpi_ids), size)]
-    futures = [Future() for _ in chunks]
+    size = -(-len(kpi_ids) // min(len(kpi_ids), ASIDE_PARTS * chunks))
+    pieces = [kpi_ids[at : at + size] for at in range(0, len(kpi_ids), size)]
+    futures = [Future() for _ in pieces]
     executor = ThreadPoolExecutor(max_workers=ASIDE_PARTS, thread_name_prefix="series-aside")
     try:
-        for part in range(ASIDE_PARTS):
-            executor.submit(_series_read_aside, chunks[part::ASIDE_PARTS], futures[part::ASIDE_PARTS], then)
+        for part in range(ASIDE_PARTS):  # each connection reads every ASIDE_PARTS-th piece, in turn
+            executor.submit(_series_read_aside, pieces[part::ASIDE_PARTS], futures[part::ASIDE_PARTS], then)
     finally:
         executor.shutdown(wait=False)
     return SeriesAside(futures)

@@ -26,7 +26,7 @@ from ..incremental import Changes
 from ..models import KPI, Measurement, MeasurementRevision, PeriodReopening, ReportingUnit, Submission
 from ..models.base import MAX_ABS_VALUE
 from ..models.kpis import kpi_default_range
-from ..series import SeriesAside, series_arrays, series_by_date, series_packed, series_packed_aside
+from ..series import series_arrays, series_by_date, series_packed, series_packed_aside
 from ..setwrites import bulk_set, copy_rows, copy_within, insert_returning_ids, statements_overlapped
 from .history import author_split
 from .plans import plan_mark_changed, plan_open_check
@@ -719,13 +719,11 @@ def _bulk_rows_check(
     source: str,
     unchanged: list[bool],
     meanwhile: Callable[[], None] = lambda: None,
-    aside: SeriesAside | None = None,
 ) -> dict[int, dict[str, list[str]]]:
     """Errors by row index and field. A row equal to the stored one (``unchanged``, by row) is not judged again (as
     ``measurement_record`` returns "unchanged" first), so only the KPIs with a changed row the jump rule
     judges (no note) have their series read. ``meanwhile`` is called once those series are being read: what the
-    caller sends then runs on the database while the rows are judged. ``aside``: the national series of (at least)
-    those KPIs, already being read aside (``measurements_bulk_upsert`` starts it before it reads the stored rows)."""
+    caller sends then runs on the database while the rows are judged."""
     errors: dict[int, dict[str, list[str]]] = {}
     first_by_key: dict[tuple, int] = {}
     first_by_external_id: dict[str, int] = {}
@@ -758,7 +756,7 @@ def _bulk_rows_check(
         # A national batch's series on connections of their own, in parts on as many cores (0.7 s for 10,000 at
         # scale 10 on this one). Nothing here has written a measurement yet, and each statement sees the rows
         # committed when it starts (READ COMMITTED) on any connection: the read aside sees what a read here would.
-        aside = aside or series_packed_aside(national)
+        aside = series_packed_aside(national)
         meanwhile()
         packed = aside.result() if aside is not None else series_packed(national)
         indexes: dict = {
@@ -873,11 +871,6 @@ def measurements_bulk_upsert(
     }
     for plan_id in sorted({kpi.plan_id for kpi in kpis.values()}):
         plan_open_check(plan_id=plan_id)  # a closed plan says so before any row is judged
-    # The national series the jump rule may judge (rows without a note), read aside from now on, while the stored
-    # rows and the ratios' parts are read here: at national scale 1 the rule waited 90 ms for them once it began.
-    aside = series_packed_aside(
-        sorted({row.kpi_id for row in rows if row.unit_id is None and not row.note.strip() and row.kpi_id in kpis})
-    )
     # The stored rows the payload revises, read first: a row equal to its stored one is not judged again.
     dates = [row.date for row in rows] or [datetime.date.min]
     # The nation's rows, and those of the payload's units: each side answered by its own unique index, where
@@ -901,7 +894,7 @@ def measurements_bulk_upsert(
     affected = sorted({row.kpi_id for row, same in zip(rows, unchanged, strict=True) if not same} & kpis.keys())
     with statements_overlapped():
         errors = _bulk_rows_check(
-            rows, kpis, source, unchanged, meanwhile=lambda: _kpis_series_changed(affected, now=now), aside=aside
+            rows, kpis, source, unchanged, meanwhile=lambda: _kpis_series_changed(affected, now=now)
         )
     for index, fields in part_errors.items():  # a unit's or a ratio's error says more than the value's that follows
         errors[index] = {**errors.get(index, {}), **fields}
