@@ -105,7 +105,7 @@ def series_packed_aside(
     futures = [Future() for _ in pieces]
     # A thread (and connection) of its own per part, reading every ASIDE_PARTS-th piece in turn: a pool could run
     # a quick part after another on one thread, one connection after the other.
-    for part in range(ASIDE_PARTS):
+    for part in range(min(ASIDE_PARTS, len(pieces))):
         threading.Thread(
             target=_series_read_aside,
             args=(pieces[part::ASIDE_PARTS], futures[part::ASIDE_PARTS], then),

@@ -277,13 +277,18 @@ def copy_within(model, columns: list[str], source, source_columns: list, ids: li
     table = quote(source._meta.db_table)
     insert = f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {selected} FROM {table}"
     with connection.cursor() as cursor:
-        for start in range(0, len(ids), 30_000):  # SQLite's limit on parameters (32,766) per statement
-            chunk = ids[start : start + 30_000]
-            if connection.vendor == "postgresql":
-                where, params = "id = ANY(%s)", [chunk]
-            else:
-                where, params = f"id IN ({', '.join(['%s'] * len(chunk))})", chunk
-            cursor.execute(
-                f"{insert} WHERE {where} ORDER BY id",
-                params,
-            )
+        for start in range(0, len(ids), IDS_PER_STATEMENT):
+            where, params = ids_match("id", ids[start : start + IDS_PER_STATEMENT])
+            cursor.execute(f"{insert} WHERE {where} ORDER BY id", params)
+
+
+# SQLite's limit on parameters (32,766) per statement, with room for a few more: what ``ids_match`` may be given.
+IDS_PER_STATEMENT = 30_000
+
+
+def ids_match(column: str, ids: list[int]) -> tuple[str, list]:
+    """Raw SQL matching ``column`` against ``ids``, and its parameters: one array on PostgreSQL (``= ANY``, as
+    ``plans.lookups.Any``), a placeholder per id elsewhere (at most ``IDS_PER_STATEMENT``)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
