@@ -155,6 +155,9 @@ def main():
         for label, ms, ratio, extra in rows:
             print(f"{label:<72} {ms:>9.3f} {ratio:>7.1f}x  {extra}")
     finally:
+        from plans.read_cache import read_cache
+
+        read_cache.close()  # its listening connection would keep the database from being dropped
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 

@@ -8,9 +8,10 @@ databases on DATABASE_URL's server and measures, beside the targets of the issue
 - pages (dashboard, focus area, goal, KPI, My work), warm and cold (cache cleared), each taking turns with a
   trivial view (``/healthz`` through the same test Client) for ten rounds, their query counts, and scale 10 /
   scale 1;
-- the API: a trivial detail (one team) against the trivial view, the floor of the stack (a bare DRF view, one
-  that only checks its token: benchmarks/floor_urls.py, and one PostgreSQL round trip), the first page of
-  ``/kpis/``, the token check, ``If-None-Match`` answered with 304, CSV and XLSX exports;
+- the API: a trivial detail (one team) against the trivial view, read again (from the process's read cache,
+  plans.read_cache) and read from the database (the cache emptied before each read), the floor of the stack (a
+  bare DRF view, one that only checks its token: benchmarks/floor_urls.py, and one PostgreSQL round trip), the
+  first page of ``/kpis/``, the token check, ``If-None-Match`` answered with 304, CSV and XLSX exports;
 - the whole-plan recompute (first and later) in a subprocess, its time and peak memory (ru_maxrss) against
   a raw SQL pass over the same rows in another subprocess;
 - write -> fresh statuses: in-process (no broker: the response waits for the recompute) and, when REDIS_URL
@@ -428,17 +429,37 @@ def measure_pages(plan) -> dict:
     return out
 
 
+def turns(call, rounds: int = 100) -> tuple[float, float]:
+    """``call`` and the trivial view taking turns ``rounds`` times, after a few of each: the median of ``call``'s
+    times, and that over the median of the trivial view's. Side by side, both see the machine in the same states (a
+    baseline taken a moment apart drifts with it), as the pages do (``measure_pages``)."""
+    trivial_client = Client()
+    for _ in range(5):
+        call()
+        trivial_client.get("/healthz")
+    calls, trivials = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        call()
+        calls.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        trivial_client.get("/healthz")
+        trivials.append(time.perf_counter() - t)
+    cost = statistics.median(calls)
+    return cost, cost / statistics.median(trivials)
+
+
 def measure_api(plan) -> dict:
     from django.test import RequestFactory
 
     from plans.api.authentication import TokenAuthentication
     from plans.models import KPI, Team
+    from plans.read_cache import read_cache
 
     api, key = token_client("read")
-    team = Team.objects.order_by("pk").first()
-    detail = median_time(lambda: api.get(f"/api/v1/teams/{team.pk}/"), repeat=30)
-    trivial_client = Client()
-    trivial = median_time(lambda: trivial_client.get("/healthz"), repeat=30)  # right after it, as for the pages
+    path = f"/api/v1/teams/{Team.objects.order_by('pk').first().pk}/"
+    detail, detail_x = turns(lambda: api.get(path))
+    uncached, uncached_x = turns(lambda: (read_cache.changed(), api.get(path)))
     first_page = api.get("/api/v1/kpis/")
     kpi = KPI.objects.filter(plan=plan).order_by("pk").first()
     response = api.get(f"/api/v1/kpis/{kpi.pk}/")
@@ -449,8 +470,10 @@ def measure_api(plan) -> dict:
     token_check = median_time(lambda: auth.authenticate(request), repeat=50)
     return {
         **api_floor(key),
-        "detail_x": detail / trivial,
+        "detail_x": detail_x,
         "detail": detail,
+        "detail_uncached_x": uncached_x,
+        "detail_uncached": uncached,
         "first_page_bytes": len(first_page.content) if first_page.status_code == 200 else None,
         "etag_304": not_modified,
         "token_check": token_check,
@@ -460,20 +483,17 @@ def measure_api(plan) -> dict:
 def api_floor(key: str) -> dict:
     """What any endpoint on this stack costs before it reads a row, through the same test Client and middleware as
     the trivial view: a bare DRF view (no authentication, permission or throttle) and one that only checks the
-    token (benchmarks/floor_urls.py), each over the trivial view measured right after it. Shown beside the detail's
-    ratio, with no target of their own."""
+    token (benchmarks/floor_urls.py), each taking turns with the trivial view. Shown beside the detail's ratio,
+    with no target of their own."""
     from django.test import override_settings
 
-    api, anonymous = Client(HTTP_AUTHORIZATION=f"Token {key}"), Client()
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
     out = {}
     with override_settings(ROOT_URLCONF="floor_urls"):
         for name, path in (("bare", "/bench/bare/"), ("token_only", "/bench/token/")):
-            cost = median_time(lambda path=path: api.get(path), repeat=100)
-            trivial = median_time(lambda: anonymous.get("/healthz"), repeat=100)
-            out[f"{name}_drf_x"] = cost / trivial
+            out[f"{name}_drf_x"] = turns(lambda path=path: api.get(path))[1]
     with connection.cursor() as cursor:
-        round_trip = median_time(lambda: cursor.execute("SELECT 1"), repeat=100)
-    out["round_trip_x"] = round_trip / median_time(lambda: anonymous.get("/healthz"), repeat=100)
+        out["round_trip_x"] = turns(lambda: cursor.execute("SELECT 1"))[1]
     return out
 
 
@@ -521,6 +541,9 @@ def run_scale(scale: float, log_dir: Path) -> dict:
             result["worker"] = {"bulk": bulk_and_wait(token_client()[0], plan)}  # in-process: waits for the recompute
         result["db"] = database_share()
     finally:
+        from plans.read_cache import read_cache
+
+        read_cache.close()  # its listening connection would keep the database from being dropped
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return result
 
@@ -616,6 +639,15 @@ def table(results: list[dict]) -> list[tuple]:
         [(x, d) if x else None for x, d in zip(each("api", "detail_x"), each("api", "detail"), strict=True)],
         "<= 2x",
         lambda v: v[0] <= 2,
+    )
+    add(
+        "API trivial detail read from the database (read cache emptied) / trivial view",
+        [
+            (x, f"{d * 1000:.1f} ms") if x else None
+            for x, d in zip(each("api", "detail_uncached_x"), each("api", "detail_uncached"), strict=True)
+        ],
+        "",
+        bool,
     )
     for name, label in (("bare", "a bare DRF view"), ("token_only", "a DRF view that only checks its token")):
         add(

@@ -4,6 +4,7 @@ import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -18,9 +19,10 @@ from plans.gcpause import collection_paused
 from plans.models import KPI, Goal, Milestone
 from plans.models.base import MAX_ID
 from plans.permissions import can_change_definition, measurement_write_refusal, measurements_visible, unit_scope
+from plans.read_cache import read_cache
 
 from . import serializers
-from .authentication import request_author
+from .authentication import api_token, request_author
 from .conditional import etag_for, if_match_version, list_etag, not_modified
 from .exceptions import PayloadTooLarge, SyncTooOld
 from .expand import EXPANDABLE, expanded_fields
@@ -119,11 +121,31 @@ class ApiViewMixin(BodyLimitMixin, IdempotentPostMixin):
         return response
 
     def retrieve(self, request, *args, **kwargs):
-        item = self.get_object()
-        etag = etag_for(item, request)
+        """An item with its ETag (304 when If-None-Match names it). A token's JSON read is kept in the process's
+        memory until anything changes (``plans.read_cache``): the sync clients read the same items over and over."""
+        key = self.read_cache_key(request)
+        generation = read_cache.generation() if key else None
+        kept = read_cache.get(key, generation)
+        if kept is None:
+            item = self.get_object()
+            etag = etag_for(item, request)
+            if not_modified(request, etag):
+                return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+            kept = dict(self.get_serializer(item).data), etag
+            read_cache.put(key, kept, generation)
+        data, etag = kept
         if not_modified(request, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        return Response(self.get_serializer(item).data, headers={"ETag": etag})
+        return Response(data, headers={"ETag": etag})
+
+    def read_cache_key(self, request) -> tuple | None:
+        """What a token's JSON detail depends on beyond the stored rows, which notify their changes: the view, the
+        path with its query (expand), the media type, the token (its scope, team and units) and the language. Not
+        the day: no representation is computed from today's date (statuses are stored by the recompute)."""
+        token = api_token(request)
+        if token is None or request.accepted_renderer.format != "json":
+            return None
+        return (type(self), request.get_full_path(), request.accepted_media_type, token.pk, get_language())
 
     def check_team_permissions(self, request, team_id: int | None) -> None:
         """Like ``check_object_permissions``, for the team that owns the item once the write is done."""

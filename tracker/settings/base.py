@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "plans.read_cache.WritesForgetMiddleware",
     "tracker.middleware.RequireContentLengthMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +106,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # task anyway (Celery's Django fixup), so a long-idle worker never runs a task on a dead one.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Tokens and API item details are kept in each web process's memory, emptied by every committed change
+# (plans/read_cache.py: PostgreSQL's LISTEN/NOTIFY). Off behind a pooler in transaction mode, where LISTEN fails.
+API_READ_CACHE = env.bool("API_READ_CACHE", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles a plan whose estimated cost passes jit_above_cost; for this app's queries the
     # compilation costs more than it saves (the "My work" query: 787 ms with JIT, 297 ms without).
