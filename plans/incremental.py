@@ -81,9 +81,9 @@ from .series import (
     series_packed_aside,
     series_unpack,
 )
-from .setwrites import bulk_insert, bulk_set, bulk_set_prepared, statements_overlapped
+from .setwrites import StatementsStepped, bulk_insert, bulk_set, bulk_set_prepared
 from .snapshot_copy import today_snapshot_copy
-from .tallies import tallies_count
+from .tallies import final_in, tallies_count, tallies_shifted
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +181,12 @@ class Changes:
         """The measurements of ``kpi_ids`` changed too (a zone's figures summed into the nation's)."""
         self.values_only |= set(kpi_ids) - self.defined()
         self.kpis |= set(kpi_ids)
+
+    def figures_only(self) -> bool:
+        """Whether the writes changed only measurements: no item came, went, moved or was redefined."""
+        return not (self.whole or self.milestones or self.goals or self.parents or self.deleted) and (
+            self.kpis <= self.values_only
+        )
 
     def size(self) -> int:
         return len(self.kpis) + len(self.milestones) + len(self.goals) + len(self.parents) + len(self.deleted)
@@ -353,13 +359,13 @@ def _chain_load(plan: Plan, changes: Changes) -> _Chain:
     return _Chain(plan, kpis, milestones, goals, areas, nodes=[])  # the nodes once the unmoved parents are known
 
 
-def _parents_unmoved(chain: _Chain, changes: Changes, results: dict, day: datetime.date) -> dict:
+def _parents_unmoved(chain: _Chain, changes: Changes, results: dict, day: datetime.date, figures: dict) -> dict:
     """The chain's goals, focus areas and plan that the write leaves as they are at ``day``, with their stored
     status, score and progress (and no explanation: they are not written again). Only for a plan whose stored
     statuses are in sync, of ``day`` (the caller's conditions): a stored roll-up is then that of its children's
     stored results, and it stays so when every child the write touched is a KPI whose values alone changed
     (``Changes.values_only``: its label and weight are those the roll-up read) and whose status, score and
-    progress are those stored.
+    progress are those stored (``figures``, by KPI id: read before any KPI's new results were applied).
 
     A batch that moves no KPI's figures (late figures of a closed plan repeat its final ones) rolls up none of
     its 2,400 goals at national scale 10, nor reads their 36,000 children. A changed milestone, a redefined KPI or
@@ -368,7 +374,7 @@ def _parents_unmoved(chain: _Chain, changes: Changes, results: dict, day: dateti
     moved |= {pk for kind, pk in changes.parents if kind == ItemType.GOAL}
     for kpi in chain.kpis:
         result = results[(ItemType.KPI, kpi.pk)]
-        if kpi.pk not in changes.values_only or (kpi.status, kpi.score, kpi.progress) != (
+        if kpi.pk not in changes.values_only or figures[kpi.pk] != (
             str(result.status),
             result.score,
             result.progress,
@@ -393,6 +399,35 @@ def _parents_unmoved(chain: _Chain, changes: Changes, results: dict, day: dateti
             rollup.Status(plan.status), plan.score, plan.progress, plan.explanation
         )
     return unmoved
+
+
+def _counted(chain: _Chain) -> dict:
+    """What the plan's tallies count of each chain item (``tallies.tallies_shifted``): its status and, for a KPI,
+    whether its final figure is in; as stored before the update applies its results."""
+    return {
+        (item_type, item.pk): (item.status, item_type == ItemType.KPI and final_in(item))
+        for item_type, items in (
+            (ItemType.KPI, chain.kpis),
+            (ItemType.MILESTONE, chain.milestones),
+            (ItemType.GOAL, chain.goals),
+            (ItemType.FOCUS_AREA, chain.areas),
+        )
+        for item in items
+    }
+
+
+def _tallies(plan: Plan, revision: int, changes: Changes, before: dict, chain: _Chain) -> dict:
+    """The plan's tallies once its statuses are written, counted once for the pages. Shifted by what the chain's
+    items moved when they counted the rows as they stood before this update: counted at the computed revision it
+    starts from, and every write since was figures only (no item came, went or was redefined). Else counted."""
+    stored = plan.tallies or {}
+    if stored.get("revision") == revision and changes.figures_only():
+        after = _counted(chain)
+        moves = ((key[0], was, after[key]) for key, was in before.items())
+        shifted = tallies_shifted(stored, plan.computed_revision, moves)
+        if shifted is not None:
+            return shifted
+    return tallies_count(plan)
 
 
 def _stored_result(item: _Item) -> rollup.Result:
@@ -495,11 +530,14 @@ def _writes_prepared(chain: _Chain, results: dict, now, models, unmoved=()) -> l
     return sends
 
 
-def _current_results(chain: _Chain, aside: SeriesAside | None, history, today: datetime.date) -> tuple[dict, dict]:
+def _current_results(
+    chain: _Chain, aside: SeriesAside | None, history, today: datetime.date, evaluated: Callable[[list, dict], None]
+) -> tuple[dict, dict]:
     """The chain KPIs' series (``_points``) and today's results of its KPIs and milestones (``_item_results``).
 
     With a read aside, each chunk's KPIs are evaluated as soon as it comes, while the database still reads the
     other chunks: at national scale 10 the evaluation of 10,000 KPIs (0.4 s) no longer waits for the last series.
+    ``evaluated(kpis, results)`` hears of each such chunk (the caller writes them while the next is evaluated).
     """
     if aside is None:
         points = _points(chain.kpis)
@@ -509,7 +547,9 @@ def _current_results(chain: _Chain, aside: SeriesAside | None, history, today: d
     for chunk in aside.completed():
         kpis = [by_id[pk] for pk in chunk if pk in by_id]
         points.update((kpi.pk, chunk[kpi.pk]) for kpi in kpis)
-        results |= _item_results(replace(chain, kpis=kpis, milestones=[]), points, {}, today, live=True)
+        chunk_results = _item_results(replace(chain, kpis=kpis, milestones=[]), points, {}, today, live=True)
+        evaluated(kpis, chunk_results)
+        results |= chunk_results
     # No measurement (no series), or drawn into the change by the zones' aggregates once the read aside had begun.
     rest = [kpi for kpi in chain.kpis if kpi.pk not in points]
     points.update(_points(rest))
@@ -690,31 +730,47 @@ def plan_update_incremental(
     recounted = (
         [d for d in month_ends if d < start] if recount is not None and _recount_applies(chain, changes.since) else []
     )
-    evaluated = [d for d in month_ends if d not in recounted]
-    points, current = _current_results(chain, aside, history, today)
-    in_sync = plan.computed_revision >= first_revision - 1
-    # The stored results are today's; past month ends roll up from their own snapshots, and today's snapshot keeps
-    # the explanation on a month end.
-    unmoved = (
-        _parents_unmoved(chain, changes, current, today) if in_sync and not rolled and not is_month_end(today) else {}
-    )
-    current |= unmoved
-    chain.nodes = _nodes(
-        plan,
-        {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved},
-        {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in unmoved},
-    )
-    stored = _month_end_snapshots(chain, rolled)
+    evaluated_days = [d for d in month_ends if d not in recounted]
     now = timezone.now()
-    # The KPIs' and milestones' rows are written while their goals are rolled up (10,000 KPI rows at national
-    # scale 10 take the database 0.45 s; the roll-ups and the month ends are Python's work).
-    sends = _writes_prepared(chain, current, now, (KPI, Milestone))
-    with statements_overlapped():
-        for send in sends:
-            send()
+    figures = {kpi.pk: (kpi.status, kpi.score, kpi.progress) for kpi in chain.kpis}  # as stored, before item_apply
+    counted = _counted(chain)
+    written = set()
+    with StatementsStepped() as steps:
+        # A read aside's chunks of KPIs are written as they are evaluated, each chunk's UPDATE running on the server
+        # while the next is evaluated (10,000 KPI rows at national scale 10 take the database 0.6 s).
+
+        def evaluated(kpis: list[_Item], results: dict) -> None:
+            steps.step(lambda: _writes_prepared(replace(chain, kpis=kpis, milestones=[]), results, now, (KPI,)))
+            written.update(kpi.pk for kpi in kpis)
+
+        points, current = _current_results(chain, aside, history, today, evaluated)
+        in_sync = plan.computed_revision >= first_revision - 1
+        # The stored results are today's; past month ends roll up from their own snapshots, and today's snapshot
+        # keeps the explanation on a month end.
+        unmoved = (
+            _parents_unmoved(chain, changes, current, today, figures)
+            if in_sync and not rolled and not is_month_end(today)
+            else {}
+        )
+        current |= unmoved
+        stored = {}
+
+        def rest_prepared() -> list[Callable[[], None]]:
+            chain.nodes = _nodes(
+                plan,
+                {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved},
+                {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in unmoved},
+            )
+            stored.update(_month_end_snapshots(chain, rolled))
+            rest = replace(chain, kpis=[kpi for kpi in chain.kpis if kpi.pk not in written])
+            return _writes_prepared(rest, current, now, (KPI, Milestone))
+
+        # The other KPIs' and the milestones' rows are written while their goals are rolled up (the roll-ups and
+        # the month ends are Python's work).
+        steps.step(rest_prepared)
         _roll_up(chain, current, today, _stored_today)
         by_day = {today: current}
-        for day in evaluated:
+        for day in evaluated_days:
             items = _item_results(chain, points, history, day, live=False)
             by_day[day] = (
                 _roll_up(chain, items, day, lambda node, day=day: stored.get((*node.key, day)))
@@ -727,7 +783,7 @@ def plan_update_incremental(
     _apply(plan, current[(ItemType.PLAN, plan.pk)], now, kpi=False)
     if in_sync:
         plan.computed_revision = min(max(revision, last_revision), plan.data_revision)
-        plan.tallies = tallies_count(plan)  # the statuses just written, counted once for the pages
+        plan.tallies = _tallies(plan, revision, changes, counted, chain)
     else:
         # The dirty month ends of the writes not yet computed are found from computed_at: keep it.
         plan.computed_at = computed_at
@@ -735,8 +791,8 @@ def plan_update_incremental(
 
     keys = chain.keys()
     item_keys = [key for key in keys if key[0] in (ItemType.KPI, ItemType.MILESTONE)]
-    past = (Q(as_of__in=rolled) & _key_filter(keys)) | (Q(as_of__in=evaluated) & _key_filter(item_keys))
-    if rolled or evaluated or changes.deleted:
+    past = (Q(as_of__in=rolled) & _key_filter(keys)) | (Q(as_of__in=evaluated_days) & _key_filter(item_keys))
+    if rolled or evaluated_days or changes.deleted:
         StatusSnapshot.objects.filter(plan=plan).filter(past | _key_filter(changes.deleted)).delete()
     rows = []
     for day, results in by_day.items():

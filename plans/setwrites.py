@@ -151,6 +151,36 @@ def statements_overlapped():
         yield
 
 
+class StatementsStepped:
+    """``statements_overlapped`` in steps, for writes made ready piece by piece: ``step(prepare)`` waits for the
+    statements the last step sent, calls ``prepare`` (which may COPY: nothing is pending) and sends the statements
+    it returns, which run on the server while Python goes on until the next step or the block's end. The
+    incremental update writes each chunk of KPIs while it evaluates the next. An error raises at the latest when
+    the block ends; elsewhere than on PostgreSQL each statement runs as it is sent."""
+
+    def __init__(self):
+        self._open = None
+
+    def __enter__(self):
+        return self
+
+    def step(self, prepare: Callable[[], list[Callable[[], None]]]) -> None:
+        self._close(None, None, None)
+        sends = prepare()
+        self._open = statements_overlapped()
+        self._open.__enter__()
+        for send in sends:
+            send()
+
+    def _close(self, *exc_info) -> None:
+        opened, self._open = self._open, None
+        if opened is not None:
+            opened.__exit__(*exc_info)
+
+    def __exit__(self, *exc_info) -> None:
+        self._close(*exc_info)
+
+
 def bulk_insert(model, objs: list, fields: list[str]) -> None:
     """INSERT ``objs`` (``fields`` only, no primary key) in one statement (PostgreSQL: one COPY)."""
     if not objs:

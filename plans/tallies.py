@@ -11,6 +11,8 @@ item, a status) moves ``data_revision`` first, so stored tallies are never read 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db.models import Count, F, Q, Value
 
 from .choices import ItemType, Status
@@ -60,6 +62,40 @@ def closure_counts_live(plan_ids) -> dict[int, dict]:
         )
     )
     return {row.pop("plan_id"): row for row in rows}
+
+
+def final_in(kpi) -> bool:
+    """Whether the KPI's final figure is in, as ``closure_counts_live`` counts it: its latest figure counted is dated
+    on or after its target date."""
+    return kpi.latest_date is not None and kpi.latest_date >= kpi.target_date
+
+
+def tallies_shifted(tallies: dict, revision: int, moves) -> dict | None:
+    """``tallies`` once some items changed what they count, tagged with ``revision``; None when they come out
+    inconsistent (a count below zero), to be counted instead.
+
+    ``moves`` yields (item type, (status, final figure in) before, the same after) for each item that may have
+    changed; the final figure counts for KPIs only. The incremental update shifts the tallies of a batch of
+    figures so rather than count the plan's rows again (0.2 s at national scale 10, where the rows just rewritten
+    are no longer visible from the indexes alone)."""
+    counts = Counter({(item_type, status): n for item_type, status, n in tallies["counts"]})
+    closure = list(tallies["closure"])
+    for item_type, before, after in moves:
+        if before == after:
+            continue
+        for sign, (status, final) in ((-1, before), (1, after)):
+            counts[(item_type, status)] += sign
+            if final:
+                closure[1] += sign
+                closure[2] += sign if status == Status.ACHIEVED else 0
+                closure[3] += sign if status == Status.MISSED else 0
+    if min(counts.values(), default=0) < 0 or min(closure) < 0:
+        return None
+    return {
+        "revision": revision,
+        "counts": [[item_type, status, n] for (item_type, status), n in counts.items() if n],
+        "closure": closure,
+    }
 
 
 def tallies_count(plan: Plan) -> dict:

@@ -25,7 +25,7 @@ from plans.permissions import STAFF
 from plans.recompute import plan_recompute
 from plans.recompute_queue import broker_breaker
 from plans.services import MeasurementRow
-from plans.tallies import tallies_count, tallies_current
+from plans.tallies import tallies_count, tallies_current, tallies_shifted
 from tests.factories import (
     FocusAreaFactory,
     GoalFactory,
@@ -295,6 +295,51 @@ def test_a_measurement_write_costs_the_same_queries_whatever_the_plan_size(djang
     # full_clean checks the zones' unit constraints; the aggregate refresh reads once; the plan's tallies are
     # counted once (two queries) so that the pages need not count them (plans.tallies)
     assert small == large <= 50
+
+
+def tallies_of(plan_id: int) -> tuple:
+    tallies = Plan.objects.get(pk=plan_id).tallies
+    return sorted(map(tuple, tallies["counts"])), tallies["closure"], tallies["revision"]
+
+
+def counted_now(plan_id: int) -> tuple:
+    counted = tallies_count(Plan.objects.get(pk=plan_id))
+    return sorted(map(tuple, counted["counts"])), counted["closure"], counted["revision"]
+
+
+@pytest.mark.django_db
+def test_figures_shift_the_stored_tallies_and_anything_else_counts_them(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """A write of figures only moves the counts of the items whose status or final figure moved (the rows are not
+    counted again: plans.tallies.tallies_shifted); any other write has them counted. Both as a count gives."""
+    kpi = measured_plan(2)
+    counts = []
+    monkeypatch.setattr(plans.incremental, "tallies_count", lambda plan: counts.append(plan.pk) or tallies_count(plan))
+    before = tallies_of(kpi.plan_id)
+    with django_capture_on_commit_callbacks(execute=True):  # the KPI and its goal move
+        services.measurement_record(kpi=kpi, date=TODAY, value=95, note="checked")
+    assert KPI.objects.get(pk=kpi.pk).status == "achieved"
+    assert counts == []
+    assert tallies_of(kpi.plan_id) == counted_now(kpi.plan_id) != before
+    other = measured_plan(2)  # a plan of its own: this test's one transaction updates a plan once
+    with django_capture_on_commit_callbacks(execute=True):  # a milestone's progress: counted
+        services.milestone_progress_record(
+            milestone=Milestone.objects.filter(goal=other.goal_id).first(), percent_complete=40, state="in_progress"
+        )
+    assert counts == [other.plan_id]
+    assert tallies_of(other.plan_id) == counted_now(other.plan_id)
+
+
+def test_tallies_that_would_shift_below_zero_are_counted_instead():
+    tallies = {"revision": 3, "counts": [["kpi", "on_track", 1]], "closure": [1, 0, 0, 0]}
+    moved = ("kpi", ("on_track", False), ("achieved", True))
+    assert tallies_shifted(tallies, 4, [moved]) == {
+        "revision": 4,
+        "counts": [["kpi", "achieved", 1]],
+        "closure": [1, 1, 1, 0],
+    }
+    assert tallies_shifted(tallies, 4, [moved, moved]) is None
 
 
 @pytest.mark.django_db
