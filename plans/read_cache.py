@@ -34,7 +34,8 @@ CHANNEL = "tracker_changed"
 NOTIFYING_APPS = ("plans", "auth")
 # Columns whose changes no cached read shows: a token's last use, written once a minute by the reads themselves.
 QUIET_COLUMNS = {"plans_apitoken": {"last_used_at"}}
-MAX_ENTRIES = 5000
+# Entries kept at most, then all forgotten: a KPI with its explanation expanded is up to 30 KB (60 MB in all).
+MAX_ENTRIES = 2000
 # The listening connection is checked with a query this often (a silently dropped one would miss notifications),
 # and tried again this long after it failed.
 PING_SECONDS = 10
