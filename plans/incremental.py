@@ -184,9 +184,7 @@ class Changes:
 
     def figures_only(self) -> bool:
         """Whether the writes changed only measurements: no item came, went, moved or was redefined."""
-        return not (self.whole or self.milestones or self.goals or self.parents or self.deleted) and (
-            self.kpis <= self.values_only
-        )
+        return not (self.whole or self.milestones or self.goals or self.parents or self.deleted or self.defined())
 
     def size(self) -> int:
         return len(self.kpis) + len(self.milestones) + len(self.goals) + len(self.parents) + len(self.deleted)
@@ -753,21 +751,17 @@ def plan_update_incremental(
             else {}
         )
         current |= unmoved
-        stored = {}
-
-        def rest_prepared() -> list[Callable[[], None]]:
-            chain.nodes = _nodes(
-                plan,
-                {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved},
-                {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in unmoved},
-            )
-            stored.update(_month_end_snapshots(chain, rolled))
-            rest = replace(chain, kpis=[kpi for kpi in chain.kpis if kpi.pk not in written])
-            return _writes_prepared(rest, current, now, (KPI, Milestone))
-
+        steps.wait()  # the reads below see the chunks written
+        chain.nodes = _nodes(
+            plan,
+            {g.pk for g in chain.goals if (ItemType.GOAL, g.pk) not in unmoved},
+            {a.pk for a in chain.areas if (ItemType.FOCUS_AREA, a.pk) not in unmoved},
+        )
+        stored = _month_end_snapshots(chain, rolled)
+        rest = replace(chain, kpis=[kpi for kpi in chain.kpis if kpi.pk not in written])
         # The other KPIs' and the milestones' rows are written while their goals are rolled up (the roll-ups and
         # the month ends are Python's work).
-        steps.step(rest_prepared)
+        steps.step(lambda: _writes_prepared(rest, current, now, (KPI, Milestone)))
         _roll_up(chain, current, today, _stored_today)
         by_day = {today: current}
         for day in evaluated_days:

@@ -165,12 +165,16 @@ class StatementsStepped:
         return self
 
     def step(self, prepare: Callable[[], list[Callable[[], None]]]) -> None:
-        self._close(None, None, None)
+        self.wait()
         sends = prepare()
         self._open = statements_overlapped()
         self._open.__enter__()
         for send in sends:
             send()
+
+    def wait(self) -> None:
+        """Until the statements sent so far have run: what follows may read, or COPY."""
+        self._close(None, None, None)
 
     def _close(self, *exc_info) -> None:
         opened, self._open = self._open, None
