@@ -82,7 +82,7 @@ from .series import (
     series_unpack,
 )
 from .setwrites import StatementsStepped, bulk_insert, bulk_set, bulk_set_prepared
-from .snapshot_copy import today_snapshot_copy
+from .snapshot_copy import today_snapshot_copy, today_snapshot_copy_prepared
 from .tallies import final_in, tallies_count, tallies_shifted
 
 logger = logging.getLogger(__name__)
@@ -503,6 +503,17 @@ def _month_end_snapshots(chain: _Chain, days: list[datetime.date]) -> dict:
     }
 
 
+def _items_written(chain: _Chain, results: dict, now, today: datetime.date) -> list[Callable[[], None]]:
+    """The writes of the chain's KPIs and milestones (``_writes_prepared``), then the copy of their rows into today's
+    snapshot (``today_snapshot_copy``): sent together, they run on the server while Python evaluates or rolls up
+    what comes next. Nothing writes those rows later in the update."""
+    keys = [*((ItemType.KPI, kpi.pk) for kpi in chain.kpis), *((ItemType.MILESTONE, m.pk) for m in chain.milestones)]
+    return [
+        *_writes_prepared(chain, results, now, (KPI, Milestone)),
+        today_snapshot_copy_prepared(chain.plan.pk, today, keys),
+    ]
+
+
 def _writes_prepared(chain: _Chain, results: dict, now, models, unmoved=()) -> list[Callable[[], None]]:
     """The writes of the chain's items of ``models`` whose computed values changed, prepared up to their UPDATEs
     (``bulk_set_prepared``), which the caller sends (the plan is written by the caller); ``unmoved`` are left."""
@@ -738,7 +749,7 @@ def plan_update_incremental(
         # while the next is evaluated (10,000 KPI rows at national scale 10 take the database 0.6 s).
 
         def evaluated(kpis: list[_Item], results: dict) -> None:
-            steps.step(lambda: _writes_prepared(replace(chain, kpis=kpis, milestones=[]), results, now, (KPI,)))
+            steps.step(lambda: _items_written(replace(chain, kpis=kpis, milestones=[]), results, now, today))
             written.update(kpi.pk for kpi in kpis)
 
         points, current = _current_results(chain, aside, history, today, evaluated)
@@ -759,9 +770,9 @@ def plan_update_incremental(
         )
         stored = _month_end_snapshots(chain, rolled)
         rest = replace(chain, kpis=[kpi for kpi in chain.kpis if kpi.pk not in written])
-        # The other KPIs' and the milestones' rows are written while their goals are rolled up (the roll-ups and
-        # the month ends are Python's work).
-        steps.step(lambda: _writes_prepared(rest, current, now, (KPI, Milestone)))
+        # The other KPIs' and the milestones' rows are written and copied while their goals are rolled up (the
+        # roll-ups and the month ends are Python's work).
+        steps.step(lambda: _items_written(rest, current, now, today))
         _roll_up(chain, current, today, _stored_today)
         by_day = {today: current}
         for day in evaluated_days:
@@ -793,7 +804,8 @@ def plan_update_incremental(
         if day != today:
             rows += _snapshot_rows(plan, day, {key: results[key] for key in keys if key in results})
     bulk_insert(StatusSnapshot, rows, SNAPSHOT_FIELDS)
-    today_snapshot_copy(plan.pk, today, [key for key in keys if key in current])
+    parents = (ItemType.GOAL, ItemType.FOCUS_AREA, ItemType.PLAN)  # the KPIs and milestones are copied as written
+    today_snapshot_copy(plan.pk, today, [key for key in keys if key[0] in parents and key in current])
     if recounted:
         recount.kpi_ids, recount.days = [kpi.pk for kpi in chain.kpis], recounted
     return in_sync

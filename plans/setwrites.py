@@ -96,14 +96,14 @@ def bulk_set_prepared(model, objs: list, fields: list[str]) -> Callable[[], None
     source, names = _source(model, columns)
     assignments = ", ".join(f'"{name}" = v."{name}"' for name in names[1:])
     sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.id = v.id"
-    return _sender((sql, [_payload(model, columns, objs)]))
+    return sender((sql, [_payload(model, columns, objs)]))
 
 
 def _nothing() -> None:
     pass
 
 
-def _sender(*statements: tuple[str, list | None]) -> Callable[[], None]:
+def sender(*statements: tuple[str, list | None]) -> Callable[[], None]:
     """A function sending ``statements`` ((SQL, parameters) each) on the connection."""
 
     def send() -> None:
@@ -131,7 +131,7 @@ def _copy_set(model, objs: list, columns: list[str]) -> Callable[[], None]:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {temporary} ({spec}) ON COMMIT DROP")
         _copy(cursor, f"COPY {temporary} FROM STDIN", fields, rows)
-    return _sender(
+    return sender(
         (f"UPDATE {table} SET {assignments} FROM {temporary} AS v WHERE {table}.id = v.id", None),
         (f"DROP TABLE {temporary}", None),
     )

@@ -11,13 +11,14 @@ a fraction of that, with no row sent either way.
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import connection
 
 from .choices import ItemType
 from .dates import is_month_end
 from .models import KPI, FocusArea, Goal, Milestone, Plan, StatusSnapshot
-from .setwrites import IDS_PER_STATEMENT, ids_match
+from .setwrites import IDS_PER_STATEMENT, ids_match, sender
 
 # Each kind of item: its model, the column naming its plan and the one holding its forecast (None: it has none).
 SOURCES = {
@@ -34,9 +35,19 @@ def today_snapshot_copy(plan_id: int, today: datetime.date, keys: list[tuple[str
     """Make today's snapshot of the items ``keys`` ((item type, id) pairs of plan ``plan_id``) what their rows now
     hold, in one statement (per ``IDS_PER_STATEMENT`` items): rows missing are inserted, rows that differ are
     updated, equal ones are left (no new row version)."""
-    with connection.cursor() as cursor:
-        for start in range(0, len(keys), IDS_PER_STATEMENT):
-            cursor.execute(*_statement(plan_id, today, keys[start : start + IDS_PER_STATEMENT]))
+    today_snapshot_copy_prepared(plan_id, today, keys)()
+
+
+def today_snapshot_copy_prepared(plan_id: int, today: datetime.date, keys: list[tuple[str, int]]) -> Callable[[], None]:
+    """``today_snapshot_copy`` as a function sending its statements, which the caller may send in a pipeline
+    (``plans.setwrites.StatementsStepped``) right after the writes of those items: the incremental update copies
+    each chunk of KPIs as soon as it has written them, while it evaluates the next chunk."""
+    return sender(
+        *(
+            _statement(plan_id, today, keys[start : start + IDS_PER_STATEMENT])
+            for start in range(0, len(keys), IDS_PER_STATEMENT)
+        )
+    )
 
 
 def _statement(plan_id: int, today: datetime.date, keys) -> tuple[str, list]:
