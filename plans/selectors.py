@@ -19,14 +19,12 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
-    Window,
     prefetch_related_objects,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Coalesce, Collate, Concat, Now, RowNumber
+from django.db.models.functions import Cast, Coalesce, Collate, Concat, Now
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -347,23 +345,45 @@ def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, 
     one query, plus the first row of every other bucket (so every bucket's count comes along).
 
     Ranked by due date then name within each bucket by a window, so only the keys of the rows that can be shown
-    leave the database; the counts are windows over the same partition.
+    leave the database; the counts are windows over the same partition. The windows rank the rows of ``items``
+    compiled once, as a derived table: as Django's own window filter (a ``filter()`` on a window annotation) the
+    bucket's expression, a ``CASE`` over the statuses, frequencies and dates, was compiled into the select list,
+    each window's partition and the wrapping query again, some 8 ms of the ORM's Python for the KPIs' query, a
+    tenth of My work's cold render; the database's work is the same.
     """
-    by_bucket = {"partition_by": [F("bucket")]}
-    ranked = items.annotate(
-        kind=Value(kind),
-        due=F(due),
-        label=_byte_order(label),
-        rank=Window(RowNumber(), order_by=[F(due), _byte_order(label), F("id")], **by_bucket),
-        total=Window(Count("id"), **by_bucket),
-        uncomputed=Window(Sum(Case(When(status="", then=1), default=0)), **by_bucket),
+    inner, params = (
+        items.annotate(due_on=F(due), label_key=_byte_order(label))
+        .order_by()
+        .values("bucket", "due_on", "label_key", "id", "status")
+        .query.sql_with_params()
     )
-    shown = Q(rank=1)
+    shown, shown_params = ["rank = 1"], []
     for bucket, stop in stops.items():
-        shown |= Q(bucket=bucket, rank__lte=stop)
-    # Unordered: the caller sorts the few keys; the model's default ordering would sort every ranked row again.
-    keys = ranked.filter(shown).order_by().values_list("bucket", "total", "uncomputed", "due", "label", "kind", "id")
-    return list(keys)
+        shown.append("(bucket = %s AND rank <= %s)")
+        shown_params += [bucket, stop]
+    partition = "OVER (PARTITION BY bucket"
+    sql = f"""
+        SELECT bucket, total, uncomputed, due_on, label_key, id FROM (
+            SELECT bucket, due_on, label_key, id,
+                ROW_NUMBER() {partition} ORDER BY due_on, label_key, id) AS rank,
+                COUNT(*) {partition}) AS total,
+                SUM(CASE WHEN status = '' THEN 1 ELSE 0 END) {partition}) AS uncomputed
+            FROM ({inner}) AS items
+        ) AS ranked
+        WHERE {" OR ".join(shown)}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *shown_params])
+        rows = cursor.fetchall()
+    # SQLite's cursor gives dates as text: as the ORM would read them, so that both kinds sort alike.
+    return [
+        (bucket, total, uncomputed, _date_read(due_on), label_key, kind, pk)
+        for bucket, total, uncomputed, due_on, label_key, pk in rows
+    ]
+
+
+def _date_read(value) -> datetime.date:
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:
