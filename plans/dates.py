@@ -13,6 +13,11 @@ ONE_DAY = datetime.timedelta(days=1)
 PERIOD_GRACE = datetime.timedelta(days=31)
 
 
+def date_read(value) -> datetime.date | None:
+    """A date as read back raw (SQLite's cursor gives text; an import's cells and JSON may too), or as given."""
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def is_month_end(day: datetime.date) -> bool:
     """Whether ``day`` is the last day of its month."""
     return (day + ONE_DAY).day == 1

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from . import tallies
 from .choices import Aggregation, ItemType, MilestoneState, PlanState, Status, SubmissionState, UnitLevel
+from .dates import date_read
 from .models import (
     KPI,
     DefinitionChange,
@@ -377,13 +378,9 @@ def _work_keys(items: QuerySet, *, kind: int, due: str, label, stops: dict[str, 
         rows = cursor.fetchall()
     # SQLite's cursor gives dates as text: as the ORM would read them, so that both kinds sort alike.
     return [
-        (bucket, total, uncomputed, _date_read(due_on), label_key, kind, pk)
+        (bucket, total, uncomputed, date_read(due_on), label_key, kind, pk)
         for bucket, total, uncomputed, due_on, label_key, pk in rows
     ]
-
-
-def _date_read(value) -> datetime.date:
-    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, int]]) -> WorkPage:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..choices import ChangeChannel, MeasurementSource, MilestoneState
+from ..dates import date_read
 from ..models import KPI, FocusArea, Goal, Milestone, MilestoneUpdate, Plan, Team
 from ..models.kpis import kpi_default_range
 from .history import definition_created, definition_updated, item_values
@@ -64,10 +65,6 @@ def _upsert(model, lookup: dict[str, Any], fields: dict[str, Any], options: dict
     return obj, True
 
 
-def _date(value) -> datetime.date | None:
-    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _located(exc: ValidationError, where: str) -> ValidationError:
     """The service's error with each field named by where it sits in the file ("RD-SPEND 2025-03-31: value")."""
     if not hasattr(exc, "error_dict"):
@@ -111,8 +108,8 @@ def plan_import(*, data: dict[str, Any], recorded_by=None, overwrite: bool = Tru
             "description": p.get("description", ""),
             **_twins(Plan, p),
             "baseline_year": p["baseline_year"],
-            "start_date": _date(p["start_date"]),
-            "end_date": _date(p["end_date"]),
+            "start_date": date_read(p["start_date"]),
+            "end_date": date_read(p["end_date"]),
         },
         options,
     )
@@ -150,8 +147,8 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
             **_twins(Goal, g),
             "owner_team": owner,
             "weight": Decimal(str(g.get("weight", 1))),
-            "start_date": _date(g.get("start_date")),
-            "due_date": _date(g.get("due_date")),
+            "start_date": date_read(g.get("start_date")),
+            "due_date": date_read(g.get("due_date")),
         },
         options,
     )
@@ -181,12 +178,12 @@ def _goal_import(plan, focus_area, g, teams, options) -> bool:
                 "owner_team": teams.get(m["owner_team"]) if m.get("owner_team") else owner,
                 "description": m.get("description", ""),
                 **_twins(Milestone, m),
-                "start_date": _date(m.get("start_date")),
-                "due_date": _date(m["due_date"]),
+                "start_date": date_read(m.get("start_date")),
+                "due_date": date_read(m["due_date"]),
                 "weight": Decimal(str(m.get("weight", 1))),
                 "percent_complete": percent,
                 "state": state,
-                "completed_on": _date(m.get("completed_on")),
+                "completed_on": date_read(m.get("completed_on")),
             },
             options,
         )
@@ -226,7 +223,7 @@ def _milestone_history_import(milestone, history, author) -> bool:
         except ValidationError as exc:
             raise _located(exc, f"{milestone.title} {entry['date']}") from exc
         update.save()
-        day = datetime.datetime.combine(_date(entry["date"]), datetime.time(12), timezone.get_current_timezone())
+        day = datetime.datetime.combine(date_read(entry["date"]), datetime.time(12), timezone.get_current_timezone())
         MilestoneUpdate.objects.filter(pk=update.pk).update(created_at=day, updated_at=day)
         previous_percent, previous_state = entry["percent_complete"], state
     return True
@@ -248,9 +245,9 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
             **_twins(KPI, k),
             "direction": k.get("direction", "increase"),
             "baseline_value": float(k["baseline_value"]),
-            "baseline_date": _date(k["baseline_date"]),
+            "baseline_date": date_read(k["baseline_date"]),
             "target_value": float(k["target_value"]),
-            "target_date": _date(k["target_date"]),
+            "target_date": date_read(k["target_date"]),
             "min_value": None if low is None else float(low),
             "max_value": None if high is None else float(high),
             "frequency": k["frequency"],
@@ -268,12 +265,12 @@ def _kpi_import(plan, goal, owner, k, options) -> bool:
         else set(kpi.measurements.national().filter(source=MeasurementSource.IMPORT).values_list("date", flat=True))
     )
     for date, value in k.get("measurements", []):
-        if _date(date) in stored:
+        if date_read(date) in stored:
             continue
         try:
             result = measurement_record(
                 kpi=kpi,
-                date=_date(date),
+                date=date_read(date),
                 value=value,
                 source=MeasurementSource.IMPORT,
                 recorded_by=options["author"],
