@@ -249,6 +249,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "plans.api.negotiation.FirstRendererNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["plans.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": env("API_THROTTLE_RATE", default="1200/minute")},
     "NUM_PROXIES": TRACKER_NUM_PROXIES or None,
