@@ -172,31 +172,43 @@ def explain_snapshot(*, as_of, status: str | None, score, progress) -> Explained
 
 # --- KPI outcome: forecast before the target date, final figure after it ------------------
 
-FORECAST, FINAL_FIGURE, FINAL_FIGURE_OVERDUE = "forecast", "final_figure", "final_figure_overdue"
+FORECAST, FINAL_FIGURE, FINAL_FIGURE_DUE, FINAL_FIGURE_OVERDUE = (
+    "forecast",
+    "final_figure",
+    "final_figure_due",
+    "final_figure_overdue",
+)
 
 
 @dataclass(frozen=True)
 class KPIOutcome:
     """What a KPI row shows in its forecast place: the forecast, or once the target date has passed the
-    final figure (a measurement dated on or after the target date), or that the final figure is overdue."""
+    final figure (a measurement dated on or after the target date); without it, the forecast while the final
+    figure is still due (``due_by``, KPI rule 8's allowance), then that the final figure is overdue."""
 
     kind: str
     value: float | None = None
     date: datetime.date | None = None
     low: float | None = None
     high: float | None = None
+    due_by: datetime.date | None = None
 
     @property
     def label(self) -> str:
         return {
             FORECAST: _("Forecast at the target date"),
             FINAL_FIGURE: _("Final figure"),
+            FINAL_FIGURE_DUE: _("Forecast until the final figure is in"),
             FINAL_FIGURE_OVERDUE: _("Final figure overdue"),
         }[self.kind]
 
     @property
     def final_in(self) -> bool:
         return self.kind == FINAL_FIGURE
+
+    @property
+    def final_due(self) -> bool:
+        return self.kind == FINAL_FIGURE_DUE
 
     @property
     def final_overdue(self) -> bool:
@@ -206,18 +218,24 @@ class KPIOutcome:
 def kpi_outcome(kpi, as_of: datetime.date | None, today: datetime.date) -> KPIOutcome:
     """The outcome of a dashboard KPI row (``as_of_*`` annotations) at ``as_of`` (None: now, on ``today``).
 
-    The latest kept figure is the final one when it is dated on or after the target date; past the
-    target date without it, the final figure is overdue (KPI rule 10's second reason), and a forecast
-    no longer stands in for it on the page. The 95% interval is stored for the current status only.
+    The latest kept figure is the final one when it is dated on or after the target date. Past the target date
+    without it, the forecast stands in until the final figure is due (the target date plus the frequency's
+    allowance, as KPI rule 8 judges the status); after that the final figure is overdue, and the page no longer
+    shows a forecast in its place. The 95% interval is stored for the current status only.
     """
     latest_date = kpi.as_of_latest_date
     if latest_date is not None and latest_date >= kpi.target_date:
         return KPIOutcome(FINAL_FIGURE, value=kpi.as_of_latest_value, date=latest_date)
-    if (as_of or today) > kpi.target_date:
-        return KPIOutcome(FINAL_FIGURE_OVERDUE)
+    day = as_of or today
+    kind, due_by = FORECAST, None
+    if day > kpi.target_date:
+        due_by = kpi.final_figure_due_by
+        if day > due_by:
+            return KPIOutcome(FINAL_FIGURE_OVERDUE, due_by=due_by)
+        kind = FINAL_FIGURE_DUE
     if as_of is None:
-        return KPIOutcome(FORECAST, value=kpi.as_of_forecast, low=kpi.forecast_low, high=kpi.forecast_high)
-    return KPIOutcome(FORECAST, value=kpi.as_of_forecast)
+        return KPIOutcome(kind, value=kpi.as_of_forecast, low=kpi.forecast_low, high=kpi.forecast_high, due_by=due_by)
+    return KPIOutcome(kind, value=kpi.as_of_forecast, due_by=due_by)
 
 
 def kpi_points(kpi, as_of: datetime.date | None = None, measurements=None) -> list[dict]:

@@ -613,6 +613,12 @@ def _kpi_progress(status: Status, hold_the_line: bool, vc: float, b0: float, tar
     return _clamp((vc - b0) / (target - b0), 0.0, 1.0)
 
 
+def final_figure_due_by(target_date: datetime.date, frequency: str) -> datetime.date:
+    """KPI rule 8: the last day a KPI's final figure may come in while its forecast still stands in for it, its target
+    date plus the frequency's allowance; past it without a figure dated on or after the target date, it is overdue."""
+    return target_date + datetime.timedelta(days=ALLOWANCE_DAYS[frequency])
+
+
 def kpi_stale_reasons(
     *, as_of: datetime.date, latest_date: datetime.date, target_date: datetime.date, frequency: str
 ) -> list[str]:
@@ -787,7 +793,7 @@ def kpi_status(
     ratio = (values["forecast"] - b0) / (target - b0)
     status, score, rule = _ratio_status(ratio), _ratio_score(ratio), "kpi.ratio"
     # Reaching here, no kept figure is dated on or after the target date (rule 3 returned otherwise).
-    due_by = target_date + datetime.timedelta(days=ALLOWANCE_DAYS[frequency])
+    due_by = final_figure_due_by(target_date, frequency)
     overdue = as_of > due_by
     values.update(
         ratio=ratio,

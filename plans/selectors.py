@@ -77,10 +77,6 @@ class PlanClosure:
     achieved: int = 0
     missed: int = 0
 
-    @property
-    def final_overdue(self) -> int:
-        return self.kpi_count - self.final_in
-
 
 def plan_closures(*, plans, today: datetime.date) -> dict[int, PlanClosure]:
     """``{plan id: PlanClosure}`` for ``plans``: from their stored tallies (plans.tallies), in one query at most
@@ -191,6 +187,10 @@ class WorkItem:
     figure_value: float | None = None
     recorded_at: datetime.datetime | None = None
     recorded_by: Any = None  # a user, or None
+    # A KPI past its target date without its final figure: the day it is due by (KPI rule 8), and whether that
+    # day has passed (its forecast then no longer stands in for it).
+    final_due_by: datetime.date | None = None
+    final_overdue: bool = False
 
     @property
     def is_milestone(self) -> bool:
@@ -204,10 +204,6 @@ class WorkItem:
     def is_overdue(self) -> bool:
         """A milestone whose stored status is overdue (not merely a due date in the past)."""
         return self.item.status == Status.OVERDUE
-
-    @property
-    def final_figure_overdue(self) -> bool:
-        return STALE_NO_FINAL_FIGURE in self.stale_reasons
 
     @property
     def figure_older_than_frequency(self) -> bool:
@@ -463,13 +459,17 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
                 recorded_by=authors.get(m.last_update_author_id),
             )
         k = kpis[pk]
+        reasons = _kpi_stale_reasons(k, k.measured_on, today)
+        due_by = k.final_figure_due_by if STALE_NO_FINAL_FIGURE in reasons else None
         return WorkItem(
             ItemType.KPI,
             k,
             bucket,
             k.target_date,
             (k.target_date - today).days,
-            stale_reasons=_kpi_stale_reasons(k, k.measured_on, today),
+            stale_reasons=reasons,
+            final_due_by=due_by,
+            final_overdue=due_by is not None and today > due_by,
             figure_date=k.measured_on,
             figure_value=k.measured_value,
             recorded_at=k.measured_recorded_at,

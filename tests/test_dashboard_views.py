@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from plans import rollup, selectors
 from plans.choices import ItemType, MilestoneState, Status
@@ -635,9 +636,16 @@ def test_demo_plan_dashboard_after_backfill_offers_every_month_end_and_explains_
     assert response.context["kpis"].paginator.count == 13
     past = manager_client.get(dashboard_url(demo, as_of="2025-06-30"))
     assert past.status_code == 200 and "As it stood on" in text_of(past)
-    # RD-INDEX has no final figure: its "Why?" still gives the forecast, and the page says the figure is overdue.
+    # RD-INDEX (annual) has no final figure: its "Why?" gives the forecast, which stands in for the final figure
+    # until it is due, 366 days after the target date (KPI rule 8); then the page says it is overdue.
     kpi_page = text_of(manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "RD-INDEX"])))
-    assert "of the required change" in kpi_page and "Final figure overdue" in kpi_page
+    assert "of the required change" in kpi_page
+    due_by = datetime.date(2027, 1, 1)
+    if timezone.localdate() <= due_by:
+        assert f"final figure due by {date_format(due_by, 'SHORT_DATE_FORMAT')}" in kpi_page
+        assert "Final figure overdue" not in kpi_page
+    else:
+        assert "Final figure overdue" in kpi_page
 
 
 def _month_end(year: int, month: int) -> int:
@@ -689,6 +697,23 @@ def test_plan_within_its_period_has_no_closure_banner(manager_client):
     assert "Plan period ended" not in text_of(manager_client.get(reverse("plans:home")))
 
 
+@pytest.mark.parametrize("ended_days_ago, overdue", [(10, False), (92, False), (93, True)])
+def test_a_final_figure_is_due_until_the_frequencys_allowance_has_passed_then_overdue(
+    manager_client, ended_days_ago, overdue
+):
+    """KPI rule 8 on the pages: past its target date a quarterly KPI's forecast stands in for 92 days, its final figure
+    due by then; after that the final figure is overdue."""
+    ended = timezone.localdate() - datetime.timedelta(days=ended_days_ago)
+    closed = build_plan(goals=1, code_prefix="Q")
+    Plan.objects.filter(pk=closed.pk).update(end_date=ended)
+    KPI.objects.filter(plan=closed).update(target_date=ended, frequency="quarterly")
+    plan_recompute(plan_id=closed.pk)
+    due = f"final figure due by {date_format(ended + datetime.timedelta(days=92), 'SHORT_DATE_FORMAT')}"
+    for url in (dashboard_url(closed), reverse("plans:home")):
+        text = text_of(manager_client.get(url))
+        assert (due in text, "Final figure overdue" in text) == (not overdue, overdue), url
+
+
 def test_final_figures_are_the_computed_latest_figures_dated_on_or_after_the_target_date_split_by_stored_status(plan):
     kpis = list(KPI.objects.filter(plan=plan).order_by("code"))
     extra = KPIFactory(goal=kpis[0].goal, code="K-extra")
@@ -705,7 +730,6 @@ def test_final_figures_are_the_computed_latest_figures_dated_on_or_after_the_tar
     assert closure == selectors.PlanClosure(
         end_date=plan.end_date, ended=True, kpi_count=3, final_in=2, achieved=1, missed=1
     )
-    assert closure.final_overdue == 1
     assert not selectors.plan_closure(plan=plan, today=plan.end_date).ended
 
 

@@ -6,7 +6,16 @@ import pytest
 from django.utils import translation
 
 from plans import rollup
-from plans.explain import FORECAST, explain, explain_as_of, explain_snapshot, fmt_number, fmt_percent, kpi_outcome
+from plans.explain import (
+    FINAL_FIGURE_DUE,
+    FORECAST,
+    explain,
+    explain_as_of,
+    explain_snapshot,
+    fmt_number,
+    fmt_percent,
+    kpi_outcome,
+)
 from tests.factories import KPIFactory
 
 BASE = datetime.date(2024, 12, 31)
@@ -239,10 +248,22 @@ def test_kpi_outcome_at_a_past_date_has_no_interval():
     assert (outcome.kind, outcome.value, outcome.low) == (FORECAST, 80.0, None)
 
 
-def test_kpi_outcome_past_the_target_date_without_a_final_figure_is_overdue():
-    outcome = kpi_outcome(dashboard_row(), None, TARGET + datetime.timedelta(days=1))
-    assert outcome.final_overdue and outcome.value is None
-    assert outcome.label == "Final figure overdue"
+@pytest.mark.parametrize("frequency, allowance", [("monthly", 31), ("quarterly", 92), ("annual", 366)])
+def test_kpi_outcome_past_the_target_date_without_a_final_figure_is_the_forecast_until_it_is_due(frequency, allowance):
+    """KPI rule 8: the forecast stands in for the final figure until the target date plus the frequency's allowance;
+    the status says so too (it turns at risk only the day after)."""
+    row = dashboard_row(frequency=frequency)
+    due_by = TARGET + datetime.timedelta(days=allowance)
+    for today in (TARGET + datetime.timedelta(days=1), due_by):
+        outcome = kpi_outcome(row, None, today)
+        assert (outcome.kind, outcome.value, outcome.low, outcome.due_by) == (FINAL_FIGURE_DUE, 80.0, 79.0, due_by)
+        assert not outcome.final_overdue and outcome.label == "Forecast until the final figure is in"
+    overdue = kpi_outcome(row, None, due_by + datetime.timedelta(days=1))
+    assert overdue.final_overdue and overdue.value is None and overdue.due_by == due_by
+    assert overdue.label == "Final figure overdue"
+    # As of a past date, the same rule at that date.
+    assert kpi_outcome(row, due_by, due_by + datetime.timedelta(days=400)).kind == FINAL_FIGURE_DUE
+    assert kpi_outcome(row, due_by + datetime.timedelta(days=1), due_by + datetime.timedelta(days=2)).final_overdue
 
 
 def test_kpi_outcome_is_the_final_figure_once_one_is_dated_on_or_after_the_target_date():

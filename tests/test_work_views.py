@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.formats import date_format
 
 from plans import selectors, services
 from plans.choices import MilestoneState, Status
@@ -440,11 +441,19 @@ def test_kpi_without_a_figure_within_its_frequency_needs_a_figure(client, staff,
 
 
 @pytest.mark.django_db
-def test_kpi_past_its_target_date_without_a_final_figure_needs_a_figure(client, staff, team):
-    kpi = KPIFactory(**kpi_kwargs(team, name="Ended KPI", target_date=days(-10), status=Status.ON_TRACK))
-    MeasurementFactory(kpi=kpi, date=days(-20))
+@pytest.mark.parametrize("target_days, note", [(-10, "final figure due by"), (-31, "final figure due by"), (-32, None)])
+def test_kpi_past_its_target_date_without_a_final_figure_needs_a_figure(client, staff, team, target_days, note):
+    """Monthly: the final figure is due 31 days after the target date (KPI rule 8), and overdue from the day after."""
+    kpi = KPIFactory(**kpi_kwargs(team, name="Ended KPI", target_date=days(target_days), status=Status.ON_TRACK))
+    MeasurementFactory(kpi=kpi, date=days(target_days - 10))
     assert my_work_sections(client, staff) == {selectors.NEEDS_FIGURE: ["Ended KPI"]}
-    assert "Final figure overdue" in client.get(reverse("plans:my_work")).content.decode()
+    html = client.get(reverse("plans:my_work")).content.decode()
+    if note:
+        assert f"{note} {date_format(days(target_days + 31), 'SHORT_DATE_FORMAT')}" in html
+        assert "Final figure overdue" not in html
+    else:
+        assert "Final figure overdue" in html and "final figure due by" not in html
+    assert "No figure within the reporting frequency" not in html  # the final figure's note says what is missing
 
 
 @pytest.mark.django_db

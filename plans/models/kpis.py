@@ -8,6 +8,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from plans.choices import Aggregation, Direction, Frequency, MeasurementSource, NationalSource, Status
+from plans.rollup import final_figure_due_by
 
 from .base import (
     Computed,
@@ -298,6 +299,11 @@ class KPI(Bilingual, Tracked, Computed, ExternalRef):
         errors.update(date_window_errors(plan, self, ("baseline_date", "target_date")))
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def final_figure_due_by(self):
+        """KPI rule 8: the last day its final figure may come in while a forecast stands in for it."""
+        return final_figure_due_by(self.target_date, self.frequency)
 
     def value_in_range(self, value: float) -> bool:
         low, high = self.min_value, self.max_value
