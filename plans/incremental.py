@@ -24,10 +24,9 @@ gain or lose points after their as-of date, so their KPI snapshots keep their st
 explanation's point counts move: they are recounted in the database (``history_recount``, after the
 statuses commit, ``RECOUNT_BATCH`` KPIs a statement, each batch a task of its own queued behind the tasks already
 waiting, and stepping aside for a write whose update is waiting, so that the next write's update does not wait for a
-whole recount) instead of re-evaluating every KPI at every
-month end. A change of more than ``INLINE_MAX_ITEMS`` items runs on the worker
-(``plans.tasks.plan_changes_task``), enqueued at once, so the response does not wait for it; a smaller one runs
-in-process and rebuilds those month ends in its own transaction, at no extra query.
+whole recount) instead of re-evaluating every KPI at every month end. A change of more than ``INLINE_MAX_ITEMS``
+items runs on the worker (``plans.tasks.plan_changes_task``), enqueued at once, so the response does not wait for it;
+a smaller one runs in-process and rebuilds those month ends in its own transaction, at no extra query.
 
 Revisions: each write bumps ``data_revision`` in its transaction; the update runs under the plan's
 advisory lock (the one ``plan_recompute`` takes) and advances ``computed_revision`` to the write's
