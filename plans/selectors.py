@@ -29,7 +29,16 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import tallies
-from .choices import Aggregation, ItemType, MilestoneState, PlanState, Status, SubmissionState, UnitLevel
+from .choices import (
+    Aggregation,
+    ItemType,
+    MeasurementSource,
+    MilestoneState,
+    PlanState,
+    Status,
+    SubmissionState,
+    UnitLevel,
+)
 from .dates import date_read
 from .models import (
     KPI,
@@ -191,6 +200,7 @@ class WorkItem:
     # day has passed (its forecast then no longer stands in for it).
     final_due_by: datetime.date | None = None
     final_overdue: bool = False
+    figure_derived: bool = False  # the latest figure was computed (from the zones' or another KPI's figures)
 
     @property
     def is_milestone(self) -> bool:
@@ -437,6 +447,7 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
                 measured_on=Subquery(latest.values("date")[:1]),
                 measured_value=Subquery(latest.values("value")[:1]),
                 measured_recorded_at=Subquery(latest.values("recorded_at")[:1]),
+                measured_source=Subquery(latest.values("source")[:1]),
                 measured_by_id=Subquery(latest.values("recorded_by_id")[:1]),
             )
             .in_bulk(ids[1])
@@ -473,6 +484,7 @@ def my_work_page(user, today: datetime.date, *, windows: dict[str, tuple[int, in
             figure_date=k.measured_on,
             figure_value=k.measured_value,
             recorded_at=k.measured_recorded_at,
+            figure_derived=k.measured_source == MeasurementSource.DERIVED,
             recorded_by=authors.get(k.measured_by_id),
         )
 

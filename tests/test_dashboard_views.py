@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 
 from plans import rollup, selectors
 from plans.choices import ItemType, MilestoneState, Status
-from plans.models import KPI, Plan, StatusSnapshot
+from plans.models import KPI, Measurement, Plan, StatusSnapshot
 from plans.recompute import plan_backfill, plan_recompute
 from tests.factories import (
     FocusAreaFactory,
@@ -640,6 +640,12 @@ def test_demo_plan_dashboard_after_backfill_offers_every_month_end_and_explains_
     # until it is due, 366 days after the target date (KPI rule 8); then the page says it is overdue.
     kpi_page = text_of(manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "RD-INDEX"])))
     assert "of the required change" in kpi_page
+    # RD-GROWTH's final figure is derived (the growth of RD-SPEND): computed when derived, not recorded by anyone.
+    plan_end = datetime.date(2025, 12, 31)
+    derived = Measurement.objects.get(kpi__plan=demo, kpi__code="RD-GROWTH", unit=None, date=plan_end)
+    when = date_format(timezone.localtime(derived.recorded_at), "DATETIME_FORMAT")
+    growth_page = text_of(manager_client.get(reverse("plans:dashboard_kpi", args=[demo.slug, "RD-GROWTH"])))
+    assert f"computed {when}" in growth_page and f"recorded {when}" not in growth_page
     due_by = datetime.date(2027, 1, 1)
     if timezone.localdate() <= due_by:
         assert f"final figure due by {date_format(due_by, 'SHORT_DATE_FORMAT')}" in kpi_page

@@ -11,7 +11,7 @@ from django.utils import formats, timezone
 from django.utils.formats import date_format
 
 from plans import selectors, services
-from plans.choices import MilestoneState, Status
+from plans.choices import MeasurementSource, MilestoneState, Status
 from plans.models import KPI, Measurement, MeasurementRevision, MilestoneUpdate, Plan
 from plans.permissions import MANAGER, STAFF
 from plans.recompute import plan_recompute
@@ -514,6 +514,16 @@ def test_last_update_is_the_latest_figures_date_and_when_it_was_recorded_not_whe
     page = response.content.decode()
     assert f"Figure for {formats.date_format(days(-20), 'DATE_FORMAT')}" in page
     assert f"recorded {formats.date_format(timezone.localtime(recorded), 'DATETIME_FORMAT')}" in page
+    when = formats.date_format(timezone.localtime(recorded), "DATETIME_FORMAT")
+    assert not row.figure_derived and f"computed {when}" not in page
+    # A figure the aggregation derived (from the zones', or a growth's base KPI's figures) was computed, not recorded.
+    Measurement.objects.filter(pk=result.measurement.pk).update(source=MeasurementSource.DERIVED, recorded_by=None)
+    cache.clear()
+    response = client.get(reverse("plans:my_work"))
+    (row,) = [row for section in response.context["sections"] for row in section["items"]]
+    assert row.figure_derived
+    page = response.content.decode()
+    assert f"computed {when}" in page and f"recorded {when}" not in page
 
 
 def _my_work_data(team, n: int) -> None:

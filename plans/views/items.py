@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from .. import charts, completeness, period_targets, selectors
-from ..choices import ItemType
+from ..choices import ItemType, MeasurementSource
 from ..explain import explain_item
 from ..models import KPI, Milestone
 from ..permissions import can_record_measurement, can_update
@@ -81,6 +81,7 @@ def _kpi_page(request, plan, code) -> tuple[str, dict]:
         "log": log,  # newest first
         "log_hidden": len(measurements) - len(log),
         "latest_recorded_at": latest.recorded_at if latest else None,
+        "latest_derived": latest is not None and latest.source == MeasurementSource.DERIVED,
         "history": _status_history(ItemType.KPI, kpi.pk, as_of),
         "chart": charts.kpi_chart(
             kpi=kpi, measurements=measurements, as_of=as_of.date, forecast=kpi.as_of_forecast, period_targets=targets
