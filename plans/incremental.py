@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 
 from celery import current_app
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import rollup
@@ -903,7 +903,8 @@ def plan_changes_apply(
 
 def _update_waiting(plan_id: int) -> bool:
     """Whether a write to the plan has committed whose statuses are not computed yet (``Plan.needs_recompute``)."""
-    return Plan.objects.filter(pk=plan_id, data_revision__gt=F("computed_revision")).exists()
+    plan = Plan.objects.only("data_revision", "computed_revision").filter(pk=plan_id).first()
+    return plan is not None and plan.needs_recompute
 
 
 def _enqueue(task: str, plan_id: int, kwargs: dict, countdown: float | None = None) -> bool:
